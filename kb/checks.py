@@ -1,0 +1,220 @@
+"""Pass 2, check: reject rule sets pyDatalog would silently get wrong (or hang on) before it sees them.
+
+Checks, each raising RuleError at the offending place:
+- ids: every rule id is unique; declarations are not repeated;
+- arity: a predicate is used with one arity everywhere;
+- unknown predicates: every body predicate is declared (input/base) or defined by a clause;
+- inputs: declared predicates are not also defined by clauses;
+- safety, read left to right: a negated atom, a comparison or the right side of `=` only uses variables
+  bound by earlier positive atoms or assignments; `=` binds a fresh variable; the head's variables are bound;
+- templates: the placeholders of @says and `? "..."` name variables bound at that point;
+- stratification: no predicate depends on itself through negation;
+- recursion: a recursive atom must come first in its body (left recursion), because right recursion over
+  cyclic data never returns in pyDatalog (shared/engine-notes.md).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .parser import RuleError
+from .syntax import PLACEHOLDER, Assign, Compare, Declaration, Negative, Positive, Program, Rule, expr_vars
+
+BUILTIN_NAMES = frozenset({"not"})
+
+
+def check(statements: list, version: str = "") -> Program:
+    """Run every check and return the Program, or raise the first RuleError found."""
+    declarations = [s for s in statements if isinstance(s, Declaration)]
+    rules = [s for s in statements if isinstance(s, Rule)]
+    check_ids(declarations, rules)
+    arities = check_arity(declarations, rules)
+    check_defined(declarations, rules, arities)
+    for rule in rules:
+        check_safety(rule)
+    check_stratified(rules)
+    check_recursion_first(rules)
+    return Program(tuple(declarations), tuple(rules), version)
+
+
+def check_ids(declarations: list[Declaration], rules: list[Rule]) -> None:
+    seen: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.id in seen:
+            raise RuleError(f"rule id {rule.id!r} is already used at {seen[rule.id].pos}", rule.pos)
+        seen[rule.id] = rule
+    declared: dict[str, Declaration] = {}
+    for d in declarations:
+        if d.atom.pred in declared:
+            raise RuleError(f"predicate {d.atom.pred} is declared twice (first at {declared[d.atom.pred].pos})",
+                            d.pos)
+        if any(not hasattr(a, "name") for a in d.atom.args):
+            raise RuleError(f"declaration of {d.atom.pred} must name its arguments with variables", d.pos)
+        declared[d.atom.pred] = d
+
+
+def _atoms(rule: Rule):
+    yield rule.head, rule.pos
+    for lit in rule.body:
+        if isinstance(lit, (Positive, Negative)):
+            yield lit.atom, lit.pos or rule.pos
+
+
+def check_arity(declarations: list[Declaration], rules: list[Rule]) -> dict[str, int]:
+    arity: dict[str, tuple[int, object]] = {}
+    for d in declarations:
+        arity[d.atom.pred] = (d.atom.arity, d.pos)
+    for rule in rules:
+        for atom, pos in _atoms(rule):
+            if atom.pred in arity and arity[atom.pred][0] != atom.arity:
+                n, where = arity[atom.pred]
+                raise RuleError(f"{atom.pred} is used with {atom.arity} arguments here but with {n} at {where}",
+                                pos)
+            arity.setdefault(atom.pred, (atom.arity, pos))
+    return {p: n for p, (n, _) in arity.items()}
+
+
+def check_defined(declarations: list[Declaration], rules: list[Rule], arities: dict[str, int]) -> None:
+    declared = {d.atom.pred: d for d in declarations}
+    defined = {r.head.pred for r in rules}
+    for rule in rules:
+        if rule.head.pred in declared:
+            raise RuleError(f"{rule.head.pred} is declared as {declared[rule.head.pred].kind} data "
+                            f"and cannot be defined by a rule", rule.pos)
+        for atom, pos in _atoms(rule):
+            if atom.pred not in declared and atom.pred not in defined:
+                raise RuleError(f"unknown predicate {atom.pred}/{atom.arity}: not declared and not defined by "
+                                f"any rule", pos)
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(PLACEHOLDER.findall(text))
+
+
+def check_safety(rule: Rule) -> None:
+    bound: set[str] = set()
+    for lit in rule.body:
+        where = lit.pos or rule.pos
+        if isinstance(lit, Positive):
+            if lit.unless:
+                _check_template(lit.unless, bound, where, "the failure text of a positive atom")
+            bound.update(lit.vars())
+            continue
+        if isinstance(lit, Negative):
+            free = [v for v in lit.vars() if v not in bound]
+            if free:
+                raise RuleError(f"unsafe negation: variable {free[0]} in 'not {lit.atom}' is not bound by an "
+                                f"earlier positive atom", where)
+        elif isinstance(lit, Compare):
+            free = [v for v in lit.vars() if v not in bound]
+            if free:
+                raise RuleError(f"unsafe comparison: variable {free[0]} in '{lit}' is not bound by an earlier "
+                                f"positive atom", where)
+        elif isinstance(lit, Assign):
+            free = [v for v in expr_vars(lit.expr) if v not in bound]
+            if free:
+                raise RuleError(f"unsafe assignment: variable {free[0]} in '{lit}' is not bound by an earlier "
+                                f"positive atom", where)
+            if lit.var.name in bound:
+                raise RuleError(f"'{lit}' assigns {lit.var.name}, which is already bound; compare with == instead",
+                                where)
+            bound.add(lit.var.name)
+        if lit.unless:
+            _check_template(lit.unless, bound, where, "the failure text")
+    free = [v for v in rule.head.vars() if v not in bound]
+    if free:
+        kind = "fact" if not rule.body else "rule"
+        raise RuleError(f"unsafe {kind} {rule.id}: head variable {free[0]} is not bound by a positive atom "
+                        f"of the body", rule.pos)
+    _check_template(rule.says, bound, rule.pos, "@says")
+
+
+def _check_template(text: str, bound: set[str], where, what: str) -> None:
+    unknown = sorted(_placeholders(text) - bound)
+    if unknown:
+        raise RuleError(f"{what} uses {{{unknown[0]}}}, which is not a variable bound at that point", where)
+
+
+def dependency_graph(rules: list[Rule]) -> dict[str, set[tuple[str, bool]]]:
+    """head predicate -> {(body predicate, negated)}."""
+    graph: dict[str, set[tuple[str, bool]]] = defaultdict(set)
+    for rule in rules:
+        for lit in rule.body:
+            if isinstance(lit, (Positive, Negative)):
+                graph[rule.head.pred].add((lit.atom.pred, isinstance(lit, Negative)))
+    return graph
+
+
+def components(rules: list[Rule]) -> dict[str, int]:
+    """Strongly connected components of the dependency graph (Tarjan), as predicate -> component number."""
+    graph = dependency_graph(rules)
+    nodes = sorted({r.head.pred for r in rules} | {p for deps in graph.values() for p, _ in deps})
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    comp: dict[str, int] = {}
+    counter = [0]
+
+    def visit(start: str) -> None:
+        work = [(start, iter(sorted(p for p, _ in graph.get(start, ()))))]
+        index[start] = low[start] = counter[0]
+        counter[0] += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter[0]
+                    counter[0] += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(p for p, _ in graph.get(child, ())))))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                number = len(set(comp.values()))
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    comp[member] = number
+                    if member == node:
+                        break
+
+    for node in nodes:
+        if node not in index:
+            visit(node)
+    return comp
+
+
+def check_stratified(rules: list[Rule]) -> None:
+    comp = components(rules)
+    for rule in rules:
+        for lit in rule.body:
+            if isinstance(lit, Negative) and comp.get(lit.atom.pred) == comp.get(rule.head.pred):
+                raise RuleError(f"negation through recursion: {rule.head.pred} depends on 'not {lit.atom.pred}' "
+                                f"which depends on {rule.head.pred} again (the rules are not stratifiable)",
+                                lit.pos or rule.pos)
+
+
+def check_recursion_first(rules: list[Rule]) -> None:
+    comp = components(rules)
+    for rule in rules:
+        head_comp = comp.get(rule.head.pred)
+        positives = [lit for lit in rule.body if isinstance(lit, Positive)]
+        recursive = [lit for lit in positives if comp.get(lit.atom.pred) == head_comp]
+        if recursive and rule.body[0] is not recursive[0]:
+            raise RuleError(f"right recursion in {rule.id}: put the recursive atom {recursive[0].atom} first in the "
+                            f"body (pyDatalog never returns on right recursion over a cycle)",
+                            recursive[0].pos or rule.pos)
+        if len(recursive) > 1:
+            raise RuleError(f"{rule.id} has {len(recursive)} recursive atoms; only linear left recursion is "
+                            f"supported", recursive[1].pos or rule.pos)

@@ -1,0 +1,97 @@
+"""The engine: one scenario's pyDatalog database (program + base facts), queried with case facts added.
+
+pyDatalog keeps its database per thread and a `Logic()` copy shares predicate objects with its original,
+so isolation is ours: every Engine is built in a fresh `Logic()` and used only by the thread that built it;
+case facts are asserted for one question and retracted before the call returns.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+from pyDatalog import Logic, pyParser
+
+from .compiler import compile_program, constant
+from .syntax import Program
+
+Fact = tuple  # (predicate, arg1, arg2, ...)
+
+_active = threading.local()
+
+
+class EngineError(Exception):
+    """The engine was used wrongly (from another thread, or with an undeclared predicate)."""
+
+
+class Engine:
+    """A compiled program with its base facts, in a pyDatalog logic of its own."""
+
+    def __init__(self, program: Program, base_facts: Iterable[Fact]):
+        self.program = program
+        self.thread = threading.get_ident()
+        self.logic = Logic()  # a fresh, empty logic for this thread
+        _active.engine = self
+        compile_program(program)
+        self.arity = {d.key[0]: d.key[1] for d in program.declarations}
+        self.arity.update({r.head.pred: r.head.arity for r in program.rules})
+        for fact in base_facts:
+            self._assert(fact)
+
+    def _activate(self) -> None:
+        if threading.get_ident() != self.thread:
+            raise EngineError("an Engine is bound to the thread that built it")
+        if getattr(_active, "engine", None) is not self:
+            Logic(self.logic)
+            _active.engine = self
+
+    def _query(self, fact: Fact) -> pyParser.Query:
+        pred, args = fact[0], fact[1:]
+        if self.arity.get(pred) != len(args):
+            raise EngineError(f"{pred}/{len(args)} is not a predicate of the program")
+        return pyParser.Query(pred, [constant(a) for a in args])
+
+    def _assert(self, fact: Fact) -> None:
+        +self._query(fact)
+
+    @contextmanager
+    def facts(self, facts: Iterable[Fact]) -> Iterator["Engine"]:
+        """Add facts for the duration of a with-block; they are retracted afterwards, whatever happens."""
+        self._activate()
+        added: list[pyParser.Query] = []
+        try:
+            for fact in dict.fromkeys(facts):
+                q = self._query(fact)
+                +q
+                added.append(q)
+            yield self
+        finally:
+            for q in added:
+                -q
+
+    def ask(self, pred: str, args: tuple) -> list[tuple]:
+        """Answers to pred(args), where None marks a free argument: the list of complete argument tuples."""
+        self._activate()
+        if self.arity.get(pred) != len(args):
+            raise EngineError(f"{pred}/{len(args)} is not a predicate of the program")
+        terms, free = [], []
+        for i, a in enumerate(args):
+            if a is None:
+                terms.append(pyParser.Term(f"Q{i}"))
+                free.append(i)
+            else:
+                terms.append(constant(a))
+        answers = pyParser.Query(pred, terms).ask() or []
+        if answers is True:
+            answers = [()]
+        out = []
+        for row in answers:
+            full = list(args)
+            for i, value in zip(free, row):
+                full[i] = value
+            out.append(tuple(full))
+        return sorted(set(out), key=repr)
+
+    def holds(self, pred: str, args: tuple) -> bool:
+        return bool(self.ask(pred, args))
+

@@ -1,0 +1,122 @@
+"""The ontology: Turtle sources under ontology/src, read with rdflib; facts leave it only through the
+SPARQL queries kept in queries/sparql."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import rdflib
+
+HERE = Path(__file__).parent
+SOURCES = HERE / "src"
+BUILT = HERE / "aidkb.owl"
+SHAPES = HERE / "shapes.ttl"
+SPARQL = HERE.parent / "queries" / "sparql"
+AID = rdflib.Namespace("https://w3id.org/aidkb/ontology#")
+OPEN_END = 99991231
+
+
+def date_number(value) -> int:
+    """A date as the yyyymmdd integer the rules compare (2025-05-15 -> 20250515)."""
+    if isinstance(value, rdflib.Literal):
+        value = value.toPython()
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value)
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def source_graph() -> rdflib.Graph:
+    graph = rdflib.Graph()
+    for path in sorted(SOURCES.glob("*.ttl")):
+        graph.parse(path, format="turtle")
+    return graph
+
+
+def select(graph: rdflib.Graph, name: str) -> list[dict]:
+    """Run queries/sparql/<name>.rq and return its rows as dicts of Python values."""
+    rows = graph.query((SPARQL / f"{name}.rq").read_text())
+    out = []
+    for row in rows:
+        out.append({str(k): (v.toPython() if isinstance(v, rdflib.Literal) else (str(v) if v is not None else None))
+                    for k, v in row.asdict().items()} | {str(k): None for k in rows.vars if row[k] is None})
+    return out
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: int | float
+    valid_from: int
+    valid_to: int
+    citation: str
+    grade: str
+    unit: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Provision:
+    citation: str
+    title: str
+    url: str
+    grade: str
+
+
+@dataclass
+class Ontology:
+    """What the rules and the answers need from the ontology, extracted once by SPARQL."""
+    countries: dict[str, str] = field(default_factory=dict)          # code -> English name
+    memberships: list[tuple] = field(default_factory=list)          # (code, group, from, to, grade, citation)
+    parameters: list[Parameter] = field(default_factory=list)
+    items: dict[str, dict] = field(default_factory=dict)             # eccn -> {class, kind, from, citation}
+    authorizations: dict[str, dict] = field(default_factory=dict)    # id -> {kind, name, citation}
+    provisions: dict[str, Provision] = field(default_factory=dict)   # citation -> Provision
+    red_flags: dict[str, dict] = field(default_factory=dict)         # id -> {source, label, citation}
+
+    @classmethod
+    def from_graph(cls, graph: rdflib.Graph) -> "Ontology":
+        o = cls()
+        o.countries = {r["code"]: r["name"] for r in select(graph, "countries")}
+        o.memberships = [(r["code"], r["group"], date_number(r["from"]),
+                          date_number(r["to"]) if r["to"] else OPEN_END, r["grade"], r["citation"])
+                         for r in select(graph, "group_members")]
+        for r in select(graph, "parameters"):
+            value = r["value"]
+            if isinstance(value, dt.date):
+                value = date_number(value)
+            o.parameters.append(Parameter(r["name"], value, date_number(r["from"]),
+                                          date_number(r["to"]) if r["to"] else OPEN_END,
+                                          r["citation"], r["grade"], r["unit"], r["note"]))
+        o.items = {r["eccn"]: {"class": r["class"], "kind": r["kind"], "from": date_number(r["from"]),
+                               "citation": r["citation"]} for r in select(graph, "items")}
+        o.authorizations = {r["id"]: {"kind": r["kind"], "name": r["name"], "citation": r["citation"]}
+                            for r in select(graph, "authorizations")}
+        o.provisions = {r["citation"]: Provision(r["citation"], r["title"], r["url"], r["grade"])
+                        for r in select(graph, "provisions")}
+        o.red_flags = {r["id"]: {"source": r["source"], "label": r["label"], "citation": r["citation"]}
+                       for r in select(graph, "red_flags")}
+        return o
+
+    def facts(self) -> list[tuple]:
+        """The base facts the rules declare with `base` (see kb/rules/base.dl)."""
+        out: list[tuple] = [("country", code) for code in self.countries]
+        out += [("group_member", code, group, frm, to) for code, group, frm, to, _, _ in self.memberships]
+        out += [("param", p.name, p.value, p.valid_from, p.valid_to) for p in self.parameters]
+        out += [("item_class", eccn, i["class"], i["from"]) for eccn, i in self.items.items()]
+        out += [("item_kind", eccn, i["kind"]) for eccn, i in self.items.items()]
+        out += [("authorization", a) for a in self.authorizations]
+        return out
+
+    def parameter(self, name: str, on: int) -> Parameter | None:
+        for p in self.parameters:
+            if p.name == name and p.valid_from <= on < p.valid_to:
+                return p
+        return None
+
+
+@lru_cache(maxsize=1)
+def load() -> Ontology:
+    """The embedded ontology, read once per process."""
+    return Ontology.from_graph(source_graph())

@@ -1,0 +1,228 @@
+"""Why and why not, read off an evaluated scenario: which rules fired for a conclusion, and for a conclusion
+that does not hold, the first failing condition of the best partial match.
+
+pyDatalog keeps no provenance, so each rule body is re-walked left to right against the engine's answers:
+a positive atom is a query with the bindings so far, a negated atom a check that no answer exists, `=` and
+comparisons are evaluated here on the AST (no eval). The walk that gets furthest is the best partial match;
+its first failing literal gives the reason, in the rule's own words (`? "..."`), with the values.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+
+import ontology
+from kb.engine import Engine
+from kb.syntax import PLACEHOLDER, Assign, Atom, BinOp, Compare, Const, Negative, Positive, Program, Rule, Var
+
+MAX_BINDINGS = 64
+MAX_DEPTH = 24
+_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+            "!=": operator.ne}
+
+
+def evaluate(expr, b: dict):
+    if isinstance(expr, Var):
+        return b[expr.name]
+    if isinstance(expr, Const):
+        return expr.value
+    assert isinstance(expr, BinOp)
+    return _ARITH[expr.op](evaluate(expr.left, b), evaluate(expr.right, b))
+
+
+def format_value(name: str, value, onto: ontology.Ontology | None = None) -> str:
+    """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        if name.endswith("Date") and 19000101 <= value <= 99991231:
+            return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"
+        return f"{value:,}"
+    if isinstance(value, float):
+        if abs(value) >= 1e9:
+            return f"{value:.3g}"
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+    if onto and isinstance(value, str) and value in onto.countries and len(value) == 2:
+        return f"{onto.countries[value]} ({value})"
+    return str(value)
+
+
+def fill(template: str, b: dict, onto: ontology.Ontology | None = None) -> str:
+    return PLACEHOLDER.sub(lambda m: format_value(m.group(1), b[m.group(1)], onto) if m.group(1) in b
+                           else "?", template)
+
+
+@dataclass
+class Application:
+    """A rule that fired, with one set of bindings under which its whole body holds."""
+    rule: Rule
+    bindings: dict
+
+    def sentence(self, onto=None) -> str:
+        return fill(self.rule.says, self.bindings, onto)
+
+
+@dataclass
+class Failure:
+    """Why a goal does not hold: the best partial match and its first failing condition."""
+    goal: str
+    text: str
+    rule: Rule | None = None
+    index: int = 0
+    bindings: dict = field(default_factory=dict)
+    child: "Failure | None" = None
+    blocking: Application | None = None
+
+    def rules(self) -> list[Rule]:
+        out = [self.rule] if self.rule else []
+        if self.blocking:
+            out.append(self.blocking.rule)
+        if self.child:
+            out += self.child.rules()
+        return out
+
+
+@dataclass
+class Derivation:
+    """How a fact was derived: the rule applied and the derivations of its positive derived premises
+    (input and base facts are leaves; negated premises hold because their atom has no derivation)."""
+    atom: tuple
+    application: Application | None
+    premises: list["Derivation"] = field(default_factory=list)
+
+    def rules(self) -> list[Rule]:
+        out = [self.application.rule] if self.application else []
+        for p in self.premises:
+            out += p.rules()
+        return out
+
+
+class Explainer:
+    """Re-walks rule bodies against one engine, while the case's facts are asserted in it."""
+
+    def __init__(self, engine: Engine, program: Program, onto: ontology.Ontology):
+        self.engine, self.program, self.onto = engine, program, onto
+        self._derived = {r.head.pred for r in program.rules}
+        self._memo: dict[tuple, Derivation] = {}
+
+    def derive(self, pred: str, args: tuple, depth: int = 0) -> Derivation:
+        """The derivation of a ground fact that holds, through the first rule that fires for it."""
+        key = (pred, args)
+        if key in self._memo:
+            return self._memo[key]
+        apps = self.fired(pred, args) if pred in self._derived else []
+        d = Derivation(key, apps[0] if apps else None)
+        self._memo[key] = d
+        if d.application and depth < MAX_DEPTH:
+            for lit in d.application.rule.body:
+                if isinstance(lit, Positive) and lit.atom.pred in self._derived:
+                    d.premises.append(self.derive(lit.atom.pred, self._args(lit.atom, d.application.bindings),
+                                                  depth + 1))
+        return d
+
+    def _args(self, atom: Atom, b: dict) -> tuple:
+        return tuple(b.get(t.name) if isinstance(t, Var) else t.value for t in atom.args)
+
+    def _step(self, lit, frontier: list[dict]) -> list[dict]:
+        out: list[dict] = []
+        for b in frontier:
+            if isinstance(lit, Positive):
+                for answer in self.engine.ask(lit.atom.pred, self._args(lit.atom, b)):
+                    nb = dict(b)
+                    if all(_bind(nb, t, v) for t, v in zip(lit.atom.args, answer)):
+                        out.append(nb)
+            elif isinstance(lit, Negative):
+                if not self.engine.holds(lit.atom.pred, self._args(lit.atom, b)):
+                    out.append(b)
+            elif isinstance(lit, Assign):
+                try:
+                    out.append({**b, lit.var.name: evaluate(lit.expr, b)})
+                except ZeroDivisionError:
+                    pass
+            else:
+                try:
+                    if _COMPARE[lit.op](evaluate(lit.left, b), evaluate(lit.right, b)):
+                        out.append(b)
+                except ZeroDivisionError:
+                    pass
+            if len(out) >= MAX_BINDINGS:
+                break
+        return out
+
+    def _walk(self, rule: Rule, args: tuple) -> tuple[int, list[dict]]:
+        """How far the body gets (index of the first failing literal, or len(body)) and the bindings there."""
+        head = {}
+        if not all(_bind(head, t, v) for t, v in zip(rule.head.args, args) if v is not None):
+            return -1, []
+        frontier = [head]
+        for i, lit in enumerate(rule.body):
+            nxt = self._step(lit, frontier)
+            if not nxt:
+                return i, frontier
+            frontier = nxt
+        return len(rule.body), frontier
+
+    def fired(self, pred: str, args: tuple) -> list[Application]:
+        """Every rule for pred that derives pred(args), with the first bindings that make its body hold."""
+        out = []
+        for rule in self.program.rules_for(pred, len(args)):
+            reached, frontier = self._walk(rule, args)
+            if reached == len(rule.body):
+                out.append(Application(rule, frontier[0]))
+        return out
+
+    def why_not(self, pred: str, args: tuple, depth: int = 0) -> Failure:
+        goal = f"{pred}({', '.join('_' if a is None else str(a) for a in args)})"
+        rules = self.program.rules_for(pred, len(args))
+        if not rules:
+            decl = self.program.declaration(pred, len(args))
+            names = [t.name for t in decl.atom.args] if decl else []
+            text = fill(decl.template, dict(zip(names, args)), self.onto) if decl else goal
+            return Failure(goal, f"not given: {text}")
+        best_rule, best_index, best_frontier = None, -2, []
+        for rule in rules:
+            reached, frontier = self._walk(rule, args)
+            if reached == len(rule.body):
+                raise ValueError(f"{goal} holds; there is no why-not")
+            if reached > best_index:
+                best_rule, best_index, best_frontier = rule, reached, frontier
+        if best_index < 0:
+            return Failure(goal, f"no rule can conclude {goal}")
+        lit = best_rule.body[best_index]
+        b = best_frontier[0]
+        failure = Failure(goal, "", best_rule, best_index, b)
+        if isinstance(lit, Negative):
+            blockers = self.fired(lit.atom.pred, self._args(lit.atom, b))
+            if blockers:
+                failure.blocking = blockers[0]
+        if lit.unless:
+            failure.text = fill(lit.unless, b, self.onto)
+        elif isinstance(lit, Positive) and depth < MAX_DEPTH:
+            failure.child = self.why_not(lit.atom.pred, self._args(lit.atom, b), depth + 1)
+            failure.text = failure.child.text
+        elif isinstance(lit, Negative) and failure.blocking:
+            failure.text = failure.blocking.sentence(self.onto)
+        elif isinstance(lit, Compare):
+            failure.text = (f"{_show(lit.left, b, self.onto)} {lit.op} {_show(lit.right, b, self.onto)} "
+                            f"does not hold")
+        else:
+            failure.text = f"condition {lit} of {best_rule.id} does not hold"
+        return failure
+
+
+def _bind(b: dict, t, value) -> bool:
+    if isinstance(t, Const):
+        return t.value == value
+    if t.name in b:
+        return b[t.name] == value
+    b[t.name] = value
+    return True
+
+
+def _show(expr, b: dict, onto) -> str:
+    if isinstance(expr, Var):
+        return format_value(expr.name, b[expr.name], onto)
+    if isinstance(expr, Const):
+        return format_value("", expr.value, onto)
+    return f"({_show(expr.left, b, onto)} {expr.op} {_show(expr.right, b, onto)})"
