@@ -77,17 +77,18 @@ class _Build(Transformer):
     def compare(self, items):
         return ("compare", str(items[1]), items[0], items[2], self._pos(items[1]))
 
-    def condition(self, items):
+    @v_args(meta=True)
+    def condition(self, meta, items):
         lit = items[0]
         unless = _string(items[1]) if len(items) > 1 else None
-        kind = lit[0]
+        kind, pos = lit[0], self._pos(meta)
         if kind == "positive":
-            return Positive(lit[1], unless, lit[2])
+            return Positive(lit[1], unless, pos)
         if kind == "negative":
-            return Negative(lit[1], unless, lit[2])
+            return Negative(lit[1], unless, pos)
         if kind == "assign":
-            return Assign(lit[1], lit[2], unless, lit[3])
-        return Compare(lit[1], lit[2], lit[3], unless, lit[4])
+            return Assign(lit[1], lit[2], unless, pos)
+        return Compare(lit[1], lit[2], lit[3], unless, pos)
 
     def body(self, items):
         return tuple(items)
@@ -172,7 +173,7 @@ def parse_files(paths: list[Path], root: Path | None = None) -> list[Declaration
     """Parse several rule files in order; positions name each file relative to root."""
     statements: list[Declaration | Rule] = []
     for path in paths:
-        name = str(path.relative_to(root)) if root else str(path)
+        name = f"kb/rules/{path.relative_to(root)}" if root else str(path)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:

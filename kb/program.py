@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .checks import check
-from .parser import parse_files, parse_text
+from .parser import RuleError, parse_files, parse_text
 from .syntax import Program
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -26,7 +26,10 @@ def ruleset_version(paths: list[Path]) -> str:
 
 def load_program(directory: Path = RULES_DIR) -> Program:
     paths = rule_files(directory)
-    return check(parse_files(paths, directory), ruleset_version(paths))
+    if not paths:
+        raise RuleError(f"{directory}: no rule files (*.dl)")
+    root = directory if directory == RULES_DIR else None  # embedded rules are named kb/rules/<file>
+    return check(parse_files(paths, root), ruleset_version(paths))
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,9 @@ SPARQL queries kept in queries/sparql."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import rdflib
 HERE = Path(__file__).parent
 SOURCES = HERE / "src"
 BUILT = HERE / "aidkb.owl"
+FACTS = HERE / "facts.json"
 SHAPES = HERE / "shapes.ttl"
 SPARQL = HERE.parent / "queries" / "sparql"
 AID = rdflib.Namespace("https://w3id.org/aidkb/ontology#")
@@ -116,7 +119,34 @@ class Ontology:
         return None
 
 
+def source_hash() -> str:
+    """A hash of everything the extracted facts depend on: the Turtle sources and the SPARQL queries."""
+    h = hashlib.sha256()
+    for path in sorted(SOURCES.glob("*.ttl")) + sorted(SPARQL.glob("*.rq")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def to_json(o: Ontology) -> dict:
+    data = asdict(o)
+    data["source_hash"] = source_hash()
+    return data
+
+
+def from_json(data: dict) -> Ontology:
+    return Ontology(countries=data["countries"], memberships=[tuple(m) for m in data["memberships"]],
+                    parameters=[Parameter(**p) for p in data["parameters"]], items=data["items"],
+                    authorizations=data["authorizations"],
+                    provisions={k: Provision(**v) for k, v in data["provisions"].items()},
+                    red_flags=data["red_flags"])
+
+
 @lru_cache(maxsize=1)
 def load() -> Ontology:
-    """The embedded ontology, read once per process."""
+    """The embedded ontology, read once per process: from facts.json (written by `aidkb ontology` from the
+    same SPARQL queries) when it matches the sources, else straight from the sources through SPARQL."""
+    if FACTS.exists():
+        data = json.loads(FACTS.read_text(encoding="utf-8"))
+        if data.get("source_hash") == source_hash():
+            return from_json(data)
     return Ontology.from_graph(source_graph())

@@ -126,6 +126,7 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
     rules_used = [a.rule for a in status_apps]
     for d in derivations:
         rules_used += d.rules()
+    fired_rules = list(rules_used)
     for f in failures:
         rules_used += f.rules()
     citations = [cite for rule in rules_used for cite in rule.cites]
@@ -137,12 +138,13 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
         license_required=required, authorized_by=authorized, not_available=not_available, uncertain=uncertain,
         red_flags=flags, review_policy="; ".join(dict.fromkeys(reviews)) or None, obligations=obligations,
         citations=list(dict.fromkeys(citations)), reasons=reasons,
-        caveats=_caveats(case, rules_used, bound, onto), no_licence_because=no_licence_because,
+        caveats=_caveats(case, fired_rules, bound, onto), no_licence_because=no_licence_because,
         what_if=reform.describe(), ruleset_version=program.version)
 
 
 def _caveats(case: Case, rules: list[Rule], bound: list[tuple[Rule, dict]], onto: ontology.Ontology) -> list[str]:
-    """Where the answer rests on something unverified: rules, parameters or country listings graded U."""
+    """Where the answer rests on something unverified: a rule that fired and is graded U or carries a note,
+    a parameter graded U that a rule actually read, or a country listing graded U for a country involved."""
     out: list[str] = []
     for rule in rules:
         if rule.grade == "U":
@@ -150,10 +152,11 @@ def _caveats(case: Case, rules: list[Rule], bound: list[tuple[Rule, dict]], onto
                        + (f": {rule.note}" if rule.note else ""))
         elif rule.note:
             out.append(f"rule {rule.id}: {rule.note}")
-    on = int(case.as_of.strftime("%Y%m%d"))
-    for rule, _ in bound:
+    on = ontology.date_number(case.as_of)
+    for rule, bindings in bound:
         for lit in rule.body:
-            if isinstance(lit, Positive) and lit.atom.pred == "param_on" and hasattr(lit.atom.args[1], "value"):
+            if isinstance(lit, Positive) and lit.atom.pred == "param_on" and hasattr(lit.atom.args[1], "value") \
+                    and getattr(lit.atom.args[2], "name", None) in bindings:
                 p = onto.parameter(lit.atom.args[1].value, on)
                 if p and p.grade == "U":
                     out.append(f"parameter {p.name} = {p.value} ({p.citation}) is unverified: {p.note}")

@@ -1,0 +1,132 @@
+"""The `aidkb` command: decide cases, run legal tests, check rule files, build the ontology."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+class UsageError(Exception):
+    pass
+
+
+def _load_program(rules: str | None):
+    from kb.program import baseline_program, load_program
+
+    if rules is None:
+        return baseline_program()
+    directory = Path(rules)
+    if not directory.is_dir():
+        raise UsageError(f"{rules}: --rules must be a directory of .dl rule files")
+    return load_program(directory)
+
+
+def _case_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
+            if not found:
+                raise UsageError(f"{p}: no case files (*.yaml) in this directory")
+            files += found
+        elif p.exists():
+            files.append(p)
+        else:
+            raise UsageError(f"{p}: no such file")
+    return files
+
+
+def cmd_decide(args) -> int:
+    from queries.case import load_case
+    from queries.decide import decide
+    from queries.render import decision_text
+
+    program = _load_program(args.rules)
+    cases = [load_case(f) for f in _case_files(args.files)]  # validate every file before answering any
+    seen: dict[str, object] = {}
+    for case in cases:
+        if case.id in seen:
+            raise UsageError(f"{case.source}: id: {case.id!r} is also the id of {seen[case.id]}")
+        seen[case.id] = case.source
+    decisions = [decide(c, program) for c in cases]
+    if args.json:
+        out = [d.to_json() for d in decisions]
+        print(json.dumps(out[0] if len(out) == 1 and len(args.files) == 1 and Path(args.files[0]).is_file()
+                         else out, indent=2, ensure_ascii=False))
+    else:
+        print("\n\n".join(decision_text(d) for d in decisions))
+    return 0
+
+
+def cmd_test(args) -> int:
+    from queries.case import load_case
+    from queries.decide import decide
+    from queries.expectations import mismatches
+
+    program = _load_program(args.rules)
+    cases = [load_case(f) for f in _case_files(args.paths)]
+    passed = failed = 0
+    for case in cases:
+        if not case.expected:
+            raise UsageError(f"{case.source}: expected: a test case needs an expected block")
+        problems = mismatches(decide(case, program), case.expected)
+        if problems:
+            failed += 1
+            print(f"FAIL {case.id} ({case.source})")
+            for p in problems:
+                print(f"     {p}")
+        else:
+            passed += 1
+            print(f"ok   {case.id}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def cmd_rules(args) -> int:
+    program = _load_program(args.rules)
+    print(f"{len(program.rules)} rules, {len(program.declarations)} declarations, rule set {program.version}: ok")
+    return 0
+
+
+def cmd_ontology(args) -> int:
+    from ontology.build import build
+
+    for line in build():
+        print(line)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aidkb", description="The AI Diffusion rule (90 FR 4544) as cited "
+                                     "Datalog over an OWL ontology.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("decide", help="decide case files")
+    p.add_argument("files", nargs="+", help="case files (YAML) or folders of them")
+    p.add_argument("--json", action="store_true", help="one JSON object per file (an array for several)")
+    p.add_argument("--rules", help="a folder of .dl rule files to use instead of the embedded ones")
+    p.set_defaults(func=cmd_decide)
+    p = sub.add_parser("test", help="run case files as legal tests against their expected outcome")
+    p.add_argument("paths", nargs="+", help="case files or folders")
+    p.add_argument("--rules", help="a folder of .dl rule files to use instead of the embedded ones")
+    p.set_defaults(func=cmd_test)
+    p = sub.add_parser("rules", help="parse and check the rule files")
+    p.add_argument("--rules", help="a folder of .dl rule files (default: the embedded ones)")
+    p.set_defaults(func=cmd_rules)
+    p = sub.add_parser("ontology", help="rebuild ontology/aidkb.owl and ontology/facts.json from ontology/src")
+    p.set_defaults(func=cmd_ontology)
+    args = parser.parse_args(argv)
+
+    from kb.parser import RuleError
+    from queries.case import CaseError
+    from queries.reform import ReformError
+
+    try:
+        return args.func(args)
+    except (CaseError, ReformError, RuleError, UsageError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

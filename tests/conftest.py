@@ -1,0 +1,37 @@
+"""Shared fixtures and the counting of legal cases (the run says how many passed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_CASES = ROOT.parent / "shared" / "cases"
+OWN_CASES = ROOT / "tests" / "cases"
+
+_legal = {"passed": 0, "failed": 0}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and "test_legal_case" in report.nodeid:
+        _legal["passed" if report.passed else "failed"] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _legal["passed"] or _legal["failed"]:
+        terminalreporter.write_line(f"legal cases (shared/cases and tests/cases): {_legal['passed']} passed, "
+                                    f"{_legal['failed']} failed")
+
+
+@pytest.fixture(scope="session")
+def onto():
+    import ontology
+
+    return ontology.load()
+
+
+@pytest.fixture(scope="session")
+def program():
+    from kb.program import baseline_program
+
+    return baseline_program()
