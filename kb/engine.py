@@ -70,27 +70,13 @@ class Engine:
                 -q
 
     def ask(self, pred: str, args: tuple) -> list[tuple]:
-        """Answers to pred(args), where None marks a free argument: the list of complete argument tuples."""
+        """Answers to pred(args), where None marks a free argument: the sorted list of complete argument tuples."""
         self._activate()
         if self.arity.get(pred) != len(args):
             raise EngineError(f"{pred}/{len(args)} is not a predicate of the program")
-        terms, free = [], []
-        for i, a in enumerate(args):
-            if a is None:
-                terms.append(pyParser.Term(f"Q{i}"))
-                free.append(i)
-            else:
-                terms.append(constant(a))
-        answers = pyParser.Query(pred, terms).ask() or []
-        if answers is True:
-            answers = [()]
-        out = []
-        for row in answers:
-            full = list(args)
-            for i, value in zip(free, row):
-                full[i] = value
-            out.append(tuple(full))
-        return sorted(set(out), key=repr)
+        terms = [pyParser.Term(f"Q{i}") if a is None else constant(a) for i, a in enumerate(args)]
+        answers = pyParser.Query(pred, terms).lua.ask() or []  # full argument tuples, no temporary clause
+        return sorted(set(map(tuple, answers)), key=repr)
 
     def holds(self, pred: str, args: tuple) -> bool:
         return bool(self.ask(pred, args))

@@ -1,0 +1,1 @@
+"""The query layer: cases, decisions, why-not, reforms; SPARQL queries in queries/sparql."""

@@ -90,7 +90,7 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
     derivations: list[Derivation] = []
 
     def conclude(pred: str, args: tuple, label) -> list:
-        answers = x.engine.ask(pred, args)
+        answers = x.ask(pred, args)
         for answer in answers:
             d = x.derive(pred, answer)
             derivations.append(d)
@@ -100,7 +100,7 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
 
     status_apps = x.fired("status", (c, None))
     status = " ".join(dict.fromkeys(a.sentence(onto) for a in status_apps)) or "legal status unknown on this date"
-    regime = x.engine.ask("regime", (c, None))[0][1]
+    regime = x.ask("regime", (c, None))[0][1]
     required = bool(conclude("license_required", (c,), lambda a: "licence required"))
     authorized = [a[1] for a in conclude("authorized", (c, None), lambda a: f"authorized by {a[1]}")]
     authorized = [r for r in ROUTES if r in authorized] + sorted(set(authorized) - set(ROUTES))

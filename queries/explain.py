@@ -105,6 +105,14 @@ class Explainer:
         self.engine, self.program, self.onto = engine, program, onto
         self._derived = {r.head.pred for r in program.rules}
         self._memo: dict[tuple, Derivation] = {}
+        self._answers: dict[tuple, list[tuple]] = {}
+
+    def ask(self, pred: str, args: tuple) -> list[tuple]:
+        """The engine's answers, remembered for this question (the facts do not change while it is asked)."""
+        key = (pred, args)
+        if key not in self._answers:
+            self._answers[key] = self.engine.ask(pred, args)
+        return self._answers[key]
 
     def derive(self, pred: str, args: tuple, depth: int = 0) -> Derivation:
         """The derivation of a ground fact that holds, through the first rule that fires for it."""
@@ -128,12 +136,12 @@ class Explainer:
         out: list[dict] = []
         for b in frontier:
             if isinstance(lit, Positive):
-                for answer in self.engine.ask(lit.atom.pred, self._args(lit.atom, b)):
+                for answer in self.ask(lit.atom.pred, self._args(lit.atom, b)):
                     nb = dict(b)
                     if all(_bind(nb, t, v) for t, v in zip(lit.atom.args, answer)):
                         out.append(nb)
             elif isinstance(lit, Negative):
-                if not self.engine.holds(lit.atom.pred, self._args(lit.atom, b)):
+                if not self.ask(lit.atom.pred, self._args(lit.atom, b)):
                     out.append(b)
             elif isinstance(lit, Assign):
                 try:

@@ -13,7 +13,7 @@ _legal = {"passed": 0, "failed": 0}
 
 
 def pytest_runtest_logreport(report):
-    if report.when == "call" and "test_legal_case" in report.nodeid:
+    if report.when == "call" and "::test_legal_case[" in report.nodeid:
         _legal["passed" if report.passed else "failed"] += 1
 
 
