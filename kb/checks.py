@@ -9,6 +9,8 @@ Checks, each raising RuleError at the offending place:
   bound by earlier positive atoms or assignments; `=` binds a fresh variable; the head's variables are bound;
 - templates: the placeholders of @says and `? "..."` name variables bound at that point;
 - stratification: no predicate depends on itself through negation;
+- exact numbers: no fractional constants, no comparison of a value computed by division (pyDatalog keeps
+  floats in 32 bits);
 - recursion: a recursive atom must come first in its body (left recursion), because right recursion over
   cyclic data never returns in pyDatalog (shared/engine-notes.md).
 """
@@ -17,7 +19,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .parser import RuleError
-from .syntax import PLACEHOLDER, Assign, Compare, Declaration, Negative, Positive, Program, Rule, expr_vars
+from .syntax import (PLACEHOLDER, Assign, BinOp, Compare, Const, Declaration, Negative, Positive, Program, Rule,
+                     expr_vars)
 
 BUILTIN_NAMES = frozenset({"not"})
 
@@ -31,6 +34,7 @@ def check(statements: list, version: str = "") -> Program:
     check_defined(declarations, rules, arities)
     for rule in rules:
         check_safety(rule)
+        check_exact(rule)
     check_stratified(rules)
     check_recursion_first(rules)
     return Program(tuple(declarations), tuple(rules), version)
@@ -88,6 +92,38 @@ def check_defined(declarations: list[Declaration], rules: list[Rule], arities: d
 
 def _placeholders(text: str) -> set[str]:
     return set(PLACEHOLDER.findall(text))
+
+
+def _has_division(expr) -> bool:
+    return isinstance(expr, BinOp) and (expr.op == "/" or _has_division(expr.left) or _has_division(expr.right))
+
+
+def _float_constants(expr) -> list[float]:
+    if isinstance(expr, Const):
+        return [expr.value] if isinstance(expr.value, float) else []
+    if isinstance(expr, BinOp):
+        return _float_constants(expr.left) + _float_constants(expr.right)
+    return []
+
+
+def check_exact(rule: Rule) -> None:
+    """pyDatalog keeps floats as 32-bit floats (0.07 becomes 0.0700000003), so legal numbers must be exact:
+    no fractional constants, and no comparison may use a value computed by division."""
+    inexact: set[str] = set()
+    for lit in rule.body:
+        where = lit.pos or rule.pos
+        exprs = [lit.expr] if isinstance(lit, Assign) else [lit.left, lit.right] if isinstance(lit, Compare) else \
+            list(lit.atom.args)
+        for expr in exprs:
+            for value in _float_constants(expr):
+                raise RuleError(f"fractional constant {value} would lose precision in pyDatalog (32-bit floats); "
+                                f"scale it to a whole number (e.g. percent x 100)", where)
+        if isinstance(lit, Assign) and (_has_division(lit.expr) or set(expr_vars(lit.expr)) & inexact):
+            inexact.add(lit.var.name)
+        if isinstance(lit, Compare) and (_has_division(lit.left) or _has_division(lit.right) or
+                                         set(lit.vars()) & inexact):
+            raise RuleError(f"'{lit}' compares a value computed by division, which pyDatalog rounds to a 32-bit "
+                            f"float; compare by cross-multiplication instead", where)
 
 
 def check_safety(rule: Rule) -> None:

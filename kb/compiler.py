@@ -14,6 +14,8 @@ _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}
 
 
 def constant(value) -> pyParser.Term:
+    if isinstance(value, float):  # pyDatalog would keep it as a 32-bit float: 2e26 becomes 2.0000000046e26
+        raise ValueError(f"inexact number {value!r}: give pyDatalog whole numbers only")
     return pyParser.Term(value, forced_type="constant")
 
 

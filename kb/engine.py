@@ -49,6 +49,8 @@ class Engine:
         pred, args = fact[0], fact[1:]
         if self.arity.get(pred) != len(args):
             raise EngineError(f"{pred}/{len(args)} is not a predicate of the program")
+        if any(isinstance(a, float) for a in args):
+            raise EngineError(f"{pred}{args}: inexact number; pyDatalog keeps floats in 32 bits, give whole numbers")
         return pyParser.Query(pred, [constant(a) for a in args])
 
     def _assert(self, fact: Fact) -> None:

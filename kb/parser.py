@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,7 +55,8 @@ class _Build(Transformer):
 
     def number(self, items):
         text = str(items[0])
-        return Const(float(text) if any(c in text for c in ".eE") else int(text))
+        value = Decimal(text)
+        return Const(int(value) if value == value.to_integral_value() else float(text))
 
     def binop(self, items):
         return BinOp(str(items[1]), items[0], items[2])

@@ -190,7 +190,16 @@ class Program:
         raise KeyError(rule_id)
 
     def rules_for(self, pred: str, arity: int) -> list[Rule]:
-        return [r for r in self.rules if r.head.key == (pred, arity)]
+        return self._index().get((pred, arity), [])
+
+    def _index(self) -> dict:
+        index = self.__dict__.get("_rules_by_head")
+        if index is None:
+            index = {}
+            for r in self.rules:
+                index.setdefault(r.head.key, []).append(r)
+            object.__setattr__(self, "_rules_by_head", index)
+        return index
 
     def declaration(self, pred: str, arity: int) -> Declaration | None:
         for d in self.declarations:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from decimal import Decimal
 import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -28,6 +29,14 @@ def date_number(value) -> int:
     if isinstance(value, str):
         value = dt.date.fromisoformat(value)
     return value.year * 10000 + value.month * 100 + value.day
+
+
+def exact(value: float) -> int:
+    """A whole number given as a float (1.0e26), as the exact integer its decimal form names (10**26)."""
+    d = Decimal(repr(value))
+    if d != d.to_integral_value():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(d)
 
 
 def source_graph() -> rdflib.Graph:
@@ -57,6 +66,7 @@ class Parameter:
     grade: str
     unit: str
     note: str
+    iri: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ class Provision:
 class Ontology:
     """What the rules and the answers need from the ontology, extracted once by SPARQL."""
     countries: dict[str, str] = field(default_factory=dict)          # code -> English name
-    memberships: list[tuple] = field(default_factory=list)          # (code, group, from, to, grade, citation)
+    memberships: list[tuple] = field(default_factory=list)  # (code, group, from, to, grade, citation, iri)
     parameters: list[Parameter] = field(default_factory=list)
     items: dict[str, dict] = field(default_factory=dict)             # eccn -> {class, kind, from, citation}
     authorizations: dict[str, dict] = field(default_factory=dict)    # id -> {kind, name, citation}
@@ -83,15 +93,17 @@ class Ontology:
         o = cls()
         o.countries = {r["code"]: r["name"] for r in select(graph, "countries")}
         o.memberships = [(r["code"], r["group"], date_number(r["from"]),
-                          date_number(r["to"]) if r["to"] else OPEN_END, r["grade"], r["citation"])
+                          date_number(r["to"]) if r["to"] else OPEN_END, r["grade"], r["citation"], r["m"])
                          for r in select(graph, "group_members")]
         for r in select(graph, "parameters"):
             value = r["value"]
             if isinstance(value, dt.date):
                 value = date_number(value)
+            elif isinstance(value, float):
+                value = exact(value)
             o.parameters.append(Parameter(r["name"], value, date_number(r["from"]),
                                           date_number(r["to"]) if r["to"] else OPEN_END,
-                                          r["citation"], r["grade"], r["unit"], r["note"]))
+                                          r["citation"], r["grade"], r["unit"], r["note"], r["p"]))
         o.items = {r["eccn"]: {"class": r["class"], "kind": r["kind"], "from": date_number(r["from"]),
                                "citation": r["citation"]} for r in select(graph, "items")}
         o.authorizations = {r["id"]: {"kind": r["kind"], "name": r["name"], "citation": r["citation"]}
@@ -105,7 +117,7 @@ class Ontology:
     def facts(self) -> list[tuple]:
         """The base facts the rules declare with `base` (see kb/rules/base.dl)."""
         out: list[tuple] = [("country", code) for code in self.countries]
-        out += [("group_member", code, group, frm, to) for code, group, frm, to, _, _ in self.memberships]
+        out += [("group_member", code, group, frm, to) for code, group, frm, to, *_ in self.memberships]
         out += [("param", p.name, p.value, p.valid_from, p.valid_to) for p in self.parameters]
         out += [("item_class", eccn, i["class"], i["from"]) for eccn, i in self.items.items()]
         out += [("item_kind", eccn, i["kind"]) for eccn, i in self.items.items()]

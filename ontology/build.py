@@ -29,7 +29,7 @@ def tier_memberships(onto: Ontology) -> list[tuple[str, int, int, int]]:
     """(country, tier, from, to) intervals, from the rule's effective date on, as the tier rules compute them."""
     effective = next(p.value for p in onto.parameters if p.name == "effective_date")
     starts = {effective}
-    for _, group, frm, to, _, _ in onto.memberships:
+    for _, group, frm, to, *_ in onto.memberships:
         starts.update(d for d in (frm, to) if group in TIER_GROUPS and effective < d < OPEN_END)
     starts = sorted(starts)
     engine = Engine(baseline_program(), onto.facts())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,24 @@ HOLDINGS_FIELDS = {"global_tpp", "tier1_tpp", "us_tpp", "destination_tpp"}
 NVEU_FIELDS = {"destination", "cumulative_tpp"}
 
 
+# Where each `input` fact of kb/rules/base.dl comes from in a case file (the source of a fact in a proof).
+INPUT_FIELDS = {
+    "case": "id", "as_of": "as_of", "mode": "mode", "kind": "transaction.kind", "item": "transaction.item",
+    "quantity": "transaction.quantity", "tpp_per_unit": "transaction.tpp_per_unit",
+    "training_ops": "transaction.model.training_ops", "weights_published": "transaction.model.weights_published",
+    "frontier_ops_given": "transaction.model.open_weight_frontier_ops", "origin": "transaction.from_country",
+    "destination": "transaction.destination_country", "end_user": "transaction.end_user.name",
+    "hq": "transaction.end_user.hq_country",
+    "declared_parent_hq": "transaction.end_user.ultimate_parent_hq_country",
+    "controls": "transaction.end_user.parent_chain", "entity_hq": "transaction.end_user.parent_chain",
+    "veu": "transaction.end_user.veu", "uveu_holdings": "transaction.end_user.veu_holdings",
+    "nveu_authorization": "transaction.end_user.nveu_authorization", "end_use": "transaction.end_user.end_use",
+    "consignee_ytd": "transaction.consignee_tpp_already_this_year",
+    "country_allocated": "transaction.country_tpp_already_allocated",
+    "g2g": "transaction.gov_to_gov_arrangement", "flag": "transaction.facts",
+}
+
+
 class CaseError(Exception):
     """A case that cannot be decided: names the file and the field."""
 
@@ -74,9 +93,9 @@ class Case:
     end_use: str
     quantity: int | None = None
     tpp_per_unit: int | None = None
-    training_ops: float | None = None
+    training_ops: int | None = None
     weights_published: bool = False
-    frontier_ops: float | None = None
+    frontier_ops: int | None = None
     parent_chain: tuple[Party, ...] = ()
     veu: str | None = None
     uveu_holdings: tuple[int, int, int, int] | None = None
@@ -192,21 +211,23 @@ class _Reader:
             self.fail(path, f"{value!r} is absurdly large (more than {maximum:,.0f})")
         return int(value)
 
-    def positive_float(self, value: Any, path: str, nullable=True) -> float | None:
-        if value is None and nullable:
+    def operations(self, value: Any, path: str) -> int | None:
+        """A count of operations such as 2.0e+26, as an exact whole number (10**26 stays 10**26)."""
+        if value is None:
             return None
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                self.fail(path, f"must be a number, not {value!r}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             self.fail(path, f"must be a number, not {value!r}")
-        if value <= 0:
+        try:
+            number = Decimal(value if isinstance(value, str) else repr(value))
+        except ArithmeticError:
+            self.fail(path, f"must be a number, not {value!r}")
+        if not number.is_finite() or number != number.to_integral_value():
+            self.fail(path, f"must be a whole number of operations, not {value!r}")
+        if number <= 0:
             self.fail(path, f"must be positive, not {value!r}")
-        if value > MAX_TRAINING_OPS:
+        if number > MAX_TRAINING_OPS:
             self.fail(path, f"{value!r} is absurdly large (more than {MAX_TRAINING_OPS:g})")
-        return float(value)
+        return int(number)
 
     def date(self, value: Any, path: str) -> dt.date:
         if isinstance(value, dt.datetime):
@@ -244,9 +265,9 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
     published = False
     if t.get("model") is not None:
         m = r.mapping(t["model"], "transaction.model", MODEL_FIELDS)
-        training_ops = r.positive_float(m.get("training_ops"), "transaction.model.training_ops")
+        training_ops = r.operations(m.get("training_ops"), "transaction.model.training_ops")
         published = r.boolean(m.get("weights_published"), "transaction.model.weights_published")
-        frontier = r.positive_float(m.get("open_weight_frontier_ops"), "transaction.model.open_weight_frontier_ops")
+        frontier = r.operations(m.get("open_weight_frontier_ops"), "transaction.model.open_weight_frontier_ops")
     origin = r.country(t.get("from_country", "US") or "US", "transaction.from_country")
     destination = r.country(r.required(t, "destination_country", "transaction"), "transaction.destination_country")
     eu = r.mapping(r.required(t, "end_user", "transaction"), "transaction.end_user", END_USER_FIELDS)

@@ -12,7 +12,8 @@ from kb.program import baseline_program
 from kb.syntax import Positive, Program, Rule
 
 from .case import Case
-from .explain import Derivation, Explainer, Failure
+from .explain import Explainer
+from .proof import ProofBuilder, rules_in
 from .reform import Reform
 
 ROUTES = ("AIA", "ACM", "LPP", "ACA", "NAC", "UVEU", "NVEU")  # the order answers list them in
@@ -69,6 +70,7 @@ class Decision:
     no_licence_because: str | None = None
     what_if: list[str] = field(default_factory=list)
     ruleset_version: str = ""
+    proof: dict = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -86,60 +88,49 @@ def decide(case: Case, program: Program | None = None) -> Decision:
 
 def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, program: Program) -> Decision:
     c = case.id
-    reasons: list[Reason] = []
-    derivations: list[Derivation] = []
-
-    def conclude(pred: str, args: tuple, label) -> list:
-        answers = x.ask(pred, args)
-        for answer in answers:
-            d = x.derive(pred, answer)
-            derivations.append(d)
-            app = d.application
-            reasons.append(Reason(label(answer), app.rule.id, list(app.rule.cites), app.sentence(onto)))
-        return answers
-
-    status_apps = x.fired("status", (c, None))
-    status = " ".join(dict.fromkeys(a.sentence(onto) for a in status_apps)) or "legal status unknown on this date"
-    regime = x.ask("regime", (c, None))[0][1]
-    required = bool(conclude("license_required", (c,), lambda a: "licence required"))
-    authorized = [a[1] for a in conclude("authorized", (c, None), lambda a: f"authorized by {a[1]}")]
-    authorized = [r for r in ROUTES if r in authorized] + sorted(set(authorized) - set(ROUTES))
-    flags = sorted({a[1] for a in conclude("red_flag", (c, None), lambda a: f"red flag {a[1]}")})
-    reviews = [a[1] for a in conclude("review", (c, None), lambda a: f"licence review: {a[1]}")]
-    uncertain = {a[1]: x.derive("uncertain_route", a).application.sentence(onto)
-                 for a in conclude("uncertain_route", (c, None), lambda a: f"unclear: {a[1]}")}
-    obligations = sorted({a[1] for a in conclude("obligation", (c, None), lambda a: f"obligation: {a[1]}")})
-
-    failures: list[Failure] = []
-    not_available: dict[str, str] = {}
-    no_licence_because = None
+    answers = {pred: x.ask(pred, (c, None)) for pred in ("status", "regime", "authorized", "red_flag", "review",
+                                                         "uncertain_route", "obligation")}
+    required = x.ask("license_required", (c,)) != []
+    authorized = {a[1] for a in answers["authorized"]}
+    authorized = [r for r in ROUTES if r in authorized] + sorted(authorized - set(ROUTES))
+    conclusions = [("status", a) for a in answers["status"]]
+    conclusions += [("license_required", (c,))] if required else []
+    for pred in ("authorized", "red_flag", "review", "uncertain_route", "obligation"):
+        conclusions += [(pred, a) for a in answers[pred]]
     if required:
-        for route in [r for r in ROUTES if r in onto.authorizations and r not in authorized]:
-            f = x.why_not("authorized", (c, route))
-            failures.append(f)
-            not_available[route] = f.text
+        failed = [("authorized", (c, r)) for r in ROUTES if r in onto.authorizations and r not in authorized]
     else:
-        f = x.why_not("license_required", (c,))
-        failures.append(f)
-        no_licence_because = f.text
+        failed = [("license_required", (c,))]
+    builder = ProofBuilder(x, case, reform)
+    proof = builder.document(conclusions, failed)
+    status_nodes = proof["conclusions"][:len(answers["status"])]
 
-    rules_used = [a.rule for a in status_apps]
-    for d in derivations:
-        rules_used += d.rules()
-    fired_rules = list(rules_used)
-    for f in failures:
-        rules_used += f.rules()
-    citations = [cite for rule in rules_used for cite in rule.cites]
-    bound = [(a.rule, a.bindings) for a in status_apps] + \
-            [(f.rule, f.bindings) for f in failures if f.rule] + \
-            [(d.application.rule, d.application.bindings) for d in derivations]
+    reasons = [Reason(_label(pred, args), n["rule"], n["citations"], n["sentence"])
+               for (pred, args), n in zip(conclusions, proof["conclusions"]) if pred != "status"]
+    not_available = {args[1]: n["reason"] for (_, args), n in zip(failed, proof["refutations"]) if required}
+    fired = [r for n in proof["conclusions"] for r in rules_in(n, program)]
+    rules_used = fired + [r for n in proof["refutations"] for r in rules_in(n, program)]
+    bound = [(program.rule(n["rule"]), n["bindings"]) for n in proof["conclusions"] + proof["refutations"]
+             if n.get("rule")]
     return Decision(
-        id=c, title=case.title, as_of=case.as_of.isoformat(), mode=case.mode, regime=regime, status=status,
-        license_required=required, authorized_by=authorized, not_available=not_available, uncertain=uncertain,
-        red_flags=flags, review_policy="; ".join(dict.fromkeys(reviews)) or None, obligations=obligations,
-        citations=list(dict.fromkeys(citations)), reasons=reasons,
-        caveats=_caveats(case, fired_rules, bound, onto), no_licence_because=no_licence_because,
-        what_if=reform.describe(), ruleset_version=program.version)
+        id=c, title=case.title, as_of=case.as_of.isoformat(), mode=case.mode, regime=answers["regime"][0][1],
+        status=" ".join(dict.fromkeys(n["sentence"] for n in status_nodes)) or "legal status unknown on this date",
+        license_required=required, authorized_by=authorized, not_available=not_available,
+        uncertain={a[1]: builder.prove("uncertain_route", a)["sentence"] for a in answers["uncertain_route"]},
+        red_flags=sorted({a[1] for a in answers["red_flag"]}),
+        review_policy="; ".join(dict.fromkeys(a[1] for a in answers["review"])) or None,
+        obligations=sorted({a[1] for a in answers["obligation"]}),
+        citations=list(dict.fromkeys(cite for rule in rules_used for cite in rule.cites)), reasons=reasons,
+        caveats=_caveats(case, fired, bound, onto),
+        no_licence_because=None if required else proof["refutations"][0]["reason"],
+        what_if=reform.describe(), ruleset_version=program.version, proof=proof)
+
+
+def _label(pred: str, args: tuple) -> str:
+    if pred == "license_required":
+        return "licence required"
+    return {"authorized": "authorized by", "red_flag": "red flag", "review": "licence review:",
+            "uncertain_route": "unclear:", "obligation": "obligation:"}[pred] + f" {args[1]}"
 
 
 def _caveats(case: Case, rules: list[Rule], bound: list[tuple[Rule, dict]], onto: ontology.Ontology) -> list[str]:
@@ -161,7 +152,7 @@ def _caveats(case: Case, rules: list[Rule], bound: list[tuple[Rule, dict]], onto
                 if p and p.grade == "U":
                     out.append(f"parameter {p.name} = {p.value} ({p.citation}) is unverified: {p.note}")
     involved = {case.destination, case.hq, case.parent_hq} | {p.hq_country for p in case.parent_chain}
-    for code, group, frm, to, grade, citation in onto.memberships:
+    for code, group, frm, to, grade, citation, _ in onto.memberships:
         if code in involved and grade == "U" and frm <= on < to:
             out.append(f"{onto.countries[code]} ({code}) in {group} ({citation}) is unverified")
     return list(dict.fromkeys(out))

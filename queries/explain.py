@@ -31,12 +31,12 @@ def evaluate(expr, b: dict):
     return _ARITH[expr.op](evaluate(expr.left, b), evaluate(expr.right, b))
 
 
-def format_value(name: str, value, onto: ontology.Ontology | None = None) -> str:
+def format_value(name: str, value, onto: ontology.Ontology | None = None, is_date: bool = False) -> str:
     """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        if name.endswith("Date") and 19000101 <= value <= 99991231:
+        if (is_date or name.endswith("Date")) and 19000101 <= value <= 99991231:
             return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"
         return f"{value:,}"
     if isinstance(value, float):
@@ -49,8 +49,11 @@ def format_value(name: str, value, onto: ontology.Ontology | None = None) -> str
 
 
 def fill(template: str, b: dict, onto: ontology.Ontology | None = None) -> str:
-    return PLACEHOLDER.sub(lambda m: format_value(m.group(1), b[m.group(1)], onto) if m.group(1) in b
-                           else "?", template)
+    """The template with each {Var} replaced by its formatted value ("?" if unbound); a parameter whose name
+    ends in _date is shown as a date."""
+    dated = str(b.get("Name", "")).endswith("_date")
+    return PLACEHOLDER.sub(lambda m: format_value(m.group(1), b[m.group(1)], onto, dated and m.group(1) == "Value")
+                           if m.group(1) in b else "?", template)
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Failure:
     bindings: dict = field(default_factory=dict)
     child: "Failure | None" = None
     blocking: Application | None = None
+    alternatives: list[tuple[Rule, int, dict]] = field(default_factory=list)  # every rule tried: (rule, index, bindings)
 
     def rules(self) -> list[Rule]:
         out = [self.rule] if self.rule else []
@@ -83,65 +87,42 @@ class Failure:
         return out
 
 
-@dataclass
-class Derivation:
-    """How a fact was derived: the rule applied and the derivations of its positive derived premises
-    (input and base facts are leaves; negated premises hold because their atom has no derivation)."""
-    atom: tuple
-    application: Application | None
-    premises: list["Derivation"] = field(default_factory=list)
-
-    def rules(self) -> list[Rule]:
-        out = [self.application.rule] if self.application else []
-        for p in self.premises:
-            out += p.rules()
-        return out
-
-
 class Explainer:
     """Re-walks rule bodies against one engine, while the case's facts are asserted in it."""
 
     def __init__(self, engine: Engine, program: Program, onto: ontology.Ontology):
         self.engine, self.program, self.onto = engine, program, onto
-        self._derived = {r.head.pred for r in program.rules}
-        self._memo: dict[tuple, Derivation] = {}
         self._answers: dict[tuple, list[tuple]] = {}
+        self._inputs = {d.atom.pred for d in program.declarations if d.kind == "input"}
 
     def ask(self, pred: str, args: tuple) -> list[tuple]:
-        """The engine's answers, remembered for this question (the facts do not change while it is asked)."""
+        """The engine's answers, remembered for this question (the facts do not change while it is asked).
+
+        A case's input facts are fetched once per predicate (only the case bound) and later questions about
+        them are answered by filtering those rows: fewer round trips to pyDatalog. Derived predicates are
+        asked as posed (asking them for every value can be costly, e.g. Tier 2 for every country).
+        """
+        if pred in self._inputs and args and args[0] is not None and any(a is not None for a in args[1:]):
+            rows = self.ask(pred, (args[0],) + (None,) * (len(args) - 1))
+            return [r for r in rows if all(a is None or a == v for a, v in zip(args, r))]
         key = (pred, args)
         if key not in self._answers:
             self._answers[key] = self.engine.ask(pred, args)
         return self._answers[key]
 
-    def derive(self, pred: str, args: tuple, depth: int = 0) -> Derivation:
-        """The derivation of a ground fact that holds, through the first rule that fires for it."""
-        key = (pred, args)
-        if key in self._memo:
-            return self._memo[key]
-        apps = self.fired(pred, args) if pred in self._derived else []
-        d = Derivation(key, apps[0] if apps else None)
-        self._memo[key] = d
-        if d.application and depth < MAX_DEPTH:
-            for lit in d.application.rule.body:
-                if isinstance(lit, Positive) and lit.atom.pred in self._derived:
-                    d.premises.append(self.derive(lit.atom.pred, self._args(lit.atom, d.application.bindings),
-                                                  depth + 1))
-        return d
-
-    def _args(self, atom: Atom, b: dict) -> tuple:
+    def args(self, atom: Atom, b: dict) -> tuple:
         return tuple(b.get(t.name) if isinstance(t, Var) else t.value for t in atom.args)
 
     def _step(self, lit, frontier: list[dict]) -> list[dict]:
         out: list[dict] = []
         for b in frontier:
             if isinstance(lit, Positive):
-                for answer in self.ask(lit.atom.pred, self._args(lit.atom, b)):
+                for answer in self.ask(lit.atom.pred, self.args(lit.atom, b)):
                     nb = dict(b)
                     if all(_bind(nb, t, v) for t, v in zip(lit.atom.args, answer)):
                         out.append(nb)
             elif isinstance(lit, Negative):
-                if not self.ask(lit.atom.pred, self._args(lit.atom, b)):
+                if not self.ask(lit.atom.pred, self.args(lit.atom, b)):
                     out.append(b)
             elif isinstance(lit, Assign):
                 try:
@@ -189,34 +170,45 @@ class Explainer:
             text = fill(decl.template, dict(zip(names, args)), self.onto) if decl else goal
             return Failure(goal, f"not given: {text}")
         best_rule, best_index, best_frontier = None, -2, []
+        tried = []
         for rule in rules:
             reached, frontier = self._walk(rule, args)
             if reached == len(rule.body):
                 raise ValueError(f"{goal} holds; there is no why-not")
+            if reached >= 0:
+                tried.append((rule, reached, frontier[0]))
             if reached > best_index:
                 best_rule, best_index, best_frontier = rule, reached, frontier
         if best_index < 0:
             return Failure(goal, f"no rule can conclude {goal}")
         lit = best_rule.body[best_index]
         b = best_frontier[0]
-        failure = Failure(goal, "", best_rule, best_index, b)
+        failure = Failure(goal, "", best_rule, best_index, b, alternatives=tried)
         if isinstance(lit, Negative):
-            blockers = self.fired(lit.atom.pred, self._args(lit.atom, b))
+            blockers = self.fired(lit.atom.pred, self.args(lit.atom, b))
             if blockers:
                 failure.blocking = blockers[0]
         if lit.unless:
             failure.text = fill(lit.unless, b, self.onto)
         elif isinstance(lit, Positive) and depth < MAX_DEPTH:
-            failure.child = self.why_not(lit.atom.pred, self._args(lit.atom, b), depth + 1)
+            failure.child = self.why_not(lit.atom.pred, self.args(lit.atom, b), depth + 1)
             failure.text = failure.child.text
         elif isinstance(lit, Negative) and failure.blocking:
             failure.text = failure.blocking.sentence(self.onto)
-        elif isinstance(lit, Compare):
-            failure.text = (f"{_show(lit.left, b, self.onto)} {lit.op} {_show(lit.right, b, self.onto)} "
-                            f"does not hold")
         else:
-            failure.text = f"condition {lit} of {best_rule.id} does not hold"
+            failure.text = self.condition_text(lit, b)
         return failure
+
+    def condition_text(self, lit, b: dict) -> str:
+        """A failing condition in words: its own failure text, else the condition with the values."""
+        if lit.unless:
+            return fill(lit.unless, b, self.onto)
+        if isinstance(lit, Compare):
+            return f"{_show(lit.left, b, self.onto)} {lit.op} {_show(lit.right, b, self.onto)} does not hold"
+        if isinstance(lit, (Positive, Negative)):
+            atom = f"{lit.atom.pred}({', '.join(_show(t, b, self.onto) if not isinstance(t, Var) or t.name in b else '_' for t in lit.atom.args)})"
+            return f"{atom} {'does not hold' if isinstance(lit, Positive) else 'holds'}"
+        return f"condition {lit} does not hold"
 
 
 def _bind(b: dict, t, value) -> bool:

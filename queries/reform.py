@@ -111,6 +111,12 @@ def _set(args: Any, source: str, path: str, onto: ontology.Ontology) -> Operatio
         value = _date(value, source, f"{path}.value")
     elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
         raise ReformError(source, f"{path}.value", f"must be a non-negative number, not {value!r}")
+    elif isinstance(value, float):
+        try:
+            value = ontology.exact(value)
+        except ValueError:
+            raise ReformError(source, f"{path}.value", f"must be a whole number (legal numbers are exact), "
+                                                       f"not {value!r}") from None
     start = _date(a["from"], source, f"{path}.from") if a.get("from") is not None else None
     return Operation("set_parameter", tuple(sorted({"name": name, "value": value, "from": start}.items())))
 

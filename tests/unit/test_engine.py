@@ -97,3 +97,13 @@ def test_unknown_predicate_or_arity_is_an_error(program):
     with pytest.raises(EngineError):
         with e.facts([("ytd", "c")]):
             pass
+
+
+def test_no_float_reaches_pydatalog(program):
+    # regression: pyDatalog stored 2e26 as 2.0000000046384256e26 (a 32-bit float)
+    e = Engine(program, [("limit", 10**26)])
+    with pytest.raises(EngineError, match="inexact"):
+        with e.facts([("ytd", "c", 2e26)]):
+            pass
+    with e.facts([("ytd", "c", 2 * 10**26), ("ship", "c", 0)]):
+        assert e.ask("ytd", ("c", None)) == [("c", 2 * 10**26)]

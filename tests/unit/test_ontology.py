@@ -37,8 +37,9 @@ def _tiers_on(onto, program, date: int) -> dict[str, set]:
 
 def test_sparql_extracts_the_facts_the_rules_need(onto):
     assert len(onto.countries) == 249 and onto.countries["MY"] == "Malaysia"
-    assert ("NI", "D5", 20240315, ontology.OPEN_END, "R", "Supp. No. 1 to part 740") in onto.memberships
-    assert ("HK", "D5", 19000101, ontology.OPEN_END, "S", "Supp. No. 1 to part 740") in onto.memberships  # as CN
+    rows = {m[:6]: m[6] for m in onto.memberships}
+    assert rows[("NI", "D5", 20240315, ontology.OPEN_END, "R", "Supp. No. 1 to part 740")].endswith("#m_D5_NI")
+    assert rows[("HK", "D5", 19000101, ontology.OPEN_END, "S", "Supp. No. 1 to part 740")].endswith("#m_D5_CN")
     lpp = onto.parameter("lpp_annual_tpp_limit", 20250601)
     assert (lpp.value, lpp.citation) == (26_900_000, "15 CFR 740.29")
     assert onto.parameter("compliance_date", 20250601).value == 20250515

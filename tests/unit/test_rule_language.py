@@ -32,7 +32,17 @@ def test_a_rule_parses_into_literals_with_metadata():
 def test_constants_are_strings_numbers_or_symbols():
     program = program_from_text(HEAD + rule('p(C, "3A090.a"), p(C, 1.0e26), p(C, 42), p(C, lpp)'), "t.dl")
     values = [lit.atom.args[1].value for lit in program.rule("r1").body]
-    assert values == ["3A090.a", 1.0e26, 42, "lpp"]
+    assert values == ["3A090.a", 10**26, 42, "lpp"]  # 1.0e26 is read as the exact integer it names
+
+
+def test_fractional_constants_are_rejected():
+    # regression: pyDatalog keeps floats in 32 bits (0.07 becomes 0.0700000003), so legal numbers are exact
+    assert "fractional constant" in rejected(HEAD + rule("p(C, X), X > 0.07")).message
+
+
+def test_comparing_a_quotient_is_rejected():
+    assert "division" in rejected(HEAD + rule("p(C, X), Y = X / 3, Y > 2")).message
+    assert "division" in rejected(HEAD + rule("p(C, X), X / 3 > 2")).message
 
 
 def test_syntax_error_names_file_line_and_column():
