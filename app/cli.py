@@ -89,6 +89,49 @@ def cmd_rules(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from queries.case import load_case
+    from queries.explanation import explain
+    from queries import render
+
+    case = load_case(Path(args.file))
+    e = explain(case, args.goal, with_counterfactuals=args.format != "json")
+    if args.format == "json":
+        print(json.dumps(e.document, indent=1, ensure_ascii=False))
+    elif args.format == "md":
+        print(render.memo_markdown(e), end="")
+    elif args.format == "html":
+        print(render.memo_html(e), end="")
+    elif args.format == "dot":
+        print(render.proof_dot(e), end="")
+    elif args.format == "ttl":
+        from queries.prov import proof_turtle
+        print(proof_turtle(e), end="")
+    else:
+        print(render.explanation_text(e), end="")
+    return 0
+
+
+def cmd_check_proof(args) -> int:
+    from queries.checker import check_proof
+
+    path = Path(args.file)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read: {e}") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}: not JSON: line {e.lineno}, column {e.colno}: {e.msg}") from None
+    if isinstance(doc, dict) and "proof" in doc and "format" not in doc:
+        doc = doc["proof"]  # the output of `aidkb decide --json`
+    result = check_proof(doc)
+    if result.valid:
+        print(f"{path}: valid proof ({result.steps} steps checked)")
+        return 0
+    print(f"{path}: INVALID at {result.error}")
+    return 1
+
+
 def cmd_ontology(args) -> int:
     from ontology.build import build
 
@@ -113,17 +156,27 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("rules", help="parse and check the rule files")
     p.add_argument("--rules", help="a folder of .dl rule files (default: the embedded ones)")
     p.set_defaults(func=cmd_rules)
+    p = sub.add_parser("explain", help="why and why not, with proofs and counterfactuals")
+    p.add_argument("file", help="a case file (YAML)")
+    p.add_argument("--goal", help="license_required, a route (AIA, ACM, LPP, ACA, NAC, UVEU, NVEU) or a red flag id; "
+                                  "default: the licence, every route and every red flag")
+    p.add_argument("--format", choices=["text", "json", "md", "html", "dot", "ttl"], default="text")
+    p.set_defaults(func=cmd_explain)
+    p = sub.add_parser("check-proof", help="check a proof (proof.v1 JSON) without the engine")
+    p.add_argument("file", help="a proof.v1 document, or the JSON of `aidkb decide --json` for one case")
+    p.set_defaults(func=cmd_check_proof)
     p = sub.add_parser("ontology", help="rebuild ontology/aidkb.owl and ontology/facts.json from ontology/src")
     p.set_defaults(func=cmd_ontology)
     args = parser.parse_args(argv)
 
     from kb.parser import RuleError
     from queries.case import CaseError
+    from queries.explanation import GoalError
     from queries.reform import ReformError
 
     try:
         return args.func(args)
-    except (CaseError, ReformError, RuleError, UsageError) as e:
+    except (CaseError, ReformError, RuleError, UsageError, GoalError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -9,7 +9,8 @@ bring rules to that shape, so that check_recursion_first can accept them:
 1. linearize_transitive: a transitive rule `t(A, C) :- t(A, B), t(B, C)` (non-linear) of a predicate that is
    alone in its recursive component becomes `t(A, C) :- t(A, B), t_tc_step(B, C)`, where `t_tc_step` is defined
    by copies of t's other rules (with t renamed). With E the other rules' operator, t = s+ where s = lfp(E)
-   both before and after, so the answers are the same; every rule is then linear.
+   both before and after, so the answers are the same; every rule is then linear. (With no other rule, t is
+   empty, and the rule becomes `t(A, C) :- t(A, B), C = B`, just as empty.)
 2. recursive_first: in a recursive rule, the first positive atom of the head's recursive component moves to the
    front of the body (`t(X, Y) :- e(X, Z), t(Z, Y)` becomes `t(X, Y) :- t(Z, Y), e(X, Z)`). A conjunction of
    positive atoms does not depend on its order; a negation, comparison or assignment keeps its place after the
@@ -144,7 +145,11 @@ def linearize_transitive(rules: list[Rule]) -> list[Rule]:
         for r in rules:
             if r.head.pred == pred and _transitive(r):
                 first, second = r.body
-                r = replace(r, body=(first, replace(second, atom=Atom(step, second.atom.args))))
+                if copies:
+                    r = replace(r, body=(first, replace(second, atom=Atom(step, second.atom.args))))
+                else:  # no other rule: t is empty, and so is `t(A, C) :- t(A, B), C = B` (no helper needed)
+                    r = replace(r, body=(first, Assign(second.atom.args[1], second.atom.args[0], second.unless,
+                                                       second.pos)))
             rewritten.append(r)
         rules = rewritten + copies
     return rules

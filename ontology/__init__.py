@@ -75,6 +75,7 @@ class Provision:
     title: str
     url: str
     grade: str
+    iri: str = ""
 
 
 @dataclass
@@ -108,7 +109,7 @@ class Ontology:
                                "citation": r["citation"]} for r in select(graph, "items")}
         o.authorizations = {r["id"]: {"kind": r["kind"], "name": r["name"], "citation": r["citation"]}
                             for r in select(graph, "authorizations")}
-        o.provisions = {r["citation"]: Provision(r["citation"], r["title"], r["url"], r["grade"])
+        o.provisions = {r["citation"]: Provision(r["citation"], r["title"], r["url"], r["grade"], r["p"])
                         for r in select(graph, "provisions")}
         o.red_flags = {r["id"]: {"source": r["source"], "label": r["label"], "citation": r["citation"]}
                        for r in select(graph, "red_flags")}

@@ -1,9 +1,18 @@
-"""Plain-text view of a Decision, for the terminal."""
+"""Views of decisions, proofs and explanations: plain text, a Markdown or HTML memo for the audit file, and
+Graphviz DOT. (RDF in W3C PROV-O is in queries/prov.py.) Renderers only read data; they decide nothing."""
 from __future__ import annotations
 
+import html
+import json
 import textwrap
 
+import ontology
+from kb.program import baseline_program
+from kb.syntax import Program
+
 from .decide import Decision
+from .explain import fill, format_value
+from .explanation import Explanation, Goal
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -15,13 +24,7 @@ def decision_text(d: Decision) -> str:
     if d.what_if:
         lines.append(f"  what if: {'; '.join(d.what_if)}")
     lines.append(_wrap(f"status: {d.status}", "  "))
-    if d.license_required:
-        routes = ", ".join(d.authorized_by) if d.authorized_by else "none: an individual licence is needed"
-        lines.append(f"  licence required: yes; authorized by: {routes}")
-    else:
-        lines.append(_wrap(f"licence required: no ({d.no_licence_because})", "  "))
-    if d.review_policy:
-        lines.append(f"  licence review: {d.review_policy}")
+    lines.append(_wrap(answer_sentence(d), "  "))
     for route, why in d.not_available.items():
         lines.append(_wrap(f"not {route}: {why}", "    "))
     for route, why in d.uncertain.items():
@@ -38,3 +41,226 @@ def decision_text(d: Decision) -> str:
         lines.append(_wrap(f"caveat: {c}", "  "))
     lines.append(f"  rule set {d.ruleset_version}")
     return "\n".join(lines)
+
+
+def answer_sentence(d: Decision) -> str:
+    """The answer in one sentence."""
+    if not d.license_required:
+        return f"No licence is required: {d.no_licence_because}."
+    if d.authorized_by:
+        return f"A licence requirement applies; it is lifted by {' or '.join(d.authorized_by)}."
+    review = f" (licence review: {d.review_policy})" if d.review_policy else ""
+    return f"A licence is required and no exception or authorization applies: an individual licence is needed{review}."
+
+
+# ---- proof trees
+
+def atom_text(atom: list, program: Program, onto: ontology.Ontology) -> str:
+    """An atom in words: the declaration's template for a fact, else pred(args)."""
+    pred, args = atom[0], atom[1:]
+    decl = program.declaration(pred, len(args))
+    if decl:
+        return fill(decl.template, {t.name: a for t, a in zip(decl.atom.args, args) if a is not None}, onto)
+    return f"{pred}({', '.join('_' if a is None else format_value('', a, onto) for a in args)})"
+
+
+def _source(source: dict) -> str:
+    kind = source.get("type")
+    if kind == "case":
+        return f"case field {source['field']}"
+    if kind == "parameter":
+        return (f"parameter {source['name']} = {format_value('', source['value'])}, valid "
+                f"{format_value('Date', source['valid_from'])} to {format_value('Date', source['valid_to'])}, "
+                f"{source['citation']}, grade {source['grade']}")
+    if kind == "ontology":
+        return f"ontology {source['iri'].rsplit('#', 1)[-1]}"
+    return f"what-if: {'; '.join(source.get('what_if', []))}"
+
+
+def failing_point(node: dict) -> dict:
+    """The refutation node whose own condition fails (the deepest one that names a rule)."""
+    while "because" in node and node["because"].get("rule"):
+        node = node["because"]
+    return node
+
+
+def node_lines(node: dict, program: Program, onto: ontology.Ontology, depth: int = 0) -> list[str]:
+    pad = "  " * depth
+    kind = node["kind"]
+    if kind == "rule":
+        lines = [f"{pad}- {node['sentence']} [{'; '.join(node['citations'])}] ({node['rule']})"]
+        for p in node["premises"]:
+            lines += node_lines(p, program, onto, depth + 1)
+        return lines
+    if kind == "fact":
+        return [f"{pad}- given: {atom_text(node['atom'], program, onto)} ({_source(node['source'])})"]
+    if kind == "ref":
+        return [f"{pad}- {atom_text(node['atom'], program, onto)} (proved above)"]
+    if kind == "not":
+        return [f"{pad}- not {atom_text(node['atom'], program, onto)}: {node['why_not']}"]
+    if kind == "compare":
+        left, right = (side.strip() for side in node["condition"].split(f" {node['op']} ", 1))
+        return [f"{pad}- check {node['condition']}: {format_value(left, node['left'], onto)} {node['op']} "
+                f"{format_value(right, node['right'], onto)} holds"]
+    if kind == "assign":
+        return [f"{pad}- compute {node['condition']}: {node['var']} = {format_value(node['var'], node['value'], onto)}"]
+    lines = [f"{pad}- NOT {atom_text(node['atom'], program, onto)}: {node['reason']} [{node['category']}]"]
+    if node.get("rule"):
+        lines.append(f"{pad}  rule {node['rule']} [{'; '.join(node['citations'])}] fails at condition "
+                     f"{node['failed_at'] + 1}: {node['condition']}")
+        for p in node.get("premises", []):
+            lines += node_lines(p, program, onto, depth + 2)
+        for t in node.get("tried", []):
+            if t["rule"] != node["rule"]:
+                lines.append(f"{pad}  also tried {t['rule']}: fails at condition {t['failed_at'] + 1}: {t['reason']}")
+    if "because" in node:
+        lines += node_lines(node["because"], program, onto, depth + 1)
+    if "blocked_by" in node:
+        lines.append(f"{pad}  blocked by:")
+        lines += node_lines(node["blocked_by"], program, onto, depth + 2)
+    return lines
+
+
+def explanation_text(e: Explanation) -> str:
+    program, onto = baseline_program(), ontology.load()
+    out = [decision_text(e.decision), ""]
+    for g in e.goals:
+        out.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
+        out += node_lines(g.node, program, onto, 1)
+        for cf in g.counterfactuals:
+            out.append(_wrap(f"would hold if: {cf.describe(onto)}", "  "))
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+# ---- memo
+
+def _cite_md(cite: str, onto: ontology.Ontology) -> str:
+    p = onto.provisions.get(cite)
+    return f"[{cite}]({p.url})" if p else cite
+
+
+def _question_rows(e: Explanation) -> list[tuple[str, str]]:
+    q = e.document["question"]
+    return [("Case", f"{q['case']} ({q['source']})"), ("As of", q["as_of"]), ("Reading", q["mode"].replace("_", " ")),
+            ("What if", "; ".join(e.decision.what_if) or "none"),
+            ("Facts", "; ".join(atom_text(a, baseline_program(), ontology.load()) for a in q["inputs"]
+                                if a[0] not in ("case", "as_of", "mode")))]
+
+
+def memo_markdown(e: Explanation) -> str:
+    d, onto, program = e.decision, ontology.load(), baseline_program()
+    lines = [f"# Export-control memo: {d.title or d.id}", "", "## Question", ""]
+    lines += [f"- **{k}:** {v}" for k, v in _question_rows(e)]
+    lines += ["", "## Answer", "", answer_sentence(d), "", f"## Legal status on {d.as_of}", "", d.status, "",
+              "## Reasons", ""]
+    lines += [f"- {r.text} ({', '.join(_cite_md(c, onto) for c in r.citations)}; rule `{r.rule}`)" for r in d.reasons]
+    failed = [g for g in e.goals if not g.holds]
+    if failed:
+        lines += ["", "## Why not", ""]
+        for g in failed:
+            n = g.node
+            lines += [f"### {g.label}: does not hold", "", f"{n['reason']} *({n['category']})*", ""]
+            n = failing_point(n)
+            if n.get("rule"):
+                lines.append(f"Rule `{n['rule']}` ({', '.join(_cite_md(c, onto) for c in n['citations'])}) fails at "
+                             f"condition {n['failed_at'] + 1}: `{n['condition']}`.")
+            lines += ["", "It would hold if:"] + [f"- {cf.describe(onto)}" for cf in g.counterfactuals] \
+                if g.counterfactuals else ["", "No change of one or two inputs makes it hold."]
+            lines.append("")
+    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]), ("Red flags", d.red_flags),
+                         ("Obligations", d.obligations), ("Caveats", d.caveats)):
+        if items:
+            lines += ["", f"## {title}", ""] + [f"- {i}" for i in items]
+    lines += ["", "## Provisions", ""] + [f"- {_cite_md(c, onto)}" for c in d.citations]
+    lines += ["", "## Proof", "", "```"]
+    for g in e.goals:
+        lines.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
+        lines += node_lines(g.node, program, onto, 1)
+    lines += ["```", "", f"Rule set version {d.ruleset_version}. Checkable with `aidkb check-proof` "
+                        f"(format {e.document['format']}). Not legal advice.", ""]
+    return "\n".join(lines)
+
+
+def memo_html(e: Explanation) -> str:
+    d, onto, program = e.decision, ontology.load(), baseline_program()
+    esc = html.escape
+
+    def cite(c: str) -> str:
+        p = onto.provisions.get(c)
+        return f'<a href="{esc(p.url)}">{esc(c)}</a>' if p else esc(c)
+
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(d.title or d.id)}</title>"
+             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+             "pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}.status{border-left:4px solid #b60;"
+             "padding-left:1em}</style></head><body>",
+             f"<h1>Export-control memo: {esc(d.title or d.id)}</h1><h2>Question</h2><ul>"]
+    parts += [f"<li><b>{esc(k)}:</b> {esc(v)}</li>" for k, v in _question_rows(e)]
+    parts += [f"</ul><h2>Answer</h2><p>{esc(answer_sentence(d))}</p>",
+              f"<h2>Legal status on {esc(d.as_of)}</h2><p class=\"status\">{esc(d.status)}</p><h2>Reasons</h2><ul>"]
+    parts += [f"<li>{esc(r.text)} ({', '.join(cite(c) for c in r.citations)}; rule <code>{esc(r.rule)}</code>)</li>"
+              for r in d.reasons]
+    parts.append("</ul>")
+    failed = [g for g in e.goals if not g.holds]
+    if failed:
+        parts.append("<h2>Why not</h2>")
+        for g in failed:
+            n = g.node
+            parts.append(f"<h3>{esc(g.label)}: does not hold</h3><p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>")
+            n = failing_point(n)
+            if n.get("rule"):
+                parts.append(f"<p>Rule <code>{esc(n['rule'])}</code> ({', '.join(cite(c) for c in n['citations'])}) "
+                             f"fails at condition {n['failed_at'] + 1}: <code>{esc(n['condition'])}</code>.</p>")
+            parts.append("<p>It would hold if:</p><ul>" + "".join(f"<li>{esc(cf.describe(onto))}</li>"
+                                                                  for cf in g.counterfactuals) + "</ul>"
+                         if g.counterfactuals else "<p>No change of one or two inputs makes it hold.</p>")
+    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]), ("Red flags", d.red_flags),
+                         ("Obligations", d.obligations), ("Caveats", d.caveats)):
+        if items:
+            parts.append(f"<h2>{title}</h2><ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>")
+    parts.append("<h2>Provisions</h2><ul>" + "".join(f"<li>{cite(c)}</li>" for c in d.citations) + "</ul>")
+    tree = []
+    for g in e.goals:
+        tree.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
+        tree += node_lines(g.node, program, onto, 1)
+    parts.append(f"<h2>Proof</h2><details><summary>proof tree</summary><pre>{esc(chr(10).join(tree))}</pre></details>")
+    parts.append(f"<p>Rule set version {esc(d.ruleset_version)}. Checkable with <code>aidkb check-proof</code> "
+                 f"(format {esc(e.document['format'])}). Not legal advice.</p></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# ---- Graphviz
+
+def proof_dot(e: Explanation) -> str:
+    program, onto = baseline_program(), ontology.load()
+    lines = ["digraph proof {", '  rankdir=BT; node [shape=box, fontname="Helvetica", fontsize=10];']
+    ids: dict[str, str] = {}
+
+    def node_id(key: str) -> str:
+        return ids.setdefault(key, f"n{len(ids)}")
+
+    def label(text: str) -> str:
+        return json.dumps(textwrap.fill(text, 50))
+
+    def walk(node: dict) -> str:
+        kind = node["kind"]
+        key = f"{kind}:{json.dumps(node.get('atom') or node.get('condition'))}"
+        me = node_id(key)
+        if kind == "rule":
+            lines.append(f"  {me} [label={label(node['sentence'] + ' [' + '; '.join(node['citations']) + ']')}];")
+        elif kind == "refutation":
+            lines.append(f"  {me} [label={label('NOT: ' + node['reason'])}, color=red];")
+        elif kind in ("fact", "ref"):
+            lines.append(f"  {me} [label={label(atom_text(node['atom'], program, onto))}, style=rounded];")
+        elif kind == "not":
+            lines.append(f"  {me} [label={label('not ' + atom_text(node['atom'], program, onto))}, style=dashed];")
+        else:
+            lines.append(f"  {me} [label={label(node['condition'])}, shape=ellipse];")
+        for child in node.get("premises", []) + [node[k] for k in ("because", "blocked_by") if k in node]:
+            lines.append(f"  {walk(child)} -> {me};")
+        return me
+
+    for g in e.goals:
+        walk(g.node)
+    lines.append("}")
+    return "\n".join(dict.fromkeys(lines)) + "\n"

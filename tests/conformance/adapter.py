@@ -30,8 +30,7 @@ from kb import checks
 from kb.engine import Engine
 from kb.parser import RuleError
 from kb.rewrite import rewrite_recursion
-from kb.syntax import (Assign, Atom, BinOp, Compare, Const, Declaration, Negative, Positive, Program, Rule, Var,
-                       expr_vars)
+from kb.syntax import Assign, Atom, BinOp, Compare, Const, Declaration, Negative, Positive, Program, Rule, Var
 
 CITE = "datalog-conformance"
 
@@ -237,21 +236,46 @@ class _Parser:
         raise SyntaxRejection(f"unexpected {value or 'end of rule'!r} in {self.text!r}")
 
 
-def translate_rule(text: str, number: int) -> Rule:
-    """One suite rule string -> a kb.syntax.Rule (arithmetic arguments become fresh variables)."""
+def translate_rule(text: str, number: int) -> list[Rule]:
+    """One suite rule string -> kb.syntax.Rules: the rule, plus one projection rule for each negated atom with an
+    anonymous variable.
+
+    The suite's bodies are unordered; the project's are read left to right. So positive atoms come first (in
+    their order), then comparisons and negations (in theirs), then the assignments that compute arithmetic head
+    arguments. A body argument that is arithmetic (`Fib(n - 1, x)`) becomes a fresh variable tested right after
+    the atom (`Fib(_B1, x), _B1 == n - 1`). `not p(X, _)` means "no p(X, anything)" (Souffle's reading), so it
+    becomes `not p_proj1(X)` with `p_proj1(X) :- p(X, _)`; a *named* variable that occurs only in a negated
+    atom stays as it is, and the project's safety check rejects it.
+    """
     head, raw_body = _Parser(text).rule()
+    rule_id = f"suite_rule_{number}"
     fresh = iter(range(1, 10_000))
-    body: list = []
+    positives: list = []
+    others: list = []
+    extra: list[Rule] = []
     for item in raw_body:
         if item[0] == "compare":
-            body.append(Compare(item[1], item[2], item[3]))
+            others.append(Compare(item[1], item[2], item[3]))
             continue
         atom, after = _flatten(item[1], fresh, "B")
-        body.append(Positive(atom) if item[0] == "positive" else Negative(atom))
-        body.extend(Compare("==", var, expr) for var, expr in after)
+        if item[0] == "positive":
+            positives.append(Positive(atom))
+        else:
+            if any(_anonymous(a) for a in atom.args):
+                named = tuple(dict.fromkeys(a for a in atom.args if isinstance(a, Var) and not _anonymous(a)))
+                helper = Atom(f"{atom.pred}_proj{len(extra) + 1}_{number}", named)
+                extra.append(Rule(f"{rule_id}_proj{len(extra) + 1}", helper, (Positive(atom),), (CITE,),
+                                  "suite rule (projection of a negated atom)"))
+                atom = helper
+            others.append(Negative(atom))
+        others.extend(Compare("==", var, expr) for var, expr in after)
     head_atom, computed = _flatten(head, fresh, "H")
-    body.extend(Assign(var, expr) for var, expr in computed)
-    return Rule(f"suite_rule_{number}", head_atom, tuple(body), (CITE,), "suite rule")
+    body = positives + others + [Assign(var, expr) for var, expr in computed]
+    return [Rule(rule_id, head_atom, tuple(body), (CITE,), "suite rule"), *extra]
+
+
+def _anonymous(term) -> bool:
+    return isinstance(term, Var) and term.name.startswith("_") and term.name[1:].isdigit()
 
 
 def _flatten(raw: _RawAtom, fresh, prefix: str) -> tuple[Atom, list[tuple[Var, object]]]:
@@ -277,7 +301,7 @@ def translate(program) -> list:
             rules.append(Rule(f"suite_fact_{n}", Atom(pred, tuple(Const(v) for v in row)), (), (CITE,),
                               "suite fact"))
     for i, text in enumerate(program.rules, 1):
-        rules.append(translate_rule(text, i))
+        rules.extend(translate_rule(text, i))
     defined = {r.head.pred for r in rules}
     declarations: dict[str, Declaration] = {}
     for rule in rules:
@@ -330,25 +354,29 @@ def _safety_code(rules: list[Rule]) -> str:
         try:
             checks.check_safety(rule)
         except RuleError:
-            if any(isinstance(a, Var) and a.name.startswith("_") and a.name[1:].isdigit() for a in rule.head.args):
+            if any(_anonymous(a) for a in rule.head.args):
                 return "safety_violations"
             return "unbound_variable"
     return "unbound_variable"
 
 
-def evaluate_program(program, wanted=None) -> dict[str, set[tuple]]:
-    """The relations of a suite program, computed by the project pipeline (all defined ones unless `wanted`)."""
-    checked = check_statements(translate(program))
-    engine = Engine(checked, [])
-    arities = {r.head.pred: r.head.arity for r in checked.rules}
-    arities.update({d.atom.pred: d.atom.arity for d in checked.declarations})
+def load_program(program) -> Engine:
+    """translate -> rewrite_recursion -> kb.checks.check -> kb.compiler (in a fresh kb.engine.Engine)."""
+    return Engine(check_statements(translate(program)), [])
+
+
+def query_relations(engine: Engine, wanted=None) -> dict[str, set[tuple]]:
+    """Every tuple of each wanted relation (all the program's relations if None); an unknown one is empty."""
+    arities = dict(engine.arity)
     result: dict[str, set[tuple]] = {}
     for pred in (wanted if wanted is not None else sorted(arities)):
-        if pred not in arities:
-            result[pred] = set()
-            continue
-        result[pred] = set(engine.ask(pred, (None,) * arities[pred]))
+        result[pred] = set(engine.ask(pred, (None,) * arities[pred])) if pred in arities else set()
     return result
+
+
+def evaluate_program(program, wanted=None) -> dict[str, set[tuple]]:
+    """The relations of a suite program, computed by the project pipeline (all defined ones unless `wanted`)."""
+    return query_relations(load_program(program), wanted)
 
 
 class ProjectEvaluator:
@@ -361,5 +389,5 @@ class ProjectEvaluator:
         return evaluate_program(program, self.wanted)
 
 
-__all__ = ["ProjectEvaluator", "SuiteRejection", "REJECTIONS", "evaluate_program", "translate", "translate_rule",
-           "check_statements", "expr_vars"]
+__all__ = ["ProjectEvaluator", "SuiteRejection", "REJECTIONS", "evaluate_program", "load_program", "query_relations",
+           "translate", "translate_rule", "check_statements"]

@@ -1,12 +1,23 @@
-"""Each conformance case in a subprocess of its own, with a time limit, a few at a time.
+"""Conformance cases in subprocesses with time limits, a few at a time, so that a hang is a reported failure.
 
-A case runs in a forked child process (the adapter and pyDatalog are already imported, so a case costs no
-interpreter start-up) that evaluates the program with the project pipeline and sends back an Outcome. A child
-that has not answered within the time limit is killed and its case reported as a hang; a child that dies is
-reported with its exit code. At most `workers` children run at once (default: the number of CPUs).
+Many cases of the suite share one program and differ only in the relation they ask for (20 LUBM cases share
+100,000 facts, whose loading into pyDatalog takes seconds). So the work is done in two levels of forked
+processes:
+
+- one *program process* per distinct program: it translates, rewrites, checks and compiles the program into a
+  kb.engine.Engine (or gets its rejection, which then answers every case of that program);
+- one *case process* per case, forked from its program process once the engine is loaded: it asks the relations
+  the case wants and sends them back. The program process runs `workers` case processes at a time, kills one
+  that has not answered within the time limit and reports that case as a hang.
+
+The pytest process runs at most `workers` program processes at once, and kills one that sends nothing for
+longer than the time limit (plus a grace period): a hang while loading, or in the program process itself;
+its unanswered cases are reported as hangs. Forking costs no interpreter start-up: the adapter, lark and
+pyDatalog are already imported.
 """
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import time
@@ -14,10 +25,13 @@ import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
-from .adapter import REJECTIONS, SuiteRejection, evaluate_program
+from .adapter import REJECTIONS, SuiteRejection, load_program, query_relations
 
 TIMEOUT = float(os.environ.get("AIDKB_CONFORMANCE_TIMEOUT", "20"))
-WORKERS = int(os.environ.get("AIDKB_CONFORMANCE_WORKERS", "0")) or (os.cpu_count() or 2)
+WORKERS = int(os.environ.get("AIDKB_CONFORMANCE_WORKERS", "0")) or min(4, os.cpu_count() or 2)
+GRACE = 5.0
+
+_ctx = multiprocessing.get_context("fork")
 
 
 @dataclass
@@ -31,73 +45,141 @@ class Outcome:
 
 
 class CaseTimeout(AssertionError):
-    """The case did not answer within the time limit: a hang (the child was killed)."""
+    """The case did not answer within the time limit: a hang (its process was killed)."""
 
 
 class CaseCrash(AssertionError):
-    """The child process died or raised something other than a rejection."""
+    """The case's process died, or raised something other than a rejection."""
 
 
-def evaluate_case(case) -> Outcome:
-    """In the child: the relations the case asks for, or the rejection."""
-    wanted = sorted(case.expect) if case.expect is not None else None
-    try:
-        return Outcome("model", model=evaluate_program(case.program, wanted))
-    except SuiteRejection as e:
+def _failure(e: BaseException) -> Outcome:
+    if isinstance(e, SuiteRejection):
         return Outcome("rejected", error_class=type(e).__name__, code=e.code, message=str(e))
-    except Exception as e:  # noqa: BLE001 - reported as the case's failure
-        return Outcome("error", error_class=type(e).__name__, message=f"{e}\n{traceback.format_exc()}")
+    return Outcome("error", error_class=type(e).__name__, message=f"{e}\n{traceback.format_exc()}")
 
 
-def _child(case, conn) -> None:
+def program_key(program) -> str:
+    return hashlib.sha256(repr((program.facts, program.rules)).encode()).hexdigest()
+
+
+def _wanted(case) -> list[str] | None:
+    return sorted(case.expect) if case.expect is not None else None
+
+
+def _case_process(engine, case, conn) -> None:
     start = time.perf_counter()
-    outcome = evaluate_case(case)
+    try:
+        outcome = Outcome("model", model=query_relations(engine, _wanted(case)))
+    except BaseException as e:  # noqa: BLE001 - reported as the case's failure
+        outcome = _failure(e)
     outcome.seconds = time.perf_counter() - start
     conn.send(outcome)
     conn.close()
 
 
-def run_cases(cases: dict, timeout: float = TIMEOUT, workers: int = WORKERS) -> dict[str, Outcome]:
-    """{key: TestCase} -> {key: Outcome}, each case in its own child process with `timeout` seconds."""
-    ctx = multiprocessing.get_context("fork")
-    pending = list(cases.items())
+def _program_process(cases: list, timeout: float, workers: int, conn) -> None:
+    """Load one program, then run each of its cases in a forked case process with `timeout` seconds,
+    `workers` at a time."""
+    start = time.perf_counter()
+    try:
+        engine = load_program(cases[0][1].program)
+    except BaseException as e:  # noqa: BLE001 - the program's rejection (or error) answers each of its cases
+        outcome = _failure(e)
+        outcome.seconds = time.perf_counter() - start
+        for key, _ in cases:
+            conn.send((key, outcome))
+        conn.close()
+        return
+    load_seconds = time.perf_counter() - start
+    conn.send((None, load_seconds))  # loaded: the parent restarts its clock
+    pending = list(cases)
     running: dict = {}  # connection -> (key, process, started)
-    results: dict[str, Outcome] = {}
     while pending or running:
         while pending and len(running) < max(1, workers):
             key, case = pending.pop(0)
-            parent, child = ctx.Pipe(duplex=False)
-            process = ctx.Process(target=_child, args=(case, child), daemon=True)
+            receive, send = _ctx.Pipe(duplex=False)
+            process = _ctx.Process(target=_case_process, args=(engine, case, send))
             process.start()
-            child.close()
-            running[parent] = (key, process, time.monotonic())
+            send.close()
+            running[receive] = (key, process, time.monotonic())
+        deadline = min(started for _, _, started in running.values()) + timeout
+        ready = wait(list(running), timeout=max(0.0, deadline - time.monotonic()))
         now = time.monotonic()
-        deadline = min(started + timeout for _, _, started in running.values())
-        for conn in wait(list(running), timeout=max(0.0, deadline - now)):
-            key, process, started = running.pop(conn)
-            try:
-                results[key] = conn.recv()
-            except EOFError:
-                process.join(5)
-                results[key] = Outcome("crash", message=f"the child process died (exit code {process.exitcode})",
-                                       seconds=time.monotonic() - started)
-            conn.close()
+        for receive, (key, process, started) in list(running.items()):
+            if receive in ready:
+                try:
+                    outcome = receive.recv()
+                except EOFError:
+                    process.join(5)
+                    outcome = Outcome("crash", message=f"the case process died (exit code {process.exitcode})",
+                                      seconds=now - started)
+            elif now - started >= timeout:
+                outcome = Outcome("timeout", message=f"no answer within {timeout:g} s (killed): a hang "
+                                                     f"[program loaded in {load_seconds:.2f} s]",
+                                  seconds=now - started)
+            else:
+                continue
+            del running[receive]
+            process.kill()
             process.join(5)
+            receive.close()
+            conn.send((key, outcome))
+    conn.close()
+
+
+def run_cases(cases: dict, timeout: float = TIMEOUT, workers: int = WORKERS) -> dict[str, Outcome]:
+    """{key: TestCase} -> {key: Outcome}: program processes `workers` at a time, cases `timeout` s each."""
+    groups: dict[str, list] = {}
+    for key, case in cases.items():
+        groups.setdefault(program_key(case.program), []).append((key, case))
+    pending = sorted(groups.values(), key=lambda g: -sum(len(rows) for rows in g[0][1].program.facts.values()))
+    running: dict = {}  # connection -> [process, cases, deadline]
+    results: dict[str, Outcome] = {}
+
+    def give_up(conn, why: str) -> None:
+        process, group, _ = running.pop(conn)
+        process.kill()
+        process.join(5)
+        conn.close()
+        for key, _case in group:
+            if key not in results:
+                results[key] = Outcome("timeout" if "within" in why else "crash", message=why)
+
+    while pending or running:
+        while pending and len(running) < max(1, workers):
+            group = pending.pop(0)
+            receive, send = _ctx.Pipe(duplex=False)
+            process = _ctx.Process(target=_program_process, args=(group, timeout, workers, send))
+            process.start()
+            send.close()
+            running[receive] = [process, group, time.monotonic() + timeout + GRACE]
         now = time.monotonic()
-        for conn, (key, process, started) in list(running.items()):
-            if now - started >= timeout:
-                process.kill()
+        deadline = min(entry[2] for entry in running.values())
+        for conn in wait(list(running), timeout=max(0.0, deadline - now)):
+            try:
+                key, outcome = conn.recv()
+            except EOFError:
+                process, group, _ = running[conn]
                 process.join(5)
-                conn.close()
-                del running[conn]
-                results[key] = Outcome("timeout", message=f"no answer within {timeout:g} s (killed): a hang",
-                                       seconds=now - started)
+                if all(k in results for k, _ in group):
+                    running.pop(conn)
+                    conn.close()
+                else:
+                    give_up(conn, f"the program process died (exit code {process.exitcode})")
+                continue
+            if key is not None:
+                results[key] = outcome
+            running[conn][2] = time.monotonic() + timeout + GRACE
+        now = time.monotonic()
+        for conn, (process, group, deadline) in list(running.items()):
+            if now >= deadline:
+                give_up(conn, f"no answer within {timeout:g} s (killed while loading the program): a hang")
     return results
 
 
 class ReplayEvaluator:
     """The DatalogEvaluator the suite's YamlTestRunner calls in the pytest process: it returns what the case's
-    child process computed, or raises what the child raised (same exception class and code)."""
+    process computed, or raises what it raised (same exception class and code)."""
 
     def __init__(self, outcome: Outcome):
         self.outcome = outcome

@@ -43,7 +43,7 @@ def test_decide_json_several_files_is_an_array(capsys):
 
 def test_decide_text(capsys):
     code, out, _ = run(capsys, "decide", GOOD)
-    assert code == 0 and "authorized by: LPP" in out and "15 CFR 740.29" in out
+    assert code == 0 and "lifted by LPP" in out and "15 CFR 740.29" in out
 
 
 def test_decide_is_deterministic(capsys):
