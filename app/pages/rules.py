@@ -1,0 +1,34 @@
+"""Rules: the rule set by provision (one rule file per provision), each rule with its citations linked to the
+eCFR, its English sentence, its text, its source grade and note, and the bundled cases whose proofs use it."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import ui
+from kb.program import baseline_program
+
+GRADES = {"R": "rule text seen", "S": "secondary source", "U": "unverified"}
+
+st.title("Rules")
+program = baseline_program()
+usage = ui.rule_usage()
+files = list(dict.fromkeys(r.file for r in program.rules))
+st.caption(f"{len(program.rules)} rules in {len(files)} files, rule set version {program.version}. "
+           f"“Used by” lists the bundled cases whose decision proofs apply or refute the rule.")
+c1, c2 = st.columns([1, 2])
+file = c1.selectbox("Provision (rule file)", ["all"] + files, key="rules_file")
+search = c2.text_input("Filter (id, citation or words)", key="rules_filter").strip().lower()
+for name in files if file == "all" else [file]:
+    rules = [r for r in program.rules if r.file == name
+             and (not search or search in f"{r.id} {' '.join(r.cites)} {r.says} {r.text()}".lower())]
+    if not rules:
+        continue
+    st.subheader(name)
+    for rule in rules:
+        used = usage.get(rule.id, [])
+        with st.expander(f"{rule.id} — {rule.says}", expanded=bool(search)):
+            st.markdown(f"**Cites:** {', '.join(ui.cite_link(c) for c in rule.cites)}  \n"
+                        f"**Says:** {rule.says}  \n**Grade:** {rule.grade} ({GRADES.get(rule.grade, '?')})"
+                        + (f"  \n**Note:** {rule.note}" if rule.note else ""))
+            st.code(rule.text(), language="prolog")
+            st.markdown(f"**Used by {len(used)} case(s):** " + (", ".join(f"`{c}`" for c in used) or "none"))

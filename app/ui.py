@@ -1,0 +1,192 @@
+"""Shared helpers of the Streamlit explorer: the chosen date and reading, the legal-status banner, case
+files, proof trees and maps. They format what queries/* return; every legal answer comes from queries/*."""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from pathlib import Path
+
+import altair as alt
+import streamlit as st
+
+import ontology
+from kb.program import baseline_program
+from queries.case import Case, CaseError, load_case, parse_case
+from queries.decide import decide, engine_for
+from queries.reform import Reform
+from queries.render import node_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE_DIRS = (ROOT / "tests" / "cases", ROOT.parent / "shared" / "cases")
+WORLD = Path(__file__).resolve().parent / "data" / "world-110m.geojson"
+MODES = ("as_published", "as_enforced")
+TIER_COLOURS = {"Tier 1": "#2b8a3e", "Tier 2": "#f08c00", "Tier 3": "#c92a2a"}
+
+
+# ---- the date and reading chosen in the sidebar, and the banner every page shows
+
+def sidebar() -> tuple[dt.date, str]:
+    """The date and reading the user chose in the sidebar, kept for the page that runs next (chosen())."""
+    with st.sidebar:
+        as_of = st.date_input("Date of the question", value=dt.date(2025, 6, 1), min_value=dt.date(2000, 1, 1),
+                              max_value=dt.date(2100, 12, 31), key="sidebar_as_of")
+        mode = st.radio("Reading", MODES, key="sidebar_mode", format_func=lambda m: m.replace("_", " "),
+                        help="as published: the rule as printed; as enforced: what BIS enforces (it announced on "
+                             "13 May 2025 that it would not enforce the rule)")
+    st.session_state["chosen"] = (as_of, mode)
+    return as_of, mode
+
+
+def chosen() -> tuple[dt.date, str]:
+    return st.session_state["chosen"]
+
+
+@st.cache_data(show_spinner=False)
+def status_on(as_of: dt.date, mode: str) -> str:
+    """The rule's legal status on a date, in the status rules' words (decided for a neutral probe case)."""
+    probe = {"id": "status-probe", "as_of": as_of, "mode": mode,
+             "transaction": {"kind": "export", "item": "3A090.a", "quantity": 1, "tpp_per_unit": 1,
+                             "destination_country": "DE",
+                             "end_user": {"hq_country": "DE", "ultimate_parent_hq_country": "DE",
+                                          "end_use": "unknown"}}}
+    return decide(parse_case(probe, "<status>")).status
+
+
+def banner(as_of: dt.date, mode: str) -> None:
+    st.warning(f"**Legal status on {as_of.isoformat()} ({mode.replace('_', ' ')}).** {status_on(as_of, mode)} "
+               "Research tool, not legal advice.", icon="⚖️")
+
+
+# ---- countries, citations
+
+def onto() -> ontology.Ontology:
+    return ontology.load()
+
+
+def country_label(code: str | None) -> str:
+    return "unknown" if code is None else f"{code} · {onto().countries.get(code, code)}"
+
+
+def cite_link(cite: str) -> str:
+    """A citation as a Markdown link to its eCFR page (plain text when the ontology has no URL)."""
+    p = onto().provisions.get(cite)
+    return f"[{cite}]({p.url})" if p else cite
+
+
+def cite_html(cite: str) -> str:
+    p = onto().provisions.get(cite)
+    return (f'<a href="{html.escape(p.url)}" target="_blank">{html.escape(cite)}</a>' if p
+            else html.escape(cite))
+
+
+# ---- case files
+
+def case_files() -> list[Path]:
+    """The bundled case files: tests/cases, then ../shared/cases when present."""
+    return [p for d in CASE_DIRS if d.is_dir() for p in sorted(d.glob("*.yaml"))]
+
+
+def case_key(case: Case) -> str:
+    """What identifies a question: its input facts and what-if operations."""
+    return repr((case.facts(), case.what_if))
+
+
+def case_name(path: Path) -> str:
+    return str(path.relative_to(ROOT.parent)) if path.is_relative_to(ROOT.parent) else str(path)
+
+
+@st.cache_data(show_spinner="Deciding the bundled cases…")
+def rule_usage() -> dict[str, list[str]]:
+    """Rule id -> the bundled case files whose decision proofs use that rule (baseline, decided once)."""
+    used: dict[str, list[str]] = {}
+    for path in case_files():
+        try:
+            case = load_case(path)
+        except CaseError:
+            continue
+        for rule_id in sorted(set(_rule_ids(decide(case).proof))):
+            used.setdefault(rule_id, []).append(path.stem)
+    return used
+
+
+def _rule_ids(node) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["rule"]] if isinstance(node.get("rule"), str) else []
+        return own + [r for v in node.values() for r in _rule_ids(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _rule_ids(v)]
+    return []
+
+
+# ---- proof trees
+
+def node_label(node: dict) -> str:
+    """One proof node in words (the renderer's line for the node itself, without its premises)."""
+    shallow = {k: v for k, v in node.items() if k not in ("premises", "because", "blocked_by", "tried")}
+    if node.get("kind") == "rule":
+        shallow["premises"] = []
+    lines = node_lines(shallow, baseline_program(), onto())
+    return " ".join(line.strip().removeprefix("- ") for line in lines)
+
+
+def _children(node: dict) -> list[dict]:
+    return node.get("premises", []) + [node[k] for k in ("because", "blocked_by") if k in node]
+
+
+def tree_html(node: dict, depth: int = 0) -> str:
+    """A proof node and its premises as nested <details> (collapsible), citations linked to the eCFR."""
+    label = html.escape(node_label(node))
+    for cite in node.get("citations", []):
+        label = label.replace(html.escape(cite), cite_html(cite), 1)
+    kids = _children(node)
+    if not kids:
+        return f'<div class="leaf">{label}</div>'
+    inner = "".join(tree_html(k, depth + 1) for k in kids)
+    return f"<details{' open' if depth < 1 else ''}><summary>{label}</summary>{inner}</details>"
+
+
+TREE_STYLE = ("<style>.proof details{margin-left:1.1em}.proof summary{cursor:pointer}"
+              ".proof .leaf{margin-left:2.2em;color:#444}</style>")
+
+
+def proof_tree(node: dict) -> None:
+    st.html(f'{TREE_STYLE}<div class="proof">{tree_html(node)}</div>')
+
+
+# ---- tiers and maps
+
+def tiers(reform: Reform, as_of: dt.date) -> dict[str, str]:
+    """Country code -> "Tier 1/2/3" on a date, as the tier rules compute them under a reform."""
+    engine = engine_for(reform)
+    probe = "tier-probe"
+    out: dict[str, str] = {}
+    with engine.facts([("case", probe), ("as_of", probe, ontology.date_number(as_of))]):
+        for n in (1, 2, 3):
+            for _, country in engine.ask(f"tier{n}", (probe, None)):
+                out[country] = f"Tier {n}"
+    return out
+
+
+@st.cache_data(show_spinner=False)
+def world() -> dict:
+    return json.loads(WORLD.read_text(encoding="utf-8"))
+
+
+def map_chart(values: dict[str, str], colours: dict[str, str], title: str) -> alt.Chart:
+    """A world map (Natural Earth 1:110m, shipped with the app: nothing is fetched) coloured by a value per
+    country code; countries too small for the map's scale are only in the tables."""
+    geo = world()
+    features = [dict(f, properties=dict(f["properties"], value=values.get(f["id"], "not in the knowledge base"),
+                                        label=country_label(f["id"])))
+                for f in geo["features"]]
+    domain = list(colours) + ["not in the knowledge base"]
+    return (alt.Chart(alt.Data(values=features), title=title)
+            .mark_geoshape(stroke="white", strokeWidth=0.4)
+            .encode(color=alt.Color("properties.value:N", title=None,
+                                    scale=alt.Scale(domain=domain, range=list(colours.values()) + ["#dddddd"]),
+                                    legend=alt.Legend(orient="bottom")),
+                    tooltip=[alt.Tooltip("properties.label:N", title="country"),
+                             alt.Tooltip("properties.value:N", title="")])
+            .project("equalEarth").properties(height=320))
+
