@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -132,6 +133,55 @@ def cmd_check_proof(args) -> int:
     return 1
 
 
+def _progress():
+    """A progress line on stderr (rewritten in place on a terminal)."""
+    last = {"shown": 0.0}
+    tty = sys.stderr.isatty()
+
+    def show(label: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - last["shown"] < (0.2 if tty else 5):
+            return
+        last["shown"] = now
+        line = f"{label}: {done}/{total}"
+        print(("\r" + line) if tty else line, end="" if tty and done < total else "\n", file=sys.stderr,
+              flush=True)
+    return show
+
+
+def cmd_impact(args) -> int:
+    import csv
+    from queries.case import load_case
+    from queries.impact import impact
+    from queries.reform import load_reform
+
+    reform = load_reform(Path(args.reform))
+    cases = [load_case(f) for f in _case_files(args.cases)] if args.cases else None
+    if not cases and not args.grid:
+        raise UsageError("impact: give --cases DIR, --grid, or both")
+    result = impact(reform, cases, args.grid, progress=_progress())
+    if args.json:
+        print(json.dumps(result.to_json(), indent=1, ensure_ascii=False))
+    elif args.csv:
+        out = csv.writer(sys.stdout)
+        out.writerow(["key", "country", "item", "before", "after", "causes"])
+        for f in result.flips:
+            out.writerow([f.key, f.country, f.item, f.before.describe(), f.after.describe(), " | ".join(f.causes)])
+    else:
+        print(f"reform: {reform.title}: {'; '.join(reform.describe())}")
+        print(f"compared {result.compared:,} outcomes ({result.evaluated:,} evaluated under the reform) in "
+              f"{result.seconds:.2f} s: {len(result.flips):,} flipped")
+        for name, counts in result.totals().items():
+            print(f"  {name.replace('_', ' ')}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        for f in result.flips[:args.limit]:
+            print(f"- {f.key}: {f.before.describe()} -> {f.after.describe()}")
+            for cause in f.causes:
+                print(f"    {cause}")
+        if len(result.flips) > args.limit:
+            print(f"... {len(result.flips) - args.limit:,} more (use --json or --csv for all)")
+    return 0
+
+
 def cmd_ontology(args) -> int:
     from ontology.build import build
 
@@ -165,6 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-proof", help="check a proof (proof.v1 JSON) without the engine")
     p.add_argument("file", help="a proof.v1 document, or the JSON of `aidkb decide --json` for one case")
     p.set_defaults(func=cmd_check_proof)
+    p = sub.add_parser("impact", help="what a reform changes, over case files and the country x item x profile grid")
+    p.add_argument("reform", help="a reform file (YAML)")
+    p.add_argument("--cases", nargs="+", help="case files or folders to compare")
+    p.add_argument("--grid", action="store_true", help="compare the exhaustive grid (see queries/impact.py)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    p.add_argument("--limit", type=int, default=40, help="flips listed in the text output")
+    p.set_defaults(func=cmd_impact)
     p = sub.add_parser("ontology", help="rebuild ontology/aidkb.owl and ontology/facts.json from ontology/src")
     p.set_defaults(func=cmd_ontology)
     args = parser.parse_args(argv)

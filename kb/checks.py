@@ -25,13 +25,14 @@ from .syntax import (PLACEHOLDER, Assign, BinOp, Compare, Const, Declaration, Ne
 BUILTIN_NAMES = frozenset({"not"})
 
 
-def check(statements: list, version: str = "") -> Program:
-    """Run every check and return the Program, or raise the first RuleError found."""
+def check(statements: list, version: str = "", may_be_empty: set[str] = frozenset()) -> Program:
+    """Run every check and return the Program, or raise the first RuleError found. `may_be_empty` names derived
+    predicates that may be left without rules (a reform that disables the only rule for one)."""
     declarations = [s for s in statements if isinstance(s, Declaration)]
     rules = [s for s in statements if isinstance(s, Rule)]
     check_ids(declarations, rules)
     arities = check_arity(declarations, rules)
-    check_defined(declarations, rules, arities)
+    check_defined(declarations, rules, arities, may_be_empty)
     for rule in rules:
         check_safety(rule)
         check_exact(rule)
@@ -77,9 +78,10 @@ def check_arity(declarations: list[Declaration], rules: list[Rule]) -> dict[str,
     return {p: n for p, (n, _) in arity.items()}
 
 
-def check_defined(declarations: list[Declaration], rules: list[Rule], arities: dict[str, int]) -> None:
+def check_defined(declarations: list[Declaration], rules: list[Rule], arities: dict[str, int],
+                  may_be_empty: set[str] = frozenset()) -> None:
     declared = {d.atom.pred: d for d in declarations}
-    defined = {r.head.pred for r in rules}
+    defined = {r.head.pred for r in rules} | set(may_be_empty)
     for rule in rules:
         if rule.head.pred in declared:
             raise RuleError(f"{rule.head.pred} is declared as {declared[rule.head.pred].kind} data "

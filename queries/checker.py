@@ -67,9 +67,6 @@ class _Checker:
         d = self.doc
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             self.fail("format", f"not a {FORMAT} document")
-        if d.get("ruleset_version") != self.program.version:
-            self.fail("ruleset_version", f"made with rule set {d.get('ruleset_version')}, installed rules are "
-                                         f"{self.program.version}")
         q = d.get("question") or {}
         declared = {decl.atom.pred: decl for decl in self.program.declarations}
         self.inputs = set()
@@ -83,6 +80,10 @@ class _Checker:
                                    self.onto)
         except (ReformError, KeyError, TypeError) as e:
             self.fail("question.what_if", str(e))
+        self.program = Reform(ops).program(self.program)
+        if d.get("ruleset_version") != self.program.version:
+            self.fail("ruleset_version", f"made with rule set {d.get('ruleset_version')}, installed rules are "
+                                         f"{self.program.version}")
         self.base = {tuple(f) for f in Reform(ops).apply(self.onto.facts())}
         self.model = Model(self.program, list(self.base) + list(self.inputs))
         nodes = [(f"conclusions[{i}]", n) for i, n in enumerate(d.get("conclusions") or [])] + \

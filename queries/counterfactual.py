@@ -62,7 +62,8 @@ class Search:
 
     def __init__(self, case: Case, goal: tuple[str, tuple]):
         self.case, self.goal = case, goal
-        self.engine = engine_for(Reform(case.what_if))
+        reform = Reform(case.what_if)
+        self.engine = engine_for(reform, reform.program())
         self.asked = 0
 
     def with_(self, changes) -> Case:

@@ -27,7 +27,7 @@ def engine_for(reform: Reform, program: Program | None = None) -> Engine:
     pyDatalog state is per thread, so each thread (e.g. each Streamlit session) gets engines of its own, and
     the baseline engine is never the one a reform runs in.
     """
-    program = program or baseline_program()
+    program = program or reform.program()
     cache: OrderedDict = _local.__dict__.setdefault("engines", OrderedDict())
     key = (program.version, reform.key)
     if key in cache:
@@ -78,9 +78,9 @@ class Decision:
 
 def decide(case: Case, program: Program | None = None) -> Decision:
     """Decide one validated case in its own scenario (baseline, or baseline under the case's what_if)."""
-    program = program or baseline_program()
     onto = ontology.load()
     reform = Reform(case.what_if)
+    program = reform.program(program or baseline_program())
     engine = engine_for(reform, program)
     with engine.facts(case.facts()):
         return _read(case, Explainer(engine, program, onto), onto, reform, program)

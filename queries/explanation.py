@@ -49,8 +49,9 @@ def goal_atom(case: Case, goal: str, onto: ontology.Ontology) -> tuple[str, tupl
 
 def explain(case: Case, goal: str | None = None, with_counterfactuals: bool = True) -> Explanation:
     onto = ontology.load()
-    program = baseline_program()
-    decision = decide(case, program)
+    reform = Reform(case.what_if)
+    program = reform.program(baseline_program())
+    decision = decide(case)
     c = case.id
     if goal is None:
         wanted = [("licence required", ("license_required", (c,)))]
@@ -59,7 +60,6 @@ def explain(case: Case, goal: str | None = None, with_counterfactuals: bool = Tr
         wanted += [(f"red flag {f}", ("red_flag", (c, f))) for f in decision.red_flags]
     else:
         wanted = [goal_atom(case, goal, onto)]
-    reform = Reform(case.what_if)
     engine = engine_for(reform, program)
     goals: list[Goal] = []
     with engine.facts(case.facts()):

@@ -1,0 +1,367 @@
+"""The impact of a reform: every outcome that flips between the baseline and the reform, and why.
+
+Over (a) a folder of case files and (b) the exhaustive grid: every country x each controlled item class x a
+documented set of end-user profiles (GRID_PROFILES). Evaluation is set at a time and reuses the baseline:
+- the rules see a country only through its group listings (and the few country codes the rules name, like
+  "US"), so grid cases whose destination, headquarters and parent have the same listings, the same item
+  class and the same profile are one *class*, evaluated once for all of them;
+- a class is evaluated by asserting many representative cases in one engine and asking each outcome once
+  with the case free;
+- baseline outcomes are kept per process; under a reform only the classes whose countries' listings the
+  reform changed are evaluated again, unless the reform changes parameters or rules (then all classes are).
+The cause of a flip names the reform operations that bear on it, the rules that fire or no longer fire, and
+the premises (base facts) that changed, read off the two proofs of one representative case.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import ontology
+from kb.program import baseline_program
+from kb.syntax import Assign, Atom, BinOp, Compare, Const, Negative, Positive, Program
+
+from .case import Case
+from .decide import decide, engine_for
+from .proof import rules_in
+from .reform import Reform
+
+GRID_AS_OF = dt.date(2025, 6, 1)
+GRID_ITEMS = ("3A090.a", "4A090.a", "5A992.z", "4E091")
+# End-user profiles of the grid. hq / parent: "dest" = the destination country itself, or a fixed country
+# (US; BR, a Tier 2 country outside D:1/D:4/D:5; CN, in D:5). veu: none, a UVEU holding 10 billion TPP (85 %
+# in Tier 1, 60 % in the US, 5 % in the destination), or an NVEU authorised for the destination with 100 million
+# TPP received. size: 100 or 5,000 units of 15,832 TPP (1,583,200 or 79,160,000 TPP). ytd: TPP already shipped
+# to the consignee under LPP this year (0, or 26,000,000, close to the 26,900,000 limit).
+HQ_PARENT = (("dest", "dest"), ("dest", "CN"), ("US", "US"), ("US", "CN"), ("BR", "BR"), ("BR", "CN"), ("CN", "CN"))
+VEUS = (None, "UVEU", "NVEU")
+SIZES = (100, 5000)
+YTDS = (0, 26_000_000)
+TPP_PER_UNIT = 15_832
+GRID_PROFILES = tuple({"hq": h, "parent": p, "veu": v, "quantity": q, "ytd": y}
+                      for h, p in HQ_PARENT for v in VEUS for q in SIZES for y in YTDS)
+OUTCOME_PREDICATES = ("license_required", "authorized", "red_flag", "review")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    license_required: bool
+    authorized: tuple[str, ...]
+    red_flags: tuple[str, ...]
+    review: tuple[str, ...]
+
+    def describe(self) -> str:
+        if not self.license_required:
+            return "no licence"
+        return "licence; " + (f"authorized by {', '.join(self.authorized)}" if self.authorized else
+                              "individual licence" + (f" ({', '.join(self.review)})" if self.review else ""))
+
+
+@dataclass
+class Flip:
+    key: str                 # case id, or grid key "MY/3A090.a/profile 12"
+    country: str
+    item: str
+    before: Outcome
+    after: Outcome
+    causes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Impact:
+    reform: Reform
+    compared: int
+    flips: list[Flip]
+    evaluated: int           # cases and grid classes actually evaluated under the reform
+    seconds: float
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        onto = ontology.load()
+        tiers = tier_of_countries(onto.facts(), GRID_AS_OF)
+        return {"by_tier": dict(sorted(Counter(f"Tier {tiers.get(f.country, '?')}" for f in self.flips).items())),
+                "by_country": dict(sorted(Counter(f.country for f in self.flips).items())),
+                "by_item": dict(sorted(Counter(f.item for f in self.flips).items()))}
+
+    def to_json(self) -> dict:
+        return {"reform": self.reform.describe(), "compared": self.compared, "evaluated": self.evaluated,
+                "flipped": len(self.flips), "seconds": round(self.seconds, 3), "totals": self.totals(),
+                "flips": [{"key": f.key, "country": f.country, "item": f.item, "before": dataclasses.asdict(f.before),
+                           "after": dataclasses.asdict(f.after), "causes": f.causes} for f in self.flips]}
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def tier_of_countries(facts: list[tuple], on: dt.date) -> dict[str, int]:
+    """Each country's tier on a date under these base facts (read by the tier rules, through an engine)."""
+    engine = engine_for_facts(facts)
+    with engine.facts([("case", "tiers"), ("as_of", "tiers", ontology.date_number(on))]):
+        out = {c: 2 for _, c in engine.ask("tier2", ("tiers", None))}
+        out.update({c: 1 for _, c in engine.ask("tier1", ("tiers", None))})
+        out.update({c: 3 for _, c in engine.ask("tier3", ("tiers", None))})
+    return out
+
+
+def engine_for_facts(facts: list[tuple]):
+    from kb.engine import Engine
+    return Engine(baseline_program(), facts)
+
+
+# ---- outcomes, set at a time
+
+def outcomes(cases: list[Case], reform: Reform, program: Program | None = None, batch: int = 150,
+             progress: Progress | None = None, label: str = "cases") -> dict[str, Outcome]:
+    """The outcome of every case under the reform, asserting `batch` cases at a time in one engine."""
+    program = program or reform.program()
+    engine = engine_for(reform, program)
+    out: dict[str, Outcome] = {}
+    for start in range(0, len(cases), batch):
+        chunk = cases[start:start + batch]
+        facts = [f for c in chunk for f in c.facts()]
+        with engine.facts(facts):
+            rows = {pred: engine.ask(pred, (None,) * (1 if pred == "license_required" else 2))
+                    for pred in OUTCOME_PREDICATES}
+        by_case: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+        for pred, answers in rows.items():
+            for row in answers:
+                by_case[row[0]][pred].add(row[1] if len(row) > 1 else True)
+        for c in chunk:
+            r = by_case.get(c.id, {})
+            out[c.id] = Outcome(bool(r.get("license_required")), tuple(sorted(r.get("authorized", ()))),
+                                tuple(sorted(r.get("red_flag", ()))), tuple(sorted(r.get("review", ()))))
+        if progress:
+            progress(label, min(start + batch, len(cases)), len(cases))
+    return out
+
+
+# ---- the grid
+
+def _constants(node) -> list:
+    if isinstance(node, Const):
+        return [node.value]
+    if isinstance(node, BinOp):
+        return _constants(node.left) + _constants(node.right)
+    if isinstance(node, Atom):
+        return [v for a in node.args for v in _constants(a)]
+    if isinstance(node, (Positive, Negative)):
+        return _constants(node.atom)
+    if isinstance(node, Assign):
+        return _constants(node.expr)
+    if isinstance(node, Compare):
+        return _constants(node.left) + _constants(node.right)
+    return []
+
+
+def named_countries(program: Program, onto: ontology.Ontology) -> set[str]:
+    """Country codes the rules name as constants (such as "US"): each such country is a class of its own."""
+    return {v for r in program.rules for part in (r.head,) + r.body for v in _constants(part)
+            if isinstance(v, str) and v in onto.countries}
+
+
+def listing_profiles(facts: Iterable[tuple], on: dt.date, named: set[str]) -> dict[str, tuple]:
+    """Each country's class key on a date: the groups it is listed in (and its code, if the rules name it)."""
+    day = ontology.date_number(on)
+    groups: dict[str, set] = defaultdict(set)
+    for f in facts:
+        if f[0] == "group_member" and f[3] <= day < f[4]:
+            groups[f[1]].add(f[2])
+    onto = ontology.load()
+    return {c: (tuple(sorted(groups[c])), c if c in named else None) for c in onto.countries}
+
+
+@dataclass(frozen=True)
+class GridCase:
+    country: str
+    item: str
+    profile: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.country}/{self.item}/profile {self.profile}"
+
+
+def grid() -> list[GridCase]:
+    onto = ontology.load()
+    return [GridCase(c, item, i) for c in sorted(onto.countries) for item in GRID_ITEMS
+            for i in range(len(GRID_PROFILES))]
+
+
+def grid_case(g: GridCase, as_of: dt.date = GRID_AS_OF, mode: str = "as_published", case_id: str | None = None
+              ) -> Case:
+    """A grid point as a case (the same facts a case file with these values would give)."""
+    p = GRID_PROFILES[g.profile]
+    hq = g.country if p["hq"] == "dest" else p["hq"]
+    parent = g.country if p["parent"] == "dest" else p["parent"]
+    weights = g.item == "4E091"
+    holdings = (10_000_000_000, 8_500_000_000, 6_000_000_000, 500_000_000) if p["veu"] == "UVEU" else None
+    return Case(id=case_id or g.key, as_of=as_of, mode=mode, kind="export", item=g.item, destination=g.country,
+                origin="US", end_user="grid end user", hq=hq, parent_hq=parent,
+                end_use="model_hosting" if weights else "datacenter",
+                quantity=None if weights else p["quantity"], tpp_per_unit=None if weights else TPP_PER_UNIT,
+                training_ops=2 * 10**26 if weights else None, veu=None if weights else p["veu"],
+                uveu_holdings=None if weights else holdings,
+                nveu_authorization=(g.country, 100_000_000) if p["veu"] == "NVEU" and not weights else None,
+                consignee_ytd=0 if weights else p["ytd"], source="<grid>")
+
+
+class _Baseline:
+    """Baseline class outcomes, per process (computed once; reforms only read them)."""
+    lock = threading.Lock()
+    by_key: dict[tuple, dict] = {}
+
+
+def _class_key(country_profile: tuple, role_profile, item: str, index: int, onto: ontology.Ontology) -> tuple:
+    """What the rules can see of a grid point: the listings of its destination, headquarters and parent, the
+    item's class and kind, and the end-user profile."""
+    p = GRID_PROFILES[index]
+    hq = country_profile if p["hq"] == "dest" else role_profile(p["hq"])
+    parent = country_profile if p["parent"] == "dest" else role_profile(p["parent"])
+    info = onto.items[item]
+    return (country_profile, hq, parent, info["class"], info["kind"], index)
+
+
+def _profiles(reform: Reform, program: Program, onto: ontology.Ontology) -> dict[str, tuple]:
+    return listing_profiles(reform.apply(onto.facts()), GRID_AS_OF, named_countries(program, onto))
+
+
+def _evaluate(needed: dict[tuple, GridCase], reform: Reform, program: Program, progress: Progress | None,
+              label: str) -> dict[tuple, Outcome]:
+    cases = [grid_case(g, case_id=f"class{i}") for i, g in enumerate(needed.values())]
+    results = outcomes(cases, reform, program, batch=20, progress=progress, label=label)
+    return {k: results[c.id] for k, c in zip(needed, cases)}
+
+
+def baseline_classes(progress: Progress | None = None) -> dict[tuple, Outcome]:
+    """The baseline outcome of every grid class, computed once per process and reused by every reform."""
+    key = (baseline_program().version, ontology.source_hash())
+    with _Baseline.lock:
+        if key in _Baseline.by_key:
+            return _Baseline.by_key[key]
+    onto, program = ontology.load(), baseline_program()
+    profiles = _profiles(Reform(), program, onto)
+    needed: dict[tuple, GridCase] = {}
+    for country in sorted(onto.countries):
+        for item in GRID_ITEMS:
+            for i in range(len(GRID_PROFILES)):
+                needed.setdefault(_class_key(profiles[country], profiles.get, item, i, onto), GridCase(country, item, i))
+    table = _evaluate(needed, Reform(), program, progress, "baseline grid classes")
+    with _Baseline.lock:
+        _Baseline.by_key[key] = table
+    return table
+
+
+def grid_flips(reform: Reform, progress: Progress | None = None) -> tuple[list[tuple[Flip, GridCase]], int, int]:
+    """Every grid point whose outcome the reform changes, how many points were compared, and how many classes
+    had to be evaluated under the reform."""
+    onto = ontology.load()
+    base_table = baseline_classes(progress)
+    program = reform.program()
+    before = _profiles(Reform(), baseline_program(), onto)
+    after = _profiles(reform, program, onto)
+    rules_or_numbers = bool(reform.rule_operations()) or any(o.op == "set_parameter" for o in reform.operations)
+    table = {} if rules_or_numbers else dict(base_table)  # listing changes only: same key, same outcome
+    moved = {c for c in onto.countries if before[c] != after[c]}
+    fixed_roles = {v for p in GRID_PROFILES for v in (p["hq"], p["parent"]) if v != "dest"}
+    groups: dict[tuple, list[str]] = defaultdict(list)
+    for country in sorted(onto.countries):
+        if rules_or_numbers or country in moved or fixed_roles & moved:
+            groups[(before[country], after[country])].append(country)
+    points = [(bp, ap, countries, item, i) for (bp, ap), countries in groups.items() for item in GRID_ITEMS
+              for i in range(len(GRID_PROFILES))]
+    needed: dict[tuple, GridCase] = {}
+    for bp, ap, countries, item, i in points:
+        k = _class_key(ap, after.get, item, i, onto)
+        if k not in table:
+            needed.setdefault(k, GridCase(countries[0], item, i))
+    table.update(_evaluate(needed, reform, program, progress, "grid classes"))
+    flips = []
+    for bp, ap, countries, item, i in points:
+        was = base_table[_class_key(bp, before.get, item, i, onto)]
+        now = table[_class_key(ap, after.get, item, i, onto)]
+        if was != now:
+            for country in countries:
+                g = GridCase(country, item, i)
+                flips.append((Flip(g.key, country, item, was, now), g))
+    return flips, len(onto.countries) * len(GRID_ITEMS) * len(GRID_PROFILES), len(needed)
+
+
+# ---- impact
+
+def impact(reform: Reform, cases: list[Case] | None = None, use_grid: bool = False,
+           progress: Progress | None = None, explain_causes: bool = True, max_causes: int = 200) -> Impact:
+    """Baseline against reform over case files and/or the grid: every flipped outcome and its cause."""
+    start = time.perf_counter()
+    flips: list[Flip] = []
+    compared = evaluated = 0
+    if cases:
+        base = {c.id: o for c, o in zip(cases, [outcomes([c], Reform(c.what_if))[c.id] for c in cases])}
+        changed = [dataclasses.replace(c, what_if=c.what_if + reform.operations) for c in cases]
+        after = {c.id: outcomes([c], Reform(c.what_if))[c.id] for c in changed}
+        compared += len(cases)
+        evaluated += len(cases)
+        for c in cases:
+            if base[c.id] != after[c.id]:
+                flips.append(Flip(c.id, c.destination, c.item, base[c.id], after[c.id]))
+    found: list[tuple[Flip, GridCase]] = []
+    if use_grid:
+        found, points, n = grid_flips(reform, progress)
+        flips += [f for f, _ in found]
+        compared += points
+        evaluated += n
+    if explain_causes:
+        _explain(reform, flips, {id(f): g for f, g in found}, cases or [], max_causes)
+    return Impact(reform, compared, flips, evaluated, time.perf_counter() - start)
+
+
+def _explain(reform: Reform, flips: list[Flip], grid_points: dict, cases: list[Case], limit: int) -> None:
+    """Causes, read off the proofs of one representative per distinct kind of flip."""
+    by_id = {c.id: c for c in cases}
+    memo: dict[tuple, list[str]] = {}
+    for flip in flips:
+        g = grid_points.get(id(flip))
+        case = grid_case(g) if g else by_id[flip.key]
+        kind = (g.item, g.profile, flip.before, flip.after) if g else (flip.key,)
+        if kind not in memo:
+            if len(memo) >= limit:
+                flip.causes = ["(causes computed for the first flips of each kind only)"]
+                continue
+            memo[kind] = causes(case, reform)
+        flip.causes = memo[kind]
+
+
+def causes(case: Case, reform: Reform) -> list[str]:
+    """Why the reform changes this case's outcome: operations, rules that now (no longer) fire, changed premises."""
+    before = decide(case)
+    after = decide(dataclasses.replace(case, what_if=case.what_if + reform.operations))
+    program_before = Reform(case.what_if).program()
+    program_after = Reform(case.what_if + reform.operations).program()
+    fired_before = {r.id for n in before.proof["conclusions"] for r in rules_in(n, program_before)}
+    fired_after = {r.id for n in after.proof["conclusions"] for r in rules_in(n, program_after)}
+    premises_before, premises_after = _base_premises(before.proof), _base_premises(after.proof)
+    involved = {case.destination, case.hq, case.parent_hq}
+    out = [f"reform: {o.describe()}" for o in reform.operations
+           if o.countries() & involved or o.op not in ("move_country", "add_to_group", "remove_from_group")]
+    out += [f"now fires: {r}" for r in sorted(fired_after - fired_before)]
+    out += [f"no longer fires: {r}" for r in sorted(fired_before - fired_after)]
+    out += [f"premise added: {p}" for p in sorted(premises_after - premises_before)]
+    out += [f"premise removed: {p}" for p in sorted(premises_before - premises_after)]
+    return out
+
+
+def _base_premises(proof: dict) -> set[str]:
+    out: set[str] = set()
+
+    def walk(node):
+        if node.get("kind") == "fact" and node["source"].get("type") != "case":
+            out.add(f"{node['atom'][0]}({', '.join(map(str, node['atom'][1:]))})")
+        for child in node.get("premises", []):
+            walk(child)
+
+    for n in proof["conclusions"]:
+        walk(n)
+    return out
