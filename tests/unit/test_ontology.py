@@ -139,3 +139,12 @@ def test_shacl_tier_shapes_hold_and_catch_an_overlap(built):
     g.add((bad, AID.validFrom, rdflib.Literal("2026-01-01T00:00:00", datatype=XSD.dateTime)))
     conforms, _, text = pyshacl.validate(g, shacl_graph=shapes, advanced=True)
     assert not conforms and "tiers overlap" in text
+
+
+def test_provisions_carry_the_rule_s_status_facets():
+    rows = {r["citation"]: r for r in ontology.select(ontology.source_graph(), "provision_status")}
+    lpp = rows["15 CFR 740.29"]
+    assert ontology.date_number(lpp["effective"]) == 20250113
+    assert ontology.date_number(lpp["compliance"]) == 20250515
+    assert ontology.date_number(lpp["suspended"]) == 20250513 and lpp["rescinded"] is False
+    assert "15 CFR 734.3" not in rows  # not amended by the rule
