@@ -3,13 +3,39 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
+
+from kb.deadline import Worker
 
 
 class UsageError(Exception):
     pass
+
+
+# ---- work done in the deadline worker (module-level so that it can be sent to the worker process)
+
+@lru_cache(maxsize=4)
+def _program(rules: str | None):
+    return _load_program(rules)
+
+
+def _decide(case, rules: str | None):
+    from queries.decide import decide
+    return decide(case, _program(rules))
+
+
+def _explain(case, goal: str | None, counterfactuals: bool):
+    from queries.explanation import explain
+    return explain(case, goal, counterfactuals)
+
+
+def _impact(reform, cases, grid: bool):
+    from queries.impact import impact
+    return impact(reform, cases, grid, progress=_progress())
 
 
 def _load_program(rules: str | None):
@@ -40,17 +66,17 @@ def _case_files(paths: list[str]) -> list[Path]:
 
 def cmd_decide(args) -> int:
     from queries.case import load_case
-    from queries.decide import decide
     from queries.render import decision_text
 
-    program = _load_program(args.rules)
+    _load_program(args.rules)  # a broken rule file is reported before any case is read
     cases = [load_case(f) for f in _case_files(args.files)]  # validate every file before answering any
     seen: dict[str, object] = {}
     for case in cases:
         if case.id in seen:
             raise UsageError(f"{case.source}: id: {case.id!r} is also the id of {seen[case.id]}")
         seen[case.id] = case.source
-    decisions = [decide(c, program) for c in cases]
+    with Worker() as worker:
+        decisions = [worker.call(_decide, c, args.rules) for c in cases]
     if args.json:
         out = [d.to_json() for d in decisions]
         print(json.dumps(out[0] if len(out) == 1 and len(args.files) == 1 and Path(args.files[0]).is_file()
@@ -62,16 +88,18 @@ def cmd_decide(args) -> int:
 
 def cmd_test(args) -> int:
     from queries.case import load_case
-    from queries.decide import decide
     from queries.expectations import mismatches
 
-    program = _load_program(args.rules)
+    _load_program(args.rules)
     cases = [load_case(f) for f in _case_files(args.paths)]
-    passed = failed = 0
     for case in cases:
         if not case.expected:
             raise UsageError(f"{case.source}: expected: a test case needs an expected block")
-        problems = mismatches(decide(case, program), case.expected)
+    passed = failed = 0
+    with Worker() as worker:
+        decisions = [worker.call(_decide, c, args.rules) for c in cases]
+    for case, decision in zip(cases, decisions):
+        problems = mismatches(decision, case.expected)
         if problems:
             failed += 1
             print(f"FAIL {case.id} ({case.source})")
@@ -92,11 +120,15 @@ def cmd_rules(args) -> int:
 
 def cmd_explain(args) -> int:
     from queries.case import load_case
-    from queries.explanation import explain
+    from queries.explanation import goal_atom
     from queries import render
+    import ontology
 
     case = load_case(Path(args.file))
-    e = explain(case, args.goal, with_counterfactuals=args.format != "json")
+    if args.goal:
+        goal_atom(case, args.goal, ontology.load())  # an unknown goal is reported here
+    with Worker() as worker:
+        e = worker.call(_explain, case, args.goal, args.format != "json")
     if args.format == "json":
         print(json.dumps(e.document, indent=1, ensure_ascii=False))
     elif args.format == "md":
@@ -152,14 +184,14 @@ def _progress():
 def cmd_impact(args) -> int:
     import csv
     from queries.case import load_case
-    from queries.impact import impact
     from queries.reform import load_reform
 
     reform = load_reform(Path(args.reform))
     cases = [load_case(f) for f in _case_files(args.cases)] if args.cases else None
     if not cases and not args.grid:
         raise UsageError("impact: give --cases DIR, --grid, or both")
-    result = impact(reform, cases, args.grid, progress=_progress())
+    with Worker() as worker:
+        result = worker.call(_impact, reform, cases, args.grid)
     if args.json:
         print(json.dumps(result.to_json(), indent=1, ensure_ascii=False))
     elif args.csv:
@@ -191,6 +223,7 @@ def cmd_ontology(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `aidkb ... | head` ends quietly
     parser = argparse.ArgumentParser(prog="aidkb", description="The AI Diffusion rule (90 FR 4544) as cited "
                                      "Datalog over an OWL ontology.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -228,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_ontology)
     args = parser.parse_args(argv)
 
+    from kb.deadline import DeadlineExceeded
     from kb.parser import RuleError
     from queries.case import CaseError
     from queries.explanation import GoalError
@@ -235,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (CaseError, ReformError, RuleError, UsageError, GoalError) as e:
+    except (CaseError, ReformError, RuleError, UsageError, GoalError, DeadlineExceeded) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

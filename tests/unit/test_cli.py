@@ -94,7 +94,8 @@ BAD = {
                                                                             "hq_country": "MY"}]),
                                 "parent_chain[0].name", "loops"),
     "unknown_flag": (_case(transaction__facts=["unknown_end_usr"]), "transaction.facts[0]", "unknown fact"),
-    "unsupported_what_if": (_case(what_if={"disable_rule": {"id": "lpp_authorizes"}}), "what_if.disable_rule", "unsupported"),
+    "unsupported_what_if": (_case(what_if={"abolish_bis": {"now": True}}), "what_if.abolish_bis", "unsupported"),
+    "what_if_unknown_rule": (_case(what_if={"disable_rule": {"id": "no_such_rule"}}), "what_if.disable_rule.id", "no rule"),
     "what_if_unknown_parameter": (_case(what_if={"set_parameter": {"name": "lpp_limit", "value": 1}}), "what_if.set_parameter.name", "unknown parameter"),
     "inconsistent_holdings": (_case(transaction__end_user__veu="UVEU", transaction__end_user__veu_holdings={
         "global_tpp": 10, "tier1_tpp": 20, "us_tpp": 0, "destination_tpp": 0}), "veu_holdings.tier1_tpp", "more than"),
