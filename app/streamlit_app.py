@@ -1,21 +1,18 @@
-"""The aidkb explorer (Streamlit): ask a question, try a reform, browse the rules.
-
-Start it with `streamlit run app/streamlit_app.py`. Every page shows the rule's legal status on the date chosen
-in the sidebar; all answers come from queries/* (the UI holds no legal logic)."""
+"""The aidkb explorer (Streamlit): `streamlit run app/streamlit_app.py`. This is its home page; the pages are
+app/pages/*.py (Ask, What-if, Rules). Every page shows the rule's legal status on the date chosen in the
+sidebar; all answers come from queries/* (the UI holds no legal logic)."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import streamlit as st
 
 from app import ui
 
-PAGES = Path(__file__).resolve().parent / "pages"
-
-st.set_page_config(page_title="aidkb: AI Diffusion rule explorer", page_icon="⚖️", layout="wide")
-navigation = st.navigation([st.Page(PAGES / "ask.py", title="Ask", icon="❓", default=True),
-                            st.Page(PAGES / "what_if.py", title="What-if", icon="🗺️"),
-                            st.Page(PAGES / "rules.py", title="Rules", icon="📜")])
-as_of, mode = ui.sidebar()
-ui.banner(as_of, mode)
-navigation.run()
+ui.page_setup("aidkb")
+st.title("The AI Diffusion rule, explained")
+st.markdown("A knowledge base of the BIS *Framework for Artificial Intelligence Diffusion* (90 FR 4544) as cited "
+            "rules: every answer comes with its reasons, its provisions and a checkable proof.")
+st.page_link("pages/1_Ask.py", label="Ask: is a licence required for this transaction, and why (not)?", icon="❓")
+st.page_link("pages/2_What_if.py", label="What-if: move countries between tiers, change limits or rules, and "
+                                         "see what flips", icon="🗺️")
+st.page_link("pages/3_Rules.py", label="Rules: browse the rules by provision, with the cases that use them",
+             icon="📜")

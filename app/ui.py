@@ -13,7 +13,8 @@ import streamlit as st
 import ontology
 from kb.program import baseline_program
 from queries.case import Case, CaseError, load_case, parse_case
-from queries.decide import decide, engine_for
+from queries.decide import decide
+from queries.impact import tier_of_countries
 from queries.reform import Reform
 from queries.render import node_lines
 
@@ -26,19 +27,26 @@ TIER_COLOURS = {"Tier 1": "#2b8a3e", "Tier 2": "#f08c00", "Tier 3": "#c92a2a"}
 
 # ---- the date and reading chosen in the sidebar, and the banner every page shows
 
-def sidebar() -> tuple[dt.date, str]:
-    """The date and reading the user chose in the sidebar, kept for the page that runs next (chosen())."""
+def page_setup(title: str) -> tuple[dt.date, str]:
+    """Start a page: its title, the date and reading chosen in the sidebar (kept across pages), the banner."""
+    st.set_page_config(page_title=title, page_icon="⚖️", layout="wide")
+    state = st.session_state
+    kept = state.get("chosen", (dt.date(2025, 6, 1), "as_published"))
+    for key, value in zip(("sidebar_as_of", "sidebar_mode"), kept):  # widgets forget their value on a page switch
+        state.setdefault(key, value)
     with st.sidebar:
-        as_of = st.date_input("Date of the question", value=dt.date(2025, 6, 1), min_value=dt.date(2000, 1, 1),
-                              max_value=dt.date(2100, 12, 31), key="sidebar_as_of")
+        as_of = st.date_input("Date of the question", min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 12, 31),
+                              key="sidebar_as_of")
         mode = st.radio("Reading", MODES, key="sidebar_mode", format_func=lambda m: m.replace("_", " "),
                         help="as published: the rule as printed; as enforced: what BIS enforces (it announced on "
                              "13 May 2025 that it would not enforce the rule)")
-    st.session_state["chosen"] = (as_of, mode)
+    state["chosen"] = (as_of, mode)
+    banner(as_of, mode)
     return as_of, mode
 
 
 def chosen() -> tuple[dt.date, str]:
+    """The date and reading chosen in the sidebar."""
     return st.session_state["chosen"]
 
 
@@ -119,6 +127,12 @@ def _rule_ids(node) -> list[str]:
     return []
 
 
+def rule_source(rule) -> str:
+    """A rule as written in its file, annotations included: the lines from its @rule to the next blank line."""
+    lines = (ROOT / rule.file).read_text(encoding="utf-8").splitlines()[rule.pos.line - 1:]
+    return "\n".join(lines[:next((i for i, line in enumerate(lines) if not line.strip()), len(lines))])
+
+
 # ---- proof trees
 
 def node_label(node: dict) -> str:
@@ -156,16 +170,11 @@ def proof_tree(node: dict) -> None:
 
 # ---- tiers and maps
 
-def tiers(reform: Reform, as_of: dt.date) -> dict[str, str]:
-    """Country code -> "Tier 1/2/3" on a date, as the tier rules compute them under a reform."""
-    engine = engine_for(reform)
-    probe = "tier-probe"
-    out: dict[str, str] = {}
-    with engine.facts([("case", probe), ("as_of", probe, ontology.date_number(as_of))]):
-        for n in (1, 2, 3):
-            for _, country in engine.ask(f"tier{n}", (probe, None)):
-                out[country] = f"Tier {n}"
-    return out
+@st.cache_data(show_spinner=False)
+def tiers(reform_key: str, _reform: Reform, as_of: dt.date) -> dict[str, str]:
+    """Country code -> "Tier n" on a date under a reform (keyed by the reform's key), as the tier rules say."""
+    facts = _reform.apply(onto().facts())
+    return {c: f"Tier {n}" for c, n in tier_of_countries(facts, as_of).items()}
 
 
 @st.cache_data(show_spinner=False)

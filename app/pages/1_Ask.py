@@ -201,6 +201,7 @@ def show_downloads(case: Case, d: Decision) -> None:
     c3.download_button("Memo (HTML)", memo_html(e), file_name=f"{d.id}-memo.html", mime="text/html")
 
 
+ui.page_setup("Ask · aidkb")
 st.title("Ask")
 source = st.radio("Transaction", SOURCES, horizontal=True, key="ask_source")
 try:

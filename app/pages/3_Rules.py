@@ -9,6 +9,7 @@ from kb.program import baseline_program
 
 GRADES = {"R": "rule text seen", "S": "secondary source", "U": "unverified"}
 
+ui.page_setup("Rules · aidkb")
 st.title("Rules")
 program = baseline_program()
 usage = ui.rule_usage()
