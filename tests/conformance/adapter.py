@@ -73,13 +73,17 @@ class DuplicateError(SuiteRejection):
     code = "duplicate_definition"
 
 
+class InexactNumberError(SuiteRejection):
+    code = "inexact_number"
+
+
 class UnsupportedRecursionError(SuiteRejection):
     code = "unsupported_recursion"
 
 
 REJECTIONS = {cls.__name__: cls for cls in (SuiteRejection, SyntaxRejection, ArityMismatchError,
                                             SafetyViolationError, CyclicNegationError, UnknownPredicateError,
-                                            DuplicateError, UnsupportedRecursionError)}
+                                            DuplicateError, InexactNumberError, UnsupportedRecursionError)}
 
 # which kb.checks function rejected the program -> the exception (class name and default code) the suite sees.
 # The suite names the same mistake differently depending on where a case was harvested from: an unbound head
@@ -90,6 +94,7 @@ ERROR_CODES = {
     "check_arity": ArityMismatchError,
     "check_defined": UnknownPredicateError,
     "check_safety": SafetyViolationError,
+    "check_exact": InexactNumberError,
     "check_stratified": CyclicNegationError,
     "check_recursion_first": UnsupportedRecursionError,
 }
@@ -328,19 +333,30 @@ def check_statements(statements: list) -> Program:
 
 def classify(error: RuleError, declarations: list, rules: list) -> SuiteRejection:
     """Which check rejected the program (re-run one by one, in check()'s order) -> the suite's error."""
+    def per_rule():  # check() runs check_safety then check_exact on each rule in turn
+        for r in rules:
+            try:
+                checks.check_safety(r)
+            except RuleError:
+                raise RuleError("check_safety") from None
+            if hasattr(checks, "check_exact"):
+                checks.check_exact(r)
+
     steps = [
         ("check_ids", lambda: checks.check_ids(declarations, rules)),
         ("check_arity", lambda: checks.check_arity(declarations, rules)),
         ("check_defined", lambda: checks.check_defined(declarations, rules, checks.check_arity(declarations,
                                                                                               rules))),
-        ("check_safety", lambda: [checks.check_safety(r) for r in rules]),
+        ("check_exact", per_rule),  # a RuleError("check_safety") from it means check_safety
         ("check_stratified", lambda: checks.check_stratified(rules)),
         ("check_recursion_first", lambda: checks.check_recursion_first(rules)),
     ]
     for name, step in steps:
         try:
             step()
-        except RuleError:
+        except RuleError as found:
+            if str(found) == "check_safety":
+                name = "check_safety"
             cls = ERROR_CODES[name]
             code = _safety_code(rules) if cls is SafetyViolationError else None
             return cls(str(error), code, name)

@@ -27,7 +27,7 @@ from multiprocessing.connection import wait
 
 from .adapter import REJECTIONS, SuiteRejection, load_program, query_relations
 
-TIMEOUT = float(os.environ.get("AIDKB_CONFORMANCE_TIMEOUT", "20"))
+TIMEOUT = float(os.environ.get("AIDKB_CONFORMANCE_TIMEOUT", "30"))
 WORKERS = int(os.environ.get("AIDKB_CONFORMANCE_WORKERS", "0")) or min(4, os.cpu_count() or 2)
 GRACE = 5.0
 
