@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from kb.checks import check
+from kb.checks import check, check_recursion_first
 from kb.engine import Engine
 from kb.parser import RuleError, parse_text
 from kb.program import baseline_program
@@ -46,9 +46,9 @@ CLOSURE = sorted((a, b) for a in range(3) for b in range(4))
 
 
 def test_right_recursion_is_rejected_without_the_rewrite():
-    declarations, rules = rules_of(RIGHT)
+    _declarations, rules = rules_of(RIGHT)
     with pytest.raises(RuleError, match="right recursion"):
-        check([*declarations, *rules])
+        check_recursion_first(rules)
 
 
 def test_right_recursion_becomes_recursive_first_and_keeps_its_metadata():
@@ -81,7 +81,7 @@ def test_transitive_rule_is_linearized_and_terminates_on_a_cycle():
     @rule trans @cite "x" @says "via {Z}" reach(X, Y) :- reach(X, Z), reach(Z, Y).
     ''')
     with pytest.raises(RuleError, match="2 recursive atoms"):
-        check([*declarations, *rules])
+        check_recursion_first(rules)
     rewritten = rewrite_recursion(rules)
     texts = {r.id: r.text() for r in rewritten}
     assert texts == {"base": "reach(X, Y) :- edge(X, Y).",
@@ -151,6 +151,12 @@ def test_mutual_non_linear_recursion_is_left_for_the_check():
     assert recursive_components(rules)["pts"] == {"pts", "mem"}
     with pytest.raises(RuleError, match="2 recursive atoms"):
         check([*declarations, *rewrite_recursion(rules)])
+
+
+def test_the_rewrite_is_idempotent():
+    _declarations, rules = rules_of(RIGHT)
+    once = rewrite_recursion(rules)
+    assert rewrite_recursion(once) == once
 
 
 def test_the_project_rules_are_unchanged_by_the_rewrite():
