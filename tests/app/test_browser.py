@@ -1,0 +1,109 @@
+"""The explorer in a real browser: start `streamlit run` on 127.0.0.1, drive it with Playwright in Debian's
+headless Chromium, save screenshots under test-output/, and check that the page fetched nothing from outside
+(no CDN, tiles or fonts)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "test-output"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:
+    sync_playwright = None
+
+missing = [what for what, gone in (("playwright", sync_playwright is None),
+                                   (CHROMIUM, not Path(CHROMIUM).exists())) if gone]
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(bool(missing) and not os.environ.get("AIDKB_REQUIRE_BROWSER"),
+                                 reason=f"needs {' and '.join(missing)} (apt-get install chromium; pip install "
+                                        f"playwright); set AIDKB_REQUIRE_BROWSER=1 to fail instead")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = free_port()
+    OUT.mkdir(exist_ok=True)
+    log = open(OUT / "streamlit.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py",
+                               "--server.headless", "true", "--server.address", "127.0.0.1",
+                               "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"streamlit did not start; see {OUT / 'streamlit.log'}")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture
+def page(app_url):
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.on("request", lambda r: outside.append(r.url)
+              if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:")) else None)
+        pg.set_default_timeout(60_000)
+        yield pg
+        browser.close()
+    assert outside == [], f"the app fetched from outside: {outside}"
+
+
+def test_ask_a_question_and_open_a_why_not(page, app_url):
+    page.goto(f"{app_url}/Ask")
+    expect(page.get_by_text("Legal status on 2025-06-01").first).to_be_visible()
+    page.get_by_role("button", name="Decide").click()
+    answer = page.get_by_text("A licence requirement applies; it is lifted by LPP.")
+    expect(answer).to_be_visible()
+    page.get_by_text("Why not", exact=True).scroll_into_view_if_needed()
+    answer.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / "screenshot-ask.png"))
+    page.get_by_role("button", name="Why not AIA?").click()
+    expect(page.get_by_text("Category:").first).to_be_visible()
+    expect(page.get_by_text("not a Tier 1 destination").first).to_be_visible()
+    page.screenshot(path=str(OUT / "screenshot-ask-why-not.png"))
+
+
+def test_run_a_tier_move(page, app_url):
+    page.goto(f"{app_url}/What_if")
+    expect(page.get_by_role("button", name="Add the move")).to_be_visible()
+    page.get_by_role("button", name="Add the move").click()  # the default: Malaysia to Tier 1
+    expect(page.get_by_text("move MY to Tier 1")).to_be_visible()
+    page.get_by_role("button", name="Run the reform").click()
+    expect(page.get_by_text("flips out of")).to_be_visible(timeout=300_000)
+    maps = page.locator(".vega-embed")
+    expect(maps).to_have_count(3)
+    maps.first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)  # let the maps draw
+    page.screenshot(path=str(OUT / "screenshot-what-if.png"))
+    page.get_by_text("flips out of").scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / "screenshot-what-if-flips.png"))
