@@ -11,7 +11,8 @@ Checks, each raising RuleError at the offending place:
 - stratification: no predicate depends on itself through negation;
 - exact numbers: no fractional constants, no comparison of a value computed by division (pyDatalog keeps
   floats in 32 bits);
-- recursion: a recursive atom must come first in its body (left recursion), because right recursion over
+- recursion: after kb.rewrite.rewrite_recursion (which moves the recursive atom first and linearizes transitive
+  rules), a recursive atom must come first in its body (left recursion), because right recursion over
   cyclic data never returns in pyDatalog (shared/engine-notes.md).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .parser import RuleError
+from .rewrite import rewrite_recursion
 from .syntax import (PLACEHOLDER, Assign, BinOp, Compare, Const, Declaration, Negative, Positive, Program, Rule,
                      expr_vars)
 
@@ -37,6 +39,11 @@ def check(statements: list, version: str = "", may_be_empty: set[str] = frozense
         check_safety(rule)
         check_exact(rule)
     check_stratified(rules)
+    rewritten = rewrite_recursion(rules)  # recursive atom first, transitive rules linearized (kb/rewrite.py)
+    for rule in rewritten:
+        if rule not in rules:
+            check_safety(rule)  # a reordered body must still bind every variable before it is read
+    rules = rewritten
     check_recursion_first(rules)
     return Program(tuple(declarations), tuple(rules), version)
 

@@ -134,9 +134,20 @@ def test_negation_through_recursion_is_not_stratifiable():
     assert "negation through recursion" in rejected(text).message
 
 
-def test_right_recursion_is_rejected():
+def test_right_recursion_is_rewritten_to_left_recursion():
+    from kb.engine import Engine
     text = (HEAD + 'input e(C, A, B) "e".\n' + rule("e(C, A, B)", head="t(C, A, B)") +
             rule("e(C, A, M), t(C, M, B)", head="t(C, A, B)", rid="r2"))
+    program = program_from_text(text, "t.dl")
+    assert program.rule("r2").body[0].atom.pred == "t"  # the recursive atom now comes first
+    engine = Engine(program, [])
+    with engine.facts([("e", "c", 0, 1), ("e", "c", 1, 2), ("e", "c", 2, 0)]):  # a cycle: terminates
+        assert len(engine.ask("t", ("c", None, None))) == 9
+
+
+def test_right_recursion_that_cannot_be_reordered_is_rejected():
+    text = (HEAD + 'input e(C, A, B) "e".\n' + rule("e(C, A, B)", head="t(C, A, B)") +
+            rule('e(C, A, M), t(C, M, B) ? "no path from {A}"', head="t(C, A, B)", rid="r2"))
     assert "right recursion" in rejected(text).message
 
 
@@ -165,3 +176,11 @@ def test_rule_text_is_data_never_code():
 def test_parse_text_returns_declarations_and_rules():
     statements = parse_text(HEAD + rule("q(C)"), "t.dl")
     assert len(statements) == 3
+
+
+def test_a_reordered_rule_must_still_be_safe():
+    # regression: the rewrite ran after the safety checks, so a reordered body was never re-checked
+    text = (HEAD + 'input e(C, A, B) "e".\n' + rule("e(C, A, B)", head="t(C, A, B)") +
+            rule('e(C, A, M), t(C, M, B) ? "no path from {M}"', head="t(C, A, B)", rid="r2"))
+    e = rejected(text)
+    assert "{M}" in e.message or "right recursion" in e.message
