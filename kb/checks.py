@@ -40,8 +40,9 @@ def check(statements: list, version: str = "", may_be_empty: set[str] = frozense
         check_exact(rule)
     check_stratified(rules)
     rewritten = rewrite_recursion(rules)  # recursive atom first, transitive rules linearized (kb/rewrite.py)
+    unchanged = {id(rule) for rule in rules}
     for rule in rewritten:
-        if rule not in rules:
+        if id(rule) not in unchanged:
             check_safety(rule)  # a reordered body must still bind every variable before it is read
     rules = rewritten
     check_recursion_first(rules)
