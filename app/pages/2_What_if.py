@@ -197,7 +197,7 @@ try:
 except ReformError as error:
     st.error(f"{error}", icon="🚫")
     reform = Reform()
-use_grid = st.checkbox("Include the grid (about a minute: hundreds of thousands of outcomes, evaluated by class)",
+use_grid = st.checkbox("Include the grid (83,664 outcomes, evaluated by class; the first run in a process takes about a minute)",
                        value=True, key="use_grid")
 if st.button("Run the reform", type="primary", disabled=not reform.operations, key="run_reform"):
     st.session_state["impact"] = (reform.key, run(reform, use_grid))
