@@ -5,25 +5,10 @@ use it to confirm that a negated atom has no derivation, and benchmarks can comp
 """
 from __future__ import annotations
 
-import operator
 from collections import defaultdict
 
-from .checks import components, dependency_graph
-from .syntax import Assign, BinOp, Compare, Const, Negative, Positive, Program, Rule, Var
-
-_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
-_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
-            "!=": operator.ne}
-
-
-def _value(expr, b: dict):
-    if isinstance(expr, Var):
-        return b[expr.name]
-    if isinstance(expr, Const):
-        return expr.value
-    assert isinstance(expr, BinOp)
-    return _ARITH[expr.op](_value(expr.left, b), _value(expr.right, b))
-
+from .graph import components, dependency_graph
+from .syntax import COMPARISONS, Assign, Negative, Positive, Program, Rule, Var, bind, evaluate
 
 class Relation:
     """A set of tuples with hash indexes built on demand for the bound positions of a lookup."""
@@ -126,7 +111,7 @@ class Model:
                             else self.relations[lit.atom.pred].lookup(pattern))
                     for row in rows:
                         nb = dict(b)
-                        if all(_bind(nb, t, v) for t, v in zip(lit.atom.args, row)):
+                        if all(bind(nb, t, v) for t, v in zip(lit.atom.args, row)):
                             nxt.append(nb)
                 elif isinstance(lit, Negative):
                     args = tuple(b[t.name] if isinstance(t, Var) else t.value for t in lit.atom.args)
@@ -134,12 +119,12 @@ class Model:
                         nxt.append(b)
                 elif isinstance(lit, Assign):
                     try:
-                        nxt.append({**b, lit.var.name: _value(lit.expr, b)})
+                        nxt.append({**b, lit.var.name: evaluate(lit.expr, b)})
                     except ZeroDivisionError:
                         pass
                 else:
                     try:
-                        if _COMPARE[lit.op](_value(lit.left, b), _value(lit.right, b)):
+                        if COMPARISONS[lit.op](evaluate(lit.left, b), evaluate(lit.right, b)):
                             nxt.append(b)
                     except (ZeroDivisionError, TypeError):
                         pass
@@ -152,12 +137,3 @@ class Model:
 
 def _matches(row: tuple, pattern: tuple) -> bool:
     return all(p is _FREE or p == v for p, v in zip(pattern, row))
-
-
-def _bind(b: dict, t, value) -> bool:
-    if isinstance(t, Const):
-        return t.value == value
-    if t.name in b:
-        return b[t.name] == value
-    b[t.name] = value
-    return True

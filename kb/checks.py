@@ -17,8 +17,7 @@ Checks, each raising RuleError at the offending place:
 """
 from __future__ import annotations
 
-from collections import defaultdict
-
+from .graph import components
 from .parser import RuleError
 from .rewrite import rewrite_recursion
 from .syntax import (PLACEHOLDER, Assign, BinOp, Compare, Const, Declaration, Negative, Positive, Program, Rule,
@@ -178,67 +177,6 @@ def _check_template(text: str, bound: set[str], where, what: str) -> None:
     unknown = sorted(_placeholders(text) - bound)
     if unknown:
         raise RuleError(f"{what} uses {{{unknown[0]}}}, which is not a variable bound at that point", where)
-
-
-def dependency_graph(rules: list[Rule]) -> dict[str, set[tuple[str, bool]]]:
-    """head predicate -> {(body predicate, negated)}."""
-    graph: dict[str, set[tuple[str, bool]]] = defaultdict(set)
-    for rule in rules:
-        for lit in rule.body:
-            if isinstance(lit, (Positive, Negative)):
-                graph[rule.head.pred].add((lit.atom.pred, isinstance(lit, Negative)))
-    return graph
-
-
-def components(rules: list[Rule]) -> dict[str, int]:
-    """Strongly connected components of the dependency graph (Tarjan), as predicate -> component number."""
-    graph = dependency_graph(rules)
-    nodes = sorted({r.head.pred for r in rules} | {p for deps in graph.values() for p, _ in deps})
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    comp: dict[str, int] = {}
-    counter = [0]
-
-    def visit(start: str) -> None:
-        work = [(start, iter(sorted(p for p, _ in graph.get(start, ()))))]
-        index[start] = low[start] = counter[0]
-        counter[0] += 1
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter[0]
-                    counter[0] += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(p for p, _ in graph.get(child, ())))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                number = len(set(comp.values()))
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    comp[member] = number
-                    if member == node:
-                        break
-
-    for node in nodes:
-        if node not in index:
-            visit(node)
-    return comp
 
 
 def check_stratified(rules: list[Rule]) -> None:

@@ -150,7 +150,7 @@ def parse_text(text: str, file: str = "<text>") -> list[Declaration | Rule]:
     """Parse rule text; raise RuleError with file:line:column on any syntax error."""
     try:
         tree = _grammar().parse(text)
-    except UnexpectedEOF as e:
+    except UnexpectedEOF:
         lines = text.splitlines() or [""]
         raise RuleError("unexpected end of text (a clause must end with '.')",
                         Position(file, len(lines), len(lines[-1]) + 1)) from None

@@ -25,68 +25,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .graph import components
 from .syntax import Assign, Atom, Compare, Negative, PLACEHOLDER, Positive, Rule, Var
 
 
 def rewrite_recursion(rules: list[Rule]) -> list[Rule]:
     """Both rewrites, in order; returns a new list (rules that need no change are returned unchanged)."""
     return recursive_first(linearize_transitive(list(rules)))
-
-
-# --- the dependency graph -----------------------------------------------------------------------------------
-
-def _graph(rules: list[Rule]) -> dict[str, set[str]]:
-    graph: dict[str, set[str]] = {}
-    for rule in rules:
-        deps = graph.setdefault(rule.head.pred, set())
-        for lit in rule.body:
-            if isinstance(lit, (Positive, Negative)):
-                deps.add(lit.atom.pred)
-                graph.setdefault(lit.atom.pred, set())
-    return graph
-
-
-def recursive_components(rules: list[Rule]) -> dict[str, frozenset[str]]:
-    """predicate -> its strongly connected component of the dependency graph (Tarjan, iterative)."""
-    graph = _graph(rules)
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    comp: dict[str, frozenset[str]] = {}
-    for root in sorted(graph):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph[child]))))
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    members = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        members.append(member)
-                        if member == node:
-                            break
-                    for member in members:
-                        comp[member] = frozenset(members)
-    return comp
 
 
 def _recursive_positions(rule: Rule, scc: frozenset[str]) -> list[int]:
@@ -119,7 +64,7 @@ def _transitive(rule: Rule) -> bool:
 
 
 def linearize_transitive(rules: list[Rule]) -> list[Rule]:
-    comp = recursive_components(rules)
+    comp = components(rules)
     used = {p for r in rules for p in [r.head.pred] + [lit.atom.pred for lit in r.body
                                                         if isinstance(lit, (Positive, Negative))]}
     candidates = sorted({r.head.pred for r in rules if _transitive(r) and comp[r.head.pred] == {r.head.pred}})
@@ -158,7 +103,7 @@ def linearize_transitive(rules: list[Rule]) -> list[Rule]:
 # --- 2. the recursive atom first ------------------------------------------------------------------------------
 
 def recursive_first(rules: list[Rule]) -> list[Rule]:
-    comp = recursive_components(rules)
+    comp = components(rules)
     return [_move_first(rule, comp) for rule in rules]
 
 

@@ -1,6 +1,7 @@
 """The abstract syntax of the rule language: what the parser produces and every later pass reads."""
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Union
@@ -56,6 +57,30 @@ def expr_vars(expr: Expr) -> list[str]:
     if isinstance(expr, BinOp):
         return expr_vars(expr.left) + [v for v in expr_vars(expr.right) if v not in expr_vars(expr.left)]
     return []
+
+
+ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+COMPARISONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+               "!=": operator.ne}
+
+
+def evaluate(expr: Expr, bindings: dict):
+    """The value of an expression under variable bindings (KeyError if a variable is unbound)."""
+    if isinstance(expr, Var):
+        return bindings[expr.name]
+    if isinstance(expr, Const):
+        return expr.value
+    return ARITHMETIC[expr.op](evaluate(expr.left, bindings), evaluate(expr.right, bindings))
+
+
+def bind(bindings: dict, term: "Term", value) -> bool:
+    """Unify a term with a value, extending the bindings; False if they disagree."""
+    if isinstance(term, Const):
+        return term.value == value
+    if term.name in bindings:
+        return bindings[term.name] == value
+    bindings[term.name] = value
+    return True
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,16 @@ not hold, which is decided by an independent bottom-up evaluator (kb/bottomup.py
 """
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import ontology
 from kb.bottomup import Model
 from kb.program import baseline_program
-from kb.syntax import Assign, BinOp, Compare, Const, Negative, Positive, Program, Var
+from kb.syntax import COMPARISONS, Assign, Compare, Negative, Positive, Program, Var, evaluate
 
 from .explain import fill
 from .proof import FORMAT
 from .reform import Reform, ReformError, parse_operations
-
-_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
-_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
-            "!=": operator.ne}
-
 
 class BadStep(Exception):
     def __init__(self, path: str, message: str):
@@ -37,15 +31,6 @@ class CheckResult:
     valid: bool
     steps: int
     error: str | None = None
-
-
-def _value(expr, b: dict):
-    if isinstance(expr, Var):
-        return b[expr.name]
-    if isinstance(expr, Const):
-        return expr.value
-    assert isinstance(expr, BinOp)
-    return _ARITH[expr.op](_value(expr.left, b), _value(expr.right, b))
 
 
 def _ground(atom, b: dict) -> list:
@@ -194,12 +179,12 @@ class _Checker:
             if kind != "compare" or premise.get("left") != left or premise.get("right") != right:
                 self.fail(path, f"{lit} compares {left!r} with {right!r}, the proof says "
                                 f"{premise.get('left')!r} and {premise.get('right')!r}")
-            if not _COMPARE[lit.op](left, right):
+            if not COMPARISONS[lit.op](left, right):
                 self.fail(path, f"{left!r} {lit.op} {right!r} does not hold")
 
     def _eval(self, path: str, expr, b: dict):
         try:
-            return _value(expr, b)
+            return evaluate(expr, b)
         except (KeyError, ZeroDivisionError, TypeError) as e:
             self.fail(path, f"cannot compute {expr}: {e!r}")
 
@@ -232,7 +217,7 @@ class _Checker:
             self.fail(path, f"reason {node.get('reason')!r} is not the rule's words for this failure")
         if isinstance(lit, Compare):
             left, right = self._eval(path, lit.left, b), self._eval(path, lit.right, b)
-            if _COMPARE[lit.op](left, right):
+            if COMPARISONS[lit.op](left, right):
                 self.fail(path, f"{left!r} {lit.op} {right!r} holds, so the condition did not fail")
         elif isinstance(lit, Negative):
             expected = _ground(lit.atom, b)

@@ -8,29 +8,15 @@ its first failing literal gives the reason, in the rule's own words (`? "..."`),
 """
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 
 import ontology
 from kb.engine import Engine
-from kb.syntax import PLACEHOLDER, Assign, Atom, BinOp, Compare, Const, Negative, Positive, Program, Rule, Var
+from kb.syntax import (COMPARISONS, PLACEHOLDER, Assign, Atom, Compare, Const, Negative, Positive, Program, Rule, Var,
+                       bind, evaluate)
 
 MAX_BINDINGS = 64
 MAX_DEPTH = 24
-_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
-_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
-            "!=": operator.ne}
-
-
-def evaluate(expr, b: dict):
-    if isinstance(expr, Var):
-        return b[expr.name]
-    if isinstance(expr, Const):
-        return expr.value
-    assert isinstance(expr, BinOp)
-    return _ARITH[expr.op](evaluate(expr.left, b), evaluate(expr.right, b))
-
-
 def format_value(name: str, value, onto: ontology.Ontology | None = None, is_date: bool = False) -> str:
     """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY)."""
     if isinstance(value, bool):
@@ -119,7 +105,7 @@ class Explainer:
             if isinstance(lit, Positive):
                 for answer in self.ask(lit.atom.pred, self.args(lit.atom, b)):
                     nb = dict(b)
-                    if all(_bind(nb, t, v) for t, v in zip(lit.atom.args, answer)):
+                    if all(bind(nb, t, v) for t, v in zip(lit.atom.args, answer)):
                         out.append(nb)
             elif isinstance(lit, Negative):
                 if not self.ask(lit.atom.pred, self.args(lit.atom, b)):
@@ -131,7 +117,7 @@ class Explainer:
                     pass
             else:
                 try:
-                    if _COMPARE[lit.op](evaluate(lit.left, b), evaluate(lit.right, b)):
+                    if COMPARISONS[lit.op](evaluate(lit.left, b), evaluate(lit.right, b)):
                         out.append(b)
                 except ZeroDivisionError:
                     pass
@@ -142,7 +128,7 @@ class Explainer:
     def _walk(self, rule: Rule, args: tuple) -> tuple[int, list[dict]]:
         """How far the body gets (index of the first failing literal, or len(body)) and the bindings there."""
         head = {}
-        if not all(_bind(head, t, v) for t, v in zip(rule.head.args, args) if v is not None):
+        if not all(bind(head, t, v) for t, v in zip(rule.head.args, args) if v is not None):
             return -1, []
         frontier = [head]
         for i, lit in enumerate(rule.body):
@@ -209,15 +195,6 @@ class Explainer:
             atom = f"{lit.atom.pred}({', '.join(_show(t, b, self.onto) if not isinstance(t, Var) or t.name in b else '_' for t in lit.atom.args)})"
             return f"{atom} {'does not hold' if isinstance(lit, Positive) else 'holds'}"
         return f"condition {lit} does not hold"
-
-
-def _bind(b: dict, t, value) -> bool:
-    if isinstance(t, Const):
-        return t.value == value
-    if t.name in b:
-        return b[t.name] == value
-    b[t.name] = value
-    return True
 
 
 def _show(expr, b: dict, onto) -> str:

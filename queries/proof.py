@@ -9,12 +9,11 @@ The shortest proof is kept when several rules derive a fact. Output is determini
 """
 from __future__ import annotations
 
-from kb.syntax import Assign, Compare, Negative, Positive, Program, Rule
-
 import ontology
+from kb.syntax import Assign, Compare, Negative, Positive, Program, Rule, evaluate
 
 from .case import INPUT_FIELDS, Case
-from .explain import Explainer, Failure, evaluate, fill
+from .explain import Explainer, Failure, fill
 from .reform import Reform
 
 FORMAT = "proof.v1"

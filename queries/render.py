@@ -12,7 +12,7 @@ from kb.syntax import Program
 
 from .decide import Decision
 from .explain import fill, format_value
-from .explanation import Explanation, Goal
+from .explanation import Explanation
 
 
 def _wrap(text: str, indent: str) -> str:

@@ -10,7 +10,8 @@ from kb.checks import check, check_recursion_first
 from kb.engine import Engine
 from kb.parser import RuleError, parse_text
 from kb.program import baseline_program
-from kb.rewrite import linearize_transitive, recursive_components, recursive_first, rewrite_recursion
+from kb.graph import components
+from kb.rewrite import linearize_transitive, recursive_first, rewrite_recursion
 from kb.syntax import Assign, Compare, Rule
 
 
@@ -148,7 +149,7 @@ def test_mutual_non_linear_recursion_is_left_for_the_check():
     @rule p1 @cite "x" @says "x" pts(D, O) :- load(D, A), pts(A, O1), mem(O1, O).
     @rule m1 @cite "x" @says "x" mem(O1, O2) :- store(S, A), pts(S, O2), pts(A, O1).
     ''')
-    assert recursive_components(rules)["pts"] == {"pts", "mem"}
+    assert components(rules)["pts"] == {"pts", "mem"}
     with pytest.raises(RuleError, match="2 recursive atoms"):
         check([*declarations, *rewrite_recursion(rules)])
 
