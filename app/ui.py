@@ -11,6 +11,7 @@ import altair as alt
 import streamlit as st
 
 import ontology
+from kb.deadline import Worker
 from kb.program import baseline_program
 from queries.case import Case, CaseError, load_case, parse_case
 from queries.decide import decide
@@ -23,6 +24,17 @@ CASE_DIRS = (ROOT / "tests" / "cases", ROOT.parent / "shared" / "cases")
 WORLD = Path(__file__).resolve().parent / "data" / "world-110m.geojson"
 MODES = ("as_published", "as_enforced")
 TIER_COLOURS = {"Tier 1": "#2b8a3e", "Tier 2": "#f08c00", "Tier 3": "#c92a2a"}
+
+
+# ---- questions run in this session's worker process, with a deadline
+
+def ask(fn, *args, progress=None, seconds: float | None = None):
+    """fn(*args) in this session's worker process (kb/deadline.py): a question that overruns its budget is
+    stopped and reported (DeadlineExceeded), never a frozen page. Each session has its own worker."""
+    worker = st.session_state.get("worker")
+    if worker is None:
+        worker = st.session_state["worker"] = Worker()
+    return worker.call(fn, *args, progress=progress, seconds=seconds)
 
 
 # ---- the date and reading chosen in the sidebar, and the banner every page shows

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import pickle
 import threading
+import time
 
 DEFAULT_SECONDS = float(os.environ.get("AIDKB_DEADLINE", "60"))
 
@@ -29,9 +30,12 @@ def _serve(conn) -> None:
             return
         if message is None:
             return
-        fn, args = message
+        fn, args, with_progress = message
         try:
-            result = (True, fn(*args))
+            if with_progress:
+                result = (True, fn(*args, progress=lambda *p: conn.send(("progress", p))))
+            else:
+                result = (True, fn(*args))
         except BaseException as e:  # sent back to the caller, who re-raises it
             result = (False, e)
         try:
@@ -56,19 +60,26 @@ class Worker:
         self._process.start()
         child.close()
 
-    def call(self, fn, *args):
-        """fn(*args) in the worker; DeadlineExceeded if it takes longer than the budget."""
+    def call(self, fn, *args, progress=None, seconds: float | None = None):
+        """fn(*args) in the worker; DeadlineExceeded if it takes longer than the budget. With `progress`, fn
+        is also given a progress=... callable whose calls are relayed to `progress` here."""
+        budget = self.seconds if seconds is None else seconds
         if self._process is None or not self._process.is_alive():
             self._start()
-        self._conn.send((fn, args))
-        if not self._conn.poll(self.seconds):
-            self.kill()
-            raise DeadlineExceeded(f"no answer within {self.seconds:g} s: the question was stopped "
-                                   f"(set AIDKB_DEADLINE to change the budget)")
-        ok, value = self._conn.recv()
-        if ok:
-            return value
-        raise value
+        self._conn.send((fn, args, progress is not None))
+        deadline = time.monotonic() + budget
+        while True:
+            if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                self.kill()
+                raise DeadlineExceeded(f"no answer within {budget:g} s: the question was stopped "
+                                       f"(set AIDKB_DEADLINE to change the budget)")
+            kind, value = self._conn.recv()
+            if kind == "progress":
+                progress(*value)
+                continue
+            if kind is True:
+                return value
+            raise value
 
     def kill(self) -> None:
         if self._process is not None:
@@ -83,6 +94,9 @@ class Worker:
                 self._process.join(timeout=2)
             except (BrokenPipeError, OSError):
                 pass
+        self.kill()
+
+    def __del__(self) -> None:
         self.kill()
 
     def __enter__(self) -> "Worker":

@@ -9,6 +9,7 @@ import streamlit as st
 import yaml
 
 from app import ui
+from kb.deadline import DeadlineExceeded
 from queries.case import END_USES, FLAGS, KINDS, CaseError, Case, load_case, parse_case
 from queries.decide import Decision, decide
 from queries.explanation import explain
@@ -108,7 +109,7 @@ def explanation(case: Case, goal: str | None, with_counterfactuals: bool = True)
     key = (ui.case_key(case), goal, with_counterfactuals)
     cache = st.session_state.setdefault("explanations", {})
     if key not in cache:
-        cache[key] = explain(case, goal=goal, with_counterfactuals=with_counterfactuals)
+        cache[key] = ui.ask(explain, case, goal, with_counterfactuals)
     return cache[key]
 
 
@@ -206,9 +207,12 @@ st.title("Ask")
 source = st.radio("Transaction", SOURCES, horizontal=True, key="ask_source")
 try:
     case = read_case(source)
-    decision = decide(case) if case else None
+    decision = ui.ask(decide, case) if case else None
 except (CaseError, ReformError) as error:
     st.error(f"Bad input: {error}", icon="🚫")
+    case = decision = None
+except DeadlineExceeded as error:
+    st.error(f"The engine did not answer: {error}", icon="⏱️")
     case = decision = None
 if decision:
     if st.session_state.get("asked") != ui.case_key(case):  # a new question: forget the last one's why-nots

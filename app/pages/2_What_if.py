@@ -15,6 +15,7 @@ import yaml
 import ontology
 
 from app import ui
+from kb.deadline import DeadlineExceeded
 from kb.program import baseline_program
 from queries.case import CaseError, load_case
 from queries.impact import GRID_AS_OF, Impact, impact
@@ -146,7 +147,7 @@ def run(reform: Reform, use_grid: bool) -> Impact:
     def progress(label: str, done: int, total: int) -> None:
         bar.progress(done / total, text=f"{label}: {done:,} of {total:,}")
 
-    result = impact(reform, bundled_cases(), use_grid=use_grid, progress=progress)
+    result = ui.ask(impact, reform, bundled_cases(), use_grid, progress=progress, seconds=600)
     bar.progress(1.0, text=f"Done in {result.seconds:.1f} s")
     return result
 
@@ -197,10 +198,13 @@ try:
 except ReformError as error:
     st.error(f"{error}", icon="🚫")
     reform = Reform()
-use_grid = st.checkbox("Include the grid (83,664 outcomes, evaluated by class; the first run in a process takes about a minute)",
-                       value=True, key="use_grid")
+use_grid = st.checkbox("Include the grid (83,664 outcomes, evaluated by class; the first run in a session takes "
+                       "about a minute)", value=True, key="use_grid")
 if st.button("Run the reform", type="primary", disabled=not reform.operations, key="run_reform"):
-    st.session_state["impact"] = (reform.key, run(reform, use_grid))
+    try:
+        st.session_state["impact"] = (reform.key, run(reform, use_grid))
+    except DeadlineExceeded as error:
+        st.error(f"The engine did not answer: {error}", icon="⏱️")
 stored = st.session_state.get("impact")
 result = stored[1] if stored and stored[0] == reform.key else None
 show_maps(reform, result)
