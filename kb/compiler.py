@@ -1,8 +1,8 @@
 """Pass 3, compile: checked syntax trees to pyDatalog clauses, through pyDatalog's Python API only.
 
-No rule text ever reaches pyDatalog.load() or exec/eval: each atom becomes a pyParser.Query, each
-variable a pyParser.Term, each constant a Term forced to be a constant (pyDatalog would otherwise read an
-upper-case string such as "MY", or one with a dot such as "3A090.a", as a variable).
+No rule text ever reaches pyDatalog's text loader, nor Python's exec or eval: each atom becomes a
+pyParser.Query, each variable a pyParser.Term, each constant a Term forced to be a constant (pyDatalog would
+otherwise read an upper-case string such as "MY", or one with a dot such as "3A090.a", as a variable).
 """
 from __future__ import annotations
 

@@ -63,12 +63,16 @@ INPUT_FIELDS = {
 }
 
 
-class CaseError(Exception):
-    """A case that cannot be decided: names the file and the field."""
+class InputError(Exception):
+    """Bad input that gets no answer: names the file and the field."""
 
     def __init__(self, source: str, field_path: str, message: str):
         self.source, self.field, self.message = source, field_path, message
         super().__init__(f"{source}: {field_path}: {message}" if field_path else f"{source}: {message}")
+
+
+class CaseError(InputError):
+    """A case that cannot be decided."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ from kb.checks import check
 from kb.parser import RuleError, parse_text
 from kb.syntax import Program, Rule
 
+from .case import InputError
+
 BEGINNING = 19000101
 GROUPS = ("A5", "A6", "D1", "D4", "D5", "Supp5A", "Macau")
 TIER_GROUPS = {1: ("Supp5A",), 3: ("D5",)}          # what listing puts a country in a tier
@@ -41,10 +43,8 @@ RULE_OPS = ("disable_rule", "replace_rule", "add_rule")
 REFORM_FIELDS = {"title", "description", "operations"}
 
 
-class ReformError(Exception):
-    def __init__(self, source: str, field_path: str, message: str):
-        self.source, self.field, self.message = source, field_path, message
-        super().__init__(f"{source}: {field_path}: {message}" if field_path else f"{source}: {message}")
+class ReformError(InputError):
+    """A reform (file, what-if or API call) that cannot be applied."""
 
 
 @dataclass(frozen=True)
