@@ -185,8 +185,7 @@ def proof_tree(node: dict) -> None:
 @st.cache_data(show_spinner=False)
 def tiers(reform_key: str, _reform: Reform, as_of: dt.date) -> dict[str, str]:
     """Country code -> "Tier n" on a date under a reform (keyed by the reform's key), as the tier rules say."""
-    facts = _reform.apply(onto().facts())
-    return {c: f"Tier {n}" for c, n in tier_of_countries(facts, as_of).items()}
+    return {c: f"Tier {n}" for c, n in tier_of_countries(_reform, as_of).items()}
 
 
 @st.cache_data(show_spinner=False)

@@ -23,8 +23,6 @@ from .rewrite import rewrite_recursion
 from .syntax import (PLACEHOLDER, Assign, BinOp, Compare, Const, Declaration, Negative, Positive, Program, Rule,
                      expr_vars)
 
-BUILTIN_NAMES = frozenset({"not"})
-
 
 def check(statements: list, version: str = "", may_be_empty: set[str] = frozenset()) -> Program:
     """Run every check and return the Program, or raise the first RuleError found. `may_be_empty` names derived

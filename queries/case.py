@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from decimal import Decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,6 @@ class Case:
     title: str = ""
     expected: dict | None = None
     source: str = "<case>"
-    raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     def facts(self) -> list[tuple]:
         """The `input` facts of kb/rules/base.dl for this case."""
@@ -313,7 +312,7 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
                 country_allocated=allocated, g2g=r.boolean(t.get("gov_to_gov_arrangement"),
                                                            "transaction.gov_to_gov_arrangement"),
                 flags=flags, what_if=what_if, title=str(top.get("title") or ""), expected=expected,
-                source=source, raw=top)
+                source=source)
 
 
 def _parent_chain(r: _Reader, value: Any, end_user: str, parent_hq: str | None, path: str) -> tuple[Party, ...]:

@@ -64,7 +64,6 @@ class Search:
         self.case, self.goal = case, goal
         reform = Reform(case.what_if)
         self.engine = engine_for(reform, reform.program())
-        self.asked = 0
 
     def with_(self, changes) -> Case:
         values = {c.field: c.new for c in changes}
@@ -83,7 +82,6 @@ class Search:
             variant = dataclasses.replace(self.with_(changes), id=f"{self.case.id}#variant{i}")
             facts += variant.facts()
             ids.append(variant.id)
-        self.asked += len(variants)
         with self.engine.facts(facts):
             holding = {row[0] for row in self.engine.ask(pred, (None,) + tuple(args[1:]))}
         return [i in holding for i in ids]

@@ -81,8 +81,7 @@ class Impact:
     seconds: float
 
     def totals(self) -> dict[str, dict[str, int]]:
-        onto = ontology.load()
-        tiers = tier_of_countries(onto.facts(), GRID_AS_OF)
+        tiers = tier_of_countries(Reform(), GRID_AS_OF)
         return {"by_tier": dict(sorted(Counter(f"Tier {tiers.get(f.country, '?')}" for f in self.flips).items())),
                 "by_country": dict(sorted(Counter(f.country for f in self.flips).items())),
                 "by_item": dict(sorted(Counter(f.item for f in self.flips).items()))}
@@ -97,19 +96,14 @@ class Impact:
 Progress = Callable[[str, int, int], None]
 
 
-def tier_of_countries(facts: list[tuple], on: dt.date) -> dict[str, int]:
-    """Each country's tier on a date under these base facts (read by the tier rules, through an engine)."""
-    engine = engine_for_facts(facts)
+def tier_of_countries(reform: Reform, on: dt.date) -> dict[str, int]:
+    """Each country's tier on a date under a reform, as the tier rules (amended or not) say."""
+    engine = engine_for(reform, reform.program())
     with engine.facts([("case", "tiers"), ("as_of", "tiers", ontology.date_number(on))]):
         out = {c: 2 for _, c in engine.ask("tier2", ("tiers", None))}
         out.update({c: 1 for _, c in engine.ask("tier1", ("tiers", None))})
         out.update({c: 3 for _, c in engine.ask("tier3", ("tiers", None))})
     return out
-
-
-def engine_for_facts(facts: list[tuple]):
-    from kb.engine import Engine
-    return Engine(baseline_program(), facts)
 
 
 # ---- outcomes, set at a time
