@@ -1,0 +1,604 @@
+"""The set-at-a-time engine: the checked Program compiled to SQL (kb/sql/compile.py) and run on DuckDB
+(embedded, the default) or Apache Spark (local mode, or the cluster that AIDKB_SPARK_MASTER names).
+
+Many cases are decided in one run: their input facts are loaded as tables beside the base facts, every relation
+is computed once for all of them, stratum by stratum (recursive strata by semi-naive iteration), and the rows of
+the asked predicates come back per predicate. Numbers are exact whole numbers end to end (DECIMAL(38, 0) in
+both; an overflow is an error, never a wrong answer); strings are compared exactly.
+
+    engine = SqlEngine(program, reform.apply(ontology.load().facts()))
+    answers = engine.evaluate(case_facts)            # or facts of many cases at once
+    answers.rows("authorized")                       # {("case-1", "LPP"), ...}
+"""
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import reduce
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from .sql.compile import (
+    UNIT,
+    RuleCompiler,
+    SqlCompileError,
+    Stratum,
+    check_types_exact,
+    column_names,
+    strata,
+)
+from .sql.partition import MAP, abstract, partition, reps_pred
+from .sql.types import KEY, NUMBER, TEXT, SqlTypeError, Types, value_type
+from .syntax import Negative, Positive, Program, Rule
+
+ANSWER_PREDICATES = ("license_required", "authorized", "red_flag", "review", "uncertain_route", "obligation",
+                     "status", "regime")
+MAX_ITERATIONS = 100_000  # a recursive stratum that has not reached its fixpoint by then does not terminate
+SPARK_MASTER = os.environ.get("AIDKB_SPARK_MASTER", "local[2]")
+_MAX_EXACT = 10**38 - 1
+
+__all__ = [
+    "ANSWER_PREDICATES",
+    "Answers",
+    "SqlCompileError",
+    "SqlEngine",
+    "SqlEngineError",
+    "SqlTypeError",
+    "spark_session",
+]
+
+
+class SqlEngineError(Exception):
+    """The SQL engine was given facts it cannot hold exactly, or a program that does not terminate."""
+
+
+# ---- facts as Arrow tables
+
+def _column(values: list, where: str) -> tuple[pa.Array, str]:
+    """One column of facts as an exact Arrow array and its type (text or number)."""
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        kinds = {value_type(v, where) for v in values}
+        if kinds != {NUMBER}:
+            raise SqlTypeError(f"{where} holds both text and numbers") from None
+        if any(abs(v) > _MAX_EXACT for v in values):
+            raise SqlEngineError(f"{where}: a number beyond 38 digits cannot be held exactly") from None
+        return pa.array([Decimal(v) for v in values], pa.decimal128(38, 0)), NUMBER
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return array, TEXT
+    if pa.types.is_integer(array.type):
+        return array, NUMBER
+    if pa.types.is_null(array.type):
+        raise SqlTypeError(f"{where}: null values")
+    bad = next(v for v in values if not isinstance(v, (int, str)) or isinstance(v, bool))
+    value_type(bad, where)  # raises with the reason (float, bool, ...)
+    raise SqlTypeError(f"{where}: unsupported values of type {array.type}")
+
+
+def fact_tables(facts: Iterable[tuple], arity: Mapping[str, int]) -> dict[str, tuple[pa.Table, tuple[str, ...]]]:
+    """Facts grouped by predicate as Arrow tables (columns c0.., or u for arity 0) with their column types
+    (duplicates are removed when a backend loads them)."""
+    rows: dict[str, list[tuple]] = defaultdict(list)
+    with _no_gc():  # millions of small tuples: the cyclic collector would rescan them all, over and over
+        for fact in facts:
+            rows[fact[0]].append(fact)
+        out = {}
+        for pred, values in rows.items():
+            if pred not in arity:
+                raise SqlEngineError(f"{pred}/{len(values[0]) - 1} is not a predicate of the program")
+            n = arity[pred]
+            if set(map(len, values)) != {n + 1}:
+                bad = next(v for v in values if len(v) != n + 1)
+                raise SqlEngineError(f"{bad}: {pred} has {n} arguments")
+            if n == 0:
+                out[pred] = (pa.table({UNIT: pa.array([1], pa.int64())}), ())
+                continue
+            columns = list(zip(*values))[1:]
+            arrays, kinds = zip(*(_column(list(col), f"argument {i + 1} of {pred}") for i, col in enumerate(columns)))
+            out[pred] = (pa.table(dict(zip(column_names(n), arrays))), tuple(kinds))
+    return out
+
+
+@contextmanager
+def _no_gc():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# ---- backends: where the SQL runs
+
+class DuckDBBackend:
+    """An in-memory DuckDB database for one evaluation."""
+    dialect = "duckdb"
+
+    def __init__(self, threads: int | None = None):
+        import duckdb
+
+        config = {"preserve_insertion_order": False}
+        if threads:
+            config["threads"] = threads
+        self.con = duckdb.connect(":memory:", config=config)
+
+    @staticmethod
+    def sql_type(kind: str) -> exp.DataType:
+        return exp.DataType.build({NUMBER: "DECIMAL(38, 0)", KEY: "BIGINT"}.get(kind, "VARCHAR"), dialect="duckdb")
+
+    def load(self, name: str, table: pa.Table, kinds: tuple[str, ...]) -> None:
+        self.con.register("_aidkb_in", table)
+        self.create(name, exp.select(*_casts(table.column_names, kinds, self.sql_type)).from_("_aidkb_in"))
+        self.con.unregister("_aidkb_in")
+
+    def create(self, name: str, query: exp.Expression, view: bool = False) -> None:
+        """A table holding the query's rows (or, if `view`, a view that its one reader inlines)."""
+        import duckdb
+
+        try:
+            self.con.execute(exp.Create(this=exp.to_table(name), kind="VIEW" if view else "TABLE", expression=query,
+                                        properties=exp.Properties(expressions=[exp.TemporaryProperty()])).sql("duckdb"))
+        except duckdb.OutOfRangeException as e:
+            raise SqlEngineError(f"a computed number does not fit in 38 digits: {e}") from None
+
+    def append(self, name: str, source: str) -> None:
+        self.con.execute(exp.insert(exp.select("*").from_(source), name).sql("duckdb"))
+
+    def count(self, name: str) -> int:
+        return self.scalar(exp.select(exp.func("count", exp.Star())).from_(name))
+
+    def scalar(self, query: exp.Expression):
+        return self.con.execute(query.sql("duckdb")).fetchall()[0][0]
+
+    @staticmethod
+    def set_code(value: exp.Expression) -> exp.Expression:
+        """An aggregate naming the set of `value`s of a group canonically (as text)."""
+        return exp.func("array_to_string", exp.func("list_sort", exp.func("list", value)), exp.Literal.string(","))
+
+    def fetch(self, name: str) -> pa.Table:
+        return self.con.sql(exp.select("*").from_(name).sql("duckdb")).to_arrow_table()
+
+    def drop(self, name: str) -> None:
+        self.con.execute(exp.Drop(tables=[exp.to_table(name)], kind="TABLE", exists=True).sql("duckdb"))
+
+    def close(self) -> None:
+        self.con.close()
+
+
+_spark_lock = threading.Lock()
+
+
+def spark_session(master: str | None = None):
+    """The process's Spark session: local mode by default, AIDKB_SPARK_MASTER (or `master`) names a cluster;
+    no UI, bound to 127.0.0.1 in local mode, ANSI arithmetic (an overflow is an error, never a null)."""
+    from pyspark.sql import SparkSession
+
+    with _spark_lock:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        master = master or SPARK_MASTER
+        builder = (SparkSession.builder.master(master).appName("aidkb")
+                   .config("spark.ui.enabled", "false").config("spark.sql.ansi.enabled", "true")
+                   .config("spark.sql.shuffle.partitions", "4").config("spark.sql.adaptive.enabled", "true"))
+        if master.startswith("local"):
+            builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+
+class SparkBackend:
+    """Temporary views of checkpointed DataFrames in a Spark session, named with a prefix per evaluation."""
+    dialect = "spark"
+    _runs = itertools.count()
+
+    def __init__(self, session=None):
+        self.spark = session or spark_session()
+        self.prefix = f"aidkb{os.getpid()}_{next(self._runs)}_"
+        self.frames: dict[str, object] = {}
+
+    @staticmethod
+    def sql_type(kind: str) -> exp.DataType:
+        return exp.DataType.build({NUMBER: "DECIMAL(38, 0)", KEY: "BIGINT"}.get(kind, "STRING"), dialect="spark")
+
+    def _name(self, name: str) -> str:
+        return self.prefix + name
+
+    def _keep(self, name: str, frame, view: bool = False) -> None:
+        from pyspark.errors import ArithmeticException
+
+        if not view:
+            try:
+                frame = frame.localCheckpoint(eager=True)
+            except ArithmeticException as e:
+                raise SqlEngineError(f"a computed number does not fit in 38 digits: {e}") from None
+        frame.createOrReplaceTempView(self._name(name))
+        self.frames[name] = frame
+
+    def load(self, name: str, table: pa.Table, kinds: tuple[str, ...]) -> None:
+        frame = self.spark.createDataFrame(table)
+        casts = [exp.cast(exp.column(c), self.sql_type(k)).as_(c).sql("spark") for c, k in
+                 zip(table.column_names, kinds)] if kinds else ["1 AS u"]
+        self._keep(name, frame.selectExpr(*casts))
+
+    def create(self, name: str, query: exp.Expression, view: bool = False) -> None:
+        """A checkpointed DataFrame of the query's rows (or, if `view`, the lazy DataFrame its one reader inlines)."""
+        query = query.transform(self._rename)
+        self._keep(name, self.spark.sql(query.sql("spark")), view)
+
+    def _rename(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name in self.frames:
+            node = node.copy()
+            node.set("this", exp.to_identifier(self._name(node.name)))
+        return node
+
+    def append(self, name: str, source: str) -> None:
+        self._keep(name, self.frames[name].unionAll(self.frames[source]))
+
+    def count(self, name: str) -> int:
+        return self.frames[name].count()
+
+    def scalar(self, query: exp.Expression):
+        return self.spark.sql(query.transform(self._rename).sql("spark")).collect()[0][0]
+
+    @staticmethod
+    def set_code(value: exp.Expression) -> exp.Expression:
+        """An aggregate naming the set of `value`s of a group canonically (as text)."""
+        return exp.func("array_join", exp.func("array_sort", exp.func("collect_list", value)), exp.Literal.string(","))
+
+    def fetch(self, name: str) -> pa.Table:
+        return self.frames[name].toArrow()
+
+    def drop(self, name: str) -> None:
+        if self.frames.pop(name, None) is not None:
+            self.spark.catalog.dropTempView(self._name(name))
+
+    def close(self) -> None:
+        for name in list(self.frames):
+            self.drop(name)
+
+
+def _casts(columns: list[str], kinds: tuple[str, ...], sql_type) -> list[exp.Expression]:
+    if not kinds:
+        return [exp.Literal.number(1).as_("u")]
+    return [exp.cast(exp.column(c), sql_type(k)).as_(c) for c, k in zip(columns, kinds)]
+
+
+# ---- answers
+
+class Answers:
+    """The rows of each asked predicate (Arrow tables c0.. with exact decimals, or Python sets of tuples)."""
+
+    def __init__(self, tables: dict[str, pa.Table], arity: dict[str, int], seconds: dict[str, float] | None = None):
+        self.tables, self.arity = tables, arity
+        self.seconds = seconds or {}  # "facts": Python facts to Arrow tables; "evaluation": the SQL run
+        self._rows: dict[str, set[tuple]] = {}
+
+    def table(self, pred: str) -> pa.Table:
+        return self.tables[pred]
+
+    def rows(self, pred: str) -> set[tuple]:
+        if pred not in self._rows:
+            table = self.tables[pred]
+            if self.arity[pred] == 0:
+                self._rows[pred] = {()} if table.num_rows else set()
+            else:
+                columns = [[_exact(v) for v in col.to_pylist()] for col in table.columns]
+                self._rows[pred] = set(zip(*columns)) if columns else set()
+        return self._rows[pred]
+
+    def __getitem__(self, pred: str) -> set[tuple]:
+        return self.rows(pred)
+
+    def __iter__(self):
+        return iter(self.tables)
+
+
+def _exact(v):
+    return int(v) if isinstance(v, Decimal) else v
+
+
+# ---- the engine
+
+class SqlEngine:
+    """A checked program with its base facts, evaluated set at a time on DuckDB or Spark."""
+
+    def __init__(self, program: Program, base_facts: Iterable[tuple], backend: str = "duckdb", *,
+                 threads: int | None = None, spark=None, abstraction: bool = True):
+        if backend not in ("duckdb", "spark"):
+            raise ValueError(f"unknown SQL backend {backend!r} (duckdb or spark)")
+        self.program, self.backend, self.threads, self.spark = program, backend, threads, spark
+        self.arity = {d.atom.pred: d.atom.arity for d in program.declarations}
+        for r in program.rules:
+            self.arity[r.head.pred] = r.head.arity
+            self.arity.update({lit.atom.pred: lit.atom.arity for lit in r.body if isinstance(lit, (Positive, Negative))})
+        seeds = [r for r in program.rules if not r.body]
+        self.derived = {r.head.pred for r in program.rules if r.body}
+        self.base = fact_tables(list(base_facts) + [(r.head.pred, *(a.value for a in r.head.args)) for r in seeds],
+                                self.arity)
+        self.declared = {d.atom.pred for d in program.declarations}
+        self.program = Program(program.declarations, tuple(r for r in program.rules if r.body), program.version)
+        self.partition = partition(self.program) if abstraction else None
+        self._compiled: dict[tuple, RuleCompiler] = {}
+
+    def _backend(self):
+        return DuckDBBackend(self.threads) if self.backend == "duckdb" else SparkBackend(self.spark)
+
+    def evaluate(self, facts: Iterable[tuple] = (), predicates: Iterable[str] | None = ANSWER_PREDICATES
+                 ) -> Answers:
+        """The rows of `predicates` (every predicate if None) over the base facts plus `facts` (of any number of
+        cases)."""
+        wanted = sorted(self.arity) if predicates is None else list(predicates)
+        for pred in wanted:
+            if pred not in self.arity:
+                raise SqlEngineError(f"{pred} is not a predicate of the program")
+        start = time.perf_counter()
+        inputs = fact_tables(facts, self.arity)
+        for pred in inputs:
+            if pred in self.derived or pred not in self.declared:
+                raise SqlEngineError(f"{pred} is not declared (input or base); facts are given for declared "
+                                     f"predicates only")
+        tables = dict(self.base)
+        for pred, (table, kinds) in inputs.items():
+            if pred in tables:
+                old, old_kinds = tables[pred]
+                if old_kinds != kinds:
+                    raise SqlTypeError(f"{pred}: the case facts' types {kinds} differ from the base facts' {old_kinds}")
+                table = pa.concat_tables([old, table.cast(old.schema)])
+            tables[pred] = (table, kinds)
+        tables, names = self._encode_keys(tables)
+        seconds = {"facts": time.perf_counter() - start}
+        start = time.perf_counter()
+        backend = self._backend()
+        try:
+            found = _Run(self, backend, tables, set(wanted), names).answers()
+        finally:
+            backend.close()
+        if names is not None:
+            part = self.partition
+            for pred, table in found.items():
+                if pred in part.key:
+                    c = f"c{part.key[pred]}"
+                    found[pred] = table.set_column(part.key[pred], c, pc.take(names, table.column(c).cast(pa.int64())))
+        seconds["evaluation"] = time.perf_counter() - start
+        return Answers(found, self.arity, seconds)
+
+    def _encode_keys(self, tables: dict) -> tuple[dict, pa.Array | None]:
+        """Inside the engine, cases are named by numbers (joins on numbers are faster than on text): the key
+        column of each keyed table becomes an index into the case names, decoded again in the answers."""
+        part = self.partition
+        keyed = sorted(p for p in tables if part is not None and p in part.key)
+        columns = [tables[p][0].column(part.key[p]) for p in keyed]
+        if not keyed or len({c.type for c in columns}) != 1:
+            return tables, None
+        encoded = pa.chunked_array([chunk for c in columns for chunk in c.chunks], columns[0].type).dictionary_encode()
+        chunks = iter(encoded.chunks)
+        out = dict(tables)
+        for p, column in zip(keyed, columns):
+            table, kinds = tables[p]
+            k = part.key[p]
+            codes = pa.chunked_array([next(chunks).indices for _ in column.chunks], pa.int32())
+            out[p] = (table.set_column(k, table.column_names[k], codes), kinds[:k] + (KEY,) + kinds[k + 1:])
+        names = encoded.chunks[-1].dictionary if encoded.num_chunks else pa.array([], columns[0].type)
+        return out, names
+
+    def compiler(self, program: Program, fact_types: dict) -> RuleCompiler:
+        """The rule compiler for a program (the engine's, or its abstraction) under the facts' types (cached)."""
+        key = (program.rules, tuple(sorted((k, v[0]) for k, v in fact_types.items())))
+        if key not in self._compiled:
+            types = Types(program, fact_types)
+            check_types_exact(types, program)
+            backend = DuckDBBackend if self.backend == "duckdb" else SparkBackend
+            self._compiled[key] = RuleCompiler(program, types, backend.sql_type)
+        return self._compiled[key]
+
+
+MIN_CASES_TO_ABSTRACT = 8
+CLASS_RATIO = 4  # abstract an input set only if it has at most a quarter as many classes as there are cases
+
+
+class _Run:
+    """One evaluation on one backend: load, (abstract), evaluate stratum by stratum, read the answers."""
+
+    def __init__(self, engine: SqlEngine, backend, tables: dict, wanted: set[str], case_names: pa.Array | None):
+        self.engine, self.backend, self.tables, self.wanted = engine, backend, tables, wanted
+        self.case_names = case_names
+        self.names = {pred: f"r{i}" for i, pred in enumerate(sorted(engine.arity))}
+        self.fact_types = {(p, i): (k, f"the facts of {p}") for p, (_, ks) in tables.items() for i, k in enumerate(ks)}
+        self.classes: dict[frozenset[str], int] = {}
+        self.arity = dict(engine.arity)
+
+    def answers(self) -> dict[str, pa.Table]:
+        engine, backend, names = self.engine, self.backend, self.names
+        for pred in sorted(p for p in self.tables if p not in engine.derived):
+            backend.load(names[pred], *self.tables[pred])
+        seeds = {}
+        for pred in sorted(engine.derived & set(self.tables)):
+            seeds[pred] = f"s{names[pred][1:]}"
+            backend.load(seeds[pred], *self.tables[pred])
+        program = engine.program
+        if engine.partition is not None:
+            self._abstract({p for s in strata(program, self.wanted & engine.derived) for p in s.preds})
+            program = abstract(program, engine.partition, self.classes)
+        compiler = engine.compiler(program, self.fact_types)
+        types = compiler.types
+        for pred in sorted(engine.arity):
+            if pred not in engine.derived and pred not in self.tables:
+                backend.create(names[pred], self._empty(pred, types.columns(pred, self.arity[pred])))
+        by_head: dict[str, list[Rule]] = defaultdict(list)
+        readers: dict[str, int] = defaultdict(int)
+        for rule in program.rules:
+            by_head[rule.head.pred].append(rule)
+            for lit in rule.body:
+                if isinstance(lit, (Positive, Negative)):
+                    readers[lit.atom.pred] += 1
+        for stratum in strata(program, self.wanted & engine.derived):
+            if stratum.recursive:
+                self._fixpoint(compiler, stratum, by_head, seeds)
+                continue
+            (pred,) = stratum.preds
+            parts = [compiler.select(r, lambda i, p: names[p]) for r in by_head[pred]]
+            if pred in seeds:
+                parts.append(exp.select("*").from_(seeds[pred]))
+            backend.create(names[pred], _union(parts) if parts else self._empty(pred, types.columns(
+                pred, self.arity[pred])), view=readers[pred] == 1 and pred not in self.wanted)
+        return {pred: self._read(pred) for pred in sorted(self.wanted)}
+
+    # -- case abstraction (kb/sql/partition.py)
+
+    def _abstract(self, needed: set[str]) -> None:
+        """Group the cases by the input facts each derived predicate depends on, and keep the groupings that
+        are worth it (at most 1/CLASS_RATIO as many classes as cases): one table map@ (each case and its
+        representative per grouping) and one table reps@n per grouping. Cases are numbered 0..n-1 here (see
+        _encode_keys), so the grouping is done on arrays, exactly (no hashing of values)."""
+        part = self.engine.partition
+        assert part is not None
+        if self.case_names is None or len(self.case_names) < MIN_CASES_TO_ABSTRACT:
+            return
+        n_cases = len(self.case_names)
+        codes = {p: _fact_codes(self.tables[p][0], part.key[p], n_cases) for p in part.inputs if p in self.tables}
+        sizes = {p: int(c.max()) + 1 for p, c in codes.items()}
+        candidates = sorted({part.depends[p] for p in needed if p in part.depends} - {frozenset()}, key=sorted)
+        columns = {"c0": np.arange(n_cases, dtype=np.int64)}
+        for j in candidates:
+            inside = sorted(p for p in j if p in codes)
+            if any(sizes[p] * CLASS_RATIO > n_cases for p in inside):
+                continue
+            classes = _combine([codes[p] for p in inside], n_cases)
+            if int(classes.max(initial=0)) + 1 > n_cases // CLASS_RATIO:
+                continue
+            first = np.full(int(classes.max(initial=0)) + 1, n_cases, dtype=np.int64)
+            np.minimum.at(first, classes, np.arange(n_cases, dtype=np.int64))
+            n = len(self.classes)
+            self.classes[j] = n
+            columns[f"c{n + 1}"] = first[classes]
+            rp = reps_pred(n)
+            self.names[rp], self.arity[rp] = f"p{n}", 1
+            self.backend.load(self.names[rp], pa.table({"c0": pa.array(first)}), (KEY,))
+            self.fact_types[(rp, 0)] = (KEY, "case keys")
+        if self.classes:
+            self.names[MAP], self.arity[MAP] = "maps", len(columns)
+            self.backend.load("maps", pa.table(columns), (KEY,) * len(columns))
+            self.fact_types.update({(MAP, i): (KEY, "case keys") for i in range(len(columns))})
+
+    def _read(self, pred: str) -> pa.Table:
+        part = self.engine.partition
+        j = part.depends.get(pred) if part else None
+        if j is None or j not in self.classes:
+            if pred in self.engine.derived:
+                return self.backend.fetch(self.names[pred])
+            out = f"x{self.names[pred][1:]}"
+            self.backend.create(out, exp.select("*").distinct().from_(self.names[pred]))
+            return self.backend.fetch(out)
+        k = part.key[pred]
+        rep = f"c{self.classes[j] + 1}"
+        cols = [exp.column("c0", "m").as_(f"c{i}") if i == k else exp.column(f"c{i}", "t").as_(f"c{i}")
+                for i in range(self.arity[pred])]
+        query = exp.select(*cols).from_(exp.to_table("maps").as_("m")).join(
+            exp.to_table(self.names[pred]).as_("t"), on=exp.EQ(this=exp.column(f"c{k}", "t"),
+                                                              expression=exp.column(rep, "m")), join_type="inner")
+        out = f"x{self.names[pred][1:]}"
+        self.backend.create(out, query)
+        return self.backend.fetch(out)
+
+    # -- recursion
+
+    def _fixpoint(self, compiler: RuleCompiler, stratum: Stratum, by_head: dict, seeds: dict) -> None:
+        """Semi-naive iteration: each round fires every rule once per recursive atom, that atom reading only the
+        facts new in the last round, and keeps what is new."""
+        backend, names, preds = self.backend, self.names, set(stratum.preds)
+
+        def recursive_positions(rule: Rule) -> list[int]:
+            return [i for i, lit in enumerate(rule.body) if isinstance(lit, Positive) and lit.atom.pred in preds]
+
+        def empty(pred: str) -> exp.Select:
+            return self._empty(pred, compiler.types.columns(pred, self.arity[pred]))
+
+        delta = {p: f"d{names[p][1:]}_0" for p in preds}
+        for pred in stratum.preds:
+            parts = [compiler.select(r, lambda i, p: names[p]) for r in by_head[pred] if not recursive_positions(r)]
+            if pred in seeds:
+                parts.append(exp.select("*").from_(seeds[pred]))
+            backend.create(names[pred], _union(parts) if parts else empty(pred))
+            backend.create(delta[pred], exp.select("*").from_(names[pred]))
+        for round_ in range(1, MAX_ITERATIONS + 1):
+            new = {p: f"d{names[p][1:]}_{round_}" for p in preds}
+            for pred in stratum.preds:
+                parts = [compiler.select(rule, lambda i, p, k=k, d=delta: d[p] if i == k else names[p])
+                         for rule in by_head[pred] for k in recursive_positions(rule)]
+                backend.create(new[pred], exp.except_(_union(parts), exp.select("*").from_(names[pred]),
+                                                      distinct=True) if parts else empty(pred))
+            grown = 0
+            for pred in stratum.preds:
+                backend.drop(delta[pred])
+                n = backend.count(new[pred])
+                if n:
+                    backend.append(names[pred], new[pred])
+                grown += n
+            delta = new
+            if not grown:
+                for pred in stratum.preds:
+                    backend.drop(delta[pred])
+                return
+        raise SqlEngineError(f"the recursive rules for {', '.join(stratum.preds)} reach no fixpoint within "
+                             f"{MAX_ITERATIONS} rounds (unbounded arithmetic?)")
+
+    def _empty(self, pred: str, kinds: list[str]) -> exp.Select:
+        if self.arity[pred] == 0:
+            return exp.select(exp.Literal.number(1).as_(UNIT)).where(exp.false())
+        return exp.select(*(exp.cast(exp.null(), self.backend.sql_type(k)).as_(c) for c, k in
+                            zip(column_names(self.arity[pred]), kinds))).where(exp.false())
+
+
+def _fact_codes(table: pa.Table, key: int, n_cases: int) -> np.ndarray:
+    """For each case 0..n-1, a number naming its set of facts in `table` (the key aside), exactly: 0 for no
+    fact, equal numbers for equal sets."""
+    keys = table.column(key).to_numpy()
+    others = [c for i, c in enumerate(table.column_names) if i != key]
+    rows = _combine([pc.dictionary_encode(table.column(c)).combine_chunks().indices.to_numpy().astype(np.int64)
+                     for c in others], len(keys)) if others else np.zeros(len(keys), dtype=np.int64)
+    out = np.zeros(n_cases, dtype=np.int64)
+    sizes = np.bincount(keys, minlength=n_cases) if len(keys) else np.zeros(n_cases, dtype=np.int64)
+    if sizes.max(initial=0) <= 1:  # at most one fact per case: the fact's own number
+        out[keys] = rows + 1
+        return out
+    order = np.lexsort((rows, keys))  # several facts per case: number the sorted lists of distinct facts
+    keys, rows = keys[order], rows[order]
+    keep = np.ones(len(keys), dtype=bool)
+    keep[1:] = (keys[1:] != keys[:-1]) | (rows[1:] != rows[:-1])
+    keys, rows = keys[keep], rows[keep]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    owners, counts = keys[starts], np.diff(np.r_[starts, len(keys)])
+    code = np.zeros(len(owners), dtype=np.int64)
+    for j in range(int(counts.max())):  # the j-th fact of every list that has one: work in total rows
+        longer = counts > j
+        code[longer] = _combine([code[longer], rows[starts[longer] + j]], int(longer.sum()))
+    out[owners] = _combine([counts, code], len(owners)) + 1
+    return out
+
+
+def _combine(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """Dense numbers 0.. for the distinct combinations of several parallel arrays of numbers."""
+    out = np.zeros(n, dtype=np.int64)
+    for part in parts:
+        pair = out * (int(part.max(initial=0)) + 1) + part
+        out = pc.dictionary_encode(pa.array(pair)).indices.to_numpy().astype(np.int64)
+    return out
+
+
+def _union(parts: list[exp.Expression]) -> exp.Expression:
+    return reduce(lambda a, b: exp.union(a, b, distinct=True, copy=False), parts)

@@ -1,0 +1,182 @@
+"""The set-at-a-time SQL engine (kb/sqlengine.py) agrees with pyDatalog (kb/engine.py) and the bottom-up
+evaluator (kb/bottomup.py): on every bundled and shared case, on the whole impact grid, and on small programs
+that probe its semantics (exact numbers, division, text, recursion, arity 0, case abstraction)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+import ontology
+from kb.bottomup import Model
+from kb.program import baseline_program, program_from_text
+from kb.sql.partition import partition
+from kb.sqlengine import ANSWER_PREDICATES, SqlEngine, SqlEngineError, SqlTypeError
+from queries.case import load_case
+from queries.decide import engine_for
+from queries.reform import Reform
+
+from ..conftest import OWN_CASES, SHARED_CASES
+
+CASE_FILES = sorted(SHARED_CASES.glob("*.yaml")) + sorted(OWN_CASES.glob("*.yaml"))
+
+
+def differences(where: str, pred: str, sql: set, other: set, other_name: str) -> str:
+    """'' if the rows agree, else the case, the predicate and the rows each engine alone derives."""
+    if sql == other:
+        return ""
+    return (f"{where}: {pred} differs: only in SQL {sorted(sql - other, key=repr)}; only in {other_name} "
+            f"{sorted(other - sql, key=repr)}")
+
+
+def by_case(rows: set[tuple]) -> dict[str, set[tuple]]:
+    out: dict[str, set[tuple]] = defaultdict(set)
+    for row in rows:
+        out[row[0]].add(row)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sql_answers() -> dict[str, dict[str, set[tuple]]]:
+    """Every case decided by the SQL engine, all cases of one scenario (baseline or a what-if) in one run."""
+    groups: dict[str, list] = defaultdict(list)
+    for path in CASE_FILES:
+        case = load_case(path)
+        groups[Reform(case.what_if).key].append(case)
+    out: dict[str, dict[str, set[tuple]]] = {}
+    base = ontology.load().facts()
+    for cases in groups.values():
+        reform = Reform(cases[0].what_if)
+        answers = SqlEngine(reform.program(), reform.apply(base)).evaluate([f for c in cases for f in c.facts()])
+        for pred in ANSWER_PREDICATES:
+            rows = by_case(answers.rows(pred))
+            for c in cases:
+                out.setdefault(c.id, {})[pred] = rows.get(c.id, set())
+    return out
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
+def test_three_engines_agree_on_every_case(path, sql_answers):
+    case = load_case(path)
+    reform = Reform(case.what_if)
+    program = reform.program()
+    model = Model(program, reform.apply(ontology.load().facts()) + case.facts())
+    engine = engine_for(reform, program)
+    problems = []
+    with engine.facts(case.facts()):
+        for pred in ANSWER_PREDICATES:
+            arity = 1 if pred == "license_required" else 2
+            by_engine = set(engine.ask(pred, (case.id,) + (None,) * (arity - 1)))
+            by_model = {row for row in model.rows(pred) if row[0] == case.id}
+            problems.append(differences(case.id, pred, sql_answers[case.id][pred], by_engine, "pyDatalog"))
+            problems.append(differences(case.id, pred, sql_answers[case.id][pred], by_model, "bottom-up"))
+    assert not [p for p in problems if p], "\n".join(p for p in problems if p)
+
+
+# ---- semantics on small programs
+
+def run(text: str, facts: list[tuple], preds: tuple[str, ...], **kw) -> dict[str, set[tuple]]:
+    program = program_from_text(text)
+    answers = SqlEngine(program, [], **kw).evaluate(facts, preds)
+    model = Model(program, facts)
+    out = {}
+    for pred in preds:
+        assert answers.rows(pred) == model.rows(pred), pred
+        out[pred] = answers.rows(pred)
+    return out
+
+
+RULE = '@rule r{n} @cite "x" @says "x"\n'
+
+
+def test_numbers_are_exact_beyond_64_bits():
+    text = ('input ops(C, N) "". input limit(C, N) "".\n' + RULE.format(n=1) +
+            'big(C, P) :- ops(C, N), limit(C, L), P = N * 100, P > L * 99.\n')
+    facts = [("ops", "a", 10**35), ("limit", "a", 10**35 + 1), ("ops", "b", 10**35), ("limit", "b", 10**35 * 2)]
+    assert run(text, facts, ("big",))["big"] == {("a", 10**37)}
+
+
+def test_an_overflow_is_an_error_never_a_wrong_answer():
+    text = 'input n(C, N) "".\n' + RULE.format(n=1) + 'sq(C, M) :- n(C, N), M = N * N.\n'
+    with pytest.raises(SqlEngineError, match="38 digits"):
+        SqlEngine(program_from_text(text), []).evaluate([("n", "a", 10**35)], ("sq",))
+    with pytest.raises(SqlEngineError, match="38 digits"):
+        SqlEngine(program_from_text(text), []).evaluate([("n", "a", 10**40)], ("sq",))
+
+
+def test_a_share_only_for_the_texts_is_not_stored_and_a_zero_divisor_drops_the_row():
+    text = ('input held(C, Part, Whole) "".\n' + RULE.format(n=1) +
+            'share_ok(C) :- held(C, Part, Whole), Share = Part * 100 / Whole, Part * 100 >= 50 * Whole.\n')
+    facts = [("held", "a", 60, 100), ("held", "b", 10, 100), ("held", "z", 0, 0)]
+    assert run(text, facts, ("share_ok",))["share_ok"] == {("a",)}
+
+
+def test_a_stored_quotient_is_refused():
+    text = 'input held(C, Part, Whole) "".\n' + RULE.format(n=1) + 'share(C, S) :- held(C, P, W), S = P / W.\n'
+    with pytest.raises(SqlTypeError, match="quotient"):
+        SqlEngine(program_from_text(text), []).evaluate([("held", "a", 1, 3)], ("share",))
+
+
+def test_text_is_compared_exactly_and_quoted_safely():
+    odd = "it's a \\ \"quoted\"; DROP TABLE r0; -- é"
+    text = ('input name(C, N) "".\n' + RULE.format(n=1) + f'odd(C) :- name(C, {__import__("json").dumps(odd)}).\n'
+            + RULE.format(n=2) + 'before(C, N) :- name(C, N), N < "b".\n')
+    facts = [("name", "a", odd), ("name", "b", "B"), ("name", "c", "b"), ("name", "d", odd + " ")]
+    out = run(text, facts, ("odd", "before"))
+    assert out["odd"] == {("a",)} and out["before"] == {("b", "B")}
+
+
+def test_a_column_with_text_and_numbers_is_an_error():
+    text = 'input v(C, X) "".\n' + RULE.format(n=1) + 'w(C) :- v(C, X), X > 3.\n'
+    with pytest.raises(SqlTypeError, match="text"):
+        SqlEngine(program_from_text(text), []).evaluate([("v", "a", "x")], ("w",))
+    with pytest.raises(SqlTypeError, match="both text and numbers"):
+        SqlEngine(program_from_text(text), []).evaluate([("v", "a", 1), ("v", "b", "x")], ("w",))
+
+
+def test_recursion_over_a_cycle_reaches_its_fixpoint():
+    text = ('base edge(X, Y) "".\n' + RULE.format(n=1) + 'path(X, Y) :- edge(X, Y).\n' + RULE.format(n=2) +
+            'path(X, Z) :- path(X, Y), edge(Y, Z).\n' + RULE.format(n=3) + 'loop(X) :- path(X, X).\n' +
+            RULE.format(n=4) + 'lonely(X) :- edge(X, _), not loop(X).\n')
+    facts = [("edge", a, b) for a, b in [(1, 2), (2, 3), (3, 1), (3, 4), (4, 5)]]
+    out = run(text, facts, ("path", "loop", "lonely"))
+    assert len(out["path"]) == 3 * 5 + 1 and out["lonely"] == {(4,)}
+
+
+def test_predicates_without_arguments():
+    text = ('input on(C) "". base flag(X) "".\n' + RULE.format(n=1) + 'any() :- on(C).\n' + RULE.format(n=2) +
+            'none() :- flag(X), not any().\n')
+    assert run(text, [("flag", "f")], ("any", "none")) == {"any": set(), "none": {()}}
+    assert run(text, [("flag", "f"), ("on", "a")], ("any", "none")) == {"any": {()}, "none": set()}
+
+
+def test_the_rules_are_parametric_in_the_case():
+    part = partition(baseline_program())
+    assert part is not None and part.key["case"] == 0 and part.key["tier2"] == 0
+    assert "country" not in part.key and "as_of" in part.depends["tier2"] and "quantity" not in part.depends["tier2"]
+    text = 'input a(C, X) "".\n' + RULE.format(n=1) + 'same(C, D) :- a(C, X), a(D, X).\n'
+    assert partition(program_from_text(text)) is None  # two cases meet in one rule: no abstraction
+
+
+def test_case_abstraction_changes_no_answer():
+    from bench.cases import random_cases
+
+    cases = random_cases(600, seed=11)
+    facts = [f for c in cases for f in c.facts()]
+    program, base = baseline_program(), ontology.load().facts()
+    with_classes = SqlEngine(program, base).evaluate(facts)
+    without = SqlEngine(program, base, abstraction=False).evaluate(facts)
+    model = Model(program, base + facts)
+    for pred in ANSWER_PREDICATES:
+        assert not differences("600 random cases", pred, with_classes.rows(pred), without.rows(pred), "SQL whole")
+        assert not differences("600 random cases", pred, with_classes.rows(pred), model.rows(pred), "bottom-up")
+
+
+def test_facts_must_fit_the_program():
+    engine = SqlEngine(baseline_program(), ontology.load().facts())
+    with pytest.raises(SqlEngineError, match="not a predicate"):
+        engine.evaluate([("no_such_thing", "a")])
+    with pytest.raises(SqlEngineError, match="arguments"):
+        engine.evaluate([("as_of", "a")])
+    with pytest.raises(SqlEngineError, match="not declared"):
+        engine.evaluate([("tier2", "a", "MY")])
