@@ -88,9 +88,10 @@ def decide(case: Case, program: Program | None = None) -> Decision:
 
 def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, program: Program) -> Decision:
     c = case.id
-    answers = {pred: x.ask(pred, (c, None)) for pred in ("status", "regime", "authorized", "red_flag", "review",
-                                                         "uncertain_route", "obligation")}
-    required = x.ask("license_required", (c,)) != []
+    known = x.engine.arity  # a reform may leave an answer predicate without any rule: then it has no answers
+    answers = {pred: x.ask(pred, (c, None)) if known.get(pred) == 2 else []
+               for pred in ("status", "regime", "authorized", "red_flag", "review", "uncertain_route", "obligation")}
+    required = known.get("license_required") == 1 and x.ask("license_required", (c,)) != []
     authorized = {a[1] for a in answers["authorized"]}
     authorized = [r for r in ROUTES if r in authorized] + sorted(authorized - set(ROUTES))
     conclusions = [("status", a) for a in answers["status"]]
@@ -113,7 +114,7 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
     bound = [(program.rule(n["rule"]), n["bindings"]) for n in proof["conclusions"] + proof["refutations"]
              if n.get("rule")]
     return Decision(
-        id=c, title=case.title, as_of=case.as_of.isoformat(), mode=case.mode, regime=answers["regime"][0][1],
+        id=c, title=case.title, as_of=case.as_of.isoformat(), mode=case.mode, regime=answers["regime"][0][1] if answers["regime"] else "undetermined",
         status=" ".join(dict.fromkeys(n["sentence"] for n in status_nodes)) or "legal status unknown on this date",
         license_required=required, authorized_by=authorized, not_available=not_available,
         uncertain={a[1]: builder.prove("uncertain_route", a)["sentence"] for a in answers["uncertain_route"]},

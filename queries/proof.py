@@ -148,7 +148,7 @@ class ProofBuilder:
             "format": FORMAT,
             "ruleset_version": self.program.version,
             "question": {"case": c.id, "source": c.source, "as_of": c.as_of.isoformat(), "mode": c.mode,
-                         "what_if": [{"op": o.op, "args": dict(o.args)} for o in self.reform.operations],
+                         "what_if": [{"op": o.op, "args": o.to_input()[o.op]} for o in self.reform.operations],
                          "inputs": [list(f) for f in c.facts()]},
             "conclusions": [self.prove(p, a) for p, a in conclusions],
             "refutations": [self.refute(p, a) for p, a in refutations],
