@@ -55,6 +55,9 @@ class InputError(AidkbError):
         self.source, self.field, self.message = escape(str(source)), escape(field_path), message
         super().__init__(f"{self.source}: {self.field}: {message}" if field_path else f"{self.source}: {message}")
 
+    def __reduce__(self):  # picklable, so that it crosses from a deadline worker process intact
+        return (type(self), (self.source, self.field, self.message))
+
 
 class UsageError(AidkbError):
     """A command used wrongly (a missing file, incompatible options)."""

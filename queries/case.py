@@ -28,7 +28,7 @@ FLAGS = ("unknown_end_user", "requests_model_weights", "non_datacenter_item", "n
          "foreign_produced_direct_product",
          "foreign_produced", "government_end_user", "prc_designed_ic", "no_datacenter_footprint",
          "residential_or_warehouse_address", "refuses_end_use_information", "unverifiable_iaas_customer",
-         "certified_91fr1684")
+         "certified_91fr1684", "unauthorized_ic_designer", "onward_to_d5_or_macau")
 CONFIDENCES = ("high", "medium", "low")
 # Sanity bounds on inputs (not legal numbers): beyond them a figure is a typo, not a transaction.
 MAX_QUANTITY = 10_000_000
@@ -370,7 +370,13 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
 def _item(r: _Reader, eccn: str) -> str:
     """An ECCN paragraph the knowledge base knows (ontology/src/items.ttl)."""
     if eccn not in r.onto.items:
-        r.fail("transaction.item", f"unknown ECCN {show(eccn)} (known: {', '.join(sorted(r.onto.items))})")
+        paragraphs = sorted(e for e in r.onto.items if e.startswith(eccn + "."))
+        if paragraphs:
+            r.fail("transaction.item", f"{show(eccn)} has several paragraphs with different licence requirements: "
+                                       f"name one of {', '.join(paragraphs)}")
+        entries = sorted({e.split(".")[0] for e in r.onto.items})
+        r.fail("transaction.item", f"unknown ECCN paragraph {show(eccn)} (the knowledge base covers the paragraphs "
+                                   f"of {', '.join(entries)}, e.g. 3A090.a, 4A090.b, 5A992.z.1, 4E091)")
     return eccn
 
 

@@ -36,7 +36,7 @@ from kb.errors import InputError, escape, show
 from .case import EARLIEST, LATEST
 from .reader import read_document, whole_number
 
-GROUPS = ("A5", "A6", "D1", "D4", "D5", "Supp5A", "Macau")
+GROUPS = ("A5", "A6", "D1", "D4", "D5", "Supp5A", "Macau", "PRC", "NamedB")
 TIER_GROUPS = {1: ("Supp5A",), 3: ("D5",)}          # what listing puts a country in a tier
 CLEARED_BY_MOVE = ("Supp5A", "D5", "Macau")         # listings a move to another tier ends
 BEGINNING = 19000101                                # the first day of every base fact (ontology/src)
