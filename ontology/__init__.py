@@ -103,6 +103,7 @@ class Ontology:
     authorizations: dict[str, dict] = field(default_factory=dict)    # id -> {kind, name, citation}
     provisions: dict[str, Provision] = field(default_factory=dict)   # citation -> Provision
     red_flags: dict[str, dict] = field(default_factory=dict)         # id -> {source, label, citation}
+    rule_versions: list[dict] = field(default_factory=list)  # the dated texts, oldest first (rule_versions.rq)
 
     @classmethod
     def from_graph(cls, graph: rdflib.Graph) -> "Ontology":
@@ -134,6 +135,11 @@ class Ontology:
                                                  r["source"]) for r in select(graph, "provisions")}
         o.red_flags = {r["id"]: {"source": r["source"], "label": r["label"], "citation": r["citation"]}
                        for r in select(graph, "red_flags")}
+        o.rule_versions = [{"citation": r["citation"], "title": r["title"], "grade": r["grade"],
+                            "encodes": r["encodes"],
+                            **{k: r[k].date().isoformat() if r[k] else None
+                               for k in ("published", "effective", "compliance")}}
+                           for r in select(graph, "rule_versions")]
         return o
 
     def facts(self) -> list[tuple]:
@@ -176,7 +182,7 @@ def from_json(data: dict) -> Ontology:
                     parameters=[Parameter(**p) for p in data["parameters"]], items=data["items"],
                     authorizations=data["authorizations"],
                     provisions={k: Provision(**v) for k, v in data["provisions"].items()},
-                    red_flags=data["red_flags"])
+                    red_flags=data["red_flags"], rule_versions=data["rule_versions"])
 
 
 @lru_cache(maxsize=1)
