@@ -114,6 +114,21 @@ def cmd_test(args) -> int:
 
 def cmd_rules(args) -> int:
     program = _load_program(args.rules)
+    if args.versions:
+        import ontology
+        for v in ontology.load().rule_versions:
+            dates = ", ".join(f"{k} {v[k]}" for k in ("published", "effective", "compliance") if v[k])
+            print(f"{v['effective']}  {v['citation']} [{v['grade']}]\n    {v['title']}\n    {dates}\n"
+                  f"    encoded: {v['encodes']}")
+        return 0
+    if args.show is not None:
+        import ontology
+        from queries.render import rule_card
+        chosen = [r for r in program.rules if args.show in ("", r.id) or r.file.endswith(args.show)]
+        if not chosen:
+            raise UsageError(f"rules --show: no rule or rule file {args.show!r}")
+        print("\n\n".join(rule_card(r, ontology.load()) for r in chosen))
+        return 0
     print(f"{len(program.rules)} rules, {len(program.declarations)} declarations, rule set {program.version}: ok")
     return 0
 
@@ -238,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_test)
     p = sub.add_parser("rules", help="parse and check the rule files")
     p.add_argument("--rules", help="a folder of .dl rule files (default: the embedded ones)")
+    p.add_argument("--versions", action="store_true", help="list the dated texts (rule sets) the rules rest on")
+    p.add_argument("--show", nargs="?", const="", metavar="ID_OR_FILE",
+                   help="print the rules (all, one id, or one file) with the text of the provisions they cite")
     p.set_defaults(func=cmd_rules)
     p = sub.add_parser("explain", help="why and why not, with proofs and counterfactuals")
     p.add_argument("file", help="a case file (YAML)")

@@ -12,7 +12,8 @@ from typing import Iterable, Iterator
 
 from pyDatalog import Logic, pyParser
 
-from .compiler import compile_program, constant
+from .errors import AidkbError
+from .compiler import compile_program, constant, used_predicates
 from .syntax import Program
 
 Fact = tuple  # (predicate, arg1, arg2, ...)
@@ -20,7 +21,7 @@ Fact = tuple  # (predicate, arg1, arg2, ...)
 _active = threading.local()
 
 
-class EngineError(Exception):
+class EngineError(AidkbError):
     """The engine was used wrongly (from another thread, or with an undeclared predicate)."""
 
 
@@ -33,8 +34,8 @@ class Engine:
         self.logic = Logic()  # a fresh, empty logic for this thread
         _active.engine = self
         compile_program(program)
-        self.arity = {d.key[0]: d.key[1] for d in program.declarations}
-        self.arity.update({r.head.pred: r.head.arity for r in program.rules})
+        # every predicate the program names, also one left without rules by a reform that disabled them
+        self.arity = dict(used_predicates(program))
         for fact in base_facts:
             self._assert(fact)
 

@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import rdflib
 
@@ -69,6 +70,18 @@ class Parameter:
     iri: str = ""
 
 
+class Membership(NamedTuple):
+    """A dated listing of a country in a group, with its source (a U grade marks a contested listing)."""
+    code: str
+    group: str
+    valid_from: int
+    valid_to: int
+    grade: str
+    citation: str
+    iri: str
+    note: str | None = None
+
+
 @dataclass(frozen=True)
 class Provision:
     citation: str
@@ -76,26 +89,29 @@ class Provision:
     url: str
     grade: str
     iri: str = ""
+    text: str | None = None         # the provision's words, where they were read (public-domain US text)
+    text_source: str | None = None  # where: eCFR issue date and paragraph, or FR citation
 
 
 @dataclass
 class Ontology:
     """What the rules and the answers need from the ontology, extracted once by SPARQL."""
     countries: dict[str, str] = field(default_factory=dict)          # code -> English name
-    memberships: list[tuple] = field(default_factory=list)  # (code, group, from, to, grade, citation, iri)
+    memberships: list[Membership] = field(default_factory=list)
     parameters: list[Parameter] = field(default_factory=list)
-    items: dict[str, dict] = field(default_factory=dict)             # eccn -> {class, kind, from, citation}
+    items: dict[str, dict] = field(default_factory=dict)  # eccn -> {class, kind, from, level, exceptions, ...}
     authorizations: dict[str, dict] = field(default_factory=dict)    # id -> {kind, name, citation}
     provisions: dict[str, Provision] = field(default_factory=dict)   # citation -> Provision
     red_flags: dict[str, dict] = field(default_factory=dict)         # id -> {source, label, citation}
+    rule_versions: list[dict] = field(default_factory=list)  # the dated texts, oldest first (rule_versions.rq)
 
     @classmethod
     def from_graph(cls, graph: rdflib.Graph) -> "Ontology":
         o = cls()
         o.countries = {r["code"]: r["name"] for r in select(graph, "countries")}
-        o.memberships = [(r["code"], r["group"], date_number(r["from"]),
-                          date_number(r["to"]) if r["to"] else OPEN_END, r["grade"], r["citation"], r["m"])
-                         for r in select(graph, "group_members")]
+        o.memberships = [Membership(r["code"], r["group"], date_number(r["from"]),
+                                    date_number(r["to"]) if r["to"] else OPEN_END, r["grade"], r["citation"], r["m"],
+                                    r["note"]) for r in select(graph, "group_members")]
         for r in select(graph, "parameters"):
             value = r["value"]
             if isinstance(value, dt.date):
@@ -105,23 +121,38 @@ class Ontology:
             o.parameters.append(Parameter(r["name"], value, date_number(r["from"]),
                                           date_number(r["to"]) if r["to"] else OPEN_END,
                                           r["citation"], r["grade"], r["unit"], r["note"], r["p"]))
-        o.items = {r["eccn"]: {"class": r["class"], "kind": r["kind"], "from": date_number(r["from"]),
-                               "citation": r["citation"]} for r in select(graph, "items")}
+        for r in select(graph, "items"):
+            item = o.items.setdefault(r["eccn"], {
+                "class": r["class"], "kind": r["kind"], "from": date_number(r["from"]), "citation": r["citation"],
+                "level": r["level"], "licence": r["licence"], "exceptions": [], "read_as": r["read_as"],
+                "label": r["label"], "text": r["text"], "exception_text": r["exception_text"],
+                "source": r["source"], "grade": r["grade"]})
+            if r["exception"]:
+                item["exceptions"].append(r["exception"].split(" ", 1))
         o.authorizations = {r["id"]: {"kind": r["kind"], "name": r["name"], "citation": r["citation"]}
                             for r in select(graph, "authorizations")}
-        o.provisions = {r["citation"]: Provision(r["citation"], r["title"], r["url"], r["grade"], r["p"])
-                        for r in select(graph, "provisions")}
+        o.provisions = {r["citation"]: Provision(r["citation"], r["title"], r["url"], r["grade"], r["p"], r["text"],
+                                                 r["source"]) for r in select(graph, "provisions")}
         o.red_flags = {r["id"]: {"source": r["source"], "label": r["label"], "citation": r["citation"]}
                        for r in select(graph, "red_flags")}
+        o.rule_versions = [{"citation": r["citation"], "title": r["title"], "grade": r["grade"],
+                            "encodes": r["encodes"],
+                            **{k: r[k].date().isoformat() if r[k] else None
+                               for k in ("published", "effective", "compliance")}}
+                           for r in select(graph, "rule_versions")]
         return o
 
     def facts(self) -> list[tuple]:
         """The base facts the rules declare with `base` (see kb/rules/base.dl)."""
         out: list[tuple] = [("country", code) for code in self.countries]
-        out += [("group_member", code, group, frm, to) for code, group, frm, to, *_ in self.memberships]
+        out += [("group_member", m.code, m.group, m.valid_from, m.valid_to) for m in self.memberships]
         out += [("param", p.name, p.value, p.valid_from, p.valid_to) for p in self.parameters]
         out += [("item_class", eccn, i["class"], i["from"]) for eccn, i in self.items.items()]
         out += [("item_kind", eccn, i["kind"]) for eccn, i in self.items.items()]
+        out += [("item_level", eccn, i["level"]) for eccn, i in self.items.items()]
+        out += [("item_exception", eccn, route, condition) for eccn, i in self.items.items()
+                for route, condition in i["exceptions"]]
+        out += [("item_read_as", eccn, i["read_as"]) for eccn, i in self.items.items() if i["read_as"]]
         out += [("authorization", a) for a in self.authorizations]
         return out
 
@@ -147,11 +178,11 @@ def to_json(o: Ontology) -> dict:
 
 
 def from_json(data: dict) -> Ontology:
-    return Ontology(countries=data["countries"], memberships=[tuple(m) for m in data["memberships"]],
+    return Ontology(countries=data["countries"], memberships=[Membership(*m) for m in data["memberships"]],
                     parameters=[Parameter(**p) for p in data["parameters"]], items=data["items"],
                     authorizations=data["authorizations"],
                     provisions={k: Provision(**v) for k, v in data["provisions"].items()},
-                    red_flags=data["red_flags"])
+                    red_flags=data["red_flags"], rule_versions=data["rule_versions"])
 
 
 @lru_cache(maxsize=1)

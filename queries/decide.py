@@ -2,6 +2,7 @@
 red flags, review policy, the provisions that decide it, and the rule's legal status on the date asked."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,8 @@ from kb.syntax import Positive, Program, Rule
 from .case import Case
 from .explain import Explainer
 from .proof import ProofBuilder, rules_in
-from .reform import Reform
+from .case import CaseError
+from .reform import Reform, parse_operations
 
 ROUTES = ("AIA", "ACM", "LPP", "ACA", "NAC", "UVEU", "NVEU")  # the order answers list them in
 _ENGINES_PER_THREAD = 8
@@ -75,45 +77,91 @@ class Decision:
     def to_json(self) -> dict:
         return asdict(self)
 
+    def outcome(self) -> tuple:
+        """What a lawyer acts on: the licence, the routes, the unclear routes and the review policy."""
+        return (self.license_required, tuple(self.authorized_by), tuple(sorted(self.uncertain)), self.review_policy)
 
-def decide(case: Case, program: Program | None = None) -> Decision:
-    """Decide one validated case in its own scenario (baseline, or baseline under the case's what_if)."""
+    def outcome_text(self) -> str:
+        if not self.license_required:
+            return "no licence required"
+        text = "licence required, " + (f"authorized by {', '.join(self.authorized_by)}" if self.authorized_by
+                                        else "no exception or authorization applies")
+        if self.uncertain:
+            text += f"; unclear: {', '.join(sorted(self.uncertain))}"
+        return text + (f"; review policy: {self.review_policy}" if self.review_policy else "")
+
+
+def decide(case: Case, program: Program | None = None, contested: bool = True) -> Decision:
+    """Decide one validated case in its own scenario (baseline, or baseline under the case's what_if).
+
+    Where the answer rests on a contested country listing (graded U in ontology/src/groups.ttl) of a country the
+    case involves, the case is also decided without that listing, and a caveat says whether the answer changes."""
     onto = ontology.load()
     reform = Reform(case.what_if)
-    program = reform.program(program or baseline_program())
+    base = program or baseline_program()
+    program = reform.program(base)
     engine = engine_for(reform, program)
     with engine.facts(case.facts()):
-        return _read(case, Explainer(engine, program, onto), onto, reform, program)
+        decision = _read(case, Explainer(engine, program, onto), onto, reform, program)
+    if contested:
+        decision.caveats += [_contested(case, m, base, decision, onto) for m in contested_listings(case, onto)]
+    return decision
+
+
+def contested_listings(case: Case, onto: ontology.Ontology) -> list[ontology.Membership]:
+    """The contested (grade U) listings in force on the date for the countries the case involves."""
+    on = ontology.date_number(case.as_of)
+    involved = {case.destination, case.hq, case.parent_hq} | {p.hq_country for p in case.parent_chain}
+    return [m for m in onto.memberships if m.grade == "U" and m.code in involved and m.valid_from <= on < m.valid_to]
+
+
+def _contested(case: Case, m: ontology.Membership, program: Program, decision: "Decision",
+               onto: ontology.Ontology) -> str:
+    """A caveat on a contested listing: what it rests on, and the answer without it."""
+    without = parse_operations([{"remove_from_group": {"country": m.code, "group": m.group}}], case.source,
+                               "contested listing", onto)
+    other = decide(dataclasses.replace(case, what_if=case.what_if + without), program, contested=False)
+    head = f"Contested listing: {onto.countries[m.code]} ({m.code}) in {m.group} ({m.citation}): {m.note}."
+    if other.outcome() == decision.outcome():
+        return f"{head} Without that listing the answer is the same."
+    return f"{head} Without that listing the answer would differ: {other.outcome_text()}."
 
 
 def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, program: Program) -> Decision:
     c = case.id
-    answers = {pred: x.ask(pred, (c, None)) for pred in ("status", "regime", "authorized", "red_flag", "review",
-                                                         "uncertain_route", "obligation")}
-    required = x.ask("license_required", (c,)) != []
+    known = x.engine.arity  # a reform may leave an answer predicate without any rule: then it has no answers
+    answers = {pred: x.ask(pred, (c, None)) if known.get(pred) == 2 else []
+               for pred in ("status", "regime", "authorized", "red_flag", "review", "uncertain_route", "obligation",
+                            "caveat", "input_conflict")}
+    builder = ProofBuilder(x, case, reform)
+    for conflict in answers["input_conflict"]:
+        raise CaseError(case.source, conflict[1], builder.prove("input_conflict", conflict)["sentence"])
+    answers["status"] = sorted(answers["status"], key=lambda a: _order(program, "status", a[1]))
+    answers["caveat"] = sorted(answers["caveat"], key=lambda a: _order(program, "caveat", a[1]))
+    required = known.get("license_required") == 1 and x.ask("license_required", (c,)) != []
     authorized = {a[1] for a in answers["authorized"]}
     authorized = [r for r in ROUTES if r in authorized] + sorted(authorized - set(ROUTES))
     conclusions = [("status", a) for a in answers["status"]]
     conclusions += [("license_required", (c,))] if required else []
-    for pred in ("authorized", "red_flag", "review", "uncertain_route", "obligation"):
+    for pred in ("authorized", "red_flag", "review", "uncertain_route", "obligation", "caveat"):
         conclusions += [(pred, a) for a in answers[pred]]
     if required:
         failed = [("authorized", (c, r)) for r in ROUTES if r in onto.authorizations and r not in authorized]
     else:
         failed = [("license_required", (c,))]
-    builder = ProofBuilder(x, case, reform)
     proof = builder.document(conclusions, failed)
     status_nodes = proof["conclusions"][:len(answers["status"])]
 
     reasons = [Reason(_label(pred, args), n["rule"], n["citations"], n["sentence"])
-               for (pred, args), n in zip(conclusions, proof["conclusions"]) if pred != "status"]
+               for (pred, args), n in zip(conclusions, proof["conclusions"]) if pred not in ("status", "caveat")]
+    stated = [n["sentence"] for (pred, _), n in zip(conclusions, proof["conclusions"]) if pred == "caveat"]
     not_available = {args[1]: n["reason"] for (_, args), n in zip(failed, proof["refutations"]) if required}
     fired = [r for n in proof["conclusions"] for r in rules_in(n, program)]
     rules_used = fired + [r for n in proof["refutations"] for r in rules_in(n, program)]
     bound = [(program.rule(n["rule"]), n["bindings"]) for n in proof["conclusions"] + proof["refutations"]
              if n.get("rule")]
     return Decision(
-        id=c, title=case.title, as_of=case.as_of.isoformat(), mode=case.mode, regime=answers["regime"][0][1],
+        id=c, title=case.title, as_of=case.as_of.isoformat(), mode=case.mode, regime=answers["regime"][0][1] if answers["regime"] else "undetermined",
         status=" ".join(dict.fromkeys(n["sentence"] for n in status_nodes)) or "legal status unknown on this date",
         license_required=required, authorized_by=authorized, not_available=not_available,
         uncertain={a[1]: builder.prove("uncertain_route", a)["sentence"] for a in answers["uncertain_route"]},
@@ -121,7 +169,7 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
         review_policy="; ".join(dict.fromkeys(a[1] for a in answers["review"])) or None,
         obligations=sorted({a[1] for a in answers["obligation"]}),
         citations=list(dict.fromkeys(cite for rule in rules_used for cite in rule.cites)), reasons=reasons,
-        caveats=_caveats(case, fired, bound, onto),
+        caveats=list(dict.fromkeys(stated + _caveats(fired, bound, onto, case))),
         no_licence_because=None if required else proof["refutations"][0]["reason"],
         what_if=reform.describe(), ruleset_version=program.version, proof=proof)
 
@@ -133,9 +181,17 @@ def _label(pred: str, args: tuple) -> str:
             "uncertain_route": "unclear:", "obligation": "obligation:"}[pred] + f" {args[1]}"
 
 
-def _caveats(case: Case, rules: list[Rule], bound: list[tuple[Rule, dict]], onto: ontology.Ontology) -> list[str]:
-    """Where the answer rests on something unverified: a rule that fired and is graded U or carries a note,
-    a parameter graded U that a rule actually read, or a country listing graded U for a country involved."""
+def _order(program: Program, pred: str, key: str) -> int:
+    """Where the first rule concluding pred(_, key) stands in the rule set (statuses and caveats read in that order)."""
+    for i, rule in enumerate(program.rules_for(pred, 2)):
+        if getattr(rule.head.args[1], "value", None) == key:
+            return i
+    return len(program.rules)
+
+
+def _caveats(rules: list[Rule], bound: list[tuple[Rule, dict]], onto: ontology.Ontology, case: Case) -> list[str]:
+    """Where the answer rests on something unverified: a rule that fired and is graded U or carries a note, or a
+    parameter graded U that a rule actually read. (Contested listings: decide.)"""
     out: list[str] = []
     for rule in rules:
         if rule.grade == "U":
@@ -151,8 +207,4 @@ def _caveats(case: Case, rules: list[Rule], bound: list[tuple[Rule, dict]], onto
                 p = onto.parameter(lit.atom.args[1].value, on)
                 if p and p.grade == "U":
                     out.append(f"parameter {p.name} = {p.value} ({p.citation}) is unverified: {p.note}")
-    involved = {case.destination, case.hq, case.parent_hq} | {p.hq_country for p in case.parent_chain}
-    for code, group, frm, to, grade, citation, _ in onto.memberships:
-        if code in involved and grade == "U" and frm <= on < to:
-            out.append(f"{onto.countries[code]} ({code}) in {group} ({citation}) is unverified")
     return list(dict.fromkeys(out))

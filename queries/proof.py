@@ -148,7 +148,7 @@ class ProofBuilder:
             "format": FORMAT,
             "ruleset_version": self.program.version,
             "question": {"case": c.id, "source": c.source, "as_of": c.as_of.isoformat(), "mode": c.mode,
-                         "what_if": [{"op": o.op, "args": dict(o.args)} for o in self.reform.operations],
+                         "what_if": [{"op": o.op, "args": o.to_input()[o.op]} for o in self.reform.operations],
                          "inputs": [list(f) for f in c.facts()]},
             "conclusions": [self.prove(p, a) for p, a in conclusions],
             "refutations": [self.refute(p, a) for p, a in refutations],
@@ -207,9 +207,9 @@ def base_sources(onto: ontology.Ontology) -> dict[tuple, dict]:
         return onto.__dict__["_sources"]
     out: dict[tuple, dict] = {}
     onto.__dict__["_sources"] = out
-    for code, group, frm, to, grade, citation, iri in onto.memberships:
-        out[("group_member", (code, group, frm, to))] = {"type": "ontology", "iri": iri, "grade": grade,
-                                                         "citation": citation}
+    for m in onto.memberships:
+        out[("group_member", (m.code, m.group, m.valid_from, m.valid_to))] = {
+            "type": "ontology", "iri": m.iri, "grade": m.grade, "citation": m.citation}
     for p in onto.parameters:
         out[("param", (p.name, p.value, p.valid_from, p.valid_to))] = {
             "type": "parameter", "iri": p.iri, "name": p.name, "value": p.value, "valid_from": p.valid_from,
@@ -220,6 +220,12 @@ def base_sources(onto: ontology.Ontology) -> dict[tuple, dict]:
         iri = str(ontology.AID["eccn_" + eccn.replace(".", "_")])
         out[("item_class", (eccn, item["class"], item["from"]))] = {"type": "ontology", "iri": iri}
         out[("item_kind", (eccn, item["kind"]))] = {"type": "ontology", "iri": iri}
+        out[("item_level", (eccn, item["level"]))] = {"type": "ontology", "iri": iri, "citation": item["licence"]}
+        for route, condition in item["exceptions"]:
+            out[("item_exception", (eccn, route, condition))] = {"type": "ontology", "iri": iri,
+                                                                 "citation": item["citation"]}
+        if item["read_as"]:
+            out[("item_read_as", (eccn, item["read_as"]))] = {"type": "ontology", "iri": iri}
     for a in onto.authorizations:
         out[("authorization", (a,))] = {"type": "ontology", "iri": str(ontology.AID[a])}
     return out

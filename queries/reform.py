@@ -21,23 +21,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 import ontology
 from kb.checks import check
 from kb.parser import RuleError, parse_text
 from kb.syntax import Program, Rule
 
-from .case import InputError
+from kb.errors import InputError, escape, show
 
-BEGINNING = 19000101
-GROUPS = ("A5", "A6", "D1", "D4", "D5", "Supp5A", "Macau")
+from .case import EARLIEST, LATEST
+from .reader import read_document, whole_number
+
+GROUPS = ("A5", "A6", "D1", "D4", "D5", "Supp5A", "Macau", "PRC", "NamedB")
 TIER_GROUPS = {1: ("Supp5A",), 3: ("D5",)}          # what listing puts a country in a tier
 CLEARED_BY_MOVE = ("Supp5A", "D5", "Macau")         # listings a move to another tier ends
+BEGINNING = 19000101                                # the first day of every base fact (ontology/src)
 FACT_OPS = ("move_country", "add_to_group", "remove_from_group", "set_parameter")
 RULE_OPS = ("disable_rule", "replace_rule", "add_rule")
 REFORM_FIELDS = {"title", "description", "operations"}
@@ -49,15 +51,34 @@ class ReformError(InputError):
 
 @dataclass(frozen=True)
 class Operation:
+    """One reform operation, kept in its input form (what a reform file says: dates as YYYY-MM-DD, rule text as
+    written), so that it re-parses wherever it is stored (a proof, a download, a link)."""
     op: str
-    args: tuple  # sorted (key, value) pairs, values plain JSON types
+    args: tuple  # sorted (key, value) pairs, plain JSON values
 
     def get(self, key: str):
         return dict(self.args).get(key)
 
+    def since(self) -> int | None:
+        """The `from` date as the yyyymmdd number the facts carry (None: from the beginning)."""
+        value = self.get("from")
+        return ontology.date_number(value) if value else None
+
+    def to_input(self) -> dict:
+        """The operation as a reform file writes it: {op: {field: value}}."""
+        return {self.op: {k: v for k, v in self.args if v is not None}}
+
+    def rule_id(self) -> str | None:
+        if self.op in ("disable_rule", "replace_rule"):
+            return self.get("id")
+        if self.op == "add_rule":
+            (rule,) = parse_text(self.get("text"), "<add_rule>")
+            return rule.id
+        return None
+
     def describe(self) -> str:
         a = dict(self.args)
-        since = f" from {_iso(a['from'])}" if a.get("from") else ""
+        since = f" from {a['from']}" if a.get("from") else ""
         if self.op == "move_country":
             return f"move {a['country']} to Tier {a['to_tier']}{since}"
         if self.op == "add_to_group":
@@ -70,14 +91,17 @@ class Operation:
             return f"disable rule {a['id']}"
         if self.op == "replace_rule":
             return f"replace rule {a['id']}"
-        return f"add rule {a['id']}"
+        return f"add rule {self.rule_id()}"
 
     def countries(self) -> set[str]:
         return {self.get("country")} - {None}
 
 
-def _iso(n: int) -> str:
-    return f"{n // 10000:04d}-{n // 100 % 100:02d}-{n % 100:02d}"
+# Input sanity bounds on parameter values, by unit (not legal numbers: a value beyond them is a typo).
+PARAMETER_BOUNDS = {"percent": 100, "factor": 100, "operations": 10**35, "GB/s": 10**7}
+DEFAULT_BOUND = 10**15  # TPP
+MAX_OPERATIONS = 200
+MAX_RULE_TEXT = 20_000
 
 
 # ---- validation
@@ -87,6 +111,8 @@ def parse_operations(value: Any, source: str, path: str, onto: ontology.Ontology
     if value is None:
         return ()
     entries = value if isinstance(value, list) else [value]
+    if len(entries) > MAX_OPERATIONS:
+        raise ReformError(source, path, f"{len(entries):,} operations; at most {MAX_OPERATIONS} are accepted")
     ops: list[Operation] = []
     for i, entry in enumerate(entries):
         where = f"{path}[{i}]" if isinstance(value, list) else path
@@ -94,7 +120,7 @@ def parse_operations(value: Any, source: str, path: str, onto: ontology.Ontology
             raise ReformError(source, where, "must be a mapping of operations, e.g. {move_country: {country: MY, "
                                              "to_tier: 1}}")
         for op, args in entry.items():
-            at = f"{where}.{op}"
+            at = f"{where}.{escape(str(op))}"
             if op == "move_country":
                 ops.append(_move(args, source, at, onto))
             elif op in ("add_to_group", "remove_from_group"):
@@ -106,18 +132,32 @@ def parse_operations(value: Any, source: str, path: str, onto: ontology.Ontology
             else:
                 raise ReformError(source, at, f"unsupported what-if operation (supported: "
                                               f"{', '.join(FACT_OPS + RULE_OPS)})")
+    _check_conflicts(ops, source, path)
     reform = Reform(tuple(ops))
     if reform.rule_operations():
         reform.program(program, source, path)  # checks the amended rule set as a whole now
     return reform.operations
 
 
+def _check_conflicts(ops: list[Operation], source: str, path: str) -> None:
+    """Two rule operations on one rule id contradict each other (disable twice, disable then replace, ...)."""
+    touched: dict[str, str] = {}
+    for o in ops:
+        rule_id = o.rule_id()
+        if rule_id is None:
+            continue
+        if rule_id in touched:
+            raise ReformError(source, path, f"conflicting operations on rule {rule_id!r}: {touched[rule_id]} and "
+                                            f"{o.op}; give one operation per rule")
+        touched[rule_id] = o.op
+
+
 def _fields(args: Any, source: str, path: str, required: set[str], optional: set[str] = frozenset()) -> dict:
     if not isinstance(args, dict):
-        raise ReformError(source, path, "must be a mapping")
+        raise ReformError(source, path, f"must be a mapping, not {show(args)}")
     for key in args:
-        if key not in required | optional:
-            raise ReformError(source, f"{path}.{key}", "unknown field (allowed: " +
+        if not isinstance(key, str) or key not in required | optional:
+            raise ReformError(source, f"{path}.{escape(str(key))}", "unknown field (allowed: " +
                               ", ".join(sorted(required | optional)) + ")")
     for key in sorted(required):
         if key not in args:
@@ -125,25 +165,29 @@ def _fields(args: Any, source: str, path: str, required: set[str], optional: set
     return args
 
 
-def _date(value: Any, source: str, path: str) -> int:
-    if isinstance(value, str):
+def _date(value: Any, source: str, path: str) -> str:
+    """A date in input form (YYYY-MM-DD), checked."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = value.isoformat()
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
-            value = dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
-            raise ReformError(source, path, f"must be a date YYYY-MM-DD, not {value!r}") from None
-    if not isinstance(value, dt.date):
-        raise ReformError(source, path, f"must be a date YYYY-MM-DD, not {value!r}")
-    return ontology.date_number(value)
+            raise ReformError(source, path, f"{show(value)} is not a date of the calendar") from None
+        if not EARLIEST <= day <= LATEST:
+            raise ReformError(source, path, f"{value} is outside {EARLIEST}..{LATEST}")
+        return value
+    raise ReformError(source, path, f"must be a date YYYY-MM-DD, not {show(value)}")
 
 
-def _since(a: dict, source: str, path: str) -> int | None:
+def _since(a: dict, source: str, path: str) -> str | None:
     return _date(a["from"], source, f"{path}.from") if a.get("from") is not None else None
 
 
 def _country(a: dict, source: str, path: str, onto: ontology.Ontology) -> str:
     country = a["country"]
     if not isinstance(country, str) or country not in onto.countries:
-        raise ReformError(source, f"{path}.country", f"unknown country code {country!r}")
+        raise ReformError(source, f"{path}.country", f"unknown country code {show(country)}")
     if country == "US":
         raise ReformError(source, f"{path}.country", "the United States is Tier 1 by definition and is in no group")
     return country
@@ -156,16 +200,16 @@ def _op(op_name: str, /, **args) -> Operation:
 def _move(args: Any, source: str, path: str, onto: ontology.Ontology) -> Operation:
     a = _fields(args, source, path, {"country", "to_tier"}, {"from"})
     country = _country(a, source, path, onto)
-    if a["to_tier"] not in (1, 2, 3) or isinstance(a["to_tier"], bool):
-        raise ReformError(source, f"{path}.to_tier", f"must be 1, 2 or 3, not {a['to_tier']!r}")
-    return _op("move_country", country=country, to_tier=a["to_tier"], **{"from": _since(a, source, path)})
+    if isinstance(a["to_tier"], bool) or a["to_tier"] not in (1, 2, 3):
+        raise ReformError(source, f"{path}.to_tier", f"must be 1, 2 or 3, not {show(a['to_tier'])}")
+    return _op("move_country", country=country, to_tier=int(a["to_tier"]), **{"from": _since(a, source, path)})
 
 
 def _group(op: str, args: Any, source: str, path: str, onto: ontology.Ontology) -> Operation:
     a = _fields(args, source, path, {"country", "group"}, {"from"})
     country = _country(a, source, path, onto)
-    if a["group"] not in GROUPS:
-        raise ReformError(source, f"{path}.group", f"unknown group {a['group']!r} (groups: {', '.join(GROUPS)})")
+    if not isinstance(a["group"], str) or a["group"] not in GROUPS:
+        raise ReformError(source, f"{path}.group", f"unknown group {show(a['group'])} (groups: {', '.join(GROUPS)})")
     return _op(op, country=country, group=a["group"], **{"from": _since(a, source, path)})
 
 
@@ -173,19 +217,19 @@ def _set(args: Any, source: str, path: str, onto: ontology.Ontology) -> Operatio
     a = _fields(args, source, path, {"name", "value"}, {"from"})
     name = a["name"]
     known = {p.name: p for p in onto.parameters}
-    if name not in known:
-        raise ReformError(source, f"{path}.name", f"unknown parameter {name!r} (known: {', '.join(sorted(known))})")
-    value = a["value"]
-    if known[name].unit == "date":
-        value = _date(value, source, f"{path}.value")
-    elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
-        raise ReformError(source, f"{path}.value", f"must be a non-negative number, not {value!r}")
-    elif isinstance(value, float):
+    if not isinstance(name, str) or name not in known:
+        raise ReformError(source, f"{path}.name", f"unknown parameter {show(name)} (known: {', '.join(sorted(known))})")
+    unit = known[name].unit
+    if unit == "date":
+        value: Any = _date(a["value"], source, f"{path}.value")
+    else:
         try:
-            value = ontology.exact(value)
-        except ValueError:
-            raise ReformError(source, f"{path}.value", f"must be a whole number (legal numbers are exact), "
-                                                       f"not {value!r}") from None
+            value = whole_number(a["value"])
+        except (ValueError, ArithmeticError) as e:
+            raise ReformError(source, f"{path}.value", f"{e}, not {show(a['value'])}") from None
+        bound = PARAMETER_BOUNDS.get(unit, DEFAULT_BOUND)
+        if not 0 <= value <= bound:
+            raise ReformError(source, f"{path}.value", f"must be non-negative and at most {bound:,} ({unit}), not {value:,}")
     return _op("set_parameter", name=name, value=value, **{"from": _since(a, source, path)})
 
 
@@ -199,14 +243,17 @@ def _rule_op(op: str, args: Any, source: str, path: str, program: Program | None
         a = _fields(args, source, path, {"id", "text"})
     else:
         a = _fields(args, source, path, {"text"})
-    if op != "add_rule" and a["id"] not in {r.id for r in program.rules}:
-        raise ReformError(source, f"{path}.id", f"no rule {a['id']!r} in the rule set")
+    if op != "add_rule" and (not isinstance(a["id"], str) or a["id"] not in {r.id for r in program.rules}):
+        raise ReformError(source, f"{path}.id", f"no rule {show(a['id'])} in the rule set")
     if op == "disable_rule":
         return _op(op, id=a["id"])
-    if not isinstance(a["text"], str):
-        raise ReformError(source, f"{path}.text", "must be rule text")
+    text = a["text"]
+    if not isinstance(text, str):
+        raise ReformError(source, f"{path}.text", f"must be rule text, not {show(text)}")
+    if len(text) > MAX_RULE_TEXT:
+        raise ReformError(source, f"{path}.text", f"is longer than {MAX_RULE_TEXT:,} characters")
     try:
-        statements = parse_text(a["text"], f"{source}:{path}.text")
+        statements = parse_text(text, f"{source}:{path}.text")
     except RuleError as e:
         raise ReformError(source, f"{path}.text", str(e)) from None
     rules = [s for s in statements if isinstance(s, Rule)]
@@ -217,28 +264,37 @@ def _rule_op(op: str, args: Any, source: str, path: str, program: Program | None
         raise ReformError(source, f"{path}.text", f"the replacement's @rule is {rule.id!r}, not {a['id']!r}")
     if op == "add_rule" and rule.id in {r.id for r in program.rules}:
         raise ReformError(source, f"{path}.text", f"rule id {rule.id!r} is already used; use replace_rule")
-    return _op(op, id=rule.id, text=a["text"])
+    return _op(op, id=a["id"], text=text) if op == "replace_rule" else _op(op, text=text)
 
 
 def load_reform(path: Path, onto: ontology.Ontology | None = None) -> "Reform":
-    """Read and validate a reform file."""
+    """Read and validate a reform file (through the hardened reader: queries/reader.py)."""
     onto = onto or ontology.load()
     source = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise ReformError(source, "", f"cannot read file: {e}") from None
-    except yaml.YAMLError as e:
-        raise ReformError(source, "", f"malformed YAML: {getattr(e, 'problem', None) or e}") from None
+        data = read_document(path, source)
+    except InputError as e:
+        raise ReformError(e.source, e.field, e.message) from None
+    return parse_reform(data, source, onto, Path(path).stem)
+
+
+def parse_reform(data: Any, source: str, onto: ontology.Ontology | None = None, default_title: str = "what-if"
+                 ) -> "Reform":
+    """A reform document ({title, description, operations}), as a file, an upload or an HTTP body holds it."""
+    onto = onto or ontology.load()
     if not isinstance(data, dict):
         raise ReformError(source, "", "a reform file is a mapping with title and operations")
     for key in data:
         if key not in REFORM_FIELDS:
-            raise ReformError(source, str(key), f"unknown field (allowed: {', '.join(sorted(REFORM_FIELDS))})")
+            raise ReformError(source, escape(str(key)), f"unknown field (allowed: {', '.join(sorted(REFORM_FIELDS))})")
+    for key in ("title", "description"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > 300 or escape(value) != value):
+            raise ReformError(source, key, "must be one line of text (at most 300 characters)")
     if not isinstance(data.get("operations"), list) or not data["operations"]:
         raise ReformError(source, "operations", "missing or empty list of operations")
     ops = parse_operations(data["operations"], source, "operations", onto)
-    return Reform(ops, str(data.get("title") or Path(path).stem))
+    return Reform(ops, str(data.get("title") or default_title))
 
 
 # ---- the reform
@@ -296,7 +352,7 @@ class Reform:
         out = list(facts)
         for o in self.operations:
             a = dict(o.args)
-            start = a.get("from") or BEGINNING
+            start = o.since() or BEGINNING
             if o.op == "move_country":
                 out = _clip(out, lambda f: f[0] == "group_member" and f[1] == a["country"]
                             and f[2] in CLEARED_BY_MOVE, start)
@@ -308,7 +364,8 @@ class Reform:
                 out = _clip(out, lambda f: f[0] == "group_member" and f[1] == a["country"] and f[2] == a["group"],
                             start)
             elif o.op == "set_parameter":
-                out = _apply_set(out, a["name"], a["value"], a.get("from"))
+                value = ontology.date_number(a["value"]) if isinstance(a["value"], str) else a["value"]
+                out = _apply_set(out, a["name"], value, o.since())
         return out
 
     def program(self, base: Program | None = None, source: str = "<reform>", path: str = "what_if") -> Program:

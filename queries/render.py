@@ -264,3 +264,18 @@ def proof_dot(e: Explanation) -> str:
         walk(g.node)
     lines.append("}")
     return "\n".join(dict.fromkeys(lines)) + "\n"
+
+
+def rule_card(rule, onto: ontology.Ontology) -> str:
+    """A rule as `aidkb rules --show` prints it: id, sentence, grade, its text, and the law beside it (each cited
+    provision's words, where the knowledge base has read them, with their source)."""
+    lines = [f"{rule.id}  [{rule.file}; grade {rule.grade}]", _wrap(rule.says, "  ")]
+    if rule.note:
+        lines.append(_wrap(f"note: {rule.note}", "  "))
+    lines.append("  " + rule.text())
+    for cite in rule.cites:
+        provision = onto.provisions.get(cite)
+        lines.append(f"  cites {cite}" + (f": {provision.title}" if provision else ""))
+        if provision and provision.text:
+            lines.append(_wrap(f"\u201c{provision.text}\u201d ({provision.text_source})", "      "))
+    return "\n".join(lines)

@@ -20,8 +20,11 @@ from ontology.build import owl_graph, tier_memberships
 AID = ontology.AID
 TIER1_LISTED = {"AU", "BE", "CA", "DK", "FI", "FR", "DE", "IE", "IT", "JP", "NL", "NZ", "NO", "KR", "ES", "SE", "TW",
                 "GB"}  # Supp. No. 5 to part 740, para (a): the 18 destinations (shared/regulation.md section 2)
-D5_2025 = {"AF", "BY", "MM", "KH", "CF", "CN", "CD", "CU", "CY", "ER", "HT", "IR", "IQ", "KP", "LB", "LY", "NI", "RU",
-           "SO", "SS", "SD", "SY", "VE", "ZW"}
+# Country Group D:5 in the eCFR of 2026-07-23 (Supp. No. 1 to part 740): 22 destinations (Cyprus out since 30 May
+# 2024, 89 FR 40369; Cambodia out since 7 Nov 2025 under the D:5 note, 3 Feb 2026 in the table).
+D5_ECFR_2026 = {"AF", "BY", "CD", "CF", "CN", "CU", "ER", "HT", "IQ", "IR", "KP", "LB", "LY", "MM", "NI", "RU", "SD", "SO",
+                "SS", "SY", "VE", "ZW"}
+D5_2025 = D5_ECFR_2026 | {"KH", "ET"}  # on 1 Jun 2025: Cambodia still listed; Ethiopia by the D:5 note (22 CFR 126.1)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def test_sparql_extracts_the_facts_the_rules_need(onto):
 
 def test_tier_lists_match_the_rule(onto, program):
     tiers = _tiers_on(onto, program, 20250601)
-    assert tiers[1] == TIER1_LISTED | {"US"}
+    assert tiers[1] == TIER1_LISTED | {"US", "PR", "GU", "VI", "AS", "MP", "UM"}  # the US includes its territories (772.1)
     assert tiers[3] == D5_2025 | {"MO", "HK"}
     assert tiers[2] == set(onto.countries) - tiers[1] - tiers[3]
     assert {"MY", "SG", "IN", "AE", "SA", "IL", "BR", "MX", "PL", "PT", "CH", "AT", "GR", "TR"} <= tiers[2]
@@ -62,9 +65,25 @@ def test_every_country_is_in_exactly_one_tier_at_each_date(onto, program):
         assert set().union(*tiers.values()) == set(onto.countries)
 
 
-def test_cambodia_leaves_tier3_when_it_leaves_d5(onto, program):
-    assert "KH" in _tiers_on(onto, program, 20260202)[3]
-    assert "KH" in _tiers_on(onto, program, 20260203)[2]
+def test_cambodia_leaves_tier3_when_it_leaves_the_state_list(onto, program):
+    """Regression: Cambodia was kept in D:5 until BIS's conforming rule (3 Feb 2026); the State Department's
+    126.1 list, which the D:5 note makes control, dropped it on 7 Nov 2025."""
+    assert "KH" in _tiers_on(onto, program, 20251106)[3]
+    assert "KH" in _tiers_on(onto, program, 20251107)[2]
+
+
+def test_d5_on_2026_07_23_is_the_ecfr_table_plus_the_state_list(onto, program):
+    """Regression: Cyprus was in D:5 with no end date (out since 30 May 2024, 89 FR 40369)."""
+    assert _tiers_on(onto, program, 20260723)[3] == D5_ECFR_2026 | {"ET", "MO", "HK"}
+    assert "CY" in _tiers_on(onto, program, 20240530)[2] and "CY" in _tiers_on(onto, program, 20240529)[3]
+
+
+def test_uae_moves_from_d4_to_a5_on_2026_07_10(onto):
+    """Regression: the UAE was kept in D:4 with no end date; the eCFR of 2026-07-23 lists it in A:5."""
+    def groups(on):
+        return {m.group for m in onto.memberships if m.code == "AE" and m.valid_from <= on < m.valid_to}
+    assert groups(20260709) >= {"D4"} and not groups(20260709) & {"A5", "NamedB"}
+    assert groups(20260710) >= {"A5", "NamedB"} and "D4" not in groups(20260710)
 
 
 def test_built_owl_and_facts_are_up_to_date(onto):

@@ -1,0 +1,139 @@
+"""The law through time and from its primary text (issue 10): which rule set decides on each date, the status
+facets, the caveats an answer must carry, and the data read from the CCL entries."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+import ontology
+from queries.case import CaseError, parse_case
+from queries.decide import decide
+
+
+def _case(as_of: str, dest: str = "MY", mode: str = "as_published", **transaction) -> dict:
+    t = {"kind": "export", "item": "3A090.a", "quantity": 10, "tpp_per_unit": 15832, "destination_country": dest,
+         "end_user": {"name": "Buyer", "hq_country": dest, "ultimate_parent_hq_country": dest, "end_use": "datacenter"}}
+    end_user = transaction.pop("end_user", {})
+    t.update(transaction)
+    t["end_user"].update(end_user)
+    return {"id": "t", "as_of": as_of, "mode": mode, "transaction": t}
+
+
+def _decide(*args, **kwargs):
+    return decide(parse_case(_case(*args, **kwargs), "t.yaml"))
+
+
+@pytest.mark.parametrize("as_of, mode, regime", [
+    ("2022-10-06", "as_published", "none"),
+    ("2022-10-07", "as_published", "oct_2022"),
+    ("2023-11-16", "as_published", "oct_2022"),
+    ("2023-11-17", "as_published", "pre_rule"),
+    ("2025-01-12", "as_published", "pre_rule"),
+    ("2025-01-13", "as_published", "pre_rule"),   # effective, compliance not yet required
+    ("2025-05-14", "as_published", "pre_rule"),
+    ("2025-05-15", "as_published", "diffusion"),
+    ("2025-05-15", "as_enforced", "pre_rule"),
+    ("2026-12-01", "as_published", "diffusion"),
+    ("2026-12-01", "as_enforced", "pre_rule"),
+])
+def test_the_rule_set_of_each_date(as_of, mode, regime):
+    assert _decide(as_of, mode=mode).regime == regime
+
+
+def test_status_names_the_gao_decision_and_the_may_2026_guidance():
+    before = _decide("2026-05-11").status
+    assert "B-337935" not in before and "31 May" not in before
+    for mode in ("as_published", "as_enforced"):
+        status = _decide("2026-06-01", mode=mode).status
+        assert "GAO decision B-337935 (2026-05-12)" in status
+        assert "BIS guidance of 2026-05-31" in status and "still enforced" in status
+    assert _decide("2026-06-01", mode="as_enforced").status.startswith("Read as enforced")
+
+
+def test_status_before_the_controls_says_they_did_not_exist():
+    status = _decide("2022-01-01", dest="CN").status
+    assert "did not exist" in status and "87 FR 62186" in status and "2022-10-07" in status
+
+
+def test_a_date_after_the_newest_text_read_gets_a_caveat_naming_it():
+    assert not any("2026-07-23" in c for c in _decide("2026-07-23").caveats)
+    assert any("after 2026-07-23, the newest text" in c for c in _decide("2026-12-01").caveats)
+
+
+def test_an_ownership_chain_gets_the_affiliates_caveat_for_its_date():
+    chain = {"parent_chain": [{"name": "Holding", "hq_country": "SG"}], "ultimate_parent_hq_country": "SG"}
+    assert not any("Affiliates" in c for c in _decide("2025-09-28", end_user=chain).caveats)
+    assert any("from 2025-09-29 the Affiliates rule" in c for c in _decide("2025-10-01", end_user=chain).caveats)
+    assert any("is stayed from 2025-11-10" in c for c in _decide("2026-03-01", end_user=chain).caveats)
+    assert any("may apply again" in c for c in _decide("2026-12-01", end_user=chain).caveats)
+    assert not any("Affiliates" in c for c in _decide("2026-12-01").caveats)  # no chain, no caveat
+
+
+def test_a_contested_listing_states_the_answer_without_it():
+    d = _decide("2025-06-01", dest="ET")
+    (caveat,) = [c for c in d.caveats if c.startswith("Contested listing")]
+    assert "Ethiopia (ET) in D5" in caveat and "22 CFR 126.1" in caveat
+    assert "would differ: licence required, authorized by LPP" in caveat
+
+
+def test_a_bare_z_code_is_read_as_its_a_level_paragraph_and_says_so():
+    d = _decide("2025-06-01", dest="BR", item="5A992.z", tpp_per_unit=126656)
+    assert d.authorized_by == ["LPP"]
+    assert any("5A992.z is read as 5A992.z.1" in c for c in d.caveats)
+
+
+def test_an_entry_without_a_paragraph_is_refused_with_the_choices():
+    with pytest.raises(CaseError, match="name one of 3A090.a, 3A090.b, 3A090.c"):
+        parse_case(_case("2025-06-01", item="3A090"), "t.yaml")
+
+
+def test_uveu_holdings_that_cannot_hold_on_the_date_are_an_input_error():
+    """Regression: inconsistent UVEU holdings (Tier 1 share = the whole, plus TPP in a Tier 2 destination) were
+    accepted and authorised."""
+    holdings = {"global_tpp": 10**9, "tier1_tpp": 10**9, "us_tpp": 5 * 10**8, "destination_tpp": 10**8}
+    case = parse_case(_case("2025-06-01", end_user={"veu": "UVEU", "veu_holdings": holdings}), "t.yaml")
+    with pytest.raises(CaseError, match="transaction.end_user.veu_holdings: the UVEU's holdings do not add up"):
+        decide(case)
+
+
+def test_items_carry_their_licence_level_and_listed_exceptions_from_the_ccl():
+    items = ontology.load().items
+    assert items["3A090.a"]["level"] == "a" and items["3A090.b"]["level"] == "b"
+    assert items["3A090.c"]["level"] == "c" and items["4E091"]["level"] == "weights"
+    assert ["AIA", "designer"] in items["3A090.a"]["exceptions"] and ["LPP", "yes"] in items["3A090.a"]["exceptions"]
+    assert not any(route in ("AIA", "LPP") for route, _ in items["3A090.b"]["exceptions"])
+    assert not any(route == "ACM" for route, _ in items["4A004.z.1"]["exceptions"])   # 4A004 lists no ACM
+    assert not any(route == "LPP" for route, _ in items["5D002.z.1.a"]["exceptions"])  # software: no LPP
+    assert items["4E091"]["exceptions"] == [["AIA", "yes"]]                             # ACM: No
+    assert items["5A992.z"]["read_as"] == "5A992.z.1"
+    assert "10 26 or more" in items["4E091"]["text"] and "eCFR 2026-07-23" in items["4E091"]["source"]
+
+
+def test_rule_versions_list_the_dated_texts_oldest_first():
+    versions = ontology.load().rule_versions
+    dates = [v["effective"] for v in versions]
+    assert dates == sorted(dates) and dates[0] == "2022-10-07"
+    cites = {v["citation"] for v in versions}
+    assert {"87 FR 62186", "88 FR 73458", "89 FR 23876", "90 FR 4544", "91 FR 1684", "GAO decision B-337935"} <= cites
+
+
+def test_provisions_carry_the_text_they_were_read_in():
+    provisions = ontology.load().provisions
+    assert "26,900,000 cumulative total processing performance" in provisions["15 CFR 740.29"].text
+    assert "BIS Interactive EAR" in provisions["15 CFR 740.27"].text_source
+    assert provisions["15 CFR 744.23(a)(3)"].text.startswith("This license requirement was first introduced")
+
+
+def test_the_rule_card_shows_the_law_beside_the_rule():
+    from kb.program import baseline_program
+    from queries.render import rule_card
+
+    card = rule_card(baseline_program().rule("lpp_conditions"), ontology.load())
+    assert "lpp_conditions_met(C) :-" in card and "authorizes the export and reexport of up to 26,900,000" in card
+
+
+def test_dates_are_answered_in_the_whole_period():
+    for day in (dt.date(2022, 10, 7) + dt.timedelta(days=97 * i) for i in range(16)):
+        d = _decide(day.isoformat(), dest="CN")
+        assert d.license_required and d.status
