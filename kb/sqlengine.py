@@ -86,28 +86,51 @@ def _column(values: list, where: str) -> tuple[pa.Array, str]:
     raise SqlTypeError(f"{where}: unsupported values of type {array.type}")
 
 
+CHUNK = 1_000_000  # facts turned into Arrow at a time: the tuples of one chunk are all that is kept in Python
+
+
 def fact_tables(facts: Iterable[tuple], arity: Mapping[str, int]) -> dict[str, tuple[pa.Table, tuple[str, ...]]]:
     """Facts grouped by predicate as Arrow tables (columns c0.., or u for arity 0) with their column types
-    (duplicates are removed when a backend loads them)."""
-    rows: dict[str, list[tuple]] = defaultdict(list)
+    (duplicates are removed where it matters: every derived relation is a set). `facts` may be a generator: it
+    is read a chunk at a time."""
+    parts: dict[str, list[tuple[pa.Table, tuple[str, ...]]]] = defaultdict(list)
+    facts = iter(facts)
     with _no_gc():  # millions of small tuples: the cyclic collector would rescan them all, over and over
-        for fact in facts:
-            rows[fact[0]].append(fact)
-        out = {}
-        for pred, values in rows.items():
-            if pred not in arity:
-                raise SqlEngineError(f"{pred}/{len(values[0]) - 1} is not a predicate of the program")
-            n = arity[pred]
-            if set(map(len, values)) != {n + 1}:
-                bad = next(v for v in values if len(v) != n + 1)
-                raise SqlEngineError(f"{bad}: {pred} has {n} arguments")
-            if n == 0:
-                out[pred] = (pa.table({UNIT: pa.array([1], pa.int64())}), ())
-                continue
-            columns = list(zip(*values))[1:]
-            arrays, kinds = zip(*(_column(list(col), f"argument {i + 1} of {pred}") for i, col in enumerate(columns)))
-            out[pred] = (pa.table(dict(zip(column_names(n), arrays))), tuple(kinds))
-    return out
+        while chunk := list(itertools.islice(facts, CHUNK)):
+            rows: dict[str, list[tuple]] = defaultdict(list)
+            for fact in chunk:
+                rows[fact[0]].append(fact)
+            del chunk
+            for pred, values in rows.items():
+                parts[pred].append(_table(pred, values, arity))
+    return {pred: _concat(pred, tables) for pred, tables in parts.items()}
+
+
+def _table(pred: str, values: list[tuple], arity: Mapping[str, int]) -> tuple[pa.Table, tuple[str, ...]]:
+    if pred not in arity:
+        raise SqlEngineError(f"{pred}/{len(values[0]) - 1} is not a predicate of the program")
+    n = arity[pred]
+    if set(map(len, values)) != {n + 1}:
+        bad = next(v for v in values if len(v) != n + 1)
+        raise SqlEngineError(f"{bad}: {pred} has {n} arguments")
+    if n == 0:
+        return pa.table({UNIT: pa.array([1], pa.int64())}), ()
+    columns = list(zip(*values))[1:]
+    arrays, kinds = zip(*(_column(list(col), f"argument {i + 1} of {pred}") for i, col in enumerate(columns)))
+    return pa.table(dict(zip(column_names(n), arrays))), tuple(kinds)
+
+
+def _concat(pred: str, tables: list[tuple[pa.Table, tuple[str, ...]]]) -> tuple[pa.Table, tuple[str, ...]]:
+    """The chunks of one predicate as one table (whole numbers widened to decimals where one chunk needed it)."""
+    kinds = tables[0][1]
+    if any(k != kinds for _, k in tables):
+        raise SqlTypeError(f"{pred}: a column holds both text and numbers")
+    if len(tables) == 1:
+        return tables[0]
+    schema = pa.schema([pa.field(c, pa.decimal128(38, 0)) if any(pa.types.is_decimal(t.schema.field(c).type)
+                                                                for t, _ in tables) else tables[0][0].schema.field(c)
+                        for c in tables[0][0].column_names])
+    return pa.concat_tables([t.cast(schema) for t, _ in tables]), kinds
 
 
 @contextmanager
@@ -192,8 +215,9 @@ def spark_session(master: str | None = None):
             return active
         master = master or SPARK_MASTER
         builder = (SparkSession.builder.master(master).appName("aidkb")
-                   .config("spark.ui.enabled", "false").config("spark.sql.ansi.enabled", "true")
-                   .config("spark.sql.shuffle.partitions", "4").config("spark.sql.adaptive.enabled", "true"))
+                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.ansi.enabled", "true").config("spark.sql.shuffle.partitions", "2")
+                   .config("spark.sql.adaptive.enabled", "true"))
         if master.startswith("local"):
             builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
         session = builder.getOrCreate()
@@ -221,7 +245,7 @@ class SparkBackend:
     def _keep(self, name: str, frame, view: bool = False) -> None:
         from pyspark.errors import ArithmeticException
 
-        if not view:
+        if not view:  # materialized now: a lazy plan over a hundred relations is too deep for Catalyst
             try:
                 frame = frame.localCheckpoint(eager=True)
             except ArithmeticException as e:
@@ -261,7 +285,12 @@ class SparkBackend:
         return exp.func("array_join", exp.func("array_sort", exp.func("collect_list", value)), exp.Literal.string(","))
 
     def fetch(self, name: str) -> pa.Table:
-        return self.frames[name].toArrow()
+        from pyspark.errors import ArithmeticException
+
+        try:
+            return self.frames[name].toArrow()
+        except ArithmeticException as e:
+            raise SqlEngineError(f"a computed number does not fit in 38 digits: {e}") from None
 
     def drop(self, name: str) -> None:
         if self.frames.pop(name, None) is not None:
@@ -281,35 +310,85 @@ def _casts(columns: list[str], kinds: tuple[str, ...], sql_type) -> list[exp.Exp
 # ---- answers
 
 class Answers:
-    """The rows of each asked predicate (Arrow tables c0.. with exact decimals, or Python sets of tuples)."""
+    """The rows of each asked predicate: as Arrow tables (columns c0.., exact decimals), as sets of Python tuples,
+    or asked like kb.engine.Engine (`ask`), per case. Relations the case abstraction kept per representative
+    are expanded to every case only when a whole table is read."""
 
-    def __init__(self, tables: dict[str, pa.Table], arity: dict[str, int], seconds: dict[str, float] | None = None):
-        self.tables, self.arity = tables, arity
-        self.seconds = seconds or {}  # "facts": Python facts to Arrow tables; "evaluation": the SQL run
+    def __init__(self, tables: dict[str, pa.Table], arity: dict[str, int], seconds: dict[str, float],
+                 key: dict[str, int] | None = None, case_names: pa.Array | None = None,
+                 maps: np.ndarray | None = None, columns: dict[str, int] | None = None):
+        self.arity, self.seconds = arity, seconds  # seconds: "facts" (to Arrow), "evaluation" (the SQL run)
+        self._raw, self._key, self._names = tables, key or {}, case_names
+        self._maps, self._columns = maps, columns or {}
+        self._tables: dict[str, pa.Table] = {}
         self._rows: dict[str, set[tuple]] = {}
+        self._by_key: dict[str, dict] = {}
+        self._index: dict | None = None
+
+    def __iter__(self):
+        return iter(self._raw)
 
     def table(self, pred: str) -> pa.Table:
-        return self.tables[pred]
+        """Every row of `pred`, cases named as in the facts."""
+        if pred not in self._tables:
+            table = self._raw[pred]
+            if pred in self._key and self._names is not None:
+                k = self._key[pred]
+                c = table.column_names[k]
+                if pred in self._columns:  # rows of the representatives: one copy per case of each class
+                    reps = pa.table({"_case": pa.array(np.arange(len(self._maps))),
+                                     "_rep": pa.array(self._maps[:, self._columns[pred]])})
+                    joined = reps.join(table.rename_columns([*table.column_names[:k], "_rep",
+                                                             *table.column_names[k + 1:]]), "_rep", join_type="inner")
+                    table = pa.table({n: joined.column("_case") if i == k else joined.column(n)
+                                      for i, n in enumerate(table.column_names)})
+                table = table.set_column(k, c, pc.take(self._names, table.column(c).cast(pa.int64())))
+            self._tables[pred] = table
+        return self._tables[pred]
 
     def rows(self, pred: str) -> set[tuple]:
         if pred not in self._rows:
-            table = self.tables[pred]
+            table = self.table(pred)
             if self.arity[pred] == 0:
                 self._rows[pred] = {()} if table.num_rows else set()
             else:
-                columns = [[_exact(v) for v in col.to_pylist()] for col in table.columns]
-                self._rows[pred] = set(zip(*columns)) if columns else set()
+                self._rows[pred] = set(zip(*(_exact_values(col) for col in table.columns)))
         return self._rows[pred]
 
     def __getitem__(self, pred: str) -> set[tuple]:
         return self.rows(pred)
 
-    def __iter__(self):
-        return iter(self.tables)
+    def ask(self, pred: str, args: tuple) -> list[tuple]:
+        """Like kb.engine.Engine.ask: the rows matching args (None is free), sorted by repr; fast when the case is
+        bound (one case's rows are looked up through its representative)."""
+        k = self._key.get(pred)
+        if k is None or args[k] is None or self._names is None:
+            rows = self.rows(pred)
+        else:
+            rows = self._case_rows(pred, k, args[k])
+        return sorted({r for r in rows if all(a is None or a == v for a, v in zip(args, r))}, key=repr)
+
+    def _case_rows(self, pred: str, k: int, case) -> list[tuple]:
+        if self._index is None:
+            self._index = {name: i for i, name in enumerate(self._names.to_pylist())}
+        code = self._index.get(case)
+        if code is None:
+            return []
+        if pred not in self._by_key:
+            table = self._raw[pred]
+            by: dict[int, list[tuple]] = defaultdict(list)
+            for row in zip(*(_exact_values(col) for col in table.columns)):
+                by[row[k]].append(row)
+            self._by_key[pred] = by
+        rep = int(self._maps[code, self._columns[pred]]) if pred in self._columns else code
+        return [r[:k] + (case,) + r[k + 1:] for r in self._by_key[pred].get(rep, ())]
 
 
-def _exact(v):
-    return int(v) if isinstance(v, Decimal) else v
+def _exact_values(column) -> list:
+    values = column.to_pylist()
+    if pa.types.is_decimal(column.type):
+        return [None if v is None else int(v) for v in values]
+    return values
 
 
 # ---- the engine
@@ -365,17 +444,15 @@ class SqlEngine:
         start = time.perf_counter()
         backend = self._backend()
         try:
-            found = _Run(self, backend, tables, set(wanted), names).answers()
+            run = _Run(self, backend, tables, set(wanted), names)
+            found = run.answers()
         finally:
             backend.close()
-        if names is not None:
-            part = self.partition
-            for pred, table in found.items():
-                if pred in part.key:
-                    c = f"c{part.key[pred]}"
-                    found[pred] = table.set_column(part.key[pred], c, pc.take(names, table.column(c).cast(pa.int64())))
         seconds["evaluation"] = time.perf_counter() - start
-        return Answers(found, self.arity, seconds)
+        part = self.partition
+        columns = {p: run.classes[part.depends[p]] + 1 for p in found if part and part.depends.get(p) in run.classes}
+        return Answers(found, self.arity, seconds, part.key if part and names is not None else None, names,
+                       run.maps, columns)
 
     def _encode_keys(self, tables: dict) -> tuple[dict, pa.Array | None]:
         """Inside the engine, cases are named by numbers (joins on numbers are faster than on text): the key
@@ -420,6 +497,7 @@ class _Run:
         self.names = {pred: f"r{i}" for i, pred in enumerate(sorted(engine.arity))}
         self.fact_types = {(p, i): (k, f"the facts of {p}") for p, (_, ks) in tables.items() for i, k in enumerate(ks)}
         self.classes: dict[frozenset[str], int] = {}
+        self.maps: np.ndarray | None = None  # row: a case's number, then its representative per grouping
         self.arity = dict(engine.arity)
 
     def answers(self) -> dict[str, pa.Table]:
@@ -493,26 +571,15 @@ class _Run:
         if self.classes:
             self.names[MAP], self.arity[MAP] = "maps", len(columns)
             self.backend.load("maps", pa.table(columns), (KEY,) * len(columns))
+            self.maps = np.column_stack(list(columns.values()))
             self.fact_types.update({(MAP, i): (KEY, "case keys") for i in range(len(columns))})
 
     def _read(self, pred: str) -> pa.Table:
-        part = self.engine.partition
-        j = part.depends.get(pred) if part else None
-        if j is None or j not in self.classes:
-            if pred in self.engine.derived:
-                return self.backend.fetch(self.names[pred])
-            out = f"x{self.names[pred][1:]}"
-            self.backend.create(out, exp.select("*").distinct().from_(self.names[pred]))
-            return self.backend.fetch(out)
-        k = part.key[pred]
-        rep = f"c{self.classes[j] + 1}"
-        cols = [exp.column("c0", "m").as_(f"c{i}") if i == k else exp.column(f"c{i}", "t").as_(f"c{i}")
-                for i in range(self.arity[pred])]
-        query = exp.select(*cols).from_(exp.to_table("maps").as_("m")).join(
-            exp.to_table(self.names[pred]).as_("t"), on=exp.EQ(this=exp.column(f"c{k}", "t"),
-                                                              expression=exp.column(rep, "m")), join_type="inner")
+        """The rows of `pred` as computed (per representative where the abstraction kept it so)."""
+        if pred in self.engine.derived:
+            return self.backend.fetch(self.names[pred])
         out = f"x{self.names[pred][1:]}"
-        self.backend.create(out, query)
+        self.backend.create(out, exp.select("*").distinct().from_(self.names[pred]))
         return self.backend.fetch(out)
 
     # -- recursion

@@ -113,7 +113,7 @@ class RuleCompiler:
 
     def __init__(self, program: Program, types: Types, sql_type: Callable[[str], exp.DataType]):
         self.program, self.types, self.sql_type = program, types, sql_type
-        self.index = {id(r): n for n, r in enumerate(program.rules)}
+        self.index = {r: n for n, r in enumerate(program.rules)}
 
     def literal(self, value, kind: str) -> exp.Expression:
         if kind == NUMBER:
@@ -121,7 +121,7 @@ class RuleCompiler:
         return exp.Literal.string(value)
 
     def select(self, rule: Rule, table_for: TableFor) -> exp.Select:
-        n = self.index[id(rule)]
+        n = self.index[rule]
         bound: dict[str, exp.Expression] = {}
         where: list[exp.Expression] = []
         query: exp.Select = exp.select()

@@ -73,6 +73,40 @@ def test_three_engines_agree_on_every_case(path, sql_answers):
     assert not [p for p in problems if p], "\n".join(p for p in problems if p)
 
 
+@pytest.mark.slow
+def test_the_whole_grid_agrees_with_pydatalog_and_the_bottom_up_evaluator(onto, program):
+    """All 83,664 grid points in one SQL run, against pyDatalog and the bottom-up evaluator on one
+    representative of each grid class (queries/impact.py: points of one class have the same outcomes)."""
+    from queries.impact import _class_key, _profiles, grid, grid_case
+
+    points = grid()
+    answers = SqlEngine(program, onto.facts()).evaluate(f for g in points for f in grid_case(g).facts())
+    sql = {pred: by_case(answers.rows(pred)) for pred in ANSWER_PREDICATES}
+    profiles = _profiles(Reform(), program, onto)
+    key = {g: _class_key(profiles[g.country], profiles.get, g.item, g.profile, onto) for g in points}
+    reps = {k: grid_case(g, case_id=f"class{i}") for i, (k, g) in enumerate({key[g]: g for g in points}.items())}
+    engine = engine_for(Reform(), program)
+    by_engine: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    chunk = list(reps.values())
+    for start in range(0, len(chunk), 20):
+        with engine.facts([f for c in chunk[start:start + 20] for f in c.facts()]):
+            for pred in ANSWER_PREDICATES:
+                for row in engine.ask(pred, (None,) * (1 if pred == "license_required" else 2)):
+                    by_engine[row[0]][pred].add(row)
+    model = Model(program, onto.facts() + [f for c in chunk for f in c.facts()])
+    by_model = {pred: by_case(model.rows(pred)) for pred in ANSWER_PREDICATES}
+    problems = []
+    for g in points:
+        rep = reps[key[g]].id
+        for pred in ANSWER_PREDICATES:
+            mine = sql[pred].get(g.key, set())
+            for name, theirs in (("pyDatalog", by_engine[rep][pred]), ("bottom-up", by_model[pred].get(rep, set()))):
+                problem = differences(g.key, pred, mine, {(g.key, *r[1:]) for r in theirs}, name)
+                if problem:
+                    problems.append(problem)
+    assert not problems, f"{len(problems)} disagreements, the first: " + "\n".join(problems[:10])
+
+
 # ---- semantics on small programs
 
 def run(text: str, facts: list[tuple], preds: tuple[str, ...], **kw) -> dict[str, set[tuple]]:
@@ -158,11 +192,11 @@ def test_the_rules_are_parametric_in_the_case():
     assert partition(program_from_text(text)) is None  # two cases meet in one rule: no abstraction
 
 
-def test_case_abstraction_changes_no_answer():
-    from bench.cases import random_cases
+def test_case_abstraction_changes_no_answer(onto):
+    from bench.scale import case_dicts
+    from queries.case import parse_case
 
-    cases = random_cases(600, seed=11)
-    facts = [f for c in cases for f in c.facts()]
+    facts = [f for data in case_dicts(600, seed=11) for f in parse_case(data, "<generated>", onto).facts()]
     program, base = baseline_program(), ontology.load().facts()
     with_classes = SqlEngine(program, base).evaluate(facts)
     without = SqlEngine(program, base, abstraction=False).evaluate(facts)
@@ -180,3 +214,32 @@ def test_facts_must_fit_the_program():
         engine.evaluate([("as_of", "a")])
     with pytest.raises(SqlEngineError, match="not declared"):
         engine.evaluate([("tier2", "a", "MY")])
+
+
+# ---- Spark: the same compiled program, exactly DuckDB's answers
+
+@pytest.fixture(scope="session")
+def spark():
+    import shutil
+
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed: Spark (pyspark local mode) cannot start")
+    from kb.sqlengine import spark_session
+
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+@pytest.mark.slow
+def test_a_portfolio_through_spark_local_mode_gets_exactly_duckdbs_answers(spark, tmp_path):
+    from bench.scale import case_dicts, flatten
+    from queries.screen import screen
+
+    from .test_screen import write_portfolio
+
+    portfolio = tmp_path / "p.parquet"
+    write_portfolio([flatten(d) for d in case_dicts(80, seed=21)], portfolio)
+    on_spark = screen(portfolio, engine="spark", reasons=False).rows
+    assert on_spark == screen(portfolio, reasons=False).rows
+    assert any(r["license_required"] for r in on_spark) and any(r["authorized_by"] for r in on_spark)

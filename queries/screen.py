@@ -1,0 +1,382 @@
+"""Screening a portfolio: every transaction of a CSV, Parquet or JSON Lines file decided set at a time.
+
+The portfolio is the case contract flattened: one row per transaction, one column per case field named by its
+dotted path (`id`, `as_of`, `transaction.item`, `transaction.end_user.hq_country`, ... as
+`pandas.json_normalize(case, sep=".")` names them). List fields (`transaction.facts`,
+`transaction.end_user.parent_chain`) are lists in Parquet and JSON Lines and JSON text in CSV; an absent or empty
+column is null. CSV cells are typed like the plain scalars of a case file (queries/reader.py): true/false,
+null, whole and decimal numbers exactly (`2e+26` is 2 x 10^26 exactly, `4E091` stays an ECCN), else text.
+
+Each row is un-flattened and validated by the case files' own validator (queries.case.parse_case); a bad row is
+reported with its row number (1 = the first data row) and field, and is written to the output with its error,
+never dropped; `strict` stops at the first. Rows with `date` and `claimed_route` columns get their running
+totals from the portfolio itself (queries/ledger.py). Then every row is decided set at a time by the SQL engine
+(kb/sqlengine.py, DuckDB or Spark). With `reasons` (the default) each row's decision is also read off the SQL
+engine's model by the same reader as `aidkb decide` (queries.decide, queries.explain): the first failing
+condition of each route that fails, the citations and the caveats, word for word as `aidkb decide` gives them.
+Without `reasons`, only the outcome columns, for the largest portfolios.
+
+The output (CSV or Parquet, by the extension of `out_path`) has one row per transaction: id, row, error,
+license_required, authorized_by, red_flags, review_policy, status, regime, uncertain, obligations, one column
+`not_available.<route>` per route, citations, caveats, and the ledger's columns when it applies.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+import ontology
+from kb.sqlengine import ANSWER_PREDICATES, Answers, SqlEngine
+from kb.syntax import Program
+
+from .case import Case, InputError, parse_case
+from .decide import ROUTES, Decision, _contested, _read, contested_listings
+from .explain import Explainer
+from .ledger import LEDGER_COLUMNS, Ledger, apply_ledger
+from .reader import Numeral, load_json
+from .reform import Reform, load_reform
+
+Progress = Callable[[str, int, int], None]
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+REASONS_CHUNK = 2_000  # rows whose full model is read back from SQL at a time for their reasons
+
+
+class ScreenError(InputError):
+    """A portfolio that cannot be screened (unreadable, unknown format, or a bad row under --strict)."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    row: int                 # 1 = the first data row
+    id: str | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}{f' ({self.id})' if self.id else ''}: {self.field or 'row'}: {self.message}"
+
+
+@dataclass
+class ScreenResult:
+    """What screening found: one output row per transaction (bad rows carry their error), the bad rows, and
+    the ledger's breaches when the portfolio has dates and claimed routes."""
+    rows: list[dict]
+    bad: list[BadRow]
+    ledger: Ledger | None = None
+    out_path: Path | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def screened(self) -> int:
+        return len(self.rows)
+
+
+# ---- reading
+
+def read_rows(path: Path | str) -> Iterator[tuple[int, dict]]:
+    """(row number, flat row) for every data row of a portfolio file."""
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ScreenError(str(path), "", f"unknown portfolio format {path.suffix!r} (use {', '.join(FORMATS)})")
+    if not path.is_file():
+        raise ScreenError(str(path), "", "no such file")
+    if kind == "jsonl":
+        with path.open(encoding="utf-8") as f:
+            for n, line in enumerate((line for line in f if line.strip()), 1):
+                row = load_json(line, f"{path}: row {n}")
+                if not isinstance(row, dict):
+                    raise ScreenError(str(path), f"row {n}", "a JSON Lines row must be an object")
+                yield n, row
+        return
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        else:
+            import pyarrow.csv as pcsv
+
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                names = next(csv.reader(f), [])
+            table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False))
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ScreenError(str(path), "", f"cannot read the portfolio: {e}") from None
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    typed = (lambda v, where: cell(v, where)) if kind == "csv" else (lambda v, where: v)
+    for i in range(table.num_rows):
+        yield i + 1, {name: typed(values[i], f"{path}: row {i + 1}: {name}") for name, values in columns.items()}
+
+
+_INTEGER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
+_NUMERAL = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+\Z")
+
+
+def cell(text: str | None, where: str) -> Any:
+    """A CSV cell typed like a plain scalar of a case file: empty and null are None, true/false, exact numbers
+    (2.5e25 an exact Decimal; 2e26 a Numeral, text that number fields read exactly), [..] and {..} JSON."""
+    if text is None or text == "" or text in ("null", "Null", "NULL", "~"):
+        return None
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    if text[0] in "[{":
+        return load_json(text, where)
+    if _INTEGER.match(text):
+        return int(text)
+    if _DECIMAL.match(text):
+        return Decimal(text)
+    if _NUMERAL.match(text):
+        return Numeral(text)
+    return text
+
+
+def unflatten(row: dict, row_number: int) -> dict:
+    """A flat row (dotted column names) as the nested mapping of a case file; a mapping whose fields are all
+    empty is itself empty (null). An empty column that is also the prefix of others (`transaction.model` beside
+    `transaction.model.training_ops`) adds nothing."""
+    nested: dict = {}
+    items = [(k, v) for k, v in row.items() if k not in LEDGER_COLUMNS]
+    for name, value in [(k, v) for k, v in items if v is not None] + [(k, v) for k, v in items if v is None]:
+        parts = name.split(".")
+        node = nested
+        for i, part in enumerate(parts[:-1]):
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise InputError(f"row {row_number}", ".".join(parts[:i + 1]), "is both a value and a mapping")
+        leaf, old = parts[-1], node.get(parts[-1])
+        value = _plain(value)
+        if value is None and leaf in node:
+            continue
+        if isinstance(old, dict) and isinstance(value, dict):
+            node[leaf] = {**value, **old}
+        elif isinstance(old, dict):
+            raise InputError(f"row {row_number}", name, "is both a value and a mapping")
+        else:
+            node[leaf] = value
+    return _collapse(nested)
+
+
+def _plain(value: Any) -> Any:
+    """Parquet structs come back as dicts with every field; lists of them likewise."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return _collapse({k: _plain(v) for k, v in value.items()})
+    return value
+
+
+def _collapse(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    out = {k: _collapse(v) for k, v in node.items()}
+    return None if out and all(v is None for v in out.values()) else out
+
+
+# ---- screening
+
+def _reform(reform: Reform | str | Path | None) -> Reform:
+    if reform is None:
+        return Reform()
+    return reform if isinstance(reform, Reform) else load_reform(Path(reform))
+
+
+def validate(path: Path | str, strict: bool = False, progress: Progress | None = None
+             ) -> tuple[list[tuple[int, dict, Case | None]], list[BadRow]]:
+    """Every row un-flattened and validated (ledger totals filled in where the portfolio has them)."""
+    onto = ontology.load()
+    rows: list[tuple[int, dict, Case | None]] = []
+    bad: list[BadRow] = []
+    seen: dict[str, int] = {}
+    for n, flat in read_rows(path):
+        source = f"{path}: row {n}"
+        try:
+            case = parse_case(unflatten(flat, n), source, onto)
+            if case.id in seen:
+                raise InputError(source, "id", f"{case.id!r} is also the id of row {seen[case.id]}")
+            seen[case.id] = n
+        except InputError as e:
+            if strict:
+                raise ScreenError(source, e.field, e.message) from None
+            bad.append(BadRow(n, flat.get("id") if isinstance(flat.get("id"), str) else None, e.field, e.message))
+            rows.append((n, flat, None))
+            continue
+        rows.append((n, flat, case))
+        if progress and n % 10_000 == 0:
+            progress("validating rows", n, 0)
+    return rows, bad
+
+
+def screen(portfolio_path: Path | str, reform: Reform | str | Path | None = None, engine: str = "duckdb",
+           out_path: Path | str | None = None, strict: bool = False, progress: Progress | None = None,
+           reasons: bool = True) -> ScreenResult:
+    """Decide every row of a portfolio set at a time (module docstring); write the rows to `out_path`."""
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    rows, bad = validate(portfolio_path, strict, progress)
+    ledger = apply_ledger(rows)
+    for case_row, problem in ledger.bad_rows() if ledger else ():
+        if strict:
+            raise ScreenError(f"{portfolio_path}: row {case_row}", problem.field, problem.message)
+        bad.append(problem)
+    bad_numbers = {b.row for b in bad}
+    times["validation"] = time.perf_counter() - start
+    start = time.perf_counter()
+    extra = _reform(reform)
+    cases = [dataclasses.replace(c, what_if=c.what_if + extra.operations) for n, _, c in rows
+             if c is not None and n not in bad_numbers]
+    decided: dict[str, dict] = {}
+    for group in _scenarios(cases).values():
+        decided.update(_decide(group, engine, reasons, progress))
+    if ledger:
+        _judge(ledger, rows, bad_numbers, extra, decided, engine)
+    times["decision"] = time.perf_counter() - start
+    out = []
+    for n, flat, case in rows:
+        problem = next((b for b in bad if b.row == n), None) if n in bad_numbers else None
+        row = {"id": case.id if case else flat.get("id"), "row": n, "error": str(problem) if problem else None}
+        if case is not None and problem is None:
+            row.update(decided[case.id])
+        if ledger:
+            row.update(ledger.columns(n))
+        out.append(row)
+    result = ScreenResult(out, bad, ledger, Path(out_path) if out_path else None, times)
+    if out_path:
+        write(out, Path(out_path))
+    return result
+
+
+def _judge(ledger: Ledger, rows: list, bad_numbers: set[int], extra: Reform, decided: dict[str, dict],
+           engine: str) -> None:
+    """Decide the ledger rows again with their running totals taken as zero, and let the ledger judge."""
+    good = {n: c for n, _, c in rows if c is not None and n not in bad_numbers}
+    zeroed = {n: z for n, c in good.items() if (z := ledger.zeroed(n, c)) is not None}
+    without: dict[str, dict] = {}
+    for group in _scenarios([dataclasses.replace(z, what_if=z.what_if + extra.operations)
+                             for z in zeroed.values()]).values():
+        without.update(_decide(group, engine, False, None))
+    ledger.judge({n: decided[c.id] for n, c in good.items()}, {n: without[z.id] for n, z in zeroed.items()},
+                 {n: c.id for n, c in good.items()})
+
+
+def _scenarios(cases: list[Case]) -> dict[str, list[Case]]:
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(Reform(case.what_if).key, []).append(case)
+    return groups
+
+
+def _decide(cases: list[Case], backend: str, reasons: bool, progress: Progress | None) -> dict[str, dict]:
+    """Output columns for cases of one scenario: outcomes set at a time, and with `reasons` the decisions."""
+    onto = ontology.load()
+    reform = Reform(cases[0].what_if)
+    program = reform.program()
+    engine = SqlEngine(program, reform.apply(onto.facts()), backend=backend)
+    if not reasons:
+        answers = engine.evaluate(f for c in cases for f in c.facts())
+        return {c.id: outcome_columns(c.id, answers) for c in cases}
+    out: dict[str, dict] = {}
+    for start in range(0, len(cases), REASONS_CHUNK):
+        chunk = cases[start:start + REASONS_CHUNK]
+        answers = engine.evaluate((f for c in chunk for f in c.facts()), predicates=None)
+        for case in chunk:
+            out[case.id] = decision_columns(decision(case, answers, program, reform, onto))
+        if progress:
+            progress("screened rows", start + len(chunk), len(cases))
+    return out
+
+
+def decision(case: Case, answers: Answers, program: Program, reform: Reform, onto: ontology.Ontology) -> Decision:
+    """The case's decision, read off the SQL engine's model exactly as queries.decide.decide reads it off
+    pyDatalog (contested listings are decided again without the listing, as decide does)."""
+    from kb.program import baseline_program
+
+    found = _read(case, Explainer(answers, program, onto), onto, reform, program)
+    found.caveats += [_contested(case, m, baseline_program(), found, onto) for m in contested_listings(case, onto)]
+    return found
+
+
+def decision_columns(d: Decision) -> dict:
+    return {"license_required": d.license_required, "authorized_by": list(d.authorized_by),
+            "red_flags": list(d.red_flags), "review_policy": d.review_policy, "status": d.status,
+            "regime": d.regime, "uncertain": sorted(d.uncertain), "obligations": list(d.obligations),
+            **{f"not_available.{route}": d.not_available.get(route) for route in ROUTES},
+            "citations": list(d.citations), "caveats": list(d.caveats)}
+
+
+def outcome_columns(case_id: str, answers: Answers) -> dict:
+    """The outcome columns of one case from the answer predicates alone (no reasons)."""
+    got = {pred: answers.ask(pred, (case_id,) + (None,) * (answers.arity[pred] - 1)) if pred in answers.arity
+           else [] for pred in ANSWER_PREDICATES}
+    routes = {r[1] for r in got["authorized"]}
+    return {"license_required": bool(got["license_required"]),
+            "authorized_by": [r for r in ROUTES if r in routes] + sorted(routes - set(ROUTES)),
+            "red_flags": sorted({r[1] for r in got["red_flag"]}),
+            "review_policy": "; ".join(dict.fromkeys(r[1] for r in got["review"])) or None,
+            "status": "; ".join(r[1] for r in got["status"]) or None,
+            "regime": "; ".join(r[1] for r in got["regime"]) or None,
+            "uncertain": sorted({r[1] for r in got["uncertain_route"]}),
+            "obligations": sorted({r[1] for r in got["obligation"]})}
+
+
+# ---- writing
+
+def write(rows: list[dict], path: Path) -> None:
+    """The rows as CSV (lists as JSON text) or Parquet (lists as lists), by the file's extension."""
+    kind = FORMATS.get(path.suffix.lower())
+    if kind not in ("csv", "parquet"):
+        raise ScreenError(str(path), "", "the output is written as .csv or .parquet")
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    columns = {n: [row.get(n) for row in rows] for n in names}
+    if kind == "csv":
+        import pyarrow.csv as pcsv
+
+        text = {n: [None if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict))
+                    else str(v).lower() if isinstance(v, bool) else str(v) for v in values]
+                for n, values in columns.items()}
+        pcsv.write_csv(pa.table({n: pa.array(v, pa.string()) for n, v in text.items()}), path)
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({n: _array(v) for n, v in columns.items()}), path)
+
+
+def _array(values: list) -> pa.Array:
+    if any(isinstance(v, list) for v in values):
+        return pa.array([[str(x) for x in v] if v is not None else None for v in values], pa.list_(pa.string()))
+    if all(v is None or isinstance(v, bool) for v in values):
+        return pa.array(values, pa.bool_())
+    if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
+        return pa.array([None if v is None else Decimal(v) for v in values], pa.decimal128(38, 0))
+    return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+# ---- one row, for `aidkb explain PORTFOLIO --row ID`
+
+def case_for_row(portfolio_path: Path | str, row_id: str) -> Case:
+    """The validated case of the row with this id (or this row number), with the running totals the ledger
+    computes for it: the case `aidkb explain` proves through the proof engine."""
+    rows, bad = validate(portfolio_path)
+    apply_ledger(rows)
+    for n, flat, case in rows:
+        if (case is not None and case.id == row_id) or str(n) == str(row_id):
+            if case is None:
+                problem = next(b for b in bad if b.row == n)
+                raise ScreenError(f"{portfolio_path}: row {n}", problem.field, problem.message)
+            return case
+    raise ScreenError(str(portfolio_path), "id", f"no row with id {row_id!r}")
