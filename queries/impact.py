@@ -5,8 +5,8 @@ documented set of end-user profiles (GRID_PROFILES). Evaluation is set at a time
 - the rules see a country only through its group listings (and the few country codes the rules name, like
   "US"), so grid cases whose destination, headquarters and parent have the same listings, the same item
   class and the same profile are one *class*, evaluated once for all of them;
-- a class is evaluated by asserting many representative cases in one engine and asking each outcome once
-  with the case free;
+- the classes' representatives are evaluated together, set at a time, by the SQL engine (kb/sqlengine.py);
+  `outcomes` asks pyDatalog the same question case by case (the reference the tests compare with);
 - baseline outcomes are kept per process; under a reform only the classes whose countries' listings the
   reform changed are evaluated again, unless the reform changes parameters or rules (then all classes are).
 The cause of a flip names the reform operations that bear on it, the rules that fire or no longer fire, and
@@ -18,12 +18,14 @@ import dataclasses
 import datetime as dt
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import ClassVar
 
 import ontology
 from kb.program import baseline_program
+from kb.sqlengine import SqlEngine
 from kb.syntax import Assign, Atom, BinOp, Compare, Const, Negative, Positive, Program
 
 from .case import Case
@@ -110,7 +112,8 @@ def tier_of_countries(reform: Reform, on: dt.date) -> dict[str, int]:
 
 def outcomes(cases: list[Case], reform: Reform, program: Program | None = None, batch: int = 150,
              progress: Progress | None = None, label: str = "cases") -> dict[str, Outcome]:
-    """The outcome of every case under the reform, asserting `batch` cases at a time in one engine."""
+    """The outcome of every case under the reform from pyDatalog, asserting `batch` cases at a time in one
+    engine (the per-case engine's answer; sql_outcomes gives the same set at a time)."""
     program = program or reform.program()
     engine = engine_for(reform, program)
     out: dict[str, Outcome] = {}
@@ -130,6 +133,60 @@ def outcomes(cases: list[Case], reform: Reform, program: Program | None = None, 
                                 tuple(sorted(r.get("red_flag", ()))), tuple(sorted(r.get("review", ()))))
         if progress:
             progress(label, min(start + batch, len(cases)), len(cases))
+    return out
+
+
+_sql_lock = threading.Lock()
+_sql_engines: OrderedDict = OrderedDict()
+
+
+def sql_engine(reform: Reform, program: Program | None = None) -> SqlEngine:
+    """The set-at-a-time engine for the baseline under `reform` (a few kept per process; any thread may use
+    one: each evaluation opens its own database)."""
+    program = program or reform.program()
+    key = (program.version, reform.key)
+    with _sql_lock:
+        if key in _sql_engines:
+            _sql_engines.move_to_end(key)
+            return _sql_engines[key]
+    engine = SqlEngine(program, reform.apply(ontology.load().facts()))
+    with _sql_lock:
+        _sql_engines[key] = engine
+        while len(_sql_engines) > 8:
+            _sql_engines.popitem(last=False)
+    return engine
+
+
+def sql_outcomes(cases: list[Case], reform: Reform, program: Program | None = None, progress: Progress | None = None,
+                 label: str = "cases") -> dict[str, Outcome]:
+    """The outcome of every case under the reform, all cases at once in the SQL engine (kb/sqlengine.py)."""
+    engine = sql_engine(reform, program)
+    asked = [p for p in OUTCOME_PREDICATES if p in engine.arity]
+    answers = engine.evaluate((f for c in cases for f in c.facts()), asked)
+    by_case: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    for pred in asked:
+        for row in answers.rows(pred):
+            by_case[row[0]][pred].add(row[1] if len(row) > 1 else True)
+    if progress:
+        progress(label, len(cases), len(cases))
+    return {c.id: _outcome(by_case.get(c.id, {})) for c in cases}
+
+
+def _outcome(r: dict) -> Outcome:
+    return Outcome(bool(r.get("license_required")), tuple(sorted(r.get("authorized", ()))),
+                   tuple(sorted(r.get("red_flag", ()))), tuple(sorted(r.get("review", ()))))
+
+
+def case_outcomes(cases: list[Case], extra: Reform | None = None) -> dict[str, Outcome]:
+    """Each case's outcome in its own scenario (its what-if, then `extra`), one SQL run per scenario."""
+    extra = extra or Reform()
+    groups: dict[str, list[Case]] = defaultdict(list)
+    for c in cases:
+        groups[Reform(c.what_if + extra.operations).key].append(
+            dataclasses.replace(c, what_if=c.what_if + extra.operations))
+    out: dict[str, Outcome] = {}
+    for group in groups.values():
+        out.update(sql_outcomes(group, Reform(group[0].what_if)))
     return out
 
 
@@ -206,7 +263,7 @@ def grid_case(g: GridCase, as_of: dt.date = GRID_AS_OF, mode: str = "as_publishe
 class _Baseline:
     """Baseline class outcomes, per process (computed once; reforms only read them)."""
     lock = threading.Lock()
-    by_key: dict[tuple, dict] = {}
+    by_key: ClassVar[dict[tuple, dict]] = {}
 
 
 def _class_key(country_profile: tuple, role_profile, item: str, index: int, onto: ontology.Ontology) -> tuple:
@@ -226,7 +283,7 @@ def _profiles(reform: Reform, program: Program, onto: ontology.Ontology) -> dict
 def _evaluate(needed: dict[tuple, GridCase], reform: Reform, program: Program, progress: Progress | None,
               label: str) -> dict[tuple, Outcome]:
     cases = [grid_case(g, case_id=f"class{i}") for i, g in enumerate(needed.values())]
-    results = outcomes(cases, reform, program, batch=20, progress=progress, label=label)
+    results = sql_outcomes(cases, reform, program, progress=progress, label=label)
     return {k: results[c.id] for k, c in zip(needed, cases)}
 
 
@@ -293,9 +350,7 @@ def impact(reform: Reform, cases: list[Case] | None = None, use_grid: bool = Fal
     flips: list[Flip] = []
     compared = evaluated = 0
     if cases:
-        base = {c.id: o for c, o in zip(cases, [outcomes([c], Reform(c.what_if))[c.id] for c in cases])}
-        changed = [dataclasses.replace(c, what_if=c.what_if + reform.operations) for c in cases]
-        after = {c.id: outcomes([c], Reform(c.what_if))[c.id] for c in changed}
+        base, after = case_outcomes(cases), case_outcomes(cases, reform)
         compared += len(cases)
         evaluated += len(cases)
         for c in cases:
