@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import random
 import time
 from dataclasses import dataclass, field
@@ -185,6 +186,18 @@ def run(seed: int = 2026, n: int = 1000, decide_accepted: bool = True, seconds: 
             tally.wrongly_accepted += 1
             if len(tally.examples) < 5:
                 tally.examples.append(f"accepted {label}"[:300])
+        elif decide_accepted and hasattr(result, "operations"):  # a reform: decide a bundled case under it
+            try:
+                case = parse_case(rng.choice(cases), "fuzz.yaml", onto)
+                decide_one(dataclasses.replace(case, what_if=result.operations))
+            except DeadlineExceeded:
+                tally.hangs += 1
+                tally.examples.append(f"hang ({label})"[:300])
+            except AidkbError:
+                pass
+            except Exception as e:  # noqa: BLE001
+                tally.crashes += 1
+                tally.examples.append(f"decide crash {type(e).__name__}: {e} ({label})"[:300])
         elif decide_accepted and hasattr(result, "facts"):
             try:
                 decide_one(result)
