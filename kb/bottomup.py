@@ -5,10 +5,24 @@ use it to confirm that a negated atom has no derivation, and benchmarks can comp
 """
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 
+from .errors import AidkbError
 from .graph import components, dependency_graph
 from .syntax import COMPARISONS, Assign, Negative, Positive, Program, Rule, Var, bind, evaluate
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Bounds on one evaluation: derived facts and CPU seconds (process time, so load does not count)."""
+    max_rows: int = 200_000
+    cpu_seconds: float = 20.0
+
+
+class EvaluationError(AidkbError):
+    """The rules cannot be evaluated on these facts: an arithmetic step fails, or the budget is exceeded."""
 
 class Relation:
     """A set of tuples with hash indexes built on demand for the bound positions of a lookup."""
@@ -68,14 +82,40 @@ def strata(program: Program) -> list[list[Rule]]:
 
 
 class Model:
-    """The least model of a stratified program over given facts."""
+    """The least model of a stratified program over given facts.
 
-    def __init__(self, program: Program, facts):
+    With a budget the evaluation is strict: an arithmetic step that fails (division by zero, arithmetic on a
+    string) raises EvaluationError naming the rule, and so does exceeding the budget (a rule that counts without
+    bound never reaches a fixpoint). Without one, failing steps simply derive nothing."""
+
+    def __init__(self, program: Program, facts, budget: Budget | None = None):
         self.relations: dict[str, Relation] = defaultdict(Relation)
+        self.budget = budget
+        self._rows = 0
+        self._start = time.process_time()
         for fact in facts:
             self.relations[fact[0]].add(tuple(fact[1:]))
         for stratum in strata(program):
             self._fixpoint(stratum)
+
+    def _add(self, pred: str, row: tuple, rule: Rule) -> bool:
+        if not self.relations[pred].add(row):
+            return False
+        if self.budget is not None:
+            self._rows += 1
+            if self._rows > self.budget.max_rows:
+                raise EvaluationError(f"the rules derive more than {self.budget.max_rows:,} facts for this question "
+                                      f"(rule {rule.id} was still deriving {pred} facts): a rule that never stops "
+                                      "counting?")
+            if self._rows % 1000 == 0 and time.process_time() - self._start > self.budget.cpu_seconds:
+                raise EvaluationError(f"the rules did not reach a fixpoint within {self.budget.cpu_seconds:g} s of "
+                                      f"CPU time (rule {rule.id} was deriving {pred} facts)")
+        return True
+
+    def _failed_step(self, rule: Rule, lit, error: Exception) -> None:
+        if self.budget is not None:
+            raise EvaluationError(f"rule {rule.id} cannot be evaluated: {lit} fails ({type(error).__name__}: "
+                                  f"{error})")
 
     def holds(self, pred: str, args: tuple) -> bool:
         return tuple(args) in self.relations[pred].rows
@@ -88,7 +128,7 @@ class Model:
         delta = {p: set() for p in recursive_preds}
         for rule in rules:  # first round: every rule over everything known
             for row in self._fire(rule, None, None):
-                if self.relations[rule.head.pred].add(row):
+                if self._add(rule.head.pred, row, rule):
                     delta[rule.head.pred].add(row)
         while any(delta.values()):
             new = {p: set() for p in recursive_preds}
@@ -96,7 +136,7 @@ class Model:
                 for i, lit in enumerate(rule.body):
                     if isinstance(lit, Positive) and lit.atom.pred in recursive_preds and delta[lit.atom.pred]:
                         for row in self._fire(rule, i, delta[lit.atom.pred]):
-                            if self.relations[rule.head.pred].add(row):
+                            if self._add(rule.head.pred, row, rule):
                                 new[rule.head.pred].add(row)
             delta = new
 
@@ -120,14 +160,14 @@ class Model:
                 elif isinstance(lit, Assign):
                     try:
                         nxt.append({**b, lit.var.name: evaluate(lit.expr, b)})
-                    except ZeroDivisionError:
-                        pass
+                    except (ArithmeticError, TypeError) as e:
+                        self._failed_step(rule, lit, e)
                 else:
                     try:
                         if COMPARISONS[lit.op](evaluate(lit.left, b), evaluate(lit.right, b)):
                             nxt.append(b)
-                    except (ZeroDivisionError, TypeError):
-                        pass
+                    except (ArithmeticError, TypeError) as e:
+                        self._failed_step(rule, lit, e)
             frontier = nxt
             if not frontier:
                 return

@@ -12,8 +12,9 @@ from typing import Iterable, Iterator
 
 from pyDatalog import Logic, pyParser
 
-from .errors import AidkbError
+from .bottomup import Budget, Model
 from .compiler import compile_program, constant, used_predicates
+from .errors import AidkbError
 from .syntax import Program
 
 Fact = tuple  # (predicate, arg1, arg2, ...)
@@ -28,8 +29,13 @@ class EngineError(AidkbError):
 class Engine:
     """A compiled program with its base facts, in a pyDatalog logic of its own."""
 
-    def __init__(self, program: Program, base_facts: Iterable[Fact]):
+    def __init__(self, program: Program, base_facts: Iterable[Fact], guard: Budget | None = None):
+        """With a guard (rules amended by a reform), every question is first evaluated bottom-up under that
+        budget, so that rules which cannot be evaluated or never stop are refused before pyDatalog sees them."""
+        base_facts = list(base_facts)
         self.program = program
+        self.guard = guard
+        self._base = base_facts if guard else []
         self.thread = threading.get_ident()
         self.logic = Logic()  # a fresh, empty logic for this thread
         _active.engine = self
@@ -61,9 +67,12 @@ class Engine:
     def facts(self, facts: Iterable[Fact]) -> Iterator["Engine"]:
         """Add facts for the duration of a with-block; they are retracted afterwards, whatever happens."""
         self._activate()
+        facts = list(dict.fromkeys(facts))
+        if self.guard is not None:
+            Model(self.program, self._base + facts, self.guard)  # raises EvaluationError
         added: list[pyParser.Query] = []
         try:
-            for fact in dict.fromkeys(facts):
+            for fact in facts:
                 q = self._query(fact)
                 +q
                 added.append(q)
@@ -78,7 +87,11 @@ class Engine:
         if self.arity.get(pred) != len(args):
             raise EngineError(f"{pred}/{len(args)} is not a predicate of the program")
         terms = [pyParser.Term(f"Q{i}") if a is None else constant(a) for i, a in enumerate(args)]
-        answers = pyParser.Query(pred, terms).lua.ask() or []  # full argument tuples, no temporary clause
+        try:
+            answers = pyParser.Query(pred, terms).lua.ask() or []  # full argument tuples, no temporary clause
+        except (ArithmeticError, TypeError) as e:
+            raise EngineError(f"the rules cannot be evaluated for this question: an arithmetic step fails "
+                              f"({type(e).__name__}: {e})") from None
         return sorted(set(map(tuple, answers)), key=repr)
 
     def holds(self, pred: str, args: tuple) -> bool:

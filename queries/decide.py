@@ -8,7 +8,8 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 import ontology
-from kb.engine import Engine
+from kb.bottomup import Budget, EvaluationError
+from kb.engine import Engine, EngineError
 from kb.program import baseline_program
 from kb.syntax import Positive, Program, Rule
 
@@ -16,10 +17,11 @@ from .case import Case
 from .explain import Explainer
 from .proof import ProofBuilder, rules_in
 from .case import CaseError
-from .reform import Reform, parse_operations
+from .reform import Reform, ReformError, parse_operations
 
 ROUTES = ("AIA", "ACM", "LPP", "ACA", "NAC", "UVEU", "NVEU")  # the order answers list them in
 _ENGINES_PER_THREAD = 8
+GUARD = Budget(max_rows=200_000, cpu_seconds=20.0)  # for rules amended by a reform (README, "Input limits")
 _local = threading.local()
 
 
@@ -35,7 +37,7 @@ def engine_for(reform: Reform, program: Program | None = None) -> Engine:
     if key in cache:
         cache.move_to_end(key)
         return cache[key]
-    engine = Engine(program, reform.apply(ontology.load().facts()))
+    engine = Engine(program, reform.apply(ontology.load().facts()), GUARD if reform.rule_operations() else None)
     cache[key] = engine
     while len(cache) > _ENGINES_PER_THREAD:
         cache.popitem(last=False)
@@ -101,8 +103,11 @@ def decide(case: Case, program: Program | None = None, contested: bool = True) -
     base = program or baseline_program()
     program = reform.program(base)
     engine = engine_for(reform, program)
-    with engine.facts(case.facts()):
-        decision = _read(case, Explainer(engine, program, onto), onto, reform, program)
+    try:
+        with engine.facts(case.facts()):
+            decision = _read(case, Explainer(engine, program, onto), onto, reform, program)
+    except (EvaluationError, EngineError) as e:
+        raise ReformError(case.source, "what_if", str(e)) from None
     if contested:
         decision.caveats += [_contested(case, m, base, decision, onto) for m in contested_listings(case, onto)]
     return decision

@@ -28,6 +28,7 @@ from typing import Any
 
 import ontology
 from kb.checks import check
+from kb.graph import components
 from kb.parser import RuleError, parse_text
 from kb.syntax import Program, Rule
 
@@ -385,10 +386,23 @@ class Reform:
                 rules = [new if r.id == new.id else r for r in rules] if o.op == "replace_rule" else rules + [new]
         digest = hashlib.sha256(json.dumps([[o.op, list(o.args)] for o in ops]).encode()).hexdigest()[:8]
         try:
-            return check(list(base.declarations) + rules, f"{base.version}+{digest}",
-                         may_be_empty={r.head.pred for r in base.rules})
+            amended = check(list(base.declarations) + rules, f"{base.version}+{digest}",
+                            may_be_empty={r.head.pred for r in base.rules})
         except RuleError as e:
             raise ReformError(source, path, f"the amended rules do not check: {e}") from None
+        _refuse_new_mutual_recursion(base, amended, source, path)
+        return amended
+
+
+def _refuse_new_mutual_recursion(base: Program, amended: Program, source: str, path: str) -> None:
+    """pyDatalog may never return on recursion through several predicates (shared/engine-notes.md), so a reform
+    may not create it: recursion in a reform stays within one predicate."""
+    before = {c for c in components(list(base.rules)).values() if len(c) > 1}
+    for component in set(components(list(amended.rules)).values()):
+        if len(component) > 1 and component not in before:
+            raise ReformError(source, path, "the amended rules recurse through several predicates ("
+                              + ", ".join(sorted(component)) + "); a reform may only add recursion within one "
+                              "predicate, which the engine can evaluate safely")
 
 
 def _clip(facts: list[tuple], match, start: int) -> list[tuple]:

@@ -227,3 +227,43 @@ def test_disabling_any_rule_never_crashes_a_decision():
         for case in cases:
             decision = decide(dataclasses.replace(case, what_if=ops))
             assert decision.what_if == [f"disable rule {rule.id}"]
+
+
+# ---- rules in reforms that cannot be evaluated, never stop, or may hang pyDatalog
+
+def _rule(i: int, head: str, body: str) -> str:
+    return f'@rule r{i}\n@cite "15 CFR 740.29"\n@says "x"\n{head} :- {body}.'
+
+
+def _decide_with(*texts):
+    import dataclasses
+
+    from queries.decide import decide
+
+    case = load_case(CASES / "lpp-exactly-at-annual-limit.yaml")
+    return decide(dataclasses.replace(case, what_if=_ops([{"add_rule": {"text": t}} for t in texts])))
+
+
+def test_an_added_rule_dividing_by_zero_is_an_error_not_a_crash():
+    with pytest.raises(ReformError, match=r"what_if: rule r1 cannot be evaluated: F = \(Q / 0\) fails"):
+        _decide_with(_rule(1, 'obligation(C, "x")', "quantity(C, Q), F = Q / 0"))
+
+
+def test_arithmetic_on_a_string_is_an_error_not_a_crash():
+    with pytest.raises(ReformError, match="cannot be evaluated.*TypeError"):
+        _decide_with(_rule(1, 'obligation(C, "y")', "mode(C, M), F = M + 1, F > 1"))
+
+
+def test_a_rule_that_counts_without_bound_is_stopped_by_the_budget():
+    """Regression: an infinite-counter what-if grew memory without bound."""
+    with pytest.raises(ReformError, match="derive more than 200,000 facts"):
+        _decide_with(_rule(1, "counter(C, X)", "case(C), X = 0"), _rule(2, "counter(C, X)", "counter(C, Y), X = Y + 1"),
+                     _rule(3, 'obligation(C, "c")', "counter(C, 5)"))
+
+
+def test_recursion_through_several_predicates_is_refused_in_a_reform():
+    """Regression: a 3-way mutual recursion passed the checks and never returned in pyDatalog."""
+    with pytest.raises(ReformError, match=r"recurse through several predicates \(pa, pb, pc\)"):
+        _ops([{"add_rule": {"text": t}} for t in (
+            _rule(1, "pa(C, X)", "kind(C, X)"), _rule(2, "pa(C, X)", "pc(C, X)"), _rule(3, "pb(C, X)", "pa(C, X)"),
+            _rule(4, "pc(C, X)", "pb(C, X)"), _rule(5, "obligation(C, X)", "pc(C, X)"))])

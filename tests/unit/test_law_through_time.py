@@ -137,3 +137,11 @@ def test_dates_are_answered_in_the_whole_period():
     for day in (dt.date(2022, 10, 7) + dt.timedelta(days=97 * i) for i in range(16)):
         d = _decide(day.isoformat(), dest="CN")
         assert d.license_required and d.status
+
+
+def test_before_the_controls_the_reason_for_no_licence_is_that_they_did_not_exist():
+    """Regression: the day before the October 2022 rule, the answer said compliance with 90 FR 4544 was not yet
+    required (the first rule tried), not that the controls did not exist."""
+    d = _decide("2022-10-06", dest="CN")
+    assert not d.license_required and "did not exist yet" in d.no_licence_because
+    assert "2022-10-07" in d.no_licence_because
