@@ -110,11 +110,19 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--spark", default="100000", help="sizes also run on Spark local mode ('' for none)")
     ap.add_argument("--sample", type=int, default=200, help="cases decided one at a time by the per-case engine")
-    ap.add_argument("--one", help="internal: run one size in this process and print its figures")
+    ap.add_argument("--grid", action="store_true", help="only the grid what-ifs")
+    ap.add_argument("--one", help="internal: run one size (or 'grid') in this process and print its figures")
     args = ap.parse_args()
+    if args.one == "grid":
+        _grid()
+        return
     if args.one:
         backend, size = args.one.split(":")
         _one(backend, int(size))
+        return
+    out = subprocess.run([sys.executable, __file__, "--one", "grid"], capture_output=True, text=True, check=False)
+    print(out.stdout.strip() or out.stderr.strip().splitlines()[-1:])
+    if args.grid:
         return
     per_case = _per_case(args.sample)
     print(f"per-case engine (pyDatalog, queries.decide with proofs): {per_case * 1000:.1f} ms a case "
@@ -134,6 +142,43 @@ def main() -> None:
                   f"peak memory {float(figures['peak_mb']):,.0f} MB; per-case engine (extrapolated) "
                   f"{extrapolated:,.0f} s; ratio {extrapolated / sql:,.0f}x (SQL engine), "
                   f"{extrapolated / (sql + rows):,.0f}x (end to end)")
+
+
+def _edited(reform, rule_id: str = "lpp_authorizes"):
+    """The rule replaced by its own clause without its failure texts: a rule edit that changes no answer."""
+    import json
+
+    from kb.program import baseline_program
+
+    rule = baseline_program().rule(rule_id)
+    text = f"@rule {rule.id}\n@cite {json.dumps(rule.cites[0])}\n@says {json.dumps(rule.says)}\n{rule.text()}"
+    return reform.replace_rule(rule_id, text)
+
+
+REFORMS = (("tier move", lambda r: r.move_country("MY", 1)),
+           ("parameter", lambda r: r.set_parameter("lpp_annual_tpp_limit", 40_000_000)),
+           ("rule off", lambda r: r.disable_rule("lpp_authorizes")),
+           ("rule edit", _edited))
+
+
+def _grid() -> None:
+    """Grid what-ifs through the SQL engine, in this fresh process: the first reform (baseline classes
+    included), then each kind of reform warm."""
+    start = time.perf_counter()
+    from queries.impact import grid_flips
+    from queries.reform import Reform
+
+    imported = time.perf_counter() - start
+    lines = []
+    for i, (label, make) in enumerate(REFORMS * 2):
+        reform = make(Reform())
+        start = time.perf_counter()
+        flips, points, evaluated = grid_flips(reform)
+        took = time.perf_counter() - start
+        state = "fresh process (imports " + f"{imported:.1f} s not counted)" if i == 0 else "warm"
+        lines.append(f"grid what-if, {label:9} ({'; '.join(reform.describe())}): {took:5.2f} s {state}, "
+                     f"{points:,} points, {evaluated:,} classes evaluated, {len(flips):,} flips")
+    print("\n".join(lines))
 
 
 def _per_case(n: int) -> float:

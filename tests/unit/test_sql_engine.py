@@ -107,6 +107,67 @@ def test_the_whole_grid_agrees_with_pydatalog_and_the_bottom_up_evaluator(onto, 
     assert not problems, f"{len(problems)} disagreements, the first: " + "\n".join(problems[:10])
 
 
+def _pydatalog_rows(cases: list, operations: tuple) -> dict[str, set[tuple]]:
+    """Every answer row of pyDatalog for the cases under a reform (run in a worker with a deadline)."""
+    reform = Reform(operations)
+    program = reform.program()
+    engine = engine_for(reform, program)
+    with engine.facts([f for c in cases for f in c.facts()]):
+        return {pred: set(engine.ask(pred, (None,) * engine.arity[pred])) for pred in ANSWER_PREDICATES
+                if pred in engine.arity}
+
+
+@pytest.mark.slow
+def test_random_cases_under_random_reforms_three_engines_agree(onto, program):
+    from hypothesis import HealthCheck, assume, given, settings
+    from hypothesis import strategies as st
+
+    from bench.scale import case_dicts
+    from kb.deadline import Worker
+    from queries.case import parse_case
+    from queries.reform import GROUPS, ReformError
+
+    countries = sorted(set(onto.countries) - {"US"})
+    numbers = sorted({p.name for p in onto.parameters if p.unit != "date"})
+    operation = st.one_of(
+        st.builds(lambda c, t: ("move_country", {"country": c, "to_tier": t}), st.sampled_from(countries),
+                  st.sampled_from([1, 2, 3])),
+        st.builds(lambda op, c, g: (op, {"country": c, "group": g}),
+                  st.sampled_from(["add_to_group", "remove_from_group"]), st.sampled_from(countries),
+                  st.sampled_from(GROUPS)),
+        st.builds(lambda n, v: ("set_parameter", {"name": n, "value": v}), st.sampled_from(numbers),
+                  st.integers(0, 10**12)),
+        st.builds(lambda r: ("disable_rule", {"id": r}), st.sampled_from(sorted(r.id for r in program.rules))))
+    worker = Worker(120)
+
+    @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(st.lists(operation, min_size=1, max_size=3), st.integers(0, 10**6))
+    def run(operations, seed):
+        reform = Reform()
+        try:
+            for name, args in operations:
+                reform = reform._with(name, args)
+        except ReformError:
+            assume(False)
+        cases = [parse_case(d, "<generated>", onto) for d in case_dicts(6, seed=seed)]
+        facts = [f for c in cases for f in c.facts()]
+        amended = reform.program()
+        base = reform.apply(onto.facts())
+        engine = SqlEngine(amended, base)
+        answers = engine.evaluate(facts, [p for p in ANSWER_PREDICATES if p in engine.arity])
+        by_engine = worker.call(_pydatalog_rows, cases, reform.operations)
+        model = Model(amended, base + facts)
+        where = f"{reform.describe()} over {[c.id for c in cases]} (seed {seed})"
+        for pred in answers:
+            assert not differences(where, pred, answers.rows(pred), by_engine[pred], "pyDatalog")
+            assert not differences(where, pred, answers.rows(pred), model.rows(pred), "bottom-up")
+
+    try:
+        run()
+    finally:
+        worker.close()
+
+
 # ---- semantics on small programs
 
 def run(text: str, facts: list[tuple], preds: tuple[str, ...], **kw) -> dict[str, set[tuple]]:
