@@ -17,11 +17,11 @@ import itertools
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
-from functools import reduce
+from functools import lru_cache, reduce
 
 import numpy as np
 import pyarrow as pa
@@ -146,21 +146,39 @@ def _no_gc():
 
 # ---- backends: where the SQL runs
 
-class DuckDBBackend:
-    """An in-memory DuckDB database for one evaluation."""
-    dialect = "duckdb"
+@lru_cache(maxsize=16)
+def _parsed_type(name: str, dialect: str) -> exp.DataType:
+    return exp.DataType.build(name, dialect=dialect)
 
-    def __init__(self, threads: int | None = None):
+
+def _type(name: str, dialect: str) -> exp.DataType:
+    return _parsed_type(name, dialect).copy()  # a node belongs to one tree: each use gets its own copy
+
+
+class DuckDBBackend:
+    """One evaluation in DuckDB: its own schema (run<n>) of an engine's in-memory database, whose main schema
+    holds the base facts, loaded once; names are looked up in the run's schema first."""
+    dialect = "duckdb"
+    _runs = itertools.count()
+
+    def __init__(self, database):
+        self.con = database.cursor()
+        self.schema = f"run{next(self._runs)}"
+        self.con.execute(f"CREATE SCHEMA {self.schema}")  # a generated name
+        self.con.execute(f"SET search_path = '{self.schema},main'")
+
+    @staticmethod
+    def database(threads: int | None = None):
         import duckdb
 
         config = {"preserve_insertion_order": False}
         if threads:
             config["threads"] = threads
-        self.con = duckdb.connect(":memory:", config=config)
+        return duckdb.connect(":memory:", config=config)
 
     @staticmethod
     def sql_type(kind: str) -> exp.DataType:
-        return exp.DataType.build({NUMBER: "DECIMAL(38, 0)", KEY: "BIGINT"}.get(kind, "VARCHAR"), dialect="duckdb")
+        return _type({NUMBER: "DECIMAL(38, 0)", KEY: "BIGINT"}.get(kind, "VARCHAR"), "duckdb")
 
     def load(self, name: str, table: pa.Table, kinds: tuple[str, ...]) -> None:
         self.con.register("_aidkb_in", table)
@@ -171,9 +189,13 @@ class DuckDBBackend:
         """A table holding the query's rows (or, if `view`, a view that its one reader inlines)."""
         import duckdb
 
-        try:
-            self.con.execute(exp.Create(this=exp.to_table(name), kind="VIEW" if view else "TABLE", expression=query,
-                                        properties=exp.Properties(expressions=[exp.TemporaryProperty()])).sql("duckdb"))
+        head = exp.Create(this=exp.Table(this=exp.to_identifier(name)), kind="VIEW" if view else "TABLE",
+                          expression=exp.Select(expressions=[exp.Literal.number(1)])).sql("duckdb")
+        body = query.meta.get("duckdb")  # a compiled rule's SELECT is written once per program (see _Run)
+        if body is None:
+            body = query.meta["duckdb"] = query.sql("duckdb")
+        try:  # both parts written by sqlglot from generated names and the compiled program: no user text
+            self.con.execute(head.removesuffix(" AS SELECT 1") + " AS " + body)
         except duckdb.OutOfRangeException as e:
             raise SqlEngineError(f"a computed number does not fit in 38 digits: {e}") from None
 
@@ -181,15 +203,7 @@ class DuckDBBackend:
         self.con.execute(exp.insert(exp.select("*").from_(source), name).sql("duckdb"))
 
     def count(self, name: str) -> int:
-        return self.scalar(exp.select(exp.func("count", exp.Star())).from_(name))
-
-    def scalar(self, query: exp.Expression):
-        return self.con.execute(query.sql("duckdb")).fetchall()[0][0]
-
-    @staticmethod
-    def set_code(value: exp.Expression) -> exp.Expression:
-        """An aggregate naming the set of `value`s of a group canonically (as text)."""
-        return exp.func("array_to_string", exp.func("list_sort", exp.func("list", value)), exp.Literal.string(","))
+        return self.con.execute(exp.select(exp.func("count", exp.Star())).from_(name).sql("duckdb")).fetchall()[0][0]
 
     def fetch(self, name: str) -> pa.Table:
         return self.con.sql(exp.select("*").from_(name).sql("duckdb")).to_arrow_table()
@@ -198,6 +212,7 @@ class DuckDBBackend:
         self.con.execute(exp.Drop(tables=[exp.to_table(name)], kind="TABLE", exists=True).sql("duckdb"))
 
     def close(self) -> None:
+        self.con.execute(f"DROP SCHEMA {self.schema} CASCADE")
         self.con.close()
 
 
@@ -237,7 +252,7 @@ class SparkBackend:
 
     @staticmethod
     def sql_type(kind: str) -> exp.DataType:
-        return exp.DataType.build({NUMBER: "DECIMAL(38, 0)", KEY: "BIGINT"}.get(kind, "STRING"), dialect="spark")
+        return _type({NUMBER: "DECIMAL(38, 0)", KEY: "BIGINT"}.get(kind, "STRING"), "spark")
 
     def _name(self, name: str) -> str:
         return self.prefix + name
@@ -275,14 +290,6 @@ class SparkBackend:
 
     def count(self, name: str) -> int:
         return self.frames[name].count()
-
-    def scalar(self, query: exp.Expression):
-        return self.spark.sql(query.transform(self._rename).sql("spark")).collect()[0][0]
-
-    @staticmethod
-    def set_code(value: exp.Expression) -> exp.Expression:
-        """An aggregate naming the set of `value`s of a group canonically (as text)."""
-        return exp.func("array_join", exp.func("array_sort", exp.func("collect_list", value)), exp.Literal.string(","))
 
     def fetch(self, name: str) -> pa.Table:
         from pyspark.errors import ArithmeticException
@@ -412,10 +419,26 @@ class SqlEngine:
         self.declared = {d.atom.pred for d in program.declarations}
         self.program = Program(program.declarations, tuple(r for r in program.rules if r.body), program.version)
         self.partition = partition(self.program) if abstraction else None
-        self._compiled: dict[tuple, RuleCompiler] = {}
+        self._database = None  # DuckDB: the base facts, in the main schema (each evaluation adds a schema)
+        self._lock = threading.Lock()
 
     def _backend(self):
-        return DuckDBBackend(self.threads) if self.backend == "duckdb" else SparkBackend(self.spark)
+        if self.backend == "spark":
+            return SparkBackend(self.spark)
+        with self._lock:
+            if self._database is None:  # the base facts, loaded once into the main schema
+                self._database = DuckDBBackend.database(self.threads)
+                names = _names(self.arity)
+                con = self._database.cursor()
+                for pred, (table, kinds) in sorted(self.base.items()):
+                    con.register("_aidkb_in", table)
+                    con.execute(exp.Create(this=exp.Table(this=exp.to_identifier(
+                        names[pred] if pred not in self.derived else "s" + names[pred][1:])), kind="TABLE",
+                        expression=exp.select(*_casts(table.column_names, kinds, DuckDBBackend.sql_type)).from_(
+                            "_aidkb_in")).sql("duckdb"))
+                    con.unregister("_aidkb_in")
+                con.close()
+        return DuckDBBackend(self._database)
 
     def evaluate(self, facts: Iterable[tuple] = (), predicates: Iterable[str] | None = ANSWER_PREDICATES
                  ) -> Answers:
@@ -474,16 +497,28 @@ class SqlEngine:
         return out, names
 
     def compiler(self, program: Program, fact_types: dict) -> RuleCompiler:
-        """The rule compiler for a program (the engine's, or its abstraction) under the facts' types (cached)."""
-        key = (program.rules, tuple(sorted((k, v[0]) for k, v in fact_types.items())))
-        if key not in self._compiled:
-            types = Types(program, fact_types)
-            check_types_exact(types, program)
-            backend = DuckDBBackend if self.backend == "duckdb" else SparkBackend
-            self._compiled[key] = RuleCompiler(program, types, backend.sql_type)
-        return self._compiled[key]
+        """The rule compiler for a program (the engine's, or its abstraction) under the facts' types, shared by
+        the engines of one process (a reform that moves a country keeps the rules, and so the statements)."""
+        key = (self.backend, program.declarations, program.rules,
+               tuple(sorted((k, v[0]) for k, v in fact_types.items())))
+        with _compiled_lock:
+            found = _compiled.get(key)
+            if found is not None:
+                _compiled.move_to_end(key)
+                return found
+        types = Types(program, fact_types)
+        check_types_exact(types, program)
+        backend = DuckDBBackend if self.backend == "duckdb" else SparkBackend
+        compiler = RuleCompiler(program, types, backend.sql_type)
+        with _compiled_lock:
+            _compiled[key] = compiler
+            while len(_compiled) > 32:
+                _compiled.popitem(last=False)
+        return compiler
 
 
+_compiled: OrderedDict = OrderedDict()
+_compiled_lock = threading.Lock()
 MIN_CASES_TO_ABSTRACT = 8
 CLASS_RATIO = 4  # abstract an input set only if it has at most a quarter as many classes as there are cases
 
@@ -494,7 +529,7 @@ class _Run:
     def __init__(self, engine: SqlEngine, backend, tables: dict, wanted: set[str], case_names: pa.Array | None):
         self.engine, self.backend, self.tables, self.wanted = engine, backend, tables, wanted
         self.case_names = case_names
-        self.names = {pred: f"r{i}" for i, pred in enumerate(sorted(engine.arity))}
+        self.names = _names(engine.arity)
         self.fact_types = {(p, i): (k, f"the facts of {p}") for p, (_, ks) in tables.items() for i, k in enumerate(ks)}
         self.classes: dict[frozenset[str], int] = {}
         self.maps: np.ndarray | None = None  # row: a case's number, then its representative per grouping
@@ -502,12 +537,15 @@ class _Run:
 
     def answers(self) -> dict[str, pa.Table]:
         engine, backend, names = self.engine, self.backend, self.names
+        loaded = set(engine.base) if isinstance(backend, DuckDBBackend) else set()  # in the main schema
         for pred in sorted(p for p in self.tables if p not in engine.derived):
-            backend.load(names[pred], *self.tables[pred])
+            if pred not in loaded or self.tables[pred][0] is not engine.base[pred][0]:
+                backend.load(names[pred], *self.tables[pred])
         seeds = {}
         for pred in sorted(engine.derived & set(self.tables)):
             seeds[pred] = f"s{names[pred][1:]}"
-            backend.load(seeds[pred], *self.tables[pred])
+            if pred not in loaded:
+                backend.load(seeds[pred], *self.tables[pred])
         program = engine.program
         if engine.partition is not None:
             self._abstract({p for s in strata(program, self.wanted & engine.derived) for p in s.preds})
@@ -529,11 +567,14 @@ class _Run:
                 self._fixpoint(compiler, stratum, by_head, seeds)
                 continue
             (pred,) = stratum.preds
-            parts = [compiler.select(r, lambda i, p: names[p]) for r in by_head[pred]]
-            if pred in seeds:
-                parts.append(exp.select("*").from_(seeds[pred]))
-            backend.create(names[pred], _union(parts) if parts else self._empty(pred, types.columns(
-                pred, self.arity[pred])), view=readers[pred] == 1 and pred not in self.wanted)
+            query = compiler.cache.get(pred)  # the same program and typing: the same statement, built once
+            if query is None:
+                parts = [compiler.select(r, lambda i, p: names[p]) for r in by_head[pred]]
+                if pred in seeds:
+                    parts.append(exp.select("*").from_(seeds[pred]))
+                query = _union(parts) if parts else self._empty(pred, types.columns(pred, self.arity[pred]))
+                compiler.cache[pred] = query
+            backend.create(names[pred], query, view=readers[pred] == 1 and pred not in self.wanted)
         return {pred: self._read(pred) for pred in sorted(self.wanted)}
 
     # -- case abstraction (kb/sql/partition.py)
@@ -665,6 +706,11 @@ def _combine(parts: list[np.ndarray], n: int) -> np.ndarray:
         pair = out * (int(part.max(initial=0)) + 1) + part
         out = pc.dictionary_encode(pa.array(pair)).indices.to_numpy().astype(np.int64)
     return out
+
+
+def _names(arity: dict[str, int]) -> dict[str, str]:
+    """Each predicate's relation name (r<n>): generated, never the predicate's own spelling."""
+    return {pred: f"r{i}" for i, pred in enumerate(sorted(arity))}
 
 
 def _union(parts: list[exp.Expression]) -> exp.Expression:

@@ -105,6 +105,15 @@ def _closure(graph: dict, wanted: set[str]) -> set[str]:
     return out
 
 
+def relation(name: str, alias: str) -> exp.Table:
+    """`name AS alias`, built as nodes (sqlglot's to_table and as_ would parse their strings each time)."""
+    return exp.Table(this=exp.to_identifier(name), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+
+def named(expression: exp.Expression, name: str) -> exp.Alias:
+    return exp.Alias(this=expression, alias=exp.to_identifier(name))
+
+
 TableFor = Callable[[int, str], str]  # (body position, predicate) -> table name
 
 
@@ -114,10 +123,11 @@ class RuleCompiler:
     def __init__(self, program: Program, types: Types, sql_type: Callable[[str], exp.DataType]):
         self.program, self.types, self.sql_type = program, types, sql_type
         self.index = {r: n for n, r in enumerate(program.rules)}
+        self.cache: dict[str, exp.Expression] = {}  # predicate -> its statement (the engine's names are fixed)
 
     def literal(self, value, kind: str) -> exp.Expression:
         if kind == NUMBER:
-            return exp.cast(exp.Literal.number(str(value)), self.sql_type(NUMBER))
+            return exp.Cast(this=exp.Literal.number(str(value)), to=self.sql_type(NUMBER))
         return exp.Literal.string(value)
 
     def select(self, rule: Rule, table_for: TableFor) -> exp.Select:
@@ -130,20 +140,20 @@ class RuleCompiler:
         for i, lit in enumerate(rule.body):
             if isinstance(lit, Positive):
                 alias = f"a{i}"
-                table = exp.to_table(table_for(i, lit.atom.pred)).as_(alias)
+                table = relation(table_for(i, lit.atom.pred), alias)
                 conds = self._match(lit.atom, alias, bound, bind=True)
                 if first:
                     query = query.from_(table, copy=False)
                     where += conds
                     first = False
-                elif conds:
-                    query = query.join(table, on=exp.and_(*conds, copy=False), join_type="inner", copy=False)
-                else:
-                    query = query.join(table, join_type="cross", copy=False)
+                else:  # built as nodes: the builder's join() would parse its join type each time
+                    join = exp.Join(this=table, on=exp.and_(*conds, copy=False)) if conds else \
+                        exp.Join(this=table, kind="CROSS")
+                    query.append("joins", join)
             elif isinstance(lit, Negative):
                 alias = f"n{i}"
                 conds = self._match(lit.atom, alias, bound, bind=False)
-                sub = exp.select(exp.Literal.number(1)).from_(exp.to_table(table_for(i, lit.atom.pred)).as_(alias))
+                sub = exp.select(exp.Literal.number(1)).from_(relation(table_for(i, lit.atom.pred), alias), copy=False)
                 if conds:
                     sub = sub.where(exp.and_(*conds, copy=False), copy=False)
                 where.append(exp.Not(this=exp.Exists(this=sub)))
@@ -161,9 +171,9 @@ class RuleCompiler:
         names = column_names(head.arity)
         kinds = self.types.columns(head.pred, head.arity)
         if head.arity == 0:
-            cols = [exp.Literal.number(1).as_(UNIT)]
+            cols = [named(exp.Literal.number(1), UNIT)]
         else:
-            cols = [exp.cast(self.term(t, bound, kind), self.sql_type(kind)).as_(name)
+            cols = [named(exp.Cast(this=self.term(t, bound, kind), to=self.sql_type(kind)), name)
                     for t, kind, name in zip(head.args, kinds, names)]
         query = query.select(*cols, copy=False).distinct(copy=False)
         return query.where(exp.and_(*where, copy=False), copy=False) if where else query
