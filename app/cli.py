@@ -229,6 +229,13 @@ def cmd_impact(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    uvicorn.run("app.api:app", host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 def cmd_ontology(args) -> int:
     from ontology.build import build
 
@@ -275,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     fmt.add_argument("--csv", action="store_true")
     p.add_argument("--limit", type=int, default=40, help="flips listed in the text output")
     p.set_defaults(func=cmd_impact)
+    p = sub.add_parser("serve", help="the HTTP API (README, \"HTTP API\"), served by uvicorn")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
     p = sub.add_parser("ontology", help="rebuild ontology/aidkb.owl and ontology/facts.json from ontology/src")
     p.set_defaults(func=cmd_ontology)
     args = parser.parse_args(argv)
