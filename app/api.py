@@ -202,13 +202,15 @@ def _schemas() -> dict:
     country = {"type": "string", "enum": countries}
     country_or_null = {"type": ["string", "null"], "enum": countries + [None]}
     number = {"type": ["integer", "null"], "minimum": 0}
+    text = {"type": ["string", "null"], "minLength": 1, "maxLength": 200,
+            "pattern": "^[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"}
     ops = {"type": ["number", "string", "null"], "description": "a whole number such as 200000000000000000000000000 or 2e26"}
     case = {
         "type": "object", "additionalProperties": False, "required": ["id", "as_of", "mode", "transaction"],
         "description": "one case, in the case-file contract (shared/cases/README.md), as JSON",
         "properties": {
             "id": {"type": "string", "pattern": "^" + CASE_ID.pattern.removesuffix("\\Z") + "$", "maxLength": 200},
-            "title": {"type": ["string", "null"], "maxLength": 200},
+            "title": text,
             "as_of": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
             "mode": {"enum": list(MODES)},
             "confidence": {"enum": list(CONFIDENCES) + [None]},
@@ -229,11 +231,11 @@ def _schemas() -> dict:
                         "type": "object", "additionalProperties": False,
                         "required": ["hq_country", "ultimate_parent_hq_country", "end_use"],
                         "properties": {
-                            "name": {"type": ["string", "null"], "maxLength": 200},
+                            "name": text,
                             "hq_country": country_or_null, "ultimate_parent_hq_country": country_or_null,
-                            "parent_chain": {"type": ["array", "null"], "maxItems": 50, "items": {
+                            "parent_chain": {"type": ["array", "null"], "minItems": 1, "maxItems": 50, "items": {
                                 "type": "object", "additionalProperties": False, "required": ["name", "hq_country"],
-                                "properties": {"name": {"type": "string"}, "hq_country": country}}},
+                                "properties": {"name": {**text, "type": "string"}, "hq_country": country}}},
                             "veu": {"enum": list(VEU_TYPES) + [None]},
                             "veu_holdings": {"type": ["object", "null"]},
                             "nveu_authorization": {"type": ["object", "null"]},
@@ -312,16 +314,16 @@ def _json_response(schema: dict, description: str = "the answer") -> dict:
 # ---- the app
 
 def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm: bool = True) -> FastAPI:
-    """The API. `pool` runs engine work (default: service.Pool()); `warm` starts its workers at start-up."""
-    state: dict[str, Any] = {"ready": False}
+    """The API. `pool` runs engine work and `jobs` the grid impacts; what is not given is made here, and closed
+    when the app stops (a caller that passes its own closes it). `warm` starts the workers at start-up."""
+    state: dict[str, Any] = {"ready": False, "pool": pool or service.Pool(), "jobs": jobs or Jobs()}
+    owned = [x for x, given in ((state["jobs"], jobs), (state["pool"], pool)) if given is None]
 
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        state["pool"] = pool or service.Pool()
-        state["jobs"] = jobs or Jobs()
-        if warm:
+        if warm and not state["ready"]:
             def warm_up():
                 state["pool"].warm()
                 state["ready"] = True
@@ -331,8 +333,8 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
         try:
             yield
         finally:
-            state["jobs"].close()
-            state["pool"].close()
+            for x in owned:
+                x.close()
 
     app = FastAPI(title="aidkb", version="1",
                   description="The BIS AI Diffusion rule (90 FR 4544) as cited Datalog rules over an OWL ontology: "

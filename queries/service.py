@@ -315,6 +315,12 @@ class Pool:
         for worker in self._all:
             worker.close()
 
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 __all__ = ["FORMATS", "MEDIA_TYPES", "Pool", "RequestError", "PayloadTooLarge", "NotFound", "Busy", "Timeout",
            "EngineUnavailable", "CaseError", "ReformError", "case_of", "reform_of", "date_of", "check_goal",

@@ -63,9 +63,12 @@ def client():
     from app.api import create_app
     from queries.service import Pool
 
-    app = create_app(pool=Pool(2, seconds=120))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
+    pool = Pool(2, seconds=120)
+    try:
+        with TestClient(create_app(pool=pool), raise_server_exceptions=False) as c:
+            yield c
+    finally:
+        pool.close()
 
 
 @pytest.fixture(scope="session")
