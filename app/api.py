@@ -184,8 +184,27 @@ def _case(data: Any):
     case = service.case_of(data, SOURCE)
     if case.what_if:  # a what-if whose amended rules do not check is refused here, naming the field
         from queries.reform import Reform
-        Reform(case.what_if).program(source=SOURCE)
+        _check_rules(Reform(case.what_if))
     return case
+
+
+_checked: OrderedDict = OrderedDict()
+_checked_lock = threading.Lock()
+
+
+def _check_rules(reform, path: str = "what_if") -> None:
+    """The reform's amended rule set checks as a whole (ReformError otherwise); remembered for 64 reforms."""
+    if not reform.rule_operations():
+        return
+    key = (reform.key, path)
+    with _checked_lock:
+        if key in _checked:
+            return
+    reform.program(source=SOURCE, path=path)
+    with _checked_lock:
+        _checked[key] = True
+        while len(_checked) > 64:
+            _checked.popitem(last=False)
 
 
 def _error_body(e: AidkbError) -> dict:
@@ -455,7 +474,7 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
         def run():
             with at("reform"):
                 reform = service.reform_of(data["reform"], SOURCE)
-                reform.program(source=SOURCE, path="operations")
+                _check_rules(reform, "operations")
             cases = _cases(data["cases"], "cases") if "cases" in data else None
             if grid:
                 job = state["jobs"].submit(reform, cases)

@@ -34,6 +34,7 @@ REFORMS = ([{"move_country": {"country": "MY", "to_tier": 1}}],
 def _json_text(value, key=None) -> str:
     """A case file's data as JSON text with exact numbers (see tests/api/conftest.py)."""
     from decimal import Decimal
+
     from queries.reader import Numeral
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(k)}: {_json_text(v, k)}" for k, v in value.items()) + "}"

@@ -13,11 +13,11 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import ontology
 from kb.deadline import DeadlineExceeded, Worker
@@ -202,8 +202,9 @@ def ruleset_version() -> str:
 
 @lru_cache(maxsize=1)
 def provisions() -> tuple[dict, ...]:
-    """Every provision of the ontology: citation, title, URL, grade, IRI, its words where read, and their source."""
-    return tuple(asdict(p) for p in ontology.load().provisions.values())
+    """Every provision of the ontology: id (the IRI's local name), citation, title, URL, grade, IRI, its words
+    where read, and their source."""
+    return tuple({"id": p.iri.rsplit("#", 1)[-1], **asdict(p)} for p in ontology.load().provisions.values())
 
 
 @lru_cache(maxsize=1)
@@ -315,17 +316,44 @@ class Pool:
         for worker in self._all:
             worker.close()
 
-    def __enter__(self) -> "Pool":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-__all__ = ["FORMATS", "MEDIA_TYPES", "Pool", "RequestError", "PayloadTooLarge", "NotFound", "Busy", "Timeout",
-           "EngineUnavailable", "CaseError", "ReformError", "case_of", "reform_of", "date_of", "check_goal",
-           "check_format", "decide", "decide_json", "decide_each", "at", "explain", "check_proof", "impact", "tiers",
-           "rules", "provisions", "countries", "ruleset_version", "warm"]
+__all__ = [
+    "FORMATS",
+    "MEDIA_TYPES",
+    "Busy",
+    "CaseError",
+    "EngineUnavailable",
+    "NotFound",
+    "PayloadTooLarge",
+    "Pool",
+    "ReformError",
+    "RequestError",
+    "Timeout",
+    "at",
+    "case_of",
+    "check_format",
+    "check_goal",
+    "check_proof",
+    "countries",
+    "date_of",
+    "decide",
+    "decide_each",
+    "decide_json",
+    "explain",
+    "impact",
+    "provisions",
+    "reform_of",
+    "rules",
+    "ruleset_version",
+    "tiers",
+    "warm",
+]
 
 
 # ---- where in a request a bad field is
@@ -337,7 +365,7 @@ class at:
     def __init__(self, prefix: str):
         self.prefix = prefix
 
-    def __enter__(self) -> "at":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind, error, tb) -> bool:

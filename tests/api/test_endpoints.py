@@ -11,14 +11,22 @@ import pytest
 
 from queries.reader import read_document
 
-from .conftest import AIDKB, OWN_CASES, ROOT, case_body, comparable, json_text, post_json
+from .conftest import (
+    AIDKB,
+    OWN_CASES,
+    ROOT,
+    case_body,
+    comparable,
+    json_text,
+    post_json,
+)
 
 LPP = OWN_CASES / "lpp-exactly-at-annual-limit.yaml"
 REFORMS = ROOT / "examples" / "reforms"
 
 
 def cli(*args: str) -> str:
-    run = subprocess.run([str(AIDKB), *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    run = subprocess.run([str(AIDKB), *args], capture_output=True, text=True, check=False, cwd=ROOT, timeout=600)
     assert run.returncode == 0, run.stderr
     return run.stdout
 
@@ -169,7 +177,8 @@ def test_provisions_carry_their_text(client):
     provisions = client.get("/v1/provisions").json()
     assert {p["citation"] for p in provisions} == set(ontology.load().provisions)
     assert sum(1 for p in provisions if p["text"]) >= 10
-    assert all(set(p) >= {"citation", "title", "url", "grade", "text", "text_source"} for p in provisions)
+    assert all(set(p) >= {"id", "citation", "title", "url", "grade", "text", "text_source"} for p in provisions)
+    assert len({p["id"] for p in provisions}) == len(provisions)
 
 
 def test_countries_with_their_listings(client):
@@ -179,9 +188,10 @@ def test_countries_with_their_listings(client):
 
 
 def test_tiers_on_a_date(client):
+    import datetime as dt
+
     from queries.impact import tier_of_countries
     from queries.reform import Reform
-    import datetime as dt
     r = client.get("/v1/tiers", params={"as_of": "2025-06-01"})
     assert r.status_code == 200 and r.json()["as_of"] == "2025-06-01"
     assert r.json()["tiers"] == dict(sorted(tier_of_countries(Reform(), dt.date(2025, 6, 1)).items()))

@@ -1,7 +1,6 @@
 """A real server: `aidkb serve --port N` on 127.0.0.1 as a subprocess, /health, one decide, stopped."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
