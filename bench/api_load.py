@@ -109,12 +109,14 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=2000, help="requests in all (default 2000)")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     ap.add_argument("--workers", type=int, default=2, help="the server's engine workers (AIDKB_API_WORKERS)")
+    ap.add_argument("--mix", default="decide=0.75,explain=0.15,impact=0.10",
+                    help="shares of the request kinds (default decide=0.75,explain=0.15,impact=0.10)")
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
 
     items = workload(args.seed)
     by_kind = {k: [i for i in items if i["kind"] == k] for k in ("decide", "explain", "impact")}
-    weights = {"decide": 0.75, "explain": 0.15, "impact": 0.10}
+    weights = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
     rng = random.Random(args.seed)
     plan = [rng.choice(by_kind[rng.choices(list(weights), list(weights.values()))[0]]) for _ in range(args.n)]
 
@@ -186,7 +188,7 @@ def main() -> int:
 
     errors = sum(1 for r in results if not r[2])
     mismatches = sum(1 for r in results if r[2] and not r[3])
-    print(f"{len(results)} requests, {args.clients} clients, {args.workers} engine workers, {wall:.1f} s: "
+    print(f"{len(results)} requests ({args.mix}), {args.clients} clients, {args.workers} engine workers, {wall:.1f} s: "
           f"{len(results) / wall:.1f} requests/s; errors {errors}, mismatches {mismatches}")
     lat = [r[1] for r in results]
     print(f"  all      p50 {pct(lat, 0.5):8.1f} ms  p95 {pct(lat, 0.95):8.1f} ms  mean "
