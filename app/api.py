@@ -41,6 +41,7 @@ MAX_BATCH = 200                   # cases in one POST /v1/decide or /v1/impact
 MAX_JOBS_WAITING = 4              # grid impacts queued or running (503 beyond)
 MAX_JOBS_KEPT = 100               # finished jobs kept for GET /v1/jobs/{id}
 JOB_DEADLINE = float(os.environ.get("AIDKB_JOB_DEADLINE", "900"))
+SLOW_WORKERS = int(os.environ.get("AIDKB_API_SLOW_WORKERS", "1"))  # explain with counterfactuals, impact
 SOURCE = "request"
 
 
@@ -71,15 +72,16 @@ class Jobs:
             waiting = sum(1 for j in self._jobs.values() if j["status"] in ("queued", "running"))
             if waiting >= MAX_JOBS_WAITING:
                 raise Busy(f"{waiting} grid impacts are already queued or running: try again later")
-            job = {"id": uuid.uuid4().hex, "status": "queued", "progress": None, "result": None, "error": None,
+            job_id = uuid.uuid4().hex
+            job = {"id": job_id, "status": "queued", "progress": None, "result": None, "error": None,
                    "submitted": time.time(), "started": None, "finished": None}
-            self._jobs[job["id"]] = job
+            self._jobs[job_id] = job
             self._trim()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="aidkb-jobs", daemon=True)
                 self._thread.start()
-        self._queue.put((job["id"], reform, cases))
-        return self.get(job["id"])
+        self._queue.put((job_id, reform, cases))
+        return self.get(job_id)
 
     def get(self, job_id: str) -> dict:
         with self._lock:
@@ -152,7 +154,7 @@ async def _body(request: Request) -> Any:
     return load_json(decode(data, SOURCE), SOURCE)
 
 
-def _mapping(data: Any, allowed: set[str], required: set[str] = frozenset()) -> dict:
+def _mapping(data: Any, allowed: set[str], required: frozenset[str] | set[str] = frozenset()) -> dict:
     if not isinstance(data, dict):
         raise RequestError(SOURCE, "", "must be a JSON object")
     for key in data:
@@ -169,7 +171,8 @@ def _cases(value: Any, prefix: str) -> list:
         raise RequestError(SOURCE, prefix, "must be a non-empty list of cases")
     if len(value) > MAX_BATCH:
         raise RequestError(SOURCE, prefix, f"{len(value):,} cases; at most {MAX_BATCH} in one request")
-    out, seen = [], {}
+    out: list = []
+    seen: dict[str, int] = {}
     for i, data in enumerate(value):
         with at(f"{prefix}[{i}]"):
             case = _case(data)
@@ -332,11 +335,16 @@ def _json_response(schema: dict, description: str = "the answer") -> dict:
 
 # ---- the app
 
-def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm: bool = True) -> FastAPI:
-    """The API. `pool` runs engine work and `jobs` the grid impacts; what is not given is made here, and closed
-    when the app stops (a caller that passes its own closes it). `warm` starts the workers at start-up."""
-    state: dict[str, Any] = {"ready": False, "pool": pool or service.Pool(), "jobs": jobs or Jobs()}
-    owned = [x for x, given in ((state["jobs"], jobs), (state["pool"], pool)) if given is None]
+def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm: bool = True,
+               slow: service.Pool | None = None) -> FastAPI:
+    """The API. `pool` runs the quick questions (decide, check-proof, tiers, explain as proof JSON), `slow` the
+    ones that take seconds (explain with counterfactuals, impact over cases), so that these never hold up the
+    quick ones, and `jobs` the grid impacts. What is not given is made here, and closed when the app stops (a
+    caller that passes its own closes it). `warm` starts the workers at start-up."""
+    state: dict[str, Any] = {"ready": False, "pool": pool or service.Pool(),
+                             "slow": slow or service.Pool(SLOW_WORKERS), "jobs": jobs or Jobs()}
+    owned = [x for x, given in ((state["jobs"], jobs), (state["pool"], pool), (state["slow"], slow))
+             if given is None]
 
     from contextlib import asynccontextmanager
 
@@ -344,7 +352,10 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
     async def lifespan(app: FastAPI):
         if warm and not state["ready"]:
             def warm_up():
+                other = threading.Thread(target=state["slow"].warm, daemon=True)
+                other.start()
                 state["pool"].warm()
+                other.join()
                 state["ready"] = True
             threading.Thread(target=warm_up, name="aidkb-warm", daemon=True).start()
         else:
@@ -361,8 +372,8 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
                               "advice.", lifespan=lifespan, openapi_url="/openapi.json", docs_url="/docs",
                   redoc_url=None)
 
-    def engine(fn, *args, seconds: float | None = None):
-        return state["pool"].call(fn, *args, seconds=seconds)
+    def engine(fn, *args, seconds: float | None = None, slow: bool = False):
+        return state["slow" if slow else "pool"].call(fn, *args, seconds=seconds)
 
     # -- errors, mapped in one place
 
@@ -395,7 +406,8 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
     @app.get("/health", tags=["service"], responses={200: _json_response({"type": "object"}, "the service is up")})
     async def health():
         return JSONText({"status": "ok", "ready": state["ready"], "ruleset_version": service.ruleset_version(),
-                         "workers": state["pool"].size, "deadline_seconds": state["pool"].seconds})
+                         "workers": state["pool"].size, "slow_workers": state["slow"].size,
+                         "deadline_seconds": state["pool"].seconds})
 
     @app.post("/v1/decide", tags=["questions"], response_class=JSONText,
               openapi_extra=_body_doc({"oneOf": [_ref("Case"), {"type": "array", "minItems": 1,
@@ -434,7 +446,7 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
             with at("case"):
                 case = _case(data["case"])
             service.check_goal(case, data.get("goal"), SOURCE)
-            return engine(service.explain, case, data.get("goal"), fmt)
+            return engine(service.explain, case, data.get("goal"), fmt, slow=fmt != "json")
         out = await run_in_threadpool(run)
         if fmt == "json":
             return JSONText(out)
@@ -479,7 +491,7 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
             if grid:
                 job = state["jobs"].submit(reform, cases)
                 return JSONText(job, status_code=202, headers={"Location": f"/v1/jobs/{job['id']}"})
-            return JSONText(engine(service.impact, reform, cases, False))
+            return JSONText(engine(service.impact, reform, cases, False, slow=True))
         return await run_in_threadpool(run)
 
     @app.get("/v1/jobs/{job_id}", tags=["questions"], response_class=JSONText,
@@ -526,7 +538,7 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
             app.openapi_schema = doc
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -368,12 +368,11 @@ class at:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind, error, tb) -> bool:
+    def __exit__(self, kind, error, tb) -> None:
         if isinstance(error, InputError) and self.prefix:
             field = error.field
             joined = self.prefix + ("" if not field else (field if field.startswith("[") else "." + field))
             raise type(error)(error.source, joined, error.message) from None
-        return False
 
 
 def decide_each(cases: list[Case]) -> list[dict]:

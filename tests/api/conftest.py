@@ -63,12 +63,13 @@ def client():
     from app.api import create_app
     from queries.service import Pool
 
-    pool = Pool(2, seconds=120)
+    pool, slow = Pool(2, seconds=120), Pool(1, seconds=120)
     try:
-        with TestClient(create_app(pool=pool), raise_server_exceptions=False) as c:
+        with TestClient(create_app(pool=pool, slow=slow), raise_server_exceptions=False) as c:
             yield c
     finally:
         pool.close()
+        slow.close()
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,9 @@ from app.api import Jobs, create_app
 from queries.service import Pool
 
 POOL = Pool(2, seconds=60)
+SLOW = Pool(1, seconds=60)
 JOBS = Jobs(seconds=120)
-APP = create_app(pool=POOL, jobs=JOBS, warm=False)
+APP = create_app(pool=POOL, jobs=JOBS, slow=SLOW, warm=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -27,6 +28,7 @@ def _close():
     yield
     JOBS.close()
     POOL.close()
+    SLOW.close()
 
 
 @schema.exclude(path="/v1/explain").parametrize()
