@@ -41,7 +41,7 @@ MAX_BATCH = 200                   # cases in one POST /v1/decide or /v1/impact
 MAX_JOBS_WAITING = 4              # grid impacts queued or running (503 beyond)
 MAX_JOBS_KEPT = 100               # finished jobs kept for GET /v1/jobs/{id}
 JOB_DEADLINE = float(os.environ.get("AIDKB_JOB_DEADLINE", "900"))
-SLOW_WORKERS = int(os.environ.get("AIDKB_API_SLOW_WORKERS", "1"))  # explain with counterfactuals, impact
+SLOW_WORKERS = int(os.environ.get("AIDKB_API_SLOW_WORKERS", "2"))  # explain with counterfactuals, impact
 SOURCE = "request"
 
 
