@@ -10,10 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kb.deadline import Worker
-
-
-class UsageError(Exception):
-    pass
+from kb.errors import AidkbError, UsageError
 
 
 # ---- work done in the deadline worker (module-level so that it can be sent to the worker process)
@@ -31,6 +28,13 @@ def _decide(case, rules: str | None):
 def _explain(case, goal: str | None, counterfactuals: bool):
     from queries.explanation import explain
     return explain(case, goal, counterfactuals)
+
+
+def _screen(portfolio: str, reform: str | None, engine: str, out: str | None, strict: bool, reasons: bool,
+            progress=None):
+    from queries.screen import screen
+    return screen(portfolio, reform, engine=engine, out_path=out, strict=strict, progress=progress,
+                  reasons=reasons)
 
 
 def _impact(reform, cases, grid: bool):
@@ -75,15 +79,31 @@ def cmd_decide(args) -> int:
         if case.id in seen:
             raise UsageError(f"{case.source}: id: {case.id!r} is also the id of {seen[case.id]}")
         seen[case.id] = case.source
-    with Worker() as worker:
-        decisions = [worker.call(_decide, c, args.rules) for c in cases]
+    decisions, overrun = _decide_all(cases, args.rules)
     if args.json:
-        out = [d.to_json() for d in decisions]
+        out = [d.to_json() for d in decisions if d is not None]
         print(json.dumps(out[0] if len(out) == 1 and len(args.files) == 1 and Path(args.files[0]).is_file()
                          else out, indent=2, ensure_ascii=False))
     else:
-        print("\n\n".join(decision_text(d) for d in decisions))
-    return 0
+        print("\n\n".join(decision_text(d) for d in decisions if d is not None))
+    return 2 if overrun else 0
+
+
+def _decide_all(cases, rules: str | None) -> tuple[list, int]:
+    """Each case decided in the deadline worker; a case that overruns is reported alone (its file named, one
+    `error:` line) and the others are still answered. Returns the decisions (None for an overrun) and the
+    number of overruns."""
+    from kb.deadline import DeadlineExceeded
+
+    decisions: list = []
+    with Worker() as worker:
+        for case in cases:
+            try:
+                decisions.append(worker.call(_decide, case, rules))
+            except DeadlineExceeded as e:
+                print(f"error: {case.source}: {e}", file=sys.stderr)
+                decisions.append(None)
+    return decisions, decisions.count(None)
 
 
 def cmd_test(args) -> int:
@@ -96,10 +116,9 @@ def cmd_test(args) -> int:
         if not case.expected:
             raise UsageError(f"{case.source}: expected: a test case needs an expected block")
     passed = failed = 0
-    with Worker() as worker:
-        decisions = [worker.call(_decide, c, args.rules) for c in cases]
+    decisions, _ = _decide_all(cases, args.rules)
     for case, decision in zip(cases, decisions):
-        problems = mismatches(decision, case.expected)
+        problems = ["no answer within the deadline"] if decision is None else mismatches(decision, case.expected)
         if problems:
             failed += 1
             print(f"FAIL {case.id} ({case.source})")
@@ -139,7 +158,11 @@ def cmd_explain(args) -> int:
     from queries import render
     import ontology
 
-    case = load_case(Path(args.file))
+    if args.row is not None:
+        from queries.screen import case_for_row
+        case = case_for_row(args.file, args.row)
+    else:
+        case = load_case(Path(args.file))
     if args.goal:
         goal_atom(case, args.goal, ontology.load())  # an unknown goal is reported here
     with Worker() as worker:
@@ -172,7 +195,8 @@ def cmd_check_proof(args) -> int:
         raise UsageError(f"{path}: not JSON: line {e.lineno}, column {e.colno}: {e.msg}") from None
     if isinstance(doc, dict) and "proof" in doc and "format" not in doc:
         doc = doc["proof"]  # the output of `aidkb decide --json`
-    result = check_proof(doc)
+    with Worker() as worker:  # a proof may carry rules: checked under the deadline and memory limit
+        result = worker.call(check_proof, doc)
     if result.valid:
         print(f"{path}: valid proof ({result.steps} steps checked)")
         return 0
@@ -229,6 +253,40 @@ def cmd_impact(args) -> int:
     return 0
 
 
+def cmd_screen(args) -> int:
+    from queries.screen import FORMATS
+
+    if args.out and FORMATS.get(Path(args.out).suffix.lower()) not in ("csv", "parquet"):
+        raise UsageError(f"{args.out}: --out is written as .csv or .parquet")
+    if args.reform:
+        from queries.reform import load_reform
+        load_reform(Path(args.reform))  # a bad reform file is reported before any row is read
+    # Screening is set at a time (DuckDB or Spark), not pyDatalog: it runs here, under no per-question deadline.
+    result = _screen(args.portfolio, args.reform, args.engine, args.out, args.strict, not args.no_reasons,
+                     progress=_progress())
+    for bad in result.bad:
+        print(f"error: {args.portfolio}: {bad}", file=sys.stderr)
+    licensed = sum(1 for r in result.rows if r.get("license_required"))
+    print(f"{args.portfolio}: {result.screened:,} rows screened, {len(result.bad):,} bad, "
+          f"{licensed:,} need a licence"
+          + (f"; ledger: {len(result.ledger.breaches):,} breaches" if result.ledger else "")
+          + (f"; written to {result.out_path}" if result.out_path else ""), file=sys.stderr)
+    if result.ledger:
+        for b in result.ledger.breaches:
+            print(f"  {b.limit} ({b.group}): first breached by row {b.row} ({b.id}): {b.why}", file=sys.stderr)
+    if not args.out:
+        import csv
+        rows = result.rows
+        names = list(dict.fromkeys(k for row in rows for k in row))
+        out = csv.writer(sys.stdout)
+        out.writerow(names)
+        for row in rows:
+            out.writerow(["" if row.get(n) is None else json.dumps(row[n], ensure_ascii=False)
+                          if isinstance(row[n], (list, dict)) else str(row[n]).lower()
+                          if isinstance(row[n], bool) else row[n] for n in names])
+    return 1 if result.bad else 0
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
@@ -265,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="print the rules (all, one id, or one file) with the text of the provisions they cite")
     p.set_defaults(func=cmd_rules)
     p = sub.add_parser("explain", help="why and why not, with proofs and counterfactuals")
-    p.add_argument("file", help="a case file (YAML)")
+    p.add_argument("file", help="a case file (YAML), or a portfolio (CSV, Parquet, JSON Lines) with --row")
+    p.add_argument("--row", metavar="ID", help="the row of a portfolio (its id, or its row number) to explain")
     p.add_argument("--goal", help="license_required, a route (AIA, ACM, LPP, ACA, NAC, UVEU, NVEU) or a red flag id; "
                                   "default: the licence, every route and every red flag")
     p.add_argument("--format", choices=["text", "json", "md", "html", "dot", "ttl"], default="text")
@@ -282,6 +341,17 @@ def main(argv: list[str] | None = None) -> int:
     fmt.add_argument("--csv", action="store_true")
     p.add_argument("--limit", type=int, default=40, help="flips listed in the text output")
     p.set_defaults(func=cmd_impact)
+    p = sub.add_parser("screen", help="decide every transaction of a portfolio set at a time (CSV, Parquet, "
+                                      "JSON Lines)")
+    p.add_argument("portfolio", help="a .csv, .parquet or .jsonl file: one row per transaction, one column per "
+                                     "case field by its dotted path")
+    p.add_argument("--reform", help="a reform file (YAML) applied to every row")
+    p.add_argument("--out", help="write the rows to this .csv or .parquet file (default: CSV on stdout)")
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad row")
+    p.add_argument("--no-reasons", action="store_true",
+                   help="outcome columns only (no failing conditions, citations, caveats): the fastest")
+    p.set_defaults(func=cmd_screen)
     p = sub.add_parser("serve", help="the HTTP API (README, \"HTTP API\"), served by uvicorn")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
@@ -292,16 +362,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from kb.deadline import DeadlineExceeded
-    from kb.parser import RuleError
-    from queries.case import CaseError
     from queries.explanation import GoalError
-    from queries.reform import ReformError
 
     try:
         return args.func(args)
-    except (CaseError, ReformError, RuleError, UsageError, GoalError, DeadlineExceeded) as e:
+    except (AidkbError, DeadlineExceeded, GoalError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return getattr(e, "exit_status", 2)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from queries.reform import Reform
 from queries.render import node_lines
 
 ROOT = Path(__file__).resolve().parent.parent
-CASE_DIRS = (ROOT / "tests" / "cases", ROOT.parent / "shared" / "cases")
+CASE_DIRS = (ROOT / "tests" / "cases", ROOT / "tests" / "shared_cases")
 WORLD = Path(__file__).resolve().parent / "data" / "world-110m.geojson"
 MODES = ("as_published", "as_enforced")
 TIER_COLOURS = {"Tier 1": "#2b8a3e", "Tier 2": "#f08c00", "Tier 3": "#c92a2a"}
@@ -103,7 +103,7 @@ def cite_html(cite: str) -> str:
 # ---- case files
 
 def case_files() -> list[Path]:
-    """The bundled case files: tests/cases, then ../shared/cases when present."""
+    """The bundled case files: tests/cases, then tests/shared_cases (the team's worked cases)."""
     return [p for d in CASE_DIRS if d.is_dir() for p in sorted(d.glob("*.yaml"))]
 
 

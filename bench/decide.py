@@ -56,7 +56,7 @@ def main() -> None:
     t, _ = timed(lambda: Engine(program, onto.facts()))
     print(f"engine: compile + {len(onto.facts())} base facts:   {ms(t)}")
 
-    shared = sorted((ROOT.parent / "shared" / "cases").glob("*.yaml"))
+    shared = sorted((ROOT / "tests" / "shared_cases").glob("*.yaml"))
     own = sorted((ROOT / "tests" / "cases").glob("*.yaml"))
     exe = Path(sys.executable).parent / "aidkb"
     cold_one, cold_all = [], []

@@ -7,7 +7,7 @@ what-ifs through the SQL engine. Asserts nothing.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--spark 100000] [--sample 200]
 
-Transactions are generated from the bundled case files (tests/cases, ../shared/cases) as templates, with
+Transactions are generated from the bundled case files (tests/cases, tests/shared_cases) as templates, with
 dates, modes, countries and figures drawn at random and every row validated like a case file; a row the
 validator refuses is drawn again. So the generator follows the case contract as it changes.
 """
@@ -34,7 +34,7 @@ def templates() -> list[dict]:
     from queries.reader import read_document
 
     out = []
-    for path in sorted((ROOT / "tests" / "cases").glob("*.yaml")) + sorted((ROOT.parent / "shared" / "cases")
+    for path in sorted((ROOT / "tests" / "cases").glob("*.yaml")) + sorted((ROOT / "tests" / "shared_cases")
                                                                             .glob("*.yaml")):
         data = read_document(path)
         if isinstance(data, dict) and not data.get("what_if"):

@@ -9,10 +9,11 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
+from .errors import AidkbError
 from .syntax import (Assign, Atom, BinOp, Compare, Const, Declaration, Negative, Position, Positive, Rule, Var)
 
 
-class RuleError(Exception):
+class RuleError(AidkbError):
     """A rule file that cannot be used, with the file:line:column where the problem is."""
 
     def __init__(self, message: str, pos: Position | None = None):

@@ -1,5 +1,5 @@
-"""Every worked case in ../shared/cases and tests/cases, run as a legal test: the decision must match the
-case's expected outcome (licence, routes, red flags, unavailable routes, citations)."""
+"""Every worked case in tests/shared_cases (the vendored ../shared/cases) and tests/cases, run as a legal test:
+the decision must match the case's expected outcome (licence, routes, red flags, unavailable routes, citations)."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +8,7 @@ from queries.case import load_case
 from queries.decide import decide
 from queries.expectations import mismatches
 
-from .conftest import OWN_CASES, SHARED_CASES
+from .conftest import OWN_CASES, SHARED_CASES, UPSTREAM_CASES
 
 CASE_FILES = sorted(SHARED_CASES.glob("*.yaml")) + sorted(OWN_CASES.glob("*.yaml"))
 
@@ -26,3 +26,13 @@ def test_legal_case(path):
     for route, reason in decision.not_available.items():
         assert reason and "?" not in reason, f"{route}: reason not filled in: {reason!r}"
     assert decision.status and decision.citations
+
+
+def test_vendored_cases_match_upstream():
+    """tests/shared_cases is a copy of the team's ../shared/cases: where that folder exists, the copy is the same."""
+    if not UPSTREAM_CASES.is_dir():
+        pytest.skip(f"{UPSTREAM_CASES} is not on this machine: the vendored copy in {SHARED_CASES} is used as is")
+    upstream = {p.name: p.read_bytes() for p in UPSTREAM_CASES.iterdir() if p.is_file()}
+    vendored = {p.name: p.read_bytes() for p in SHARED_CASES.iterdir() if p.is_file()}
+    assert sorted(upstream) == sorted(vendored), "copy ../shared/cases into tests/shared_cases again"
+    assert [n for n in upstream if upstream[n] != vendored[n]] == [], "copy ../shared/cases into tests/shared_cases again"

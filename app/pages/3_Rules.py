@@ -1,9 +1,11 @@
 """Rules: the rule set by provision (one rule file per provision), each rule with its citations linked to the
-eCFR, its English sentence, its text, its source grade and note, and the bundled cases whose proofs use it."""
+eCFR, its English sentence, its text, the words of the provisions it cites (with their eCFR date or FR
+citation), its source grade and note, and the bundled cases whose proofs use it."""
 from __future__ import annotations
 
 import streamlit as st
 
+import ontology
 from app import ui
 from kb.program import baseline_program
 
@@ -12,6 +14,7 @@ GRADES = {"R": "rule text seen", "S": "secondary source", "U": "unverified"}
 ui.page_setup("Rules · aidkb")
 st.title("Rules")
 program = baseline_program()
+onto = ontology.load()
 usage = ui.rule_usage()
 files = list(dict.fromkeys(r.file for r in program.rules))
 st.caption(f"{len(program.rules)} rules in {len(files)} files, rule set version {program.version}. "
@@ -32,4 +35,9 @@ for name in files if file == "all" else [file]:
                         f"**Says:** {rule.says}  \n**Grade:** {rule.grade} ({GRADES.get(rule.grade, '?')})"
                         + (f"  \n**Note:** {rule.note}" if rule.note else ""))
             st.code(rule.text(), language="prolog")
+            for cite in rule.cites:  # the law beside the rule: each cited provision's words, with their source
+                provision = onto.provisions.get(cite)
+                if provision and provision.text:
+                    st.caption(f"{cite}: {provision.title} ({provision.text_source})")
+                    st.text(provision.text)
             st.markdown(f"**Used by {len(used)} case(s):** " + (", ".join(f"`{c}`" for c in used) or "none"))

@@ -21,6 +21,20 @@ def test_rules_page_lists_rules_with_links_text_and_cases(session):
     assert any(c.value.startswith("lpp_conditions_met(C) :-") for c in at.code)
 
 
+def test_rules_page_shows_the_law_beside_the_rule(session):
+    import ontology
+    from kb.program import baseline_program
+
+    onto = ontology.load()
+    rule = next(r for r in baseline_program().rules if r.id == "lpp_conditions")
+    words = [onto.provisions[c].text for c in rule.cites if c in onto.provisions and onto.provisions[c].text]
+    assert words, "lpp_conditions cites a provision whose text the knowledge base has read"
+    at = session("3_Rules")
+    at.text_input(key="rules_filter").set_value("lpp_conditions").run()
+    shown = [t.value for t in at.text]
+    assert all(w in shown for w in words)
+
+
 def run_cases_only(at) -> None:
     at.checkbox(key="use_grid").uncheck()
     at.button(key="run_reform").click().run()

@@ -8,11 +8,11 @@ processes:
   kb.engine.Engine (or gets its rejection, which then answers every case of that program);
 - one *case process* per case, forked from its program process once the engine is loaded: it asks the relations
   the case wants and sends them back. The program process runs `workers` case processes at a time, kills one
-  that has not answered within the time limit and reports that case as a hang.
+  that has used the time limit in CPU time without answering and reports that case as a hang.
 
-The pytest process runs at most `workers` program processes at once, and kills one that sends nothing for
-longer than the time limit (plus a grace period): a hang while loading, or in the program process itself;
-its unanswered cases are reported as hangs. Forking costs no interpreter start-up: the adapter, lark and
+The pytest process runs at most `workers` program processes at once, and kills one that uses the time limit in
+CPU time while loading, or that stops answering once loaded: its unanswered cases are reported as hangs. Limits
+are CPU time (see WALL_FACTOR), so that a loaded machine makes cases slow, never "hangs". Forking costs no interpreter start-up: the adapter, lark and
 pyDatalog are already imported.
 """
 from __future__ import annotations
@@ -30,6 +30,30 @@ from .adapter import REJECTIONS, SuiteRejection, load_program, query_relations
 TIMEOUT = float(os.environ.get("AIDKB_CONFORMANCE_TIMEOUT", "30"))
 WORKERS = int(os.environ.get("AIDKB_CONFORMANCE_WORKERS", "0")) or min(4, os.cpu_count() or 2)
 GRACE = 5.0
+# The time limit is CPU time, so that a busy machine never turns a slow case into a "hang": a case is a hang when
+# its process has spent TIMEOUT seconds of CPU without answering. A process that spends no CPU and never answers
+# is still stopped, after WALL_FACTOR times the limit in wall-clock time.
+WALL_FACTOR = 10.0
+POLL = 0.5
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a live process has used, from /proc; None where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _overrun(pid: int, started: float, now: float, timeout: float) -> bool:
+    """Has this process used up its limit: `timeout` s of CPU (or, where CPU time is unknown, of wall time),
+    or WALL_FACTOR times that in wall time?"""
+    used = cpu_seconds(pid)
+    return (now - started >= timeout * WALL_FACTOR
+            or (used >= timeout if used is not None else now - started >= timeout))
 
 _ctx = multiprocessing.get_context("fork")
 
@@ -102,8 +126,7 @@ def _program_process(cases: list, timeout: float, workers: int, conn) -> None:
             process.start()
             send.close()
             running[receive] = (key, process, time.monotonic())
-        deadline = min(started for _, _, started in running.values()) + timeout
-        ready = wait(list(running), timeout=max(0.0, deadline - time.monotonic()))
+        ready = wait(list(running), timeout=POLL)
         now = time.monotonic()
         for receive, (key, process, started) in list(running.items()):
             if receive in ready:
@@ -113,9 +136,9 @@ def _program_process(cases: list, timeout: float, workers: int, conn) -> None:
                     process.join(5)
                     outcome = Outcome("crash", message=f"the case process died (exit code {process.exitcode})",
                                       seconds=now - started)
-            elif now - started >= timeout:
-                outcome = Outcome("timeout", message=f"no answer within {timeout:g} s (killed): a hang "
-                                                     f"[program loaded in {load_seconds:.2f} s]",
+            elif _overrun(process.pid, started, now, timeout):
+                outcome = Outcome("timeout", message=f"no answer within {timeout:g} s of CPU time (killed): a "
+                                                     f"hang [program loaded in {load_seconds:.2f} s]",
                                   seconds=now - started)
             else:
                 continue
@@ -128,16 +151,16 @@ def _program_process(cases: list, timeout: float, workers: int, conn) -> None:
 
 
 def run_cases(cases: dict, timeout: float = TIMEOUT, workers: int = WORKERS) -> dict[str, Outcome]:
-    """{key: TestCase} -> {key: Outcome}: program processes `workers` at a time, cases `timeout` s each."""
+    """{key: TestCase} -> {key: Outcome}: program processes `workers` at a time, cases `timeout` s of CPU each."""
     groups: dict[str, list] = {}
     for key, case in cases.items():
         groups.setdefault(program_key(case.program), []).append((key, case))
     pending = sorted(groups.values(), key=lambda g: -sum(len(rows) for rows in g[0][1].program.facts.values()))
-    running: dict = {}  # connection -> [process, cases, deadline]
+    running: dict = {}  # connection -> [process, cases, loaded, last message]
     results: dict[str, Outcome] = {}
 
     def give_up(conn, why: str) -> None:
-        process, group, _ = running.pop(conn)
+        process, group, _, _ = running.pop(conn)
         process.kill()
         process.join(5)
         conn.close()
@@ -152,14 +175,12 @@ def run_cases(cases: dict, timeout: float = TIMEOUT, workers: int = WORKERS) -> 
             process = _ctx.Process(target=_program_process, args=(group, timeout, workers, send))
             process.start()
             send.close()
-            running[receive] = [process, group, time.monotonic() + timeout + GRACE]
-        now = time.monotonic()
-        deadline = min(entry[2] for entry in running.values())
-        for conn in wait(list(running), timeout=max(0.0, deadline - now)):
+            running[receive] = [process, group, False, time.monotonic()]
+        for conn in wait(list(running), timeout=POLL):
             try:
                 key, outcome = conn.recv()
             except EOFError:
-                process, group, _ = running[conn]
+                process, group, _, _ = running[conn]
                 process.join(5)
                 if all(k in results for k, _ in group):
                     running.pop(conn)
@@ -169,11 +190,17 @@ def run_cases(cases: dict, timeout: float = TIMEOUT, workers: int = WORKERS) -> 
                 continue
             if key is not None:
                 results[key] = outcome
-            running[conn][2] = time.monotonic() + timeout + GRACE
+            running[conn][2:] = [True, time.monotonic()]
         now = time.monotonic()
-        for conn, (process, group, deadline) in list(running.items()):
-            if now >= deadline:
-                give_up(conn, f"no answer within {timeout:g} s (killed while loading the program): a hang")
+        for conn, (process, group, loaded, last) in list(running.items()):
+            # Loading is limited by the program process's own CPU time; once loaded, it limits its cases itself,
+            # and is only given up when it stays silent for longer than any case may take.
+            if not loaded and _overrun(process.pid, last, now, timeout):
+                give_up(conn, f"no answer within {timeout:g} s of CPU time (killed while loading the program): "
+                              "a hang")
+            elif loaded and now - last >= timeout * WALL_FACTOR + GRACE:
+                give_up(conn, f"no answer within {timeout * WALL_FACTOR + GRACE:g} s (the program process "
+                              "stopped answering)")
     return results
 
 

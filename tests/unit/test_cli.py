@@ -176,3 +176,96 @@ def test_console_script_prints_no_traceback(tmp_path):
     assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
     assert r.stderr.startswith("error:") and "transaction.destination_country" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def _portfolio(tmp_path, n: int = 40, bad_row: int | None = None) -> Path:
+    from bench.scale import case_dicts, flatten
+
+    from .test_screen import write_portfolio
+
+    rows = [flatten(c) for c in case_dicts(n, seed=7)]
+    if bad_row is not None:
+        rows[bad_row - 1]["transaction.item"] = 12
+    path = tmp_path / "portfolio.jsonl"
+    write_portfolio(rows, path)
+    return path
+
+
+def test_screen_writes_one_row_per_transaction_as_decide_decides(capsys, tmp_path):
+    import csv
+
+    from queries.decide import decide
+    from queries.screen import case_for_row
+
+    portfolio = _portfolio(tmp_path)
+    code, out, err = run(capsys, "screen", portfolio, "--out", tmp_path / "out.csv")
+    assert code == 0 and out == "" and "40 rows screened, 0 bad" in err
+    rows = list(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8")))
+    assert len(rows) == 40
+    for row in rows[::9]:
+        d = decide(case_for_row(portfolio, row["id"]))
+        assert row["license_required"] == str(d.license_required).lower()
+        assert json.loads(row["authorized_by"]) == list(d.authorized_by)
+        assert json.loads(row["citations"]) == list(d.citations)
+
+
+def test_screen_reports_a_bad_row_by_number_and_field_and_keeps_it(capsys, tmp_path):
+    code, out, err = run(capsys, "screen", _portfolio(tmp_path, 10, bad_row=4), "--no-reasons")
+    assert code == 1
+    assert "error: " in err and "row 4" in err and "transaction.item" in err and "Traceback" not in err
+    lines = out.splitlines()
+    assert len(lines) == 11 and "row 4" in lines[4]  # the header, then every row; the bad one with its error
+
+
+def test_screen_strict_stops_at_the_first_bad_row(capsys, tmp_path):
+    code, out, err = run(capsys, "screen", _portfolio(tmp_path, 10, bad_row=4), "--strict")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: ") and "row 4: transaction.item" in err
+
+
+def test_screen_bad_output_name_and_missing_file(capsys, tmp_path):
+    code, _, err = run(capsys, "screen", _portfolio(tmp_path, 2), "--out", tmp_path / "out.txt")
+    assert code == 2 and "--out" in err and err.startswith("error: ")
+    code, _, err = run(capsys, "screen", tmp_path / "none.csv")
+    assert code == 2 and "none.csv" in err and "no such file" in err
+
+
+def test_explain_a_portfolio_row(capsys, tmp_path):
+    from queries.screen import case_for_row
+
+    portfolio = _portfolio(tmp_path, 5)
+    case = case_for_row(portfolio, "2")
+    code, out, _ = run(capsys, "explain", portfolio, "--row", case.id, "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    from queries.checker import check_proof
+    assert doc["question"]["case"] == case.id and check_proof(doc).valid
+    code, _, err = run(capsys, "explain", portfolio, "--row", "no-such-row")
+    assert code == 2 and "no row with id 'no-such-row'" in err
+
+
+def _slow_for_one(case, rules):
+    """_decide, but the case `tier3-china-datacenter` never answers (a stand-in for an engine that hangs)."""
+    import time
+
+    from app.cli import _program
+    from queries.decide import decide
+
+    if case.id == "tier3-china-datacenter":
+        time.sleep(3600)
+    return decide(case, _program(rules))
+
+
+def test_a_case_that_overruns_fails_alone_with_its_file_named(capsys, monkeypatch):
+    import functools
+
+    import app.cli
+    from kb.deadline import Worker
+
+    monkeypatch.setattr(app.cli, "_decide", _slow_for_one)
+    monkeypatch.setattr(app.cli, "Worker", functools.partial(Worker, seconds=10))
+    slow = SHARED_CASES / "tier3-china-datacenter.yaml"
+    code, out, err = run(capsys, "decide", GOOD, slow, SHARED_CASES / "tier3-macau-small-order.yaml", "--json")
+    assert code == 2
+    assert [d["id"] for d in json.loads(out)] == ["lpp-under-annual-limit", "tier3-macau-small-order"]
+    assert err.count("error: ") == 1 and str(slow) in err and "no answer within 10 s" in err
