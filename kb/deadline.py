@@ -41,7 +41,7 @@ DEFAULT_MEMORY_MB = 4096
 PARENT_CHECK_SECONDS = 1.0   # how often a worker looks whether its parent is still there
 TICK_SECONDS = 0.5           # how often a waiting caller's `waiting` callback is called
 
-_WORKERS: "weakref.WeakSet[Worker]" = weakref.WeakSet()  # live workers of this process (their pipe ends)
+_WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()  # live workers of this process (their pipe ends)
 _CHANNEL = None  # in a worker process: its end of the pipe (tests use it to play a stale reply)
 
 
@@ -159,7 +159,7 @@ def _serve(conn, parent: int, megabytes: int | None, idle: float | None) -> None
         out_of_memory = False
         try:
             if with_progress:
-                result = (request, True, fn(*args, progress=lambda *p: conn.send((request, "progress", p))))
+                result = (request, True, fn(*args, progress=lambda *p, r=request: conn.send((r, "progress", p))))
             else:
                 result = (request, True, fn(*args))
         except MemoryError:
@@ -318,7 +318,7 @@ class Worker:
         except Exception:  # interpreter shutdown
             pass
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc) -> None:
