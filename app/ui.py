@@ -43,7 +43,8 @@ def worker() -> Worker:
     """This session's worker process (started at its first question; it ends when idle or with the session)."""
     w = st.session_state.get("worker")
     if w is None:
-        w = st.session_state["worker"] = Worker(idle_seconds=idle_seconds_from_env(IDLE_SECONDS))
+        w = st.session_state["worker"] = Worker(idle_seconds=idle_seconds_from_env(IDLE_SECONDS),
+                                                import_main=False)
     return w
 
 

@@ -41,6 +41,7 @@ DEFAULT_MEMORY_MB = 4096
 PARENT_CHECK_SECONDS = 1.0   # how often a worker looks whether its parent is still there
 TICK_SECONDS = 0.5           # how often a waiting caller's `waiting` callback is called
 
+_SPAWN_LOCK = threading.Lock()
 _WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()  # live workers of this process (their pipe ends)
 _CHANNEL = None  # in a worker process: its end of the pipe (tests use it to play a stale reply)
 
@@ -180,19 +181,44 @@ def _serve(conn, parent: int, megabytes: int | None, idle: float | None) -> None
             return  # the heap may be in a bad state after a MemoryError: a fresh worker takes the next call
 
 
+def _start_without_main(process) -> None:
+    """Start a spawned process whose preparation leaves out the parent's __main__ module (multiprocessing
+    would run it again in the child, under the name __mp_main__)."""
+    from multiprocessing import spawn
+
+    original = spawn.get_preparation_data
+
+    def without_main(name):
+        data = original(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    with _SPAWN_LOCK:
+        spawn.get_preparation_data = without_main
+        try:
+            process.start()
+        finally:
+            spawn.get_preparation_data = original
+
+
 class Worker:
     """A process that runs functions with a deadline. Use as a context manager, or call close().
 
     seconds: the default budget of a call (None: AIDKB_DEADLINE, read at the first call);
     memory_mb: the worker's address-space limit (None: AIDKB_WORKER_MEMORY_MB; 0: none);
-    idle_seconds: the worker ends after that long without a call (None: it stays until closed).
+    idle_seconds: the worker ends after that long without a call (None: it stays until closed);
+    import_main: whether a spawned worker first runs the caller's __main__ module, as multiprocessing does (so
+    that functions defined there can be called). Streamlit installs each page script as __main__, so the app
+    says False: a spawned worker would otherwise run the page (st.* calls without a script run context).
     Calls from several threads are served one at a time."""
 
     def __init__(self, seconds: float | None = None, memory_mb: int | None = None,
-                 idle_seconds: float | None = None):
+                 idle_seconds: float | None = None, import_main: bool = True):
         self.seconds = seconds
         self.memory_mb = memory_mb
         self.idle_seconds = idle_seconds
+        self.import_main = import_main
         self._process = None
         self._conn = None
         self._request = 0
@@ -212,7 +238,10 @@ class Worker:
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(target=_serve, args=(child, os.getpid(), megabytes, self.idle_seconds),
                                     daemon=True, name="aidkb-worker")
-        self._process.start()
+        if single or self.import_main:
+            self._process.start()
+        else:
+            _start_without_main(self._process)
         child.close()
         self._last = time.monotonic()
 

@@ -266,3 +266,24 @@ def test_the_worker_ends_when_its_parent_dies():
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_spawned_worker_can_leave_the_callers_main_module_alone(tmp_path):
+    """Streamlit installs each page script as __main__: a spawned worker must not run it again."""
+    script = tmp_path / "page.py"
+    script.write_text("import os, sys, threading, time\n"
+                      "print('page ran in', os.getpid(), flush=True)\n"
+                      "if __name__ == '__main__':\n"
+                      "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()  # threaded: spawn\n"
+                      "    from kb.deadline import Worker\n"
+                      "    import operator\n"
+                      "    for import_main in (True, False):\n"
+                      "        with Worker(seconds=120, import_main=import_main) as w:\n"
+                      "            print('answer', w.call(operator.add, 2, 3), flush=True)\n")
+    run = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines.count("answer 5") == 2
+    assert len([line for line in lines if line.startswith("page ran in")]) == 2  # the caller, and the worker
+    # that imported __main__; the worker started with import_main=False did not run the page
