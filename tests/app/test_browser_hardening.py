@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ except ImportError:
     sync_playwright = None
 
 DEADLINE = 20  # AIDKB_DEADLINE of the server under test: the heavy tier map is stopped after this long
+IDLE = 8       # AIDKB_WORKER_IDLE of the server under test: an idle session's worker ends after this long
 
 
 def slack() -> float:
@@ -41,7 +43,7 @@ def server():
     OUT.mkdir(exist_ok=True)
     log_path = OUT / "streamlit-hardening.log"
     log = open(log_path, "w")
-    env = dict(os.environ, AIDKB_DEADLINE=str(DEADLINE))
+    env = dict(os.environ, AIDKB_DEADLINE=str(DEADLINE), AIDKB_WORKER_IDLE=str(IDLE))
     process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py",
                                 "--server.headless", "true", "--server.address", "127.0.0.1",
                                 "--server.port", str(port), "--browser.gatherUsageStats", "false"],
@@ -133,3 +135,36 @@ def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_sessio
     assert "Traceback" not in log and "TypeError" not in log, log[-3000:]
     print(f"health answered in {', '.join(f'{w:.2f}' for w in waits)} s while session A's rules ran; the server "
           f"process used {server_load:.0%} of a core meanwhile")
+
+
+def workers_of(pid: int) -> list[int]:
+    """The session workers (spawned multiprocessing children) of a process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == pid and stat[0] not in ("Z", "X") and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_workers_of_closed_sessions_end(server):
+    url, _, server_pid = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page()
+        page.goto(f"{url}/Ask")
+        page.get_by_role("button", name="Decide").click(timeout=ms(120))
+        expect(page.get_by_text("A licence requirement applies; it is lifted by LPP.")).to_be_visible(
+            timeout=ms(120))
+        assert workers_of(server_pid)
+        browser.close()  # the tab is gone; its session's worker ends when idle
+    limit = time.monotonic() + (IDLE + 10) * slack()
+    while workers_of(server_pid) and time.monotonic() < limit:
+        time.sleep(0.5)
+    assert workers_of(server_pid) == []
