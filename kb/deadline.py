@@ -40,6 +40,7 @@ DEFAULT_DEADLINE = 60.0
 DEFAULT_MEMORY_MB = 4096
 PARENT_CHECK_SECONDS = 1.0   # how often a worker looks whether its parent is still there
 TICK_SECONDS = 0.5           # how often a waiting caller's `waiting` callback is called
+OUT_OF_MEMORY_EXIT = 3       # a worker's exit status when a question it was sent did not fit in its memory
 
 _SPAWN_LOCK = threading.Lock()
 _WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()  # live workers of this process (their pipe ends)
@@ -154,11 +155,14 @@ def _serve(conn, parent: int, megabytes: int | None, idle: float | None) -> None
             message = conn.recv()
         except (EOFError, OSError):
             return  # the pipe closed: the caller is gone
+        except MemoryError:
+            os._exit(OUT_OF_MEMORY_EXIT)  # the question itself does not fit: no id to answer it with
         if message is None:
             return
-        request, fn, args, with_progress = message
+        request, call = message  # the call is unpickled here, so that failing to read it is answered too
         out_of_memory = False
         try:
+            fn, args, with_progress = pickle.loads(call)
             if with_progress:
                 result = (request, True, fn(*args, progress=lambda *p, r=request: conn.send((r, "progress", p))))
             else:
@@ -262,15 +266,20 @@ class Worker:
         with self._lock:
             self._request += 1
             request = self._request
+            call = pickle.dumps((fn, args, progress is not None))  # an argument that cannot be sent fails here
             if self._stale():
                 self.kill()
                 self._start()
             try:
-                self._conn.send((request, fn, args, progress is not None))
+                self._conn.send((request, call))
             except (BrokenPipeError, ConnectionResetError, EOFError):  # it ended just now: once more, anew
+                self._failed()
                 self.kill()
                 self._start()
-                self._conn.send((request, fn, args, progress is not None))
+                try:
+                    self._conn.send((request, call))
+                except (BrokenPipeError, ConnectionResetError, EOFError):
+                    self._failed(always=True)
             answered = False
             try:
                 kind, value = self._wait(request, budget, progress, waiting)
@@ -303,10 +312,7 @@ class Worker:
             try:
                 got, kind, value = self._conn.recv()
             except (EOFError, OSError):
-                self._process.join(timeout=1)
-                code = self._process.exitcode
-                raise WorkerFailed(f"the worker process ended without answering (exit code {code}); "
-                                   "the question was stopped") from None
+                self._failed(always=True)
             except Exception as e:  # an answer that does not unpickle here
                 raise WorkerFailed(f"the worker's answer could not be read ({type(e).__name__}: {e})") from None
             if got != request:
@@ -316,6 +322,20 @@ class Worker:
                     progress(*value)
                 continue
             return kind, value
+
+    def _failed(self, always: bool = False) -> None:
+        """The worker ended under a call: MemoryLimitExceeded if the question did not fit in its memory, else
+        (with `always`) WorkerFailed. The caller kills what is left of it."""
+        self._process.join(timeout=2)
+        code = self._process.exitcode
+        if code == OUT_OF_MEMORY_EXIT:
+            self.kill()
+            raise MemoryLimitExceeded(f"the question did not fit in the worker's memory and was stopped (set "
+                                      f"{MEMORY_VARIABLE} to change the limit)") from None
+        if always:
+            self.kill()
+            raise WorkerFailed(f"the worker process ended without answering (exit code {code}); the question was "
+                               "stopped") from None
 
     def kill(self) -> None:
         if self._process is not None:

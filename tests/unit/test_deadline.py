@@ -287,3 +287,10 @@ def test_a_spawned_worker_can_leave_the_callers_main_module_alone(tmp_path):
     assert lines.count("answer 5") == 2
     assert len([line for line in lines if line.startswith("page ran in")]) == 2  # the caller, and the worker
     # that imported __main__; the worker started with import_main=False did not run the page
+
+
+def test_a_worker_too_small_to_read_the_question_says_so():
+    with Worker(seconds=60, memory_mb=virtual_mb() + 64) as worker:
+        with pytest.raises(deadline.MemoryLimitExceeded, match="did not fit in the worker's memory"):
+            worker.call(len, bytes(128 * 2**20))  # 128 MiB of arguments
+        assert worker.call(add, 1, 1) == 2
