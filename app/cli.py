@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import signal
 import sys
 import time
@@ -11,7 +13,6 @@ from pathlib import Path
 
 from kb.deadline import Worker
 from kb.errors import AidkbError, UsageError
-
 
 # ---- work done in the deadline worker (module-level so that it can be sent to the worker process)
 
@@ -118,7 +119,8 @@ def cmd_test(args) -> int:
     passed = failed = 0
     decisions, _ = _decide_all(cases, args.rules)
     for case, decision in zip(cases, decisions):
-        problems = ["no answer within the deadline"] if decision is None else mismatches(decision, case.expected)
+        problems = (["no answer within the deadline"] if decision is None
+                    else mismatches(decision, case.expected or {}))
         if problems:
             failed += 1
             print(f"FAIL {case.id} ({case.source})")
@@ -153,10 +155,10 @@ def cmd_rules(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    import ontology
+    from queries import render
     from queries.case import load_case
     from queries.explanation import goal_atom
-    from queries import render
-    import ontology
 
     if args.row is not None:
         from queries.screen import case_for_row
@@ -222,6 +224,7 @@ def _progress():
 
 def cmd_impact(args) -> int:
     import csv
+
     from queries.case import load_case
     from queries.reform import load_reform
 
@@ -304,6 +307,10 @@ def cmd_ontology(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `aidkb ... | head` ends quietly
+    # Warnings (a fallback, a truncated explanation) go to stderr; AIDKB_LOG=INFO or DEBUG shows more.
+    level = os.environ.get("AIDKB_LOG", "WARNING").upper()
+    logging.basicConfig(level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING",
+                        format="%(levelname)s: %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="aidkb", description="The AI Diffusion rule (90 FR 4544) as cited "
                                      "Datalog over an OWL ontology.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -1,17 +1,25 @@
 """Shared helpers of the Streamlit explorer: the chosen date and reading, the legal-status banner, case
-files, proof trees and maps. They format what queries/* return; every legal answer comes from queries/*."""
+files, proof trees and maps. They format what queries/* return; every legal answer comes from queries/*.
+
+Engine work (deciding, explaining, tier maps, impact, checking a reform) never runs in the Streamlit server
+process: `ask` sends it to the session's deadline worker (kb/deadline.py), so that rules which loop or explode
+stop that session's question, never the server or the other sessions. User text shown through Markdown goes
+through `md` first."""
 from __future__ import annotations
 
 import datetime as dt
 import html
 import json
+import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import altair as alt
 import streamlit as st
 
 import ontology
-from kb.deadline import Worker
+from kb.deadline import Worker, idle_seconds_from_env
 from kb.program import baseline_program
 from queries.case import Case, CaseError, load_case, parse_case
 from queries.decide import decide
@@ -28,13 +36,70 @@ TIER_COLOURS = {"Tier 1": "#2b8a3e", "Tier 2": "#f08c00", "Tier 3": "#c92a2a"}
 
 # ---- questions run in this session's worker process, with a deadline
 
-def ask(fn, *args, progress=None, seconds: float | None = None):
+IDLE_SECONDS = 60.0  # an idle session's worker ends after this long (AIDKB_WORKER_IDLE); the next question starts one
+
+
+def worker() -> Worker:
+    """This session's worker process (started at its first question; it ends when idle or with the session)."""
+    w = st.session_state.get("worker")
+    if w is None:
+        w = st.session_state["worker"] = Worker(idle_seconds=idle_seconds_from_env(IDLE_SECONDS),
+                                                import_main=False)
+    return w
+
+
+def ask(fn, *args, progress=None, seconds: float | None = None, note: str = "The engine is working"):
     """fn(*args) in this session's worker process (kb/deadline.py): a question that overruns its budget is
-    stopped and reported (DeadlineExceeded), never a frozen page. Each session has its own worker."""
-    worker = st.session_state.get("worker")
-    if worker is None:
-        worker = st.session_state["worker"] = Worker()
-    return worker.call(fn, *args, progress=progress, seconds=seconds)
+    stopped and reported (DeadlineExceeded), never a frozen page. Each session has its own worker.
+
+    While it waits, a line on the page says how long it has waited; writing it is also where Streamlit stops
+    this run when the user clicks elsewhere or switches pages, and then the worker is killed (its answer would
+    belong to a question nobody is asking any more)."""
+    placeholder = st.empty()
+    shown = [0]
+
+    def waiting(seconds_waited: float) -> None:
+        if int(seconds_waited) > shown[0]:
+            shown[0] = int(seconds_waited)
+            placeholder.caption(f"⏳ {md(note)}… {shown[0]} s")
+
+    try:
+        return worker().call(fn, *args, progress=progress, seconds=seconds, waiting=waiting)
+    finally:
+        if shown[0]:
+            placeholder.empty()
+
+
+_RESULTS: OrderedDict = OrderedDict()  # answers that depend only on their key, shared by the sessions
+_RESULTS_LOCK = threading.Lock()
+_RESULTS_KEPT = 256
+
+
+def remembered(key, fn, *args, **options):
+    """ask(fn, *args), remembered in this server process under `key` (for answers that depend on nothing else:
+    the banner's status, tier maps, the cases' rule usage). Failures are not remembered."""
+    with _RESULTS_LOCK:
+        if key in _RESULTS:
+            _RESULTS.move_to_end(key)
+            return _RESULTS[key]
+    value = ask(fn, *args, **options)
+    with _RESULTS_LOCK:
+        _RESULTS[key] = value
+        while len(_RESULTS) > _RESULTS_KEPT:
+            _RESULTS.popitem(last=False)
+    return value
+
+
+# ---- user text through Markdown
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
+
+
+def md(text: object) -> str:
+    """Text made inert for st.markdown (and st.error, st.header, labels ...): every Markdown, HTML and
+    Streamlit directive character (links, images, emphasis, raw HTML, :colour[...], $maths$) backslash-escaped,
+    so it shows as typed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 # ---- the date and reading chosen in the sidebar, and the banner every page shows
@@ -62,7 +127,6 @@ def chosen() -> tuple[dt.date, str]:
     return st.session_state["chosen"]
 
 
-@st.cache_data(show_spinner=False)
 def status_on(as_of: dt.date, mode: str) -> str:
     """The rule's legal status on a date, in the status rules' words (decided for a neutral probe case)."""
     probe = {"id": "status-probe", "as_of": as_of, "mode": mode,
@@ -70,11 +134,18 @@ def status_on(as_of: dt.date, mode: str) -> str:
                              "destination_country": "DE",
                              "end_user": {"hq_country": "DE", "ultimate_parent_hq_country": "DE",
                                           "end_use": "unknown"}}}
-    return decide(parse_case(probe, "<status>")).status
+    return remembered(("status", as_of, mode), decide, parse_case(probe, "<status>"),
+                      note="Reading the rule's status").status
 
 
 def banner(as_of: dt.date, mode: str) -> None:
-    st.warning(f"**Legal status on {as_of.isoformat()} ({mode.replace('_', ' ')}).** {status_on(as_of, mode)} "
+    from kb.errors import AidkbError
+
+    try:
+        status = md(status_on(as_of, mode))
+    except AidkbError as error:
+        status = f"(the status could not be read: {md(error)})"
+    st.warning(f"**Legal status on {as_of.isoformat()} ({mode.replace('_', ' ')}).** {status} "
                "Research tool, not legal advice.", icon="⚖️")
 
 
@@ -91,7 +162,7 @@ def country_label(code: str | None) -> str:
 def cite_link(cite: str) -> str:
     """A citation as a Markdown link to its eCFR page (plain text when the ontology has no URL)."""
     p = onto().provisions.get(cite)
-    return f"[{cite}]({p.url})" if p else cite
+    return f"[{md(cite)}]({p.url})" if p else md(cite)
 
 
 def cite_html(cite: str) -> str:
@@ -116,17 +187,22 @@ def case_name(path: Path) -> str:
     return str(path.relative_to(ROOT.parent)) if path.is_relative_to(ROOT.parent) else str(path)
 
 
-@st.cache_data(show_spinner="Deciding the bundled cases…")
 def rule_usage() -> dict[str, list[str]]:
-    """Rule id -> the bundled case files whose decision proofs use that rule (baseline, decided once)."""
+    """Rule id -> the bundled case files whose decision proofs use that rule (baseline, decided once, each case
+    in the session's worker)."""
+    with _RESULTS_LOCK:
+        if "rule_usage" in _RESULTS:
+            return _RESULTS["rule_usage"]
     used: dict[str, list[str]] = {}
     for path in case_files():
         try:
             case = load_case(path)
         except CaseError:
             continue
-        for rule_id in sorted(set(_rule_ids(decide(case).proof))):
+        for rule_id in sorted(set(_rule_ids(ask(decide, case, note=f"Deciding {path.stem}").proof))):
             used.setdefault(rule_id, []).append(path.stem)
+    with _RESULTS_LOCK:
+        _RESULTS["rule_usage"] = used
     return used
 
 
@@ -182,10 +258,11 @@ def proof_tree(node: dict) -> None:
 
 # ---- tiers and maps
 
-@st.cache_data(show_spinner=False)
-def tiers(reform_key: str, _reform: Reform, as_of: dt.date) -> dict[str, str]:
-    """Country code -> "Tier n" on a date under a reform (keyed by the reform's key), as the tier rules say."""
-    return {c: f"Tier {n}" for c, n in tier_of_countries(_reform, as_of).items()}
+def tiers(reform: Reform, as_of: dt.date) -> dict[str, str]:
+    """Country code -> "Tier n" on a date under a reform, as the tier rules say (in the session's worker)."""
+    found = remembered(("tiers", reform.key, as_of), tier_of_countries, reform, as_of,
+                       note="Placing the countries in their tiers")
+    return {c: f"Tier {n}" for c, n in found.items()}
 
 
 @st.cache_data(show_spinner=False)

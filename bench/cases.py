@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import ontology
 from queries.case import END_USES, parse_case
@@ -21,7 +22,7 @@ def random_cases(n: int, seed: int = 2025) -> list:
         hq = rng.choice([dest, dest, "US", "CN", rng.choice(countries)])
         weights = item == "4E091"
         veu = rng.choice([None, None, None, "UVEU", "NVEU"]) if not weights else None
-        end_user = {"name": f"Buyer {i}", "hq_country": hq,
+        end_user: dict[str, Any] = {"name": f"Buyer {i}", "hq_country": hq,
                     "ultimate_parent_hq_country": rng.choice([hq, hq, "US", "CN", "MO"]),
                     "veu": veu, "end_use": rng.choice(END_USES)}
         if veu == "UVEU":

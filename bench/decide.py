@@ -39,12 +39,12 @@ def main() -> None:
 
     t0 = time.perf_counter()
     import ontology
+    from bench.cases import random_cases
     from kb.engine import Engine
     from kb.program import load_program
     from queries.case import load_case
     from queries.decide import decide, engine_for
     from queries.reform import Reform
-    from bench.cases import random_cases
     print(f"import of the packages:               {ms(time.perf_counter() - t0)}")
 
     t, onto = timed(ontology.load)

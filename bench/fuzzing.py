@@ -15,6 +15,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -103,7 +104,8 @@ def field_mutations(rng: random.Random, cases: list[dict], n: int):
 def text_mutations(rng: random.Random, texts: list[str], n: int):
     """Case file texts with random damage: characters changed, lines duplicated or dropped, YAML features the
     reader refuses (anchors, tags, deep nesting, huge numbers)."""
-    extras = ["&a ", "*a", "!!int ", "!!timestamp ", "<<: ", "[" * 80, "9" * 600, "\x00", "\ufeff", "? ", "- ", "{", "}"]
+    extras = ["&a ", "*a", "!!int ", "!!timestamp ", "<<: ", "[" * 80, "9" * 600, "\x00", "\ufeff", "? ", "- ",
+              "{", "}"]
     for _ in range(n):
         lines = rng.choice(texts).splitlines()
         for _ in range(rng.randint(1, 4)):
@@ -128,11 +130,12 @@ def text_mutations(rng: random.Random, texts: list[str], n: int):
 
 def reform_mutations(rng: random.Random, n: int):
     """Reform documents with wrong types, unknown fields and conflicting operations."""
-    good = [{"move_country": {"country": "MY", "to_tier": 1}}, {"add_to_group": {"country": "VN", "group": "D5"}},
+    good: list[dict[str, dict[str, Any]]] = [
+            {"move_country": {"country": "MY", "to_tier": 1}}, {"add_to_group": {"country": "VN", "group": "D5"}},
             {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000}},
             {"disable_rule": {"id": "acm_supply_chain"}},
             {"move_country": {"country": "IN", "to_tier": 3, "from": "2025-06-01"}}]
-    bad_values = [None, True, 0, -1, 10**100, "1", "x", [], {}, ["MY"], "2025-13-01", 1.5, "D6", "US"]
+    bad_values: list[Any] = [None, True, 0, -1, 10**100, "1", "x", [], {}, ["MY"], "2025-13-01", 1.5, "D6", "US"]
     for _ in range(n):
         ops = [copy.deepcopy(rng.choice(good)) for _ in range(rng.randint(1, 4))]
         if rng.random() < 0.8:

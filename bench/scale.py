@@ -130,7 +130,8 @@ def main() -> None:
     spark = {int(s) for s in args.spark.split(",") if s}
     for size in (int(s) for s in args.sizes.split(",")):
         for backend in ("duckdb",) + (("spark",) if size in spark else ()):
-            out = subprocess.run([sys.executable, __file__, "--one", f"{backend}:{size}"], capture_output=True, check=False,
+            out = subprocess.run([sys.executable, __file__, "--one", f"{backend}:{size}"], capture_output=True,
+                                 check=False,
                                  text=True)
             if out.returncode:
                 print(f"{backend} {size:,}: failed: {out.stderr.strip().splitlines()[-1:]}")

@@ -61,9 +61,9 @@ def strata(program: Program) -> list[list[Rule]]:
     """Rules grouped so that every predicate a stratum uses (negated or not) is complete before it runs."""
     comp = components(list(program.rules))
     graph = dependency_graph(list(program.rules))
-    level: dict[int, int] = {}
+    level: dict[frozenset[str], int] = {}
 
-    def depth(c: int, seen=()) -> int:
+    def depth(c: frozenset[str], seen: tuple[frozenset[str], ...] = ()) -> int:
         if c in level:
             return level[c]
         members = [p for p, k in comp.items() if k == c]
@@ -125,13 +125,13 @@ class Model:
 
     def _fixpoint(self, rules: list[Rule]) -> None:
         recursive_preds = {r.head.pred for r in rules}
-        delta = {p: set() for p in recursive_preds}
+        delta: dict[str, set[tuple]] = {p: set() for p in recursive_preds}
         for rule in rules:  # first round: every rule over everything known
             for row in self._fire(rule, None, None):
                 if self._add(rule.head.pred, row, rule):
                     delta[rule.head.pred].add(row)
         while any(delta.values()):
-            new = {p: set() for p in recursive_preds}
+            new: dict[str, set[tuple]] = {p: set() for p in recursive_preds}
             for rule in rules:
                 for i, lit in enumerate(rule.body):
                     if isinstance(lit, Positive) and lit.atom.pred in recursive_preds and delta[lit.atom.pred]:
@@ -141,13 +141,13 @@ class Model:
             delta = new
 
     def _fire(self, rule: Rule, delta_at: int | None, delta_rows: set | None):
-        frontier = [{}]
+        frontier: list[dict] = [{}]
         for i, lit in enumerate(rule.body):
             nxt = []
             for b in frontier:
                 if isinstance(lit, Positive):
                     pattern = tuple(b.get(t.name, _FREE) if isinstance(t, Var) else t.value for t in lit.atom.args)
-                    rows = ([r for r in delta_rows if _matches(r, pattern)] if i == delta_at
+                    rows = ([r for r in delta_rows if _matches(r, pattern)] if i == delta_at and delta_rows is not None
                             else self.relations[lit.atom.pred].lookup(pattern))
                     for row in rows:
                         nb = dict(b)

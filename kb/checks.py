@@ -17,14 +17,27 @@ Checks, each raising RuleError at the offending place:
 """
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from .graph import components
 from .parser import RuleError
 from .rewrite import rewrite_recursion
-from .syntax import (PLACEHOLDER, Assign, BinOp, Compare, Const, Declaration, Negative, Positive, Program, Rule,
-                     expr_vars)
+from .syntax import (
+    PLACEHOLDER,
+    Assign,
+    BinOp,
+    Compare,
+    Const,
+    Declaration,
+    Negative,
+    Positive,
+    Program,
+    Rule,
+    expr_vars,
+)
 
 
-def check(statements: list, version: str = "", may_be_empty: set[str] = frozenset()) -> Program:
+def check(statements: list, version: str = "", may_be_empty: AbstractSet[str] = frozenset()) -> Program:
     """Run every check and return the Program, or raise the first RuleError found. `may_be_empty` names derived
     predicates that may be left without rules (a reform that disables the only rule for one)."""
     declarations = [s for s in statements if isinstance(s, Declaration)]
@@ -84,7 +97,7 @@ def check_arity(declarations: list[Declaration], rules: list[Rule]) -> dict[str,
 
 
 def check_defined(declarations: list[Declaration], rules: list[Rule], arities: dict[str, int],
-                  may_be_empty: set[str] = frozenset()) -> None:
+                  may_be_empty: AbstractSet[str] = frozenset()) -> None:
     declared = {d.atom.pred: d for d in declarations}
     defined = {r.head.pred for r in rules} | set(may_be_empty)
     for rule in rules:

@@ -7,8 +7,8 @@ case facts are asserted for one question and retracted before the call returns.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 from pyDatalog import Logic, pyParser
 
@@ -64,7 +64,7 @@ class Engine:
         +self._query(fact)
 
     @contextmanager
-    def facts(self, facts: Iterable[Fact]) -> Iterator["Engine"]:
+    def facts(self, facts: Iterable[Fact]) -> Iterator[Engine]:
         """Add facts for the duration of a with-block; they are retracted afterwards, whatever happens."""
         self._activate()
         facts = list(dict.fromkeys(facts))

@@ -3,6 +3,7 @@ on the command line, 422 or 504 over HTTP); anything else is a bug."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 SHOWN = 80  # characters of a user value quoted in a message
@@ -25,7 +26,7 @@ def show(value: object, limit: int = SHOWN) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _short_repr(value, limit: int) -> str:
+def _short_repr(value: list[Any] | dict[Any, Any] | tuple[Any, ...] | set[Any], limit: int) -> str:
     """repr of a container without building the whole string (an aliased YAML value can be huge)."""
     parts: list[str] = []
     size = 0
@@ -37,7 +38,8 @@ def _short_repr(value, limit: int) -> str:
         if size > limit:
             parts.append("…")
             break
-    opening, closing = {dict: "{}", list: "[]", tuple: "()", set: "{}"}.get(type(value), "[]")
+    brackets: dict[type, tuple[str, str]] = {dict: ("{", "}"), list: ("[", "]"), tuple: ("(", ")"), set: ("{", "}")}
+    opening, closing = brackets.get(type(value), ("[", "]"))
     return opening + ", ".join(parts) + closing
 
 
@@ -55,7 +57,8 @@ class InputError(AidkbError):
         self.source, self.field, self.message = escape(str(source)), escape(field_path), message
         super().__init__(f"{self.source}: {self.field}: {message}" if field_path else f"{self.source}: {message}")
 
-    def __reduce__(self):  # picklable, so that it crosses from a deadline worker process intact
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        # picklable, so that it crosses from a deadline worker process intact
         return (type(self), (self.source, self.field, self.message))
 
 

@@ -10,7 +10,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from .errors import AidkbError
-from .syntax import (Assign, Atom, BinOp, Compare, Const, Declaration, Negative, Position, Positive, Rule, Var)
+from .syntax import Assign, Atom, BinOp, Compare, Const, Declaration, Negative, Position, Positive, Rule, Var
 
 
 class RuleError(AidkbError):
@@ -161,7 +161,8 @@ def parse_text(text: str, file: str = "<text>") -> list[Declaration | Rule]:
         raise RuleError(f"unexpected {found}; expected one of: {expected}",
                         Position(file, e.line, e.column)) from None
     except UnexpectedCharacters as e:
-        raise RuleError(f"unexpected character {text[e.pos_in_stream]!r}", Position(file, e.line, e.column)) from None
+        found = text[e.pos_in_stream] if e.pos_in_stream is not None else "?"
+        raise RuleError(f"unexpected character {found!r}", Position(file, e.line, e.column)) from None
     except UnexpectedInput as e:  # pragma: no cover - other lark input errors
         raise RuleError(str(e).splitlines()[0], Position(file, e.line, e.column)) from None
     try:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .graph import components
-from .syntax import Assign, Atom, Compare, Negative, PLACEHOLDER, Positive, Rule, Var
+from .syntax import PLACEHOLDER, Assign, Atom, Compare, Negative, Positive, Rule, Var
 
 
 def rewrite_recursion(rules: list[Rule]) -> list[Rule]:
@@ -60,7 +60,7 @@ def _transitive(rule: Rule) -> bool:
     if not all(isinstance(a, Var) for a in first.atom.args + second.atom.args):
         return False
     (a, c), (a1, b), (b1, c1) = head.args, first.atom.args, second.atom.args
-    return a == a1 and b == b1 and c == c1 and len({a.name, b.name, c.name}) == 3
+    return a == a1 and b == b1 and c == c1 and len({str(a), str(b), str(c)}) == 3
 
 
 def linearize_transitive(rules: list[Rule]) -> list[Rule]:
@@ -90,11 +90,13 @@ def linearize_transitive(rules: list[Rule]) -> list[Rule]:
         for r in rules:
             if r.head.pred == pred and _transitive(r):
                 first, second = r.body
+                assert isinstance(first, Positive) and isinstance(second, Positive)  # _transitive checked it
                 if copies:
                     r = replace(r, body=(first, replace(second, atom=Atom(step, second.atom.args))))
                 else:  # no other rule: t is empty, and so is `t(A, C) :- t(A, B), C = B` (no helper needed)
-                    r = replace(r, body=(first, Assign(second.atom.args[1], second.atom.args[0], second.unless,
-                                                       second.pos)))
+                    target = second.atom.args[1]
+                    assert isinstance(target, Var)  # _transitive checked it
+                    r = replace(r, body=(first, Assign(target, second.atom.args[0], second.unless, second.pos)))
             rewritten.append(r)
         rules = rewritten + copies
     return rules

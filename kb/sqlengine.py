@@ -18,10 +18,11 @@ import os
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache, reduce
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -39,7 +40,7 @@ from .sql.compile import (
 )
 from .sql.partition import MAP, abstract, partition, reps_pred
 from .sql.types import KEY, NUMBER, TEXT, SqlTypeError, Types, value_type
-from .syntax import Negative, Positive, Program, Rule
+from .syntax import Const, Negative, Positive, Program, Rule
 
 ANSWER_PREDICATES = ("license_required", "authorized", "red_flag", "review", "uncertain_route", "obligation",
                      "status", "regime")
@@ -171,7 +172,7 @@ class DuckDBBackend:
     def database(threads: int | None = None):
         import duckdb
 
-        config = {"preserve_insertion_order": False}
+        config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
         if threads:
             config["threads"] = threads
         return duckdb.connect(":memory:", config=config)
@@ -248,7 +249,7 @@ class SparkBackend:
     def __init__(self, session=None):
         self.spark = session or spark_session()
         self.prefix = f"aidkb{os.getpid()}_{next(self._runs)}_"
-        self.frames: dict[str, object] = {}
+        self.frames: dict[str, Any] = {}  # pyspark DataFrames (pyspark is an optional dependency)
 
     @staticmethod
     def sql_type(kind: str) -> exp.DataType:
@@ -308,7 +309,7 @@ class SparkBackend:
             self.drop(name)
 
 
-def _casts(columns: list[str], kinds: tuple[str, ...], sql_type) -> list[exp.Expression]:
+def _casts(columns: list[str], kinds: tuple[str, ...], sql_type) -> list[exp.Expr]:
     if not kinds:
         return [exp.Literal.number(1).as_("u")]
     return [exp.cast(exp.column(c), sql_type(k)).as_(c) for c, k in zip(columns, kinds)]
@@ -343,6 +344,7 @@ class Answers:
                 k = self._key[pred]
                 c = table.column_names[k]
                 if pred in self._columns:  # rows of the representatives: one copy per case of each class
+                    assert self._maps is not None  # kept columns come with their maps
                     reps = pa.table({"_case": pa.array(np.arange(len(self._maps))),
                                      "_rep": pa.array(self._maps[:, self._columns[pred]])})
                     joined = reps.join(table.rename_columns([*table.column_names[:k], "_rep",
@@ -369,6 +371,7 @@ class Answers:
         """Like kb.engine.Engine.ask: the rows matching args (None is free), sorted by repr; fast when the case is
         bound (one case's rows are looked up through its representative)."""
         k = self._key.get(pred)
+        rows: Iterable[tuple]
         if k is None or args[k] is None or self._names is None:
             rows = self.rows(pred)
         else:
@@ -376,6 +379,7 @@ class Answers:
         return sorted({r for r in rows if all(a is None or a == v for a, v in zip(args, r))}, key=repr)
 
     def _case_rows(self, pred: str, k: int, case) -> list[tuple]:
+        assert self._names is not None  # only called for keyed answers
         if self._index is None:
             self._index = {name: i for i, name in enumerate(self._names.to_pylist())}
         code = self._index.get(case)
@@ -387,7 +391,7 @@ class Answers:
             for row in zip(*(_exact_values(col) for col in table.columns)):
                 by[row[k]].append(row)
             self._by_key[pred] = by
-        rep = int(self._maps[code, self._columns[pred]]) if pred in self._columns else code
+        rep = int(self._maps[code, self._columns[pred]]) if self._maps is not None and pred in self._columns else code
         return [r[:k] + (case,) + r[k + 1:] for r in self._by_key[pred].get(rep, ())]
 
 
@@ -411,11 +415,13 @@ class SqlEngine:
         self.arity = {d.atom.pred: d.atom.arity for d in program.declarations}
         for r in program.rules:
             self.arity[r.head.pred] = r.head.arity
-            self.arity.update({lit.atom.pred: lit.atom.arity for lit in r.body if isinstance(lit, (Positive, Negative))})
+            self.arity.update({lit.atom.pred: lit.atom.arity for lit in r.body
+                               if isinstance(lit, (Positive, Negative))})
         seeds = [r for r in program.rules if not r.body]
         self.derived = {r.head.pred for r in program.rules if r.body}
-        self.base = fact_tables(list(base_facts) + [(r.head.pred, *(a.value for a in r.head.args)) for r in seeds],
-                                self.arity)
+        self.base = fact_tables(list(base_facts) + [(r.head.pred, *(a.value for a in r.head.args
+                                                                     if isinstance(a, Const))) for r in seeds],
+                                self.arity)  # a fact rule's arguments are constants (kb/checks.py)
         self.declared = {d.atom.pred for d in program.declarations}
         self.program = Program(program.declarations, tuple(r for r in program.rules if r.body), program.version)
         self.partition = partition(self.program) if abstraction else None
@@ -481,7 +487,9 @@ class SqlEngine:
         """Inside the engine, cases are named by numbers (joins on numbers are faster than on text): the key
         column of each keyed table becomes an index into the case names, decoded again in the answers."""
         part = self.partition
-        keyed = sorted(p for p in tables if part is not None and p in part.key)
+        if part is None:
+            return tables, None
+        keyed = sorted(p for p in tables if p in part.key)
         columns = [tables[p][0].column(part.key[p]) for p in keyed]
         if not keyed or len({c.type for c in columns}) != 1:
             return tables, None
@@ -646,7 +654,7 @@ class _Run:
         for round_ in range(1, MAX_ITERATIONS + 1):
             new = {p: f"d{names[p][1:]}_{round_}" for p in preds}
             for pred in stratum.preds:
-                parts = [compiler.select(rule, lambda i, p, k=k, d=delta: d[p] if i == k else names[p])
+                parts = [compiler.select(rule, _delta_at(k, delta, names))
                          for rule in by_head[pred] for k in recursive_positions(rule)]
                 backend.create(new[pred], exp.except_(_union(parts), exp.select("*").from_(names[pred]),
                                                       distinct=True) if parts else empty(pred))
@@ -713,5 +721,11 @@ def _names(arity: dict[str, int]) -> dict[str, str]:
     return {pred: f"r{i}" for i, pred in enumerate(sorted(arity))}
 
 
-def _union(parts: list[exp.Expression]) -> exp.Expression:
+def _delta_at(position: int, delta: dict[str, str], names: dict[str, str]) -> Callable[[int, str], str]:
+    """The table each body atom reads in a semi-naive round: the delta at `position`, the whole relation
+    elsewhere."""
+    return lambda i, p: delta[p] if i == position else names[p]
+
+
+def _union(parts: Sequence[exp.Expression]) -> exp.Expression:
     return reduce(lambda a, b: exp.union(a, b, distinct=True, copy=False), parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -30,7 +30,7 @@ class Var:
 
 @dataclass(frozen=True)
 class Const:
-    value: Union[str, int, float]
+    value: str | int | float
 
     def __str__(self) -> str:
         return f'"{self.value}"' if isinstance(self.value, str) else repr(self.value)
@@ -39,15 +39,15 @@ class Const:
 @dataclass(frozen=True)
 class BinOp:
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
     def __str__(self) -> str:
         return f"({self.left} {self.op} {self.right})"
 
 
-Term = Union[Var, Const]
-Expr = Union[Var, Const, BinOp]
+Term = Var | Const
+Expr = Var | Const | BinOp
 
 
 def expr_vars(expr: Expr) -> list[str]:
@@ -64,7 +64,7 @@ COMPARISONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": oper
                "!=": operator.ne}
 
 
-def evaluate(expr: Expr, bindings: dict):
+def evaluate(expr: Expr, bindings: dict[str, Any]) -> Any:
     """The value of an expression under variable bindings (KeyError if a variable is unbound)."""
     if isinstance(expr, Var):
         return bindings[expr.name]
@@ -73,12 +73,12 @@ def evaluate(expr: Expr, bindings: dict):
     return ARITHMETIC[expr.op](evaluate(expr.left, bindings), evaluate(expr.right, bindings))
 
 
-def bind(bindings: dict, term: "Term", value) -> bool:
+def bind(bindings: dict[str, Any], term: Term, value: Any) -> bool:
     """Unify a term with a value, extending the bindings; False if they disagree."""
     if isinstance(term, Const):
-        return term.value == value
+        return bool(term.value == value)
     if term.name in bindings:
-        return bindings[term.name] == value
+        return bool(bindings[term.name] == value)
     bindings[term.name] = value
     return True
 
@@ -162,7 +162,7 @@ class Compare:
         return f"{self.left} {self.op} {self.right}"
 
 
-Literal = Union[Positive, Negative, Assign, Compare]
+Literal = Positive | Negative | Assign | Compare
 
 
 @dataclass(frozen=True)
@@ -217,8 +217,8 @@ class Program:
     def rules_for(self, pred: str, arity: int) -> list[Rule]:
         return self._index().get((pred, arity), [])
 
-    def _index(self) -> dict:
-        index = self.__dict__.get("_rules_by_head")
+    def _index(self) -> dict[tuple[str, int], list[Rule]]:
+        index: dict[tuple[str, int], list[Rule]] | None = self.__dict__.get("_rules_by_head")
         if index is None:
             index = {}
             for r in self.rules:

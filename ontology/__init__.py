@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from decimal import Decimal
 import json
+import logging
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
 import rdflib
+import rdflib.query
 
 HERE = Path(__file__).parent
 SOURCES = HERE / "src"
@@ -19,6 +21,7 @@ BUILT = HERE / "aidkb.owl"
 FACTS = HERE / "facts.json"
 SHAPES = HERE / "shapes.ttl"
 SPARQL = HERE.parent / "queries" / "sparql"
+log = logging.getLogger(__name__)
 AID = rdflib.Namespace("https://w3id.org/aidkb/ontology#")
 OPEN_END = 99991231
 
@@ -52,8 +55,9 @@ def select(graph: rdflib.Graph, name: str) -> list[dict]:
     rows = graph.query((SPARQL / f"{name}.rq").read_text())
     out = []
     for row in rows:
+        assert isinstance(row, rdflib.query.ResultRow)  # a SELECT query's rows
         out.append({str(k): (v.toPython() if isinstance(v, rdflib.Literal) else (str(v) if v is not None else None))
-                    for k, v in row.asdict().items()} | {str(k): None for k in rows.vars if row[k] is None})
+                    for k, v in row.asdict().items()} | {str(k): None for k in rows.vars or () if row[k] is None})
     return out
 
 
@@ -106,7 +110,7 @@ class Ontology:
     rule_versions: list[dict] = field(default_factory=list)  # the dated texts, oldest first (rule_versions.rq)
 
     @classmethod
-    def from_graph(cls, graph: rdflib.Graph) -> "Ontology":
+    def from_graph(cls, graph: rdflib.Graph) -> Ontology:
         o = cls()
         o.countries = {r["code"]: r["name"] for r in select(graph, "countries")}
         o.memberships = [Membership(r["code"], r["group"], date_number(r["from"]),
@@ -193,4 +197,8 @@ def load() -> Ontology:
         data = json.loads(FACTS.read_text(encoding="utf-8"))
         if data.get("source_hash") == source_hash():
             return from_json(data)
+        log.warning("%s does not match ontology/src (run `aidkb ontology`): reading the sources through SPARQL",
+                    FACTS)
+    else:
+        log.warning("%s is missing (run `aidkb ontology`): reading the sources through SPARQL", FACTS)
     return Ontology.from_graph(source_graph())

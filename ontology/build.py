@@ -27,11 +27,11 @@ def _dt(n: int) -> rdflib.Literal:
 
 def tier_memberships(onto: Ontology) -> list[tuple[str, int, int, int]]:
     """(country, tier, from, to) intervals, from the rule's effective date on, as the tier rules compute them."""
-    effective = next(p.value for p in onto.parameters if p.name == "effective_date")
-    starts = {effective}
+    effective = int(next(p.value for p in onto.parameters if p.name == "effective_date"))
+    days = {effective}
     for _, group, frm, to, *_ in onto.memberships:
-        starts.update(d for d in (frm, to) if group in TIER_GROUPS and effective < d < OPEN_END)
-    starts = sorted(starts)
+        days.update(d for d in (frm, to) if group in TIER_GROUPS and effective < d < OPEN_END)
+    starts = sorted(days)
     engine = Engine(baseline_program(), onto.facts())
     timeline: dict[str, list[tuple[int, int]]] = {}
     for start in starts:
@@ -39,7 +39,7 @@ def tier_memberships(onto: Ontology) -> list[tuple[str, int, int, int]]:
             for tier, pred in ((1, "tier1"), (2, "tier2"), (3, "tier3")):
                 for _, country in engine.ask(pred, ("t", None)):
                     timeline.setdefault(country, []).append((start, tier))
-    out = []
+    out: list[tuple[str, int, int, int]] = []
     for country, points in sorted(timeline.items()):
         ends = starts[1:] + [OPEN_END]
         for (start, tier), end in zip(points, ends):

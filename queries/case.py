@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 import ontology
 from kb.errors import InputError, escape, show
 
 from .reader import read_document, whole_number
+
+if TYPE_CHECKING:
+    from .reform import Operation
 
 KINDS = ("export", "reexport", "transfer_in_country", "iaas_service")
 MODES = ("as_published", "as_enforced")
@@ -117,7 +121,7 @@ class Case:
     country_allocated: int = 0
     g2g: bool = False
     flags: tuple[str, ...] = ()
-    what_if: tuple[dict, ...] = ()
+    what_if: tuple[Operation, ...] = ()
     title: str = ""
     confidence: str | None = None
     expected: dict | None = None
@@ -175,7 +179,7 @@ class _Reader:
     def __init__(self, source: str, onto: ontology.Ontology):
         self.source, self.onto = source, onto
 
-    def fail(self, path: str, message: str):
+    def fail(self, path: str, message: str) -> NoReturn:
         raise CaseError(self.source, path, message)
 
     def mapping(self, value: Any, path: str, allowed: set[str]) -> dict:
@@ -192,7 +196,16 @@ class _Reader:
             self.fail(f"{path}.{key}" if path else key, "missing required field")
         return m[key]
 
-    def string(self, value: Any, path: str, choices=None, nullable=False, limit: int = MAX_NAME) -> str | None:
+    @overload
+    def string(self, value: Any, path: str, choices: Collection[str] | None = None, nullable: Literal[False] = False,
+               limit: int = MAX_NAME) -> str: ...
+
+    @overload
+    def string(self, value: Any, path: str, choices: Collection[str] | None = None, *, nullable: bool,
+               limit: int = MAX_NAME) -> str | None: ...
+
+    def string(self, value: Any, path: str, choices: Collection[str] | None = None, nullable: bool = False,
+               limit: int = MAX_NAME) -> str | None:
         if value is None and nullable:
             return None
         if not isinstance(value, str) or not value.strip():
@@ -205,7 +218,13 @@ class _Reader:
             self.fail(path, f"{show(value)} is not one of: {', '.join(choices)}")
         return value
 
-    def country(self, value: Any, path: str, nullable=False) -> str | None:
+    @overload
+    def country(self, value: Any, path: str, nullable: Literal[False] = False) -> str: ...
+
+    @overload
+    def country(self, value: Any, path: str, nullable: bool) -> str | None: ...
+
+    def country(self, value: Any, path: str, nullable: bool = False) -> str | None:
         if value is None and nullable:
             return None
         code = self.string(value, path)
@@ -221,7 +240,14 @@ class _Reader:
             self.fail(path, f"must be true or false, not {show(value)}")
         return value
 
-    def integer(self, value: Any, path: str, maximum: int, nullable=False, minimum: int = 0) -> int | None:
+    @overload
+    def integer(self, value: Any, path: str, maximum: int, nullable: Literal[False] = False,
+                minimum: int = 0) -> int: ...
+
+    @overload
+    def integer(self, value: Any, path: str, maximum: int, nullable: bool, minimum: int = 0) -> int | None: ...
+
+    def integer(self, value: Any, path: str, maximum: int, nullable: bool = False, minimum: int = 0) -> int | None:
         if value is None:
             if nullable:
                 return None
@@ -262,7 +288,7 @@ class _Reader:
             self.fail(path, f"{value} is outside {EARLIEST}..{LATEST}")
         return value
 
-    def string_list(self, value: Any, path: str, choices=None) -> list[str]:
+    def string_list(self, value: Any, path: str, choices: Collection[str] | None = None) -> list[str]:
         if value is None:
             return []
         if not isinstance(value, list):

@@ -11,12 +11,11 @@ import ontology
 from kb.bottomup import Budget, EvaluationError
 from kb.engine import Engine, EngineError
 from kb.program import baseline_program
-from kb.syntax import Positive, Program, Rule
+from kb.syntax import Const, Positive, Program, Rule
 
-from .case import Case
+from .case import Case, CaseError
 from .explain import Explainer
 from .proof import ProofBuilder, rules_in
-from .case import CaseError
 from .reform import Reform, ReformError, parse_operations
 
 ROUTES = ("AIA", "ACM", "LPP", "ACA", "NAC", "UVEU", "NVEU")  # the order answers list them in
@@ -120,7 +119,7 @@ def contested_listings(case: Case, onto: ontology.Ontology) -> list[ontology.Mem
     return [m for m in onto.memberships if m.grade == "U" and m.code in involved and m.valid_from <= on < m.valid_to]
 
 
-def _contested(case: Case, m: ontology.Membership, program: Program, decision: "Decision",
+def _contested(case: Case, m: ontology.Membership, program: Program, decision: Decision,
                onto: ontology.Ontology) -> str:
     """A caveat on a contested listing: what it rests on, and the answer without it."""
     without = parse_operations([{"remove_from_group": {"country": m.code, "group": m.group}}], case.source,
@@ -144,14 +143,15 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
     answers["status"] = sorted(answers["status"], key=lambda a: _order(program, "status", a[1]))
     answers["caveat"] = sorted(answers["caveat"], key=lambda a: _order(program, "caveat", a[1]))
     required = known.get("license_required") == 1 and x.ask("license_required", (c,)) != []
-    authorized = {a[1] for a in answers["authorized"]}
-    authorized = [r for r in ROUTES if r in authorized] + sorted(authorized - set(ROUTES))
-    conclusions = [("status", a) for a in answers["status"]]
+    routes = {a[1] for a in answers["authorized"]}
+    authorized = [r for r in ROUTES if r in routes] + sorted(routes - set(ROUTES))
+    conclusions: list[tuple[str, tuple]] = [("status", a) for a in answers["status"]]
     conclusions += [("license_required", (c,))] if required else []
     for pred in ("authorized", "red_flag", "review", "uncertain_route", "obligation", "caveat"):
         conclusions += [(pred, a) for a in answers[pred]]
     if required:
-        failed = [("authorized", (c, r)) for r in ROUTES if r in onto.authorizations and r not in authorized]
+        failed: list[tuple[str, tuple]] = [("authorized", (c, r)) for r in ROUTES
+                                           if r in onto.authorizations and r not in authorized]
     else:
         failed = [("license_required", (c,))]
     proof = builder.document(conclusions, failed)
@@ -166,7 +166,8 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
     bound = [(program.rule(n["rule"]), n["bindings"]) for n in proof["conclusions"] + proof["refutations"]
              if n.get("rule")]
     return Decision(
-        id=c, title=case.title, as_of=case.as_of.isoformat(), mode=case.mode, regime=answers["regime"][0][1] if answers["regime"] else "undetermined",
+        id=c, title=case.title, as_of=case.as_of.isoformat(), mode=case.mode,
+        regime=answers["regime"][0][1] if answers["regime"] else "undetermined",
         status=" ".join(dict.fromkeys(n["sentence"] for n in status_nodes)) or "legal status unknown on this date",
         license_required=required, authorized_by=authorized, not_available=not_available,
         uncertain={a[1]: builder.prove("uncertain_route", a)["sentence"] for a in answers["uncertain_route"]},
@@ -207,9 +208,12 @@ def _caveats(rules: list[Rule], bound: list[tuple[Rule, dict]], onto: ontology.O
     on = ontology.date_number(case.as_of)
     for rule, bindings in bound:
         for lit in rule.body:
-            if isinstance(lit, Positive) and lit.atom.pred == "param_on" and hasattr(lit.atom.args[1], "value") \
+            if not (isinstance(lit, Positive) and lit.atom.pred == "param_on"):
+                continue
+            name = lit.atom.args[1]
+            if isinstance(name, Const) and isinstance(name.value, str) \
                     and getattr(lit.atom.args[2], "name", None) in bindings:
-                p = onto.parameter(lit.atom.args[1].value, on)
+                p = onto.parameter(name.value, on)
                 if p and p.grade == "U":
                     out.append(f"parameter {p.name} = {p.value} ({p.citation}) is unverified: {p.note}")
     return list(dict.fromkeys(out))

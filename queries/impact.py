@@ -21,7 +21,7 @@ import time
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 import ontology
 from kb.program import baseline_program
@@ -45,8 +45,19 @@ VEUS = (None, "UVEU", "NVEU")
 SIZES = (100, 5000)
 YTDS = (0, 26_000_000)
 TPP_PER_UNIT = 15_832
-GRID_PROFILES = tuple({"hq": h, "parent": p, "veu": v, "quantity": q, "ytd": y}
-                      for h, p in HQ_PARENT for v in VEUS for q in SIZES for y in YTDS)
+
+
+class Profile(TypedDict):
+    """An end-user profile of the grid (see above)."""
+    hq: str
+    parent: str
+    veu: str | None
+    quantity: int
+    ytd: int
+
+
+GRID_PROFILES: tuple[Profile, ...] = tuple(Profile(hq=h, parent=p, veu=v, quantity=q, ytd=y)
+                                           for h, p in HQ_PARENT for v in VEUS for q in SIZES for y in YTDS)
 OUTCOME_PREDICATES = ("license_required", "authorized", "red_flag", "review")
 
 
@@ -299,7 +310,8 @@ def baseline_classes(progress: Progress | None = None) -> dict[tuple, Outcome]:
     for country in sorted(onto.countries):
         for item in GRID_ITEMS:
             for i in range(len(GRID_PROFILES)):
-                needed.setdefault(_class_key(profiles[country], profiles.get, item, i, onto), GridCase(country, item, i))
+                needed.setdefault(_class_key(profiles[country], profiles.get, item, i, onto),
+                                  GridCase(country, item, i))
     table = _evaluate(needed, Reform(), program, progress, "baseline grid classes")
     with _Baseline.lock:
         _Baseline.by_key[key] = table
@@ -325,7 +337,7 @@ def grid_flips(reform: Reform, progress: Progress | None = None) -> tuple[list[t
     points = [(bp, ap, countries, item, i) for (bp, ap), countries in groups.items() for item in GRID_ITEMS
               for i in range(len(GRID_PROFILES))]
     needed: dict[tuple, GridCase] = {}
-    for bp, ap, countries, item, i in points:
+    for _bp, ap, countries, item, i in points:
         k = _class_key(ap, after.get, item, i, onto)
         if k not in table:
             needed.setdefault(k, GridCase(countries[0], item, i))

@@ -22,17 +22,17 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ontology
 from kb.checks import check
+from kb.errors import InputError, escape, show
 from kb.graph import components
 from kb.parser import RuleError, parse_text
 from kb.syntax import Program, Rule
-
-from kb.errors import InputError, escape, show
 
 from .case import EARLIEST, LATEST
 from .reader import read_document, whole_number
@@ -73,8 +73,7 @@ class Operation:
         if self.op in ("disable_rule", "replace_rule"):
             return self.get("id")
         if self.op == "add_rule":
-            (rule,) = parse_text(self.get("text"), "<add_rule>")
-            return rule.id
+            return _the_rule(self.get("text"), "<add_rule>").id
         return None
 
     def describe(self) -> str:
@@ -153,7 +152,15 @@ def _check_conflicts(ops: list[Operation], source: str, path: str) -> None:
         touched[rule_id] = o.op
 
 
-def _fields(args: Any, source: str, path: str, required: set[str], optional: set[str] = frozenset()) -> dict:
+def _the_rule(text: str, where: str) -> Rule:
+    """The one rule of an operation's text (validated when the operation was read)."""
+    (rule,) = parse_text(text, where)
+    assert isinstance(rule, Rule)
+    return rule
+
+
+def _fields(args: Any, source: str, path: str, required: AbstractSet[str],
+            optional: AbstractSet[str] = frozenset()) -> dict:
     if not isinstance(args, dict):
         raise ReformError(source, path, f"must be a mapping, not {show(args)}")
     for key in args:
@@ -230,7 +237,8 @@ def _set(args: Any, source: str, path: str, onto: ontology.Ontology) -> Operatio
             raise ReformError(source, f"{path}.value", f"{e}, not {show(a['value'])}") from None
         bound = PARAMETER_BOUNDS.get(unit, DEFAULT_BOUND)
         if not 0 <= value <= bound:
-            raise ReformError(source, f"{path}.value", f"must be non-negative and at most {bound:,} ({unit}), not {value:,}")
+            raise ReformError(source, f"{path}.value",
+                              f"must be non-negative and at most {bound:,} ({unit}), not {value:,}")
     return _op("set_parameter", name=name, value=value, **{"from": _since(a, source, path)})
 
 
@@ -268,7 +276,7 @@ def _rule_op(op: str, args: Any, source: str, path: str, program: Program | None
     return _op(op, id=a["id"], text=text) if op == "replace_rule" else _op(op, text=text)
 
 
-def load_reform(path: Path, onto: ontology.Ontology | None = None) -> "Reform":
+def load_reform(path: Path, onto: ontology.Ontology | None = None) -> Reform:
     """Read and validate a reform file (through the hardened reader: queries/reader.py)."""
     onto = onto or ontology.load()
     source = str(path)
@@ -280,7 +288,7 @@ def load_reform(path: Path, onto: ontology.Ontology | None = None) -> "Reform":
 
 
 def parse_reform(data: Any, source: str, onto: ontology.Ontology | None = None, default_title: str = "what-if"
-                 ) -> "Reform":
+                 ) -> Reform:
     """A reform document ({title, description, operations}), as a file, an upload or an HTTP body holds it."""
     onto = onto or ontology.load()
     if not isinstance(data, dict):
@@ -307,29 +315,29 @@ class Reform:
     title: str = ""
 
     # the Python API: each method returns a new Reform, validated like the YAML form
-    def _with(self, name: str, args: dict) -> "Reform":
+    def _with(self, name: str, args: dict) -> Reform:
         ops = parse_operations([{name: args}], "<api>", "operation", ontology.load(), self._program_or_none())
         return Reform(self.operations + ops, self.title)
 
-    def move_country(self, country: str, to_tier: int, since: str | None = None) -> "Reform":
+    def move_country(self, country: str, to_tier: int, since: str | None = None) -> Reform:
         return self._with("move_country", {"country": country, "to_tier": to_tier, "from": since})
 
-    def add_to_group(self, country: str, group: str, since: str | None = None) -> "Reform":
+    def add_to_group(self, country: str, group: str, since: str | None = None) -> Reform:
         return self._with("add_to_group", {"country": country, "group": group, "from": since})
 
-    def remove_from_group(self, country: str, group: str, since: str | None = None) -> "Reform":
+    def remove_from_group(self, country: str, group: str, since: str | None = None) -> Reform:
         return self._with("remove_from_group", {"country": country, "group": group, "from": since})
 
-    def set_parameter(self, name: str, value, since: str | None = None) -> "Reform":
+    def set_parameter(self, name: str, value, since: str | None = None) -> Reform:
         return self._with("set_parameter", {"name": name, "value": value, "from": since})
 
-    def disable_rule(self, rule_id: str) -> "Reform":
+    def disable_rule(self, rule_id: str) -> Reform:
         return self._with("disable_rule", {"id": rule_id})
 
-    def replace_rule(self, rule_id: str, text: str) -> "Reform":
+    def replace_rule(self, rule_id: str, text: str) -> Reform:
         return self._with("replace_rule", {"id": rule_id, "text": text})
 
-    def add_rule(self, text: str) -> "Reform":
+    def add_rule(self, text: str) -> Reform:
         return self._with("add_rule", {"text": text})
 
     def _program_or_none(self) -> Program | None:
@@ -382,7 +390,7 @@ class Reform:
             if o.op == "disable_rule":
                 rules = [r for r in rules if r.id != o.get("id")]
             else:
-                (new,) = parse_text(o.get("text"), f"{source}:{path}")
+                new = _the_rule(o.get("text"), f"{source}:{path}")
                 rules = [new if r.id == new.id else r for r in rules] if o.op == "replace_rule" else rules + [new]
         digest = hashlib.sha256(json.dumps([[o.op, list(o.args)] for o in ops]).encode()).hexdigest()[:8]
         try:

@@ -306,7 +306,8 @@ def decision(case: Case, answers: Answers, program: Program, reform: Reform, ont
     pyDatalog (contested listings are decided again without the listing, as decide does)."""
     from kb.program import baseline_program
 
-    found = _read(case, Explainer(answers, program, onto), onto, reform, program)
+    found = _read(case, Explainer(answers, program, onto), onto, reform, program)  # type: ignore[arg-type]
+    # (Answers is asked like kb.engine.Engine: `ask` and `arity`, all the Explainer uses)
     found.caveats += [_contested(case, m, baseline_program(), found, onto) for m in contested_listings(case, onto)]
     return found
 
@@ -373,7 +374,7 @@ def case_for_row(portfolio_path: Path | str, row_id: str) -> Case:
     computes for it: the case `aidkb explain` proves through the proof engine."""
     rows, bad = validate(portfolio_path)
     apply_ledger(rows)
-    for n, flat, case in rows:
+    for n, _flat, case in rows:
         if (case is not None and case.id == row_id) or str(n) == str(row_id):
             if case is None:
                 problem = next(b for b in bad if b.row == n)

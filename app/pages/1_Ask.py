@@ -10,11 +10,18 @@ import yaml
 
 from app import ui
 from kb.deadline import DeadlineExceeded
-from queries.case import END_USES, FLAGS, KINDS, CaseError, Case, load_case, parse_case
+from kb.errors import AidkbError
+from queries.case import END_USES, FLAGS, KINDS, Case, CaseError, load_case, parse_case
 from queries.decide import Decision, decide
 from queries.explanation import explain
 from queries.reform import ReformError
-from queries.render import answer_sentence, failing_point, memo_html, memo_markdown, proof_dot
+from queries.render import (
+    answer_sentence,
+    failing_point,
+    memo_html,
+    memo_markdown,
+    proof_dot,
+)
 
 SOURCES = ("Fill in a form", "Bundled case file", "Upload a case file")
 NO_VEU = "none"
@@ -114,60 +121,66 @@ def explanation(case: Case, goal: str | None, with_counterfactuals: bool = True)
 
 
 def show_answer(d: Decision) -> None:
+    md = ui.md  # every text below may carry user text (case values, a reform's rule text): escaped
     sentence = answer_sentence(d)
-    (st.success if not d.license_required or d.authorized_by else st.error)(sentence)
-    st.markdown(f"**Legal status on {d.as_of} ({d.mode.replace('_', ' ')}), {d.regime.replace('_', '-')} "
-                f"controls:** {d.status}")
+    (st.success if not d.license_required or d.authorized_by else st.error)(md(sentence))
+    st.markdown(f"**Legal status on {md(d.as_of)} ({md(d.mode.replace('_', ' '))}), "
+                f"{md(d.regime.replace('_', '-'))} controls:** {md(d.status)}")
     if d.what_if:
-        st.info("What if: " + "; ".join(d.what_if))
+        st.info("What if: " + "; ".join(md(w) for w in d.what_if))
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Licence required", "yes" if d.license_required else "no")
     c2.metric("Authorized by", ", ".join(d.authorized_by) or "—")
     c3.metric("Red flags", len(d.red_flags))
     c4.metric("Review policy", d.review_policy or "—")
     for route, why in d.uncertain.items():
-        st.warning(f"Unclear whether **{route}** applies: {why}")
+        st.warning(f"Unclear whether **{md(route)}** applies: {md(why)}")
     for flag in d.red_flags:
-        st.error(f"Red flag: {flag}")
+        st.error(f"Red flag: {md(flag)}")
     for obligation in d.obligations:
-        st.info(f"Obligation: {obligation}")
+        st.info(f"Obligation: {md(obligation)}")
     st.subheader("Reasons")
-    st.markdown("\n".join(f"- {r.text} ({', '.join(ui.cite_link(c) for c in r.citations)}; rule `{r.rule}`)"
-                          for r in d.reasons) or "—")
+    st.markdown("\n".join(f"- {md(r.text)} ({', '.join(ui.cite_link(c) for c in r.citations)}; rule "
+                          f"`{r.rule}`)" for r in d.reasons) or "—")  # rule ids are names: safe in code
     if d.caveats:
         with st.expander(f"Caveats ({len(d.caveats)})"):
-            st.markdown("\n".join(f"- {c}" for c in d.caveats))
+            st.markdown("\n".join(f"- {md(c)}" for c in d.caveats))
 
 
 def show_why_not(case: Case, d: Decision) -> None:
     """Each unavailable route: the first failing condition; on request, the refutation and counterfactuals."""
     st.subheader("Why not")
     if not d.license_required:
-        st.markdown(f"No licence requirement: {d.no_licence_because}.")
+        st.markdown(f"No licence requirement: {ui.md(d.no_licence_because)}.")
         ui.proof_tree(d.proof["refutations"][0])
         return
     opened = st.session_state.setdefault("opened", set())
     for route, why in d.not_available.items():
         with st.container(border=True):
             left, right = st.columns([5, 1])
-            left.markdown(f"**{route}** ({ui.onto().authorizations[route]['name']}): {why}")
+            left.markdown(f"**{ui.md(route)}** ({ui.md(ui.onto().authorizations[route]['name'])}): {ui.md(why)}")
             if right.button(f"Why not {route}?", key=f"whynot_{route}"):
                 opened.add(route)
             if route in opened:
-                with st.spinner(f"Explaining why not {route} (counterfactuals are verified by the engine)…"):
-                    goal = explanation(case, route).goals[0]
+                try:
+                    with st.spinner(f"Explaining why not {route} (counterfactuals are verified by the engine)…"):
+                        goal = explanation(case, route).goals[0]
+                except AidkbError as error:
+                    engine_error(error)
+                    continue
                 show_refutation(goal)
 
 
 def show_refutation(goal) -> None:
-    node = goal.node
-    st.markdown(f"*Category:* **{node['category']}**. {node['reason']}")
+    md, node = ui.md, goal.node
+    st.markdown(f"*Category:* **{md(node['category'])}**. {md(node['reason'])}")
     point = failing_point(node)
     if point.get("rule"):
         st.markdown(f"Rule `{point['rule']}` ({', '.join(ui.cite_link(c) for c in point['citations'])}) fails at "
-                    f"condition {point['failed_at'] + 1}: `{point['condition']}`")
+                    f"condition {point['failed_at'] + 1}:")
+        st.code(point["condition"], language="prolog")
     if goal.counterfactuals:
-        st.markdown("**It would hold if:**\n" + "\n".join(f"- {cf.describe(ui.onto())}"
+        st.markdown("**It would hold if:**\n" + "\n".join(f"- {md(cf.describe(ui.onto()))}"
                                                           for cf in goal.counterfactuals))
     else:
         st.markdown("No change of one or two inputs makes it hold.")
@@ -179,10 +192,13 @@ def show_proof(case: Case, d: Decision) -> None:
     tree, graph = st.tabs(["Tree", "Graph"])
     with tree:
         for node in d.proof["conclusions"] + d.proof["refutations"]:
-            with st.expander(ui.node_label(node)):
+            with st.expander(ui.md(ui.node_label(node))):
                 ui.proof_tree(node)
     with graph:
-        st.graphviz_chart(proof_dot(explanation(case, None, with_counterfactuals=False)))
+        try:
+            st.graphviz_chart(proof_dot(explanation(case, None, with_counterfactuals=False)))
+        except AidkbError as error:
+            engine_error(error)
 
 
 def show_downloads(case: Case, d: Decision) -> None:
@@ -192,14 +208,28 @@ def show_downloads(case: Case, d: Decision) -> None:
                        file_name=f"{d.id}.json", mime="application/json")
     if st.session_state.get("memo_ready") != ui.case_key(case):
         if c2.button("Prepare the memo", help="counterfactuals for every failed route: a few seconds"):
-            with st.spinner("Writing the memo (counterfactuals for every failed route)…"):
-                explanation(case, None)
+            try:
+                with st.spinner("Writing the memo (counterfactuals for every failed route)…"):
+                    explanation(case, None)
+            except AidkbError as error:
+                engine_error(error)
+                return
             st.session_state["memo_ready"] = ui.case_key(case)
             st.rerun()
         return
-    e = explanation(case, None)
+    try:
+        e = explanation(case, None)
+    except AidkbError as error:
+        engine_error(error)
+        return
     c2.download_button("Memo (Markdown)", memo_markdown(e), file_name=f"{d.id}-memo.md", mime="text/markdown")
     c3.download_button("Memo (HTML)", memo_html(e), file_name=f"{d.id}-memo.html", mime="text/html")
+
+
+def engine_error(error: Exception) -> None:
+    """An error of the engine's side (an overrun, the memory limit, rules that cannot be evaluated), shown."""
+    icon = "⏱️" if isinstance(error, DeadlineExceeded) else "🚫"
+    st.error(f"The engine did not answer: {ui.md(error)}", icon=icon)
 
 
 ui.page_setup("Ask · aidkb")
@@ -209,16 +239,16 @@ try:
     case = read_case(source)
     decision = ui.ask(decide, case) if case else None
 except (CaseError, ReformError) as error:
-    st.error(f"Bad input: {error}", icon="🚫")
+    st.error(f"Bad input: {ui.md(error)}", icon="🚫")
     case = decision = None
-except DeadlineExceeded as error:
-    st.error(f"The engine did not answer: {error}", icon="⏱️")
+except AidkbError as error:
+    engine_error(error)
     case = decision = None
 if decision:
     if st.session_state.get("asked") != ui.case_key(case):  # a new question: forget the last one's why-nots
         st.session_state.update(asked=ui.case_key(case), opened=set(), explanations={}, memo_ready=None)
     if case.title:
-        st.header(case.title)
+        st.header(ui.md(case.title))
     show_answer(decision)
     show_why_not(case, decision)
     show_proof(case, decision)

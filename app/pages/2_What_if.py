@@ -2,7 +2,8 @@
 run it over the bundled cases and the grid, and see on maps and in a table what flips and why.
 
 The reform lives in this browser session only; the baseline is never changed (queries/reform.py applies a
-reform to a copy, and each session thread has its own engines)."""
+reform to a copy). Checking a reform, its tier maps and its impact all run in the session's deadline worker
+(app/ui.py `ask`): rules that loop or explode stop this session's question, never the server."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,13 +14,13 @@ import streamlit as st
 import yaml
 
 import ontology
-
 from app import ui
 from kb.deadline import DeadlineExceeded
+from kb.errors import AidkbError
 from kb.program import baseline_program
 from queries.case import CaseError, load_case
 from queries.impact import GRID_AS_OF, Impact, impact
-from queries.reform import Reform, ReformError, parse_operations
+from queries.reform import Reform, parse_reform
 
 SOURCE = "<what-if>"
 FLIP_COLOURS = {"no flip": "#e9ecef", "1-9 flips": "#ffd8a8", "10-99 flips": "#ff922b", "100+ flips": "#c92a2a"}
@@ -29,17 +30,27 @@ def operations() -> list[dict]:
     return st.session_state.setdefault("reform_ops", [])
 
 
-def reform_of(ops: list[dict]) -> Reform:
-    """The session's operations, validated as one reform (raises ReformError)."""
-    return Reform(parse_operations(ops, SOURCE, "operations", ui.onto()), "what-if")
+def reform_of(ops: list[dict]) -> tuple[Reform, list[str]]:
+    """The session's operations, validated as one reform, and the reform in words (raises ReformError). Both
+    are worked out in the session's worker (rule text is parsed and checked there) and kept in the session."""
+    if not ops:
+        return Reform(), []
+    key = json.dumps(ops, default=str, sort_keys=True)
+    checked = st.session_state.setdefault("checked_reforms", {})
+    if key not in checked:
+        reform = ui.ask(parse_reform, {"title": "what-if", "operations": ops}, SOURCE, note="Checking the reform")
+        checked[key] = (reform, ui.ask(Reform.describe, reform))
+        while len(checked) > 20:
+            checked.pop(next(iter(checked)))
+    return checked[key]
 
 
 def add(op: dict, where=st) -> bool:
     """Add an operation if the reform stays valid; else show the error where the user typed."""
     try:
         reform_of(operations() + [op])
-    except ReformError as e:
-        where.error(f"{e}", icon="🚫")
+    except AidkbError as e:
+        where.error(ui.md(e), icon="🚫")
         return False
     operations().append(op)
     st.session_state.pop("impact", None)
@@ -104,7 +115,7 @@ def editors() -> None:
         try:
             ops = yaml.safe_load(pasted)
         except yaml.YAMLError as e:
-            paste.error(f"{SOURCE}: malformed YAML: {getattr(e, 'problem', None) or e}", icon="🚫")
+            paste.error(ui.md(f"{SOURCE}: malformed YAML: {getattr(e, 'problem', None) or e}"), icon="🚫")
             return
         for op in ops if isinstance(ops, list) else [ops]:
             if not add(op, paste):
@@ -117,10 +128,10 @@ def current_reform() -> Reform:
     if not ops:
         st.caption("No operations yet: add some above. The baseline is the rule as published.")
         return Reform()
-    reform = reform_of(ops)
-    for i, line in enumerate(reform.describe()):
+    reform, lines = reform_of(ops)
+    for i, line in enumerate(lines):
         left, right = st.columns([6, 1])
-        left.markdown(f"{i + 1}. {line}")
+        left.markdown(f"{i + 1}. {ui.md(line)}")
         if right.button("Remove", key=f"remove_{i}"):
             del ops[i]
             st.session_state.pop("impact", None)
@@ -147,22 +158,42 @@ def run(reform: Reform, use_grid: bool) -> Impact:
     def progress(label: str, done: int, total: int) -> None:
         bar.progress(done / total, text=f"{label}: {done:,} of {total:,}")
 
-    result = ui.ask(impact, reform, bundled_cases(), use_grid, progress=progress, seconds=600)
+    result = ui.ask(impact, reform, bundled_cases(), use_grid, progress=progress, seconds=600,
+                    note="Running the reform")
+    report = json.dumps(ui.ask(Impact.to_json, result, note="Writing the report"), indent=2)  # totals: engine work
     bar.progress(1.0, text=f"Done in {result.seconds:.1f} s")
-    return result
+    return result, report
+
+
+def tiers_under(reform: Reform, as_of: dt.date) -> dict[str, str] | None:
+    """The tier map under a reform, or None with the error shown. A reform whose tier rules overran is not
+    tried again in this session (each page action would wait for the deadline again)."""
+    failed = st.session_state.setdefault("tier_failures", {})
+    key = (reform.key, as_of)
+    if key not in failed:
+        try:
+            return ui.tiers(reform, as_of)
+        except AidkbError as error:
+            failed[key] = str(error)
+    st.error(f"No tier map under the reform: {ui.md(failed[key])}", icon="⏱️")
+    return None
 
 
 def show_maps(reform: Reform, result: Impact | None) -> None:
     as_of = ui.chosen()[0]
-    before, after = ui.tiers(Reform().key, Reform(), as_of), ui.tiers(reform.key, reform, as_of)
+    before = tiers_under(Reform(), as_of)
+    after = tiers_under(reform, as_of) if reform.operations else before
+    if before is None:
+        return
     left, right = st.columns(2)
     left.altair_chart(ui.map_chart(before, ui.TIER_COLOURS, f"Tiers on {as_of}: baseline"), width="stretch")
-    right.altair_chart(ui.map_chart(after, ui.TIER_COLOURS, f"Tiers on {as_of}: under the reform"),
-                       width="stretch")
-    moved = [{"country": ui.country_label(c), "baseline": before[c], "reform": after.get(c)}
-             for c in sorted(before) if before[c] != after.get(c)]
-    if moved:
-        st.dataframe(pd.DataFrame(moved), hide_index=True)
+    if after is not None:
+        right.altair_chart(ui.map_chart(after, ui.TIER_COLOURS, f"Tiers on {as_of}: under the reform"),
+                           width="stretch")
+        moved = [{"country": ui.country_label(c), "baseline": before[c], "reform": after.get(c)}
+                 for c in sorted(before) if before[c] != after.get(c)]
+        if moved:
+            st.dataframe(pd.DataFrame(moved), hide_index=True)
     if result is not None:
         counts = pd.Series([f.country for f in result.flips]).value_counts().to_dict() if result.flips else {}
         bucket = {c: "1-9 flips" if n < 10 else "10-99 flips" if n < 100 else "100+ flips" for c, n in counts.items()}
@@ -173,7 +204,7 @@ def show_maps(reform: Reform, result: Impact | None) -> None:
                "are in the tables only.")
 
 
-def show_flips(result: Impact) -> None:
+def show_flips(result: Impact, report: str) -> None:
     st.subheader(f"{len(result.flips):,} flips out of {result.compared:,} outcomes compared")
     st.caption(f"{result.evaluated:,} cases and grid classes evaluated under the reform in {result.seconds:.1f} s; "
                f"grid points are decided as of {GRID_AS_OF}.")
@@ -184,8 +215,7 @@ def show_flips(result: Impact) -> None:
         st.dataframe(flips, hide_index=True)
         c1, c2 = st.columns(2)
         c1.download_button("Flips (CSV)", flips.to_csv(index=False), file_name="flips.csv", mime="text/csv")
-        c2.download_button("Impact (JSON)", json.dumps(result.to_json(), indent=2), file_name="impact.json",
-                           mime="application/json")
+        c2.download_button("Impact (JSON)", report, file_name="impact.json", mime="application/json")
 
 
 ui.page_setup("What-if · aidkb")
@@ -195,18 +225,19 @@ st.caption("Change the law, then run the change over the bundled cases and the g
 editors()
 try:
     reform = current_reform()
-except ReformError as error:
-    st.error(f"{error}", icon="🚫")
+except AidkbError as error:
+    st.error(ui.md(error), icon="🚫")
     reform = Reform()
 use_grid = st.checkbox("Include the grid (83,664 outcomes, evaluated by class; the first run in a session takes "
                        "about a minute)", value=True, key="use_grid")
 if st.button("Run the reform", type="primary", disabled=not reform.operations, key="run_reform"):
     try:
-        st.session_state["impact"] = (reform.key, run(reform, use_grid))
-    except DeadlineExceeded as error:
-        st.error(f"The engine did not answer: {error}", icon="⏱️")
+        st.session_state["impact"] = (reform.key, *run(reform, use_grid))
+    except AidkbError as error:
+        st.error(f"The engine did not answer: {ui.md(error)}", icon="⏱️" if isinstance(error, DeadlineExceeded)
+                 else "🚫")
 stored = st.session_state.get("impact")
-result = stored[1] if stored and stored[0] == reform.key else None
+result, report = stored[1:] if stored and stored[0] == reform.key else (None, "")
 show_maps(reform, result)
 if result is not None:
-    show_flips(result)
+    show_flips(result, report)

@@ -7,6 +7,7 @@ import streamlit as st
 
 import ontology
 from app import ui
+from kb.errors import AidkbError
 from kb.program import baseline_program
 
 GRADES = {"R": "rule text seen", "S": "secondary source", "U": "unverified"}
@@ -15,7 +16,12 @@ ui.page_setup("Rules · aidkb")
 st.title("Rules")
 program = baseline_program()
 onto = ontology.load()
-usage = ui.rule_usage()
+try:
+    with st.spinner("Deciding the bundled cases…"):
+        usage = ui.rule_usage()
+except AidkbError as error:
+    st.error(f"The cases that use each rule could not be worked out: {ui.md(error)}", icon="⏱️")
+    usage = {}
 files = list(dict.fromkeys(r.file for r in program.rules))
 st.caption(f"{len(program.rules)} rules in {len(files)} files, rule set version {program.version}. "
            f"“Used by” lists the bundled cases whose decision proofs apply or refute the rule.")
@@ -30,14 +36,15 @@ for name in files if file == "all" else [file]:
     st.subheader(name)
     for rule in rules:
         used = usage.get(rule.id, [])
-        with st.expander(f"{rule.id} — {rule.says}", expanded=bool(search)):
+        md = ui.md  # rule text is shown as written, never as Markdown
+        with st.expander(f"{md(rule.id)} — {md(rule.says)}", expanded=bool(search)):
             st.markdown(f"**Cites:** {', '.join(ui.cite_link(c) for c in rule.cites)}  \n"
-                        f"**Says:** {rule.says}  \n**Grade:** {rule.grade} ({GRADES.get(rule.grade, '?')})"
-                        + (f"  \n**Note:** {rule.note}" if rule.note else ""))
+                        f"**Says:** {md(rule.says)}  \n**Grade:** {md(rule.grade)} "
+                        f"({GRADES.get(rule.grade, '?')})" + (f"  \n**Note:** {md(rule.note)}" if rule.note else ""))
             st.code(rule.text(), language="prolog")
             for cite in rule.cites:  # the law beside the rule: each cited provision's words, with their source
                 provision = onto.provisions.get(cite)
                 if provision and provision.text:
-                    st.caption(f"{cite}: {provision.title} ({provision.text_source})")
+                    st.caption(md(f"{cite}: {provision.title} ({provision.text_source})"))
                     st.text(provision.text)
-            st.markdown(f"**Used by {len(used)} case(s):** " + (", ".join(f"`{c}`" for c in used) or "none"))
+            st.markdown(f"**Used by {len(used)} case(s):** " + (", ".join(md(c) for c in used) or "none"))

@@ -133,7 +133,7 @@ class RuleCompiler:
     def select(self, rule: Rule, table_for: TableFor) -> exp.Select:
         n = self.index[rule]
         bound: dict[str, exp.Expression] = {}
-        where: list[exp.Expression] = []
+        where: list[exp.Expr] = []
         query: exp.Select = exp.select()
         first = True
         quotients: dict[str, Expr] = {}  # variables holding a quotient: never stored, only tested for definedness
@@ -181,8 +181,8 @@ class RuleCompiler:
     def term(self, t, bound: dict, kind: str) -> exp.Expression:
         return bound[t.name] if isinstance(t, Var) else self.literal(t.value, kind)
 
-    def _match(self, atom, alias: str, bound: dict, bind: bool) -> list[exp.Expression]:
-        conds = []
+    def _match(self, atom, alias: str, bound: dict, bind: bool) -> list[exp.Expr]:
+        conds: list[exp.Expr] = []
         kinds = self.types.columns(atom.pred, atom.arity)
         for j, t in enumerate(atom.args):
             col = exp.column(f"c{j}", alias)
@@ -207,7 +207,7 @@ class RuleCompiler:
             raise SqlCompileError(f"the quotient {e} is used; the SQL engine keeps numbers exact")
         return exp.Paren(this=_ARITH[e.op](this=self.expr(e.left, bound), expression=self.expr(e.right, bound)))
 
-    def defined(self, e: Expr, bound: dict, quotients: dict) -> list[exp.Expression]:
+    def defined(self, e: Expr, bound: dict, quotients: dict) -> list[exp.Expr]:
         """Conditions under which evaluating `e` raises no ZeroDivisionError (Python drops such a binding)."""
         if not isinstance(e, BinOp):
             return []
@@ -216,7 +216,7 @@ class RuleCompiler:
             out.append(self.nonzero(e.right, bound, quotients))
         return out
 
-    def nonzero(self, e: Expr, bound: dict, quotients: dict) -> exp.Expression:
+    def nonzero(self, e: Expr, bound: dict, quotients: dict) -> exp.Expr:
         """`e != 0`, exactly, also where `e` holds a quotient (x / y is zero exactly when x is)."""
         if isinstance(e, Var) and e.name in quotients:
             return self.nonzero(quotients[e.name], bound, quotients)

@@ -170,9 +170,9 @@ class Types:
         left, right = self._expr_type(n, lit.left, where), self._expr_type(n, lit.right, where)
         if isinstance(left, tuple) and isinstance(right, tuple):
             self._c.join(left, right, where)
-        elif isinstance(left, tuple):
+        elif isinstance(left, tuple) and isinstance(right, str):
             self._c.give(left, right, f"the comparison {where}")
-        elif isinstance(right, tuple):
+        elif isinstance(right, tuple) and isinstance(left, str):
             self._c.give(right, left, f"the comparison {where}")
         elif left != right:
             raise SqlTypeError(f"{where}: compares {left} with {right}")

@@ -1,6 +1,7 @@
 """Fixtures for the Streamlit explorer's tests: a fresh AppTest session per test (a browser session)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -29,5 +30,10 @@ def session():
     return new_session
 
 
+def shown(markdown: str) -> str:
+    """Markdown source as the reader sees it: the app backslash-escapes user text (app/ui.py md)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    return [shown(e.value) for e in elements]

@@ -12,8 +12,8 @@ processes:
 
 The pytest process runs at most `workers` program processes at once, and kills one that uses the time limit in
 CPU time while loading, or that stops answering once loaded: its unanswered cases are reported as hangs. Limits
-are CPU time (see WALL_FACTOR), so that a loaded machine makes cases slow, never "hangs". Forking costs no interpreter start-up: the adapter, lark and
-pyDatalog are already imported.
+are CPU time (see WALL_FACTOR), so that a loaded machine makes cases slow, never "hangs". Forking costs no
+interpreter start-up: the adapter, lark and pyDatalog are already imported.
 """
 from __future__ import annotations
 
@@ -192,7 +192,7 @@ def run_cases(cases: dict, timeout: float = TIMEOUT, workers: int = WORKERS) -> 
                 results[key] = outcome
             running[conn][2:] = [True, time.monotonic()]
         now = time.monotonic()
-        for conn, (process, group, loaded, last) in list(running.items()):
+        for conn, (process, _group, loaded, last) in list(running.items()):
             # Loading is limited by the program process's own CPU time; once loaded, it limits its cases itself,
             # and is only given up when it stays silent for longer than any case may take.
             if not loaded and _overrun(process.pid, last, now, timeout):

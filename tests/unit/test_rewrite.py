@@ -8,9 +8,9 @@ import pytest
 
 from kb.checks import check, check_recursion_first
 from kb.engine import Engine
+from kb.graph import components
 from kb.parser import RuleError, parse_text
 from kb.program import baseline_program
-from kb.graph import components
 from kb.rewrite import linearize_transitive, recursive_first, rewrite_recursion
 from kb.syntax import Assign, Compare, Rule
 
@@ -126,7 +126,7 @@ def test_assignment_bound_by_the_moved_atom_becomes_a_test():
     ''')
     (_, n1) = recursive_first(rules)
     assert n1.text() == "n(A, C) :- n(M, C), step(A, B), M == (B + 1)."
-    assert isinstance(n1.body[2], Compare) and not any(isinstance(l, Assign) for l in n1.body)
+    assert isinstance(n1.body[2], Compare) and not any(isinstance(lit, Assign) for lit in n1.body)
     program = check([*declarations, *rewrite_recursion(rules)])
     facts = [("step", 0, 1), ("step", 2, 5)]  # n(0, 5): step(0, 1), M = 2, n(2, 5)
     with deadline(10):
