@@ -226,7 +226,8 @@ def _schemas() -> dict:
     number = {"type": ["integer", "null"], "minimum": 0}
     text = {"type": ["string", "null"], "minLength": 1, "maxLength": 200,
             "pattern": "^[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"}
-    ops = {"type": ["number", "string", "null"], "description": "a whole number such as 200000000000000000000000000 or 2e26"}
+    ops = {"type": ["number", "string", "null"],
+           "description": "a whole number such as 200000000000000000000000000 or 2e26"}
     case = {
         "type": "object", "additionalProperties": False, "required": ["id", "as_of", "mode", "transaction"],
         "description": "one case, in the case-file contract (shared/cases/README.md), as JSON",

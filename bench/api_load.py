@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -154,6 +155,7 @@ def main() -> int:
                         r = http.post(item["url"], content=item["body"].encode("utf-8"),
                                       headers={"content-type": "application/json"})
                         ok = r.status_code == 200
+                        answer: Any
                         if not ok:
                             answer = None
                         elif item.get("text"):

@@ -184,7 +184,7 @@ def test_provisions_carry_their_text(client):
 def test_countries_with_their_listings(client):
     countries = {c["code"]: c for c in client.get("/v1/countries").json()}
     assert countries["MY"]["name"] == "Malaysia"
-    assert any(l["group"] == "D5" for l in countries["CN"]["listings"])
+    assert any(listing["group"] == "D5" for listing in countries["CN"]["listings"])
 
 
 def test_tiers_on_a_date(client):
