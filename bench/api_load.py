@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,7 @@ def main() -> int:
             print("the server was not ready within 180 s")
             return 1
         results: list[tuple[str, float, bool, bool]] = []  # kind, seconds, ok, matches
+        failures: list[str] = []  # the status (or transport error) of each answer that is not a 200
         lock = threading.Lock()
         queue = iter(plan)
 
@@ -158,6 +160,8 @@ def main() -> int:
                         answer: Any
                         if not ok:
                             answer = None
+                            with lock:
+                                failures.append(str(r.status_code))
                         elif item.get("text"):
                             answer = r.text
                         else:
@@ -165,8 +169,10 @@ def main() -> int:
                             if item.get("drop"):
                                 answer = _without(answer, item["drop"])
                         matches = ok and answer == item["expected"]
-                    except httpx.HTTPError:
+                    except httpx.HTTPError as e:
                         ok = matches = False
+                        with lock:
+                            failures.append(type(e).__name__)
                     with lock:
                         results.append((item["kind"], time.perf_counter() - start, ok, matches))
 
@@ -191,7 +197,8 @@ def main() -> int:
     errors = sum(1 for r in results if not r[2])
     mismatches = sum(1 for r in results if r[2] and not r[3])
     print(f"{len(results)} requests ({args.mix}), {args.clients} clients, {args.workers} engine workers, {wall:.1f} s: "
-          f"{len(results) / wall:.1f} requests/s; errors {errors}, mismatches {mismatches}")
+          f"{len(results) / wall:.1f} requests/s; errors {errors}, mismatches {mismatches}"
+          + (f" (errors: {', '.join(f'{k} x{v}' for k, v in sorted(Counter(failures).items()))})" if failures else ""))
     lat = [r[1] for r in results]
     print(f"  all      p50 {pct(lat, 0.5):8.1f} ms  p95 {pct(lat, 0.95):8.1f} ms  mean "
           f"{statistics.mean(lat) * 1000:8.1f} ms")
