@@ -110,7 +110,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=2000, help="requests in all (default 2000)")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
-    ap.add_argument("--workers", type=int, default=2, help="the server's engine workers (AIDKB_API_WORKERS)")
+    ap.add_argument("--workers", type=int, default=2, help="the server's quick workers (AIDKB_API_WORKERS)")
+    ap.add_argument("--slow-workers", type=int, default=2,
+                    help="the server's workers for slow questions (AIDKB_API_SLOW_WORKERS)")
     ap.add_argument("--mix", default="decide=0.75,explain=0.15,impact=0.10",
                     help="shares of the request kinds (default decide=0.75,explain=0.15,impact=0.10)")
     ap.add_argument("--seed", type=int, default=13)
@@ -125,7 +127,8 @@ def main() -> int:
     port = free_port()
     aidkb = Path(sys.executable).with_name("aidkb")
     server = subprocess.Popen([str(aidkb), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level",
-                               "warning"], cwd=ROOT, env={**os.environ, "AIDKB_API_WORKERS": str(args.workers)},
+                               "warning"], cwd=ROOT, env={**os.environ, "AIDKB_API_WORKERS": str(args.workers),
+                                                  "AIDKB_API_SLOW_WORKERS": str(args.slow_workers)},
                               start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -196,8 +199,9 @@ def main() -> int:
 
     errors = sum(1 for r in results if not r[2])
     mismatches = sum(1 for r in results if r[2] and not r[3])
-    print(f"{len(results)} requests ({args.mix}), {args.clients} clients, {args.workers} engine workers, {wall:.1f} s: "
-          f"{len(results) / wall:.1f} requests/s; errors {errors}, mismatches {mismatches}"
+    print(f"{len(results)} requests ({args.mix}), {args.clients} clients, "
+          f"{args.workers} + {args.slow_workers} engine workers, {wall:.1f} s: {len(results) / wall:.1f} requests/s; "
+          f"errors {errors}, mismatches {mismatches}"
           + (f" (errors: {', '.join(f'{k} x{v}' for k, v in sorted(Counter(failures).items()))})" if failures else ""))
     lat = [r[1] for r in results]
     print(f"  all      p50 {pct(lat, 0.5):8.1f} ms  p95 {pct(lat, 0.95):8.1f} ms  mean "
