@@ -69,3 +69,22 @@ def test_impact_over_cases():
     result = service.impact({"operations": [{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 1000}}]},
                             [case])
     assert result["compared"] == 1 and result["flipped"] == 1
+
+
+def test_the_pool_reports_busy_and_a_dead_worker():
+    import os
+    import threading
+    import time
+
+    with service.Pool(1, seconds=60, wait=0.2) as pool:
+        assert pool.call(max, 2, 3) == 3
+        sleeper = threading.Thread(target=pool.call, args=(time.sleep, 3))
+        sleeper.start()
+        time.sleep(0.5)
+        with pytest.raises(service.Busy):
+            pool.call(max, 1, 2)
+        sleeper.join()
+        with pytest.raises(AidkbError) as e:
+            pool.call(os._exit, 1)  # the worker process dies under the question
+        assert e.value.http_status == 503
+        assert pool.call(max, 4, 5) == 5  # and is restarted for the next one
