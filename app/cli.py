@@ -5,7 +5,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from functools import lru_cache
@@ -91,17 +90,17 @@ def cmd_decide(args) -> int:
 
 
 def _decide_all(cases, rules: str | None) -> tuple[list, int]:
-    """Each case decided in the deadline worker; a case that overruns is reported alone (its file named, one
-    `error:` line) and the others are still answered. Returns the decisions (None for an overrun) and the
-    number of overruns."""
-    from kb.deadline import DeadlineExceeded
+    """Each case decided in the deadline worker; a case that overruns its time or memory limit (or kills its
+    worker) is reported alone (its file named, one `error:` line) and the others are still answered. Returns the
+    decisions (None for a case that got no answer) and the number of such cases."""
+    from kb.deadline import DeadlineExceeded, MemoryLimitExceeded, WorkerFailed
 
     decisions: list = []
     with Worker() as worker:
         for case in cases:
             try:
                 decisions.append(worker.call(_decide, case, rules))
-            except DeadlineExceeded as e:
+            except (DeadlineExceeded, MemoryLimitExceeded, WorkerFailed) as e:
                 print(f"error: {case.source}: {e}", file=sys.stderr)
                 decisions.append(None)
     return decisions, decisions.count(None)
@@ -299,7 +298,6 @@ def cmd_ontology(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `aidkb ... | head` ends quietly
     # Warnings (a fallback, a truncated explanation) go to stderr; AIDKB_LOG=INFO or DEBUG shows more.
     level = os.environ.get("AIDKB_LOG", "WARNING").upper()
     logging.basicConfig(level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING",
@@ -356,12 +354,15 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_ontology)
     args = parser.parse_args(argv)
 
-    from kb.deadline import DeadlineExceeded
     from queries.explanation import GoalError
 
     try:
         return args.func(args)
-    except (AidkbError, DeadlineExceeded, GoalError) as e:
+    except BrokenPipeError:  # `aidkb ... | head`: the reader has gone; end quietly (SIGPIPE is not reset,
+        # since the deadline worker's own pipes must give BrokenPipeError, not end the process)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (AidkbError, GoalError) as e:
         print(f"error: {e}", file=sys.stderr)
         return getattr(e, "exit_status", 2)
 

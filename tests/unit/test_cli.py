@@ -269,3 +269,23 @@ def test_a_case_that_overruns_fails_alone_with_its_file_named(capsys, monkeypatc
     assert code == 2
     assert [d["id"] for d in json.loads(out)] == ["lpp-under-annual-limit", "tier3-macau-small-order"]
     assert err.count("error: ") == 1 and str(slow) in err and "no answer within 10 s" in err
+
+
+def test_main_leaves_sigpipe_alone(capsys):
+    """Regression: main() used to reset SIGPIPE to its default, so a write to a dead worker's pipe (or pytest's own)
+    ended the whole process silently (exit 141) instead of raising BrokenPipeError."""
+    import signal
+
+    before = signal.getsignal(signal.SIGPIPE)
+    run(capsys, "rules")
+    assert signal.getsignal(signal.SIGPIPE) == before
+
+
+def test_output_cut_short_by_its_reader_ends_quietly():
+    exe = Path(sys.executable).parent / "aidkb"
+    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    proc = subprocess.run([str(exe), "decide", str(ROOT / "tests" / "cases"), "--json"], stdout=reader.stdin,
+                          stderr=subprocess.PIPE, text=True, check=False)
+    reader.stdin.close()
+    reader.wait()
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1)
