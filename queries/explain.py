@@ -112,9 +112,13 @@ class Explainer:
                     out.append(b)
             elif isinstance(lit, Assign):
                 try:
-                    out.append({**b, lit.var.name: evaluate(lit.expr, b)})
+                    value = evaluate(lit.expr, b)
                 except ZeroDivisionError:
-                    pass
+                    continue
+                if lit.var.name not in b:
+                    out.append({**b, lit.var.name: value})
+                elif b[lit.var.name] == value:  # a bound variable: `=` is a test, never an overwrite
+                    out.append(b)
             else:
                 try:
                     if COMPARISONS[lit.op](evaluate(lit.left, b), evaluate(lit.right, b)):

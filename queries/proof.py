@@ -157,12 +157,15 @@ class ProofBuilder:
 
 def compact(document: dict) -> dict:
     """Write each derived fact's proof out once, in document order; later uses become {"kind": "ref"}."""
+    # A top-level conclusion is always written out in full where it stands (readers take its rule and sentence
+    # from there); an earlier use of the same atom inside another proof refers to it.
+    top = {tuple(n["atom"]) for n in document["conclusions"] if n["kind"] == "rule"}
     seen: set[tuple] = set()
 
-    def walk(node: dict) -> dict:
+    def walk(node: dict, root: bool = False) -> dict:
         if node["kind"] == "rule":
             key = tuple(node["atom"])
-            if key in seen:
+            if key in seen or (key in top and not root):
                 return {"kind": "ref", "atom": node["atom"]}
             seen.add(key)
         out = dict(node)
@@ -174,7 +177,7 @@ def compact(document: dict) -> dict:
         return out
 
     document = dict(document)
-    document["conclusions"] = [walk(n) for n in document["conclusions"]]
+    document["conclusions"] = [walk(n, root=True) for n in document["conclusions"]]
     document["refutations"] = [walk(n) for n in document["refutations"]]
     return document
 

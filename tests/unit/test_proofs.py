@@ -13,7 +13,9 @@ import rdflib
 import ontology
 from app.cli import main
 from queries.case import load_case
+from kb.program import baseline_program
 from queries.checker import check_proof
+from queries.explain import fill
 from queries.counterfactual import Search, counterfactuals
 from queries.decide import decide
 from queries.explanation import GoalError, explain
@@ -130,6 +132,8 @@ def test_cycle_is_caught():
     direct.update({"rule": "controlled_through_a_chain", "premises": [{"kind": "ref", "atom": outer_atom},
                                                                       direct["premises"][0]]})
     direct["bindings"] = {**direct["bindings"], "Middle": outer_atom[3]}
+    rule = baseline_program().rule("controlled_through_a_chain")
+    direct["sentence"] = fill(rule.says, direct["bindings"], ontology.load())  # words that fit: only the cycle
     _invalid(doc, "cycle")
 
 
