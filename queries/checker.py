@@ -195,6 +195,11 @@ def _shape(path: str, node) -> None:
             _shape(f"{path}.{k}", node[k])
 
 
+# The last models evaluated (key: ontology, rule set, reform, inputs): a model depends on nothing else, and checking
+# several copies of one question (a tamper suite, a re-check) need not evaluate the rules again.
+_MODELS: dict[tuple, tuple] = {}
+
+
 class _ModelEngine:
     """The bottom-up model answering the Explainer's questions as the engine does (sorted full tuples)."""
 
@@ -282,12 +287,20 @@ class _Checker:
         if d["ruleset_version"] != self.program.version:
             self.fail("ruleset_version", f"made with rule set {d['ruleset_version']}, installed rules are "
                                          f"{self.program.version}" + (" under this reform" if self.described else ""))
-        self.base = {tuple(f) for f in self.reform.apply(self.onto.facts())}
-        try:
-            self.model = Model(self.program, list(self.base) + list(self.inputs), MODEL_BUDGET)
-        except EvaluationError as e:
-            self.fail("question", f"the rules cannot be evaluated on this question: {e}")
-        self.x = Explainer(_ModelEngine(self.model, self.program), self.program, self.onto)
+        key = (id(self.onto), self.program.version, self.reform.key, tuple(sorted(map(repr, self.inputs))))
+        if key in _MODELS:
+            self.base, self.model, engine = _MODELS[key]
+        else:
+            self.base = {tuple(f) for f in self.reform.apply(self.onto.facts())}
+            try:
+                self.model = Model(self.program, list(self.base) + list(self.inputs), MODEL_BUDGET)
+            except EvaluationError as e:
+                self.fail("question", f"the rules cannot be evaluated on this question: {e}")
+            engine = _ModelEngine(self.model, self.program)
+            _MODELS[key] = (self.base, self.model, engine)
+            while len(_MODELS) > 4:
+                _MODELS.pop(next(iter(_MODELS)))
+        self.x = Explainer(engine, self.program, self.onto)
         self.builder = ProofBuilder(self.x, self.case, self.reform)
         self.sources = base_sources(self.onto)
         for path, node in nodes:
@@ -542,7 +555,8 @@ class _Checker:
 
     def whole(self, conclusions: list, refutations: list) -> None:
         """The document rebuilt from its question and goals must be the document: nothing added or changed."""
-        rebuilt = self.builder.document([(n["atom"][0], tuple(n["atom"][1:])) for n in conclusions],
+        builder = ProofBuilder(self.x, self.case, self.reform)  # fresh: the producer's order of proving
+        rebuilt = builder.document([(n["atom"][0], tuple(n["atom"][1:])) for n in conclusions],
                                         [(n["atom"][0], tuple(n["atom"][1:])) for n in refutations])
         rebuilt["question"]["source"] = self.doc["question"]["source"]
         difference = _difference("", self.doc, json.loads(json.dumps(rebuilt)))
