@@ -8,6 +8,7 @@ its first failing literal gives the reason, in the rule's own words (`? "..."`),
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import ontology
@@ -17,12 +18,20 @@ from kb.syntax import (COMPARISONS, PLACEHOLDER, Assign, Atom, Compare, Const, N
 
 MAX_BINDINGS = 64
 MAX_DEPTH = 24
+BEGINNING, OPEN_END = 19000101, 99991231  # the sentinel dates of validity "from always" and "until further notice"
+
+
 def format_value(name: str, value, onto: ontology.Ontology | None = None, is_date: bool = False) -> str:
-    """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY)."""
+    """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY); a sentinel date of
+    validity as "the start of the record" or "further notice"."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        if (is_date or name.endswith("Date")) and 19000101 <= value <= 99991231:
+        if (is_date or name.endswith("Date") or name.endswith("_date")) and 19000101 <= value <= 99991231:
+            if value == BEGINNING:
+                return "the start of the record"
+            if value == OPEN_END:
+                return "further notice"
             return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"
         return f"{value:,}"
     if isinstance(value, float):
@@ -34,12 +43,43 @@ def format_value(name: str, value, onto: ontology.Ontology | None = None, is_dat
     return str(value)
 
 
+_ARTICLE = re.compile(r"\b([Aa])n? \{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+_OPEN_CLAUSE = re.compile(r" from \{([A-Za-z_][A-Za-z0-9_]*)\}(?: until \{([A-Za-z_][A-Za-z0-9_]*)\})?")
+
+
+def _words(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").lower()
+
+
 def fill(template: str, b: dict, onto: ontology.Ontology | None = None) -> str:
-    """The template with each {Var} replaced by its formatted value ("?" if unbound); a parameter whose name
-    ends in _date is shown as a date."""
+    """The template with each {Var} replaced by its formatted value ("?" if not bound; "any ..." if bound to no
+    value, as in the why-not of a fact with an open argument); a parameter whose name ends in _date is shown as a
+    date; "a {Var}" takes the article its value needs ("an export")."""
     dated = str(b.get("Name", "")).endswith("_date")
-    return PLACEHOLDER.sub(lambda m: format_value(m.group(1), b[m.group(1)], onto, dated and m.group(1) == "Value")
-                           if m.group(1) in b else "?", template)
+
+    def value(name: str, after: str) -> str:
+        if name not in b:
+            return "?"
+        if b[name] is None:
+            words = _words(name)
+            following = after.lstrip().split(" ", 1)[0].lower()
+            return "any" if following[:2] == words[:2] else f"any {words}"
+        return format_value(name, b[name], onto, dated and name == "Value")
+
+    def article(m: re.Match) -> str:
+        text = value(m.group(2), template[m.end():])
+        a = m.group(1) + ("n" if text[:1].lower() in "aeiou" and text[:1] else "")
+        return f"{a} {{{m.group(2)}}}"
+
+    def open_clause(m: re.Match) -> str:  # "from {From} until {To}" with neither given says nothing
+        names = [n for n in m.groups() if n]
+        return "" if all(n in b and b[n] is None for n in names) else m.group(0)
+
+    template = _OPEN_CLAUSE.sub(open_clause, template)
+    template = _ARTICLE.sub(article, template)
+    return PLACEHOLDER.sub(lambda m: value(m.group(1), template[m.end():]), template)
 
 
 @dataclass

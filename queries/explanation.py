@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import ontology
 from kb.program import baseline_program
+from kb.syntax import Program
 
 from .case import Case
 from .counterfactual import Counterfactual, counterfactuals
@@ -33,6 +34,7 @@ class Explanation:
     decision: Decision
     goals: list[Goal]
     document: dict
+    program: Program | None = None  # the rules the proof was made with (the baseline under the case's reform)
 
 
 def goal_atom(case: Case, goal: str, onto: ontology.Ontology) -> tuple[str, tuple[str, tuple]]:
@@ -75,4 +77,4 @@ def explain(case: Case, goal: str | None = None, with_counterfactuals: bool = Tr
         goals.append(Goal(label, atom, False, node, cfs))
     order = {label: i for i, (label, _) in enumerate(wanted)}
     goals.sort(key=lambda g: order[g.label])
-    return Explanation(decision, goals, document)
+    return Explanation(decision, goals, document, program)

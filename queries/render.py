@@ -11,7 +11,7 @@ from kb.program import baseline_program
 from kb.syntax import Program
 
 from .decide import Decision
-from .explain import fill, format_value
+from .explain import BEGINNING, OPEN_END, fill, format_value
 from .explanation import Explanation
 
 
@@ -69,12 +69,23 @@ def _source(source: dict) -> str:
     if kind == "case":
         return f"case field {source['field']}"
     if kind == "parameter":
-        return (f"parameter {source['name']} = {format_value('', source['value'])}, valid "
-                f"{format_value('Date', source['valid_from'])} to {format_value('Date', source['valid_to'])}, "
+        return (f"parameter {source['name']} = {format_value(source['name'], source['value'])}, "
+                f"{_validity(source['valid_from'], source['valid_to'])}, "
                 f"{source['citation']}, grade {source['grade']}")
     if kind == "ontology":
         return f"ontology {source['iri'].rsplit('#', 1)[-1]}"
     return f"what-if: {'; '.join(source.get('what_if', []))}"
+
+
+def _validity(start: int, end: int) -> str:
+    """A parameter's validity in words: open ends are said, never shown as sentinel dates."""
+    if start == BEGINNING and end == OPEN_END:
+        return "in force throughout the record"
+    if start == BEGINNING:
+        return f"in force until {format_value('Date', end)} (exclusive)"
+    if end == OPEN_END:
+        return f"in force from {format_value('Date', start)}"
+    return f"in force from {format_value('Date', start)} until {format_value('Date', end)} (exclusive)"
 
 
 def failing_point(node: dict) -> dict:
@@ -100,6 +111,10 @@ def node_lines(node: dict, program: Program, onto: ontology.Ontology, depth: int
         return [f"{pad}- not {atom_text(node['atom'], program, onto)}: {node['why_not']}"]
     if kind == "compare":
         left, right = (side.strip() for side in node["condition"].split(f" {node['op']} ", 1))
+        for side, name in ((node["left"], left), (node["right"], right)):
+            if name.endswith("Date") and side in (BEGINNING, OPEN_END):  # an open end of a validity
+                end = "start" if side == BEGINNING else "end"
+                return [f"{pad}- check {node['condition']}: holds ({name}: the value has no {end} date)"]
         return [f"{pad}- check {node['condition']}: {format_value(left, node['left'], onto)} {node['op']} "
                 f"{format_value(right, node['right'], onto)} holds"]
     if kind == "assign":
