@@ -262,7 +262,7 @@ class _Checker:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             self.fail("format", f"not a {FORMAT} document")
         for key in d:
-            if key not in ("format", "ruleset_version", "question", "conclusions", "refutations"):
+            if key not in ("format", "ruleset_version", "question", "conclusions", "refutations", "truncated"):
                 self.fail(key, "malformed: unknown field")
         q = _need("", d, "question", dict, "an object")
         _need("", d, "ruleset_version", str, "a rule-set version")

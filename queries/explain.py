@@ -120,6 +120,9 @@ class Explainer:
         self.engine, self.program, self.onto = engine, program, onto
         self._answers: dict[tuple, list[tuple]] = {}
         self._inputs = {d.atom.pred for d in program.declarations if d.kind == "input"}
+        # Where the walk was cut short (MAX_BINDINGS bindings kept at a step, or MAX_DEPTH levels of why-not):
+        # the explanation is then partial and says so (a proof's "truncated" list).
+        self.truncated: set[str] = set()
 
     def ask(self, pred: str, args: tuple) -> list[tuple]:
         """The engine's answers, remembered for this question (the facts do not change while it is asked).
@@ -141,7 +144,7 @@ class Explainer:
 
     def _step(self, lit, frontier: list[dict]) -> list[dict]:
         out: list[dict] = []
-        for b in frontier:
+        for k, b in enumerate(frontier):
             if isinstance(lit, Positive):
                 for answer in self.ask(lit.atom.pred, self.args(lit.atom, b)):
                     nb = dict(b)
@@ -166,6 +169,8 @@ class Explainer:
                 except ZeroDivisionError:
                     pass
             if len(out) >= MAX_BINDINGS:
+                if k + 1 < len(frontier):
+                    self.truncated.add(f"at most {MAX_BINDINGS} ways to meet a condition are followed ({lit})")
                 break
         return out
 
@@ -220,7 +225,10 @@ class Explainer:
                 failure.blocking = blockers[0]
         if lit.unless:
             failure.text = fill(lit.unless, b, self.onto)
-        elif isinstance(lit, Positive) and depth < MAX_DEPTH:
+        elif isinstance(lit, Positive) and depth >= MAX_DEPTH:
+            self.truncated.add(f"why-not is followed {MAX_DEPTH} levels deep, no deeper")
+            failure.text = self.condition_text(lit, b)
+        elif isinstance(lit, Positive):
             failure.child = self.why_not(lit.atom.pred, self.args(lit.atom, b), depth + 1)
             failure.text = failure.child.text
         elif isinstance(lit, Negative) and failure.blocking:

@@ -144,7 +144,8 @@ class ProofBuilder:
 
     def document(self, conclusions: list[tuple], refutations: list[tuple]) -> dict:
         c = self.case
-        return compact({
+        self.x.truncated.clear()  # what this document's own walks cut short
+        document = compact({
             "format": FORMAT,
             "ruleset_version": self.program.version,
             "question": {"case": c.id, "source": c.source, "as_of": c.as_of.isoformat(), "mode": c.mode,
@@ -153,6 +154,9 @@ class ProofBuilder:
             "conclusions": [self.prove(p, a) for p, a in conclusions],
             "refutations": [self.refute(p, a) for p, a in refutations],
         })
+        if self.x.truncated:
+            document["truncated"] = sorted(self.x.truncated)
+        return document
 
 
 def compact(document: dict) -> dict:

@@ -145,7 +145,13 @@ def explanation_text(e: Explanation) -> str:
         for cf in g.counterfactuals:
             out.append(_wrap(f"would hold if: {cf.describe(onto)}", "  "))
         out.append("")
+    out += [_wrap(line, "") for line in truncation_notes(e.document)]
     return "\n".join(out).rstrip() + "\n"
+
+
+def truncation_notes(document: dict) -> list[str]:
+    """Where the explanation was cut short, said to the reader (nothing when it was not)."""
+    return [f"NOTE: this explanation is partial: {why}." for why in document.get("truncated", [])]
 
 
 # ---- memo
@@ -192,7 +198,10 @@ def memo_markdown(e: Explanation) -> str:
     for g in e.goals:
         lines.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
         lines += node_lines(g.node, program, onto, 1)
-    lines += ["```", "", f"Rule set version {d.ruleset_version}. Checkable with `aidkb check-proof` "
+    lines += ["```", ""]
+    for note in truncation_notes(e.document):
+        lines += [f"**{note}**", ""]
+    lines += [f"Rule set version {d.ruleset_version}. Checkable with `aidkb check-proof` "
                         f"(format {e.document['format']}). Not legal advice.", ""]
     return "\n".join(lines)
 
@@ -239,6 +248,7 @@ def memo_html(e: Explanation) -> str:
         tree.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
         tree += node_lines(g.node, program, onto, 1)
     parts.append(f"<h2>Proof</h2><details><summary>proof tree</summary><pre>{esc(chr(10).join(tree))}</pre></details>")
+    parts += [f"<p><b>{esc(n)}</b></p>" for n in truncation_notes(e.document)]
     parts.append(f"<p>Rule set version {esc(d.ruleset_version)}. Checkable with <code>aidkb check-proof</code> "
                  f"(format {esc(e.document['format'])}). Not legal advice.</p></body></html>")
     return "\n".join(parts) + "\n"

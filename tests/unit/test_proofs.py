@@ -239,3 +239,119 @@ def test_explain_json_is_a_checkable_proof(tmp_path, capsys):
     path = tmp_path / "p.json"
     path.write_text(capsys.readouterr().out)
     assert main(["check-proof", str(path)]) == 0
+
+
+# ---- regressions (issue 14), each named after its defect
+
+def _case_with(tmp_path, base: str, what_if: list, name: str):
+    import yaml
+
+    data = yaml.safe_load((SHARED_CASES / f"{base}.yaml").read_text())
+    data["id"], data["what_if"] = name, what_if
+    data.pop("expected", None)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_case(path)
+
+
+def test_added_rule_whose_head_is_concluded_later_does_not_crash_decide(tmp_path):
+    rule = ('@rule status_noting_lpp @cite "15 CFR 740.29" @says "LPP authorises it, noted in the status" '
+            'status(C, "lpp_noted") :- authorized(C, "LPP").')
+    case = _case_with(tmp_path, "lpp-under-annual-limit", [{"add_rule": {"text": rule}}], "status-noting-lpp")
+    d = decide(case)
+    assert all(n["kind"] == "rule" for n in d.proof["conclusions"])  # a top-level conclusion is never a ref
+    assert "LPP authorises it, noted in the status" in d.status
+    result = check_proof(json.loads(json.dumps(d.to_json())))
+    assert result.valid and result.verdict().startswith("valid under reform: add rule status_noting_lpp")
+
+
+def test_explainer_never_overwrites_a_bound_variable(tmp_path):
+    from kb.program import baseline_program
+    from queries.decide import engine_for
+    from queries.explain import Explainer
+    from queries.reform import Reform
+
+    rule = '@rule doubled @cite "15 CFR 740.29" @says "{N} is twice {Q}" doubled(C, N) :- quantity(C, Q), N = Q * 2.'
+    case = _case_with(tmp_path, "lpp-under-annual-limit", [{"add_rule": {"text": rule}}], "doubled")
+    reform = Reform(case.what_if)
+    program = reform.program(baseline_program())
+    engine = engine_for(reform, program)
+    with engine.facts(case.facts()):
+        x = Explainer(engine, program, ontology.load())
+        assert x.fired("doubled", (case.id, 5)) == []  # N = Q * 2 with N bound to 5 is a test that fails
+        assert [a.bindings["N"] for a in x.fired("doubled", (case.id, 2 * case.quantity))] == [2 * case.quantity]
+
+
+def test_explain_ttl_renders_when_an_added_rule_fires(tmp_path):
+    from queries.prov import proof_turtle
+
+    rule = ('@rule extra_flag @cite "15 CFR 744.6" @says "a test flag on {C}" '
+            'red_flag(C, "unknown_end_user") :- case(C), destination(C, "MY").')
+    case = _case_with(tmp_path, "lpp-under-annual-limit", [{"add_rule": {"text": rule}}], "extra-flag")
+    assert "extra_flag" in proof_turtle(explain(case, with_counterfactuals=False))
+
+
+def test_dated_reform_proofs_check_valid_and_say_so(tmp_path):
+    case = _case_with(tmp_path, "whatif-move-malaysia-to-tier1",
+                      [{"move_country": {"country": "MY", "to_tier": 1, "from": "2025-05-20"}},
+                       {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000,
+                                          "from": "2025-05-20"}}], "dated-ops")
+    proof = json.loads(json.dumps(decide(case).proof))
+    assert proof["question"]["what_if"][0]["args"]["from"] == "2025-05-20"  # input form
+    result = check_proof(proof)
+    assert result.valid, result.error
+    assert result.verdict() == ("valid under reform: move MY to Tier 1 from 2025-05-20; set lpp_annual_tpp_limit "
+                                f"to 40000000 from 2025-05-20 ({result.steps} steps checked)")
+
+
+def test_truncated_explanation_says_so(monkeypatch):
+    import queries.explain
+
+    monkeypatch.setattr(queries.explain, "MAX_DEPTH", 1)
+    case = load_case(SHARED_CASES / "lpp-over-annual-limit.yaml")
+    proof = json.loads(json.dumps(decide(case).proof))
+    assert proof["truncated"] == ["why-not is followed 1 levels deep, no deeper"]
+    jsonschema.Draft202012Validator(SCHEMA).validate(proof)
+    assert check_proof(proof).valid
+    hidden = copy.deepcopy(proof)
+    del hidden["truncated"]  # a partial explanation may not pass for a complete one
+    assert not check_proof(hidden).valid
+    text = render.explanation_text(explain(case, with_counterfactuals=False))
+    assert "NOTE: this explanation is partial: why-not is followed 1 levels deep" in text
+
+
+def test_complete_explanations_carry_no_truncation_note(lpp_doc):
+    assert "truncated" not in lpp_doc
+
+
+def test_rendered_text_has_no_internals():
+    import re
+
+    bad = re.compile(r"\bNone\b|(?:=|is|on|from|until|since) 20,2\d\d,\d{3}\b|1900-01-01|9999-12-31|"
+                     r"\b[Aa] (?:export|iaas|end user|owner|ultimate)\b|the end user is the end user")
+    golden = Path(__file__).resolve().parents[1] / "golden"
+    found = [(p.name, m.group(0)) for p in sorted(golden.glob("*.txt"))
+             for m in bad.finditer(p.read_text(encoding="utf-8"))]
+    assert not found, found[:10]
+
+
+def test_check_file_lines_and_exit_codes(tmp_path):
+    from queries.checker import check_file
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(decide(load_case(SHARED_CASES / "lpp-under-annual-limit.yaml")).to_json()))
+    rc, line = check_file(good)
+    assert rc == 0 and line.endswith("steps checked)") and ": valid proof (" in line
+    reformed = tmp_path / "reformed.json"
+    reformed.write_text(json.dumps(decide(load_case(SHARED_CASES / "whatif-raise-lpp-limit.yaml")).to_json()))
+    rc, line = check_file(reformed)
+    assert rc == 0 and ": valid under reform: set lpp_annual_tpp_limit to 40000000 (" in line
+    for name, text in (("digits", '{"format": "proof.v1", "n": ' + "7" * 5000 + "}"), ("deep", "[" * 50_000),
+                       ("list", '{"format": "proof.v1", "question": [], "conclusions": [], "refutations": []}')):
+        path = tmp_path / f"{name}.json"
+        path.write_text(text)
+        rc, line = check_file(path)
+        assert rc in (1, 2) and "\n" not in line and "Traceback" not in line, line
+    (tmp_path / "broken.json").write_text("{")
+    assert check_file(tmp_path / "broken.json")[0] == 2
+    assert check_file(tmp_path / "absent.json")[0] == 2
