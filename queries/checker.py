@@ -288,8 +288,8 @@ class _Checker:
             self.fail("ruleset_version", f"made with rule set {d['ruleset_version']}, installed rules are "
                                          f"{self.program.version}" + (" under this reform" if self.described else ""))
         key = (id(self.onto), self.program.version, self.reform.key, tuple(sorted(map(repr, self.inputs))))
-        if key in _MODELS:
-            self.base, self.model, engine = _MODELS[key]
+        if key in _MODELS and _MODELS[key][0] is self.onto and _MODELS[key][1] is self.program:
+            _, _, self.base, self.model, engine = _MODELS[key]
         else:
             self.base = {tuple(f) for f in self.reform.apply(self.onto.facts())}
             try:
@@ -297,7 +297,7 @@ class _Checker:
             except EvaluationError as e:
                 self.fail("question", f"the rules cannot be evaluated on this question: {e}")
             engine = _ModelEngine(self.model, self.program)
-            _MODELS[key] = (self.base, self.model, engine)
+            _MODELS[key] = (self.onto, self.program, self.base, self.model, engine)
             while len(_MODELS) > 4:
                 _MODELS.pop(next(iter(_MODELS)))
         self.x = Explainer(engine, self.program, self.onto)
