@@ -605,9 +605,74 @@ DECISION_FIELDS = {"id", "title", "as_of", "mode", "regime", "status", "license_
                    "caveats", "no_licence_because", "what_if", "ruleset_version", "proof"}
 
 
+def _outcome(x: Explainer, program: Program, onto: ontology.Ontology, c: str) -> dict:
+    """What a decision answers, read off a model as queries/decide.py reads it off the engine."""
+    from .decide import ROUTES, _order
+
+    def rows(pred: str) -> list[tuple]:
+        return x.ask(pred, (c, None)) if x.engine.arity.get(pred) == 2 else []
+
+    answers = {p: rows(p) for p in ("status", "regime", "authorized", "red_flag", "review", "uncertain_route",
+                                    "obligation", "caveat")}
+    answers["status"] = sorted(answers["status"], key=lambda a: _order(program, "status", a[1]))
+    answers["caveat"] = sorted(answers["caveat"], key=lambda a: _order(program, "caveat", a[1]))
+    required = x.engine.arity.get("license_required") == 1 and bool(x.ask("license_required", (c,)))
+    authorized = {a[1] for a in answers["authorized"]}
+    authorized = [r for r in ROUTES if r in authorized] + sorted(authorized - set(ROUTES))
+    conclusions = [("status", a) for a in answers["status"]] + ([("license_required", (c,))] if required else [])
+    for pred in ("authorized", "red_flag", "review", "uncertain_route", "obligation", "caveat"):
+        conclusions += [(pred, a) for a in answers[pred]]
+    if required:
+        failed = [("authorized", (c, r)) for r in ROUTES if r in onto.authorizations and r not in authorized]
+    else:
+        failed = [("license_required", (c,))]
+    return {"answers": answers, "required": required, "authorized": authorized, "conclusions": conclusions,
+            "failed": failed,
+            "review_policy": "; ".join(dict.fromkeys(a[1] for a in answers["review"])) or None}
+
+
+def _contested_caveats(checker: _Checker, outcome: dict, c: str) -> list[str]:
+    """The caveats on contested listings (graded U) of the countries the case involves, each with the answer
+    without that listing, decided again on the bottom-up model (as queries/decide.py does with the engine)."""
+    import types
+
+    from .decide import Decision
+
+    onto, inputs = checker.onto, checker.inputs
+    on = ontology.date_number(checker.case.as_of)
+    involved = {f[2] for f in inputs if f[0] in ("destination", "hq", "declared_parent_hq")} | \
+               {f[3] for f in inputs if f[0] == "entity_hq"}
+
+    def key(o: dict) -> tuple:
+        return (o["required"], tuple(o["authorized"]),
+                tuple(sorted(a[1] for a in o["answers"]["uncertain_route"])), o["review_policy"])
+
+    out = []
+    for m in onto.memberships:
+        if not (m.grade == "U" and m.code in involved and m.valid_from <= on < m.valid_to):
+            continue
+        checker.tick()
+        without = parse_operations([{"remove_from_group": {"country": m.code, "group": m.group}}], "proof",
+                                   "contested listing", onto)
+        reform = Reform(checker.reform.operations + without)
+        model = Model(checker.program, list(reform.apply(onto.facts())) + list(inputs), MODEL_BUDGET)
+        other = _outcome(Explainer(_ModelEngine(model, checker.program), checker.program, onto),
+                         checker.program, onto, c)
+        head = f"Contested listing: {onto.countries[m.code]} ({m.code}) in {m.group} ({m.citation}): {m.note}."
+        if key(other) == key(outcome):
+            out.append(f"{head} Without that listing the answer is the same.")
+        else:
+            text = Decision.outcome_text(types.SimpleNamespace(
+                license_required=other["required"], authorized_by=other["authorized"],
+                uncertain={a[1]: "" for a in other["answers"]["uncertain_route"]},
+                review_policy=other["review_policy"]))
+            out.append(f"{head} Without that listing the answer would differ: {text}.")
+    return out
+
+
 def _answers(checker: _Checker, decision: dict) -> None:
     """Each answer field of a decision must be what its (checked) proof gives."""
-    from .decide import ROUTES, _label, _order  # the decision's own ordering and labels
+    from .decide import _caveats, _label
 
     for key in decision:
         if key not in DECISION_FIELDS:
@@ -616,25 +681,8 @@ def _answers(checker: _Checker, decision: dict) -> None:
         checker.fail(key, "missing field of a decision")
     proof, program, q = decision["proof"], checker.program, decision["proof"]["question"]
     c = q["case"]
-    model = checker.x
-
-    def rows(pred: str) -> list[tuple]:
-        return model.ask(pred, (c, None)) if checker.x.engine.arity.get(pred) == 2 else []
-
-    answers = {p: rows(p) for p in ("status", "regime", "authorized", "red_flag", "review", "uncertain_route",
-                                    "obligation", "caveat")}
-    answers["status"] = sorted(answers["status"], key=lambda a: _order(program, "status", a[1]))
-    answers["caveat"] = sorted(answers["caveat"], key=lambda a: _order(program, "caveat", a[1]))
-    required = checker.x.engine.arity.get("license_required") == 1 and bool(model.ask("license_required", (c,)))
-    authorized = {a[1] for a in answers["authorized"]}
-    authorized = [r for r in ROUTES if r in authorized] + sorted(authorized - set(ROUTES))
-    conclusions = [("status", a) for a in answers["status"]] + ([("license_required", (c,))] if required else [])
-    for pred in ("authorized", "red_flag", "review", "uncertain_route", "obligation", "caveat"):
-        conclusions += [(pred, a) for a in answers[pred]]
-    if required:
-        failed = [("authorized", (c, r)) for r in ROUTES if r in checker.onto.authorizations and r not in authorized]
-    else:
-        failed = [("license_required", (c,))]
+    o = _outcome(checker.x, program, checker.onto, c)
+    answers, required, conclusions, failed = o["answers"], o["required"], o["conclusions"], o["failed"]
     given = [n["atom"] for n in proof["conclusions"]]
     if given != [[p, *a] for p, a in conclusions]:
         checker.fail("proof.conclusions", "the decision's proof must prove every answer the rules give, in order: "
@@ -645,33 +693,32 @@ def _answers(checker: _Checker, decision: dict) -> None:
     nodes = proof["conclusions"]
     status = [n["sentence"] for (p, _), n in zip(conclusions, nodes) if p == "status"]
     stated = [n["sentence"] for (p, _), n in zip(conclusions, nodes) if p == "caveat"]
-    rules_used = [r for n in nodes + proof["refutations"] for r in rules_in(n, program)]
+    fired = [r for n in nodes for r in rules_in(n, program)]
+    rules_used = fired + [r for n in proof["refutations"] for r in rules_in(n, program)]
+    bound = [(program.rule(n["rule"]), n["bindings"]) for n in nodes + proof["refutations"] if n.get("rule")]
     expected = {
         "id": c, "as_of": q["as_of"], "mode": q["mode"], "ruleset_version": proof["ruleset_version"],
         "what_if": checker.described,
         "regime": answers["regime"][0][1] if answers["regime"] else "undetermined",
         "status": " ".join(dict.fromkeys(status)) or "legal status unknown on this date",
-        "license_required": required, "authorized_by": authorized,
+        "license_required": required, "authorized_by": o["authorized"],
         "not_available": {a[1]: n["reason"] for (_, a), n in zip(failed, proof["refutations"])} if required else {},
         "uncertain": {a[1]: checker.full[("uncertain_route", *a)][1]["sentence"] for a in answers["uncertain_route"]},
         "red_flags": sorted({a[1] for a in answers["red_flag"]}),
-        "review_policy": "; ".join(dict.fromkeys(a[1] for a in answers["review"])) or None,
+        "review_policy": o["review_policy"],
         "obligations": sorted({a[1] for a in answers["obligation"]}),
         "citations": list(dict.fromkeys(cite for rule in rules_used for cite in rule.cites)),
         "reasons": [{"conclusion": _label(p, a), "rule": n["rule"], "citations": n["citations"], "text": n["sentence"]}
                     for (p, a), n in zip(conclusions, nodes) if p not in ("status", "caveat")],
         "no_licence_because": None if required else proof["refutations"][0]["reason"],
+        "caveats": list(dict.fromkeys(stated + _caveats(fired, bound, checker.onto, checker.case)))
+                   + _contested_caveats(checker, o, c),
     }
     for key, value in expected.items():
         if decision[key] != value or type(decision[key]) is not type(value):
             checker.fail(key, f"the proof gives {_brief(value, 300)}, the decision says {_brief(decision[key], 300)}")
     if not isinstance(decision["title"], str):
         checker.fail("title", "must be text")
-    caveats = decision["caveats"]
-    if not isinstance(caveats, list) or not all(isinstance(x, str) for x in caveats) or \
-            len(set(caveats)) != len(caveats) or caveats[:len(dict.fromkeys(stated))] != list(dict.fromkeys(stated)):
-        checker.fail("caveats", "the caveats must begin with the caveats the rules state, once each: "
-                     + _brief(list(dict.fromkeys(stated)), 300))
 
 
 def check_proof(doc, program: Program | None = None, onto: ontology.Ontology | None = None) -> CheckResult:

@@ -408,6 +408,16 @@ def _regime(doc, rng):
     doc["regime"] = "none" if doc["regime"] != "none" else "diffusion"
 
 
+def _caveats(doc, rng):
+    if not doc["caveats"]:
+        doc["caveats"] = ["rule lpp_conditions rests on an unverified reading"]
+    elif rng.random() < 0.5:
+        doc["caveats"].pop(rng.randrange(len(doc["caveats"])))
+    else:
+        i = rng.randrange(len(doc["caveats"]))
+        doc["caveats"][i] = _reword(doc["caveats"][i].replace("would differ", "is the same"))
+
+
 def _as_of(doc, rng):
     doc["as_of"] = "2030-01-01"
 
@@ -421,7 +431,7 @@ TAMPERINGS = [sentence, citation, binding, dropped_premise, duplicated_premise, 
               answer("not_available", _not_available), answer("no_licence_because", _because),
               answer("status", _status), answer("reasons", _reasons), answer("citations", _citations),
               answer("review_policy", _review), answer("what_if", _what_if), answer("regime", _regime),
-              answer("as_of", _as_of)]
+              answer("as_of", _as_of), answer("caveats", _caveats)]
 
 
 def test_untampered_documents_are_valid(documents):
@@ -532,6 +542,15 @@ def test_dropped_reform_is_caught(documents):
     doc = copy.deepcopy(documents["reform-dated-move"])
     doc["proof"]["question"]["what_if"] = []
     assert not check_proof(doc).valid
+
+
+def test_contested_listing_caveat_is_decided_again(documents):
+    doc = copy.deepcopy(documents["ethiopia-on-the-state-arms-embargo-list"])
+    (contested,) = [c for c in doc["caveats"] if c.startswith("Contested listing: Ethiopia")]
+    assert contested.endswith("Without that listing the answer would differ: licence required, authorized by LPP.")
+    doc["caveats"] = [c.replace("would differ: licence required, authorized by LPP", "is the same")
+                      for c in doc["caveats"]]
+    assert _error(doc).startswith("caveats: the proof gives")
 
 
 def test_swapped_because_is_caught(documents):
