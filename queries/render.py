@@ -144,9 +144,20 @@ def explanation_text(e: Explanation) -> str:
         out += node_lines(g.node, program, onto, 1)
         for cf in g.counterfactuals:
             out.append(_wrap(f"would hold if: {cf.describe(onto)}", "  "))
+        if not g.holds and g.searched:
+            out.append(f"  {searched_text(g)}")
         out.append("")
     out += [_wrap(line, "") for line in truncation_notes(e.document)]
     return "\n".join(out).rstrip() + "\n"
+
+
+def searched_text(g) -> str:
+    """What the counterfactual search tried, in one sentence."""
+    if not g.searched:
+        return "Counterfactuals were not searched."
+    if g.counterfactuals:
+        return f"(counterfactuals: {len(g.counterfactuals)} shown, from {g.searched:,} variants of the case tried)"
+    return f"No change of one or two inputs among the {g.searched:,} variants tried makes it hold."
 
 
 def truncation_notes(document: dict) -> list[str]:
@@ -187,7 +198,7 @@ def memo_markdown(e: Explanation) -> str:
                 lines.append(f"Rule `{n['rule']}` ({', '.join(_cite_md(c, onto) for c in n['citations'])}) fails at "
                              f"condition {n['failed_at'] + 1}: `{n['condition']}`.")
             lines += ["", "It would hold if:"] + [f"- {cf.describe(onto)}" for cf in g.counterfactuals] \
-                if g.counterfactuals else ["", "No change of one or two inputs makes it hold."]
+                if g.counterfactuals else ["", searched_text(g)]
             lines.append("")
     for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]), ("Red flags", d.red_flags),
                          ("Obligations", d.obligations), ("Caveats", d.caveats)):
@@ -237,7 +248,7 @@ def memo_html(e: Explanation) -> str:
                              f"fails at condition {n['failed_at'] + 1}: <code>{esc(n['condition'])}</code>.</p>")
             parts.append("<p>It would hold if:</p><ul>" + "".join(f"<li>{esc(cf.describe(onto))}</li>"
                                                                   for cf in g.counterfactuals) + "</ul>"
-                         if g.counterfactuals else "<p>No change of one or two inputs makes it hold.</p>")
+                         if g.counterfactuals else f"<p>{esc(searched_text(g))}</p>")
     for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]), ("Red flags", d.red_flags),
                          ("Obligations", d.obligations), ("Caveats", d.caveats)):
         if items:

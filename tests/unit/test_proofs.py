@@ -355,3 +355,47 @@ def test_check_file_lines_and_exit_codes(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     assert check_file(tmp_path / "broken.json")[0] == 2
     assert check_file(tmp_path / "absent.json")[0] == 2
+
+
+def test_counterfactual_pair_with_the_largest_quantity_is_found():
+    # LPP for a buyer whose ultimate parent is in China: another parent alone is not enough (5,000 units exceed
+    # the limit), the quantity alone is not enough (the parent): both together, with 1,699 units, are
+    from queries.counterfactual import search_counterfactuals
+
+    case = load_case(SHARED_CASES / "acm-denied-tier3-ultimate-parent.yaml")
+    found = search_counterfactuals(case, ("authorized", (case.id, "LPP")))
+    described = [cf.describe(ontology.load()) for cf in found.found]
+    assert any("parent_hq: China (CN) -> a Tier 2 country in no country group, e.g. Brazil (BR)" in d
+               and "quantity: 5,000 -> 1,699" in d for d in described), described
+    assert 26_900_000 // case.tpp_per_unit == 1_699
+
+
+def test_destinations_are_tried_as_named_classes():
+    from queries.counterfactual import country_classes
+
+    classes = country_classes(load_case(SHARED_CASES / "tier3-china-datacenter.yaml"), ontology.load())
+    assert classes["BR"] == "a Tier 2 country in no country group, e.g. Brazil (BR)"
+    assert "AD" not in classes  # a representative, not the first country of the alphabet
+    assert len(set(classes.values())) == len(classes)
+
+
+@pytest.mark.parametrize("name,route", [("tier3-china-datacenter", "LPP"), ("lpp-denied-d5-headquartered-end-user",
+                                                                             "LPP")])
+def test_counterfactual_search_finds_a_change_whenever_brute_force_does(name, route):
+    """Brute force with the engine over the same fields (every single change, every pair of other inputs, and
+    every other input with the smallest number): the search finds a change exactly when one exists."""
+    import itertools as it
+    from queries.counterfactual import NUMERIC, Change, Search, _options, search_counterfactuals
+
+    case = load_case(SHARED_CASES / f"{name}.yaml")
+    goal = ("authorized", (case.id, route))
+    onto = ontology.load()
+    options = _options(case, onto)
+    variants = [[c] for c in options] + [[a, b] for a, b in it.combinations(options, 2) if a.field != b.field]
+    for field, low, _ in NUMERIC:
+        if getattr(case, field) is not None and getattr(case, field) > low:
+            variants += [[Change(field, None, low)]] + [[c, Change(field, None, low)] for c in options]
+    exists = any(Search(case, goal).which(variants))
+    found = search_counterfactuals(case, goal, onto)
+    assert bool(found.found) == exists
+    assert found.tried > 0 and ("among the" in found.summary()) != exists
