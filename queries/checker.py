@@ -505,16 +505,17 @@ class _Checker:
             self.fail(path, f"claims {_show(atom)} does not hold, but it is derivable")
         if None in atom[1:]:
             self.fail(f"{path}.atom", "a refutation is of a ground goal")
-        expected = self.builder._refutation(self.x.why_not(atom[0], tuple(atom[1:])), atom[0], tuple(atom[1:]))
+        expected = self.builder.refute(atom[0], tuple(atom[1:]))
         self._same_refutation(path, node, expected)
 
     def _same_refutation(self, path: str, node: dict, expected: dict) -> None:
         """Every field a reader reads must be the one the rules give; premises and blocking proofs are checked."""
         self.tick()
         for key in ("atom", "reason", "category", "rule", "citations", "bindings", "failed_at", "condition",
-                    "values", "tried"):
+                    "values", "tried", "obstacles"):
             if node.get(key) != expected.get(key):
-                what = {"reason": "the reason", "category": "the category", "tried": "the rules tried"}.get(key, key)
+                what = {"reason": "the reason", "category": "the category", "tried": "the rules tried",
+                    "obstacles": "the list of every obstacle"}.get(key, key)
                 self.fail(f"{path}.{key}", f"{what} is {_brief(expected.get(key), 300)} by the rules, the proof "
                                            f"says {_brief(node.get(key), 300)}")
         extra = set(node) - set(expected)

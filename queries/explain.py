@@ -237,6 +237,56 @@ class Explainer:
             failure.text = self.condition_text(lit, b)
         return failure
 
+    def obstacles(self, pred: str, args: tuple, depth: int = 0, memo: dict | None = None) -> list[tuple]:
+        """Every failing condition of every rule that could derive pred(args), as (rule id, condition index,
+        condition, reason) in rule order. A body is walked past a failing condition as if it held; conditions
+        that use a variable only the failed one would have bound are not judged. A failing condition on a derived
+        fact is followed into the rules for that fact (its own obstacles stand for it)."""
+        memo = {} if memo is None else memo
+        key = (pred, args)
+        if key in memo:
+            return memo[key]
+        memo[key] = []  # a goal met again below itself adds nothing
+        out: list[tuple] = []
+        for rule in self.program.rules_for(pred, len(args)):
+            head: dict = {}
+            if not all(bind(head, t, v) for t, v in zip(rule.head.args, args) if v is not None):
+                continue
+            frontier, unjudged = [head], set()
+            for i, lit in enumerate(rule.body):
+                if unjudged & set(lit.vars()):
+                    unjudged |= {v for v in lit.vars() if v not in frontier[0]}
+                    continue
+                try:
+                    nxt = self._step(lit, frontier)
+                except (KeyError, TypeError, ArithmeticError):
+                    nxt = None
+                if nxt:
+                    frontier = nxt
+                    continue
+                b = frontier[0]
+                unjudged |= {v for v in lit.vars() if v not in b}
+                if nxt is None:
+                    continue
+                sub = self.args(lit.atom, b) if isinstance(lit, (Positive, Negative)) else None
+                if isinstance(lit, Positive) and not lit.unless and depth < MAX_DEPTH \
+                        and self.program.rules_for(lit.atom.pred, len(sub)):
+                    deeper = self.obstacles(lit.atom.pred, sub, depth + 1, memo)
+                    if deeper:
+                        out += deeper
+                        continue
+                if isinstance(lit, Positive) and not lit.unless:
+                    text = self.why_not(lit.atom.pred, sub).text
+                elif isinstance(lit, Negative) and not lit.unless and None not in sub:
+                    blockers = self.fired(lit.atom.pred, sub)
+                    text = blockers[0].sentence(self.onto) if blockers else self.condition_text(lit, b)
+                else:
+                    text = self.condition_text(lit, b)
+                out.append((rule.id, i, str(lit), text))
+        out = list(dict.fromkeys(out))
+        memo[key] = out
+        return out
+
     def condition_text(self, lit, b: dict) -> str:
         """A failing condition in words: its own failure text, else the condition with the values."""
         if lit.unless:

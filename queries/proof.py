@@ -20,6 +20,7 @@ FORMAT = "proof.v1"
 # Input facts whose absence is itself an answer ("not a VEU", "no such flag"), not a missing fact.
 ABSENCE_IS_AN_ANSWER = {"flag", "veu", "g2g", "weights_published", "frontier_ops_given", "controls", "entity_hq"}
 TIME_RULES_FILE = "time.dl"
+MAX_OBSTACLES = 24  # failing conditions listed for one goal (beyond: the proof says it was truncated)
 
 
 def atom_list(pred: str, args: tuple) -> list:
@@ -102,7 +103,16 @@ class ProofBuilder:
     # ---- refutations of goals that do not hold
 
     def refute(self, pred: str, args: tuple) -> dict:
-        return self._refutation(self.x.why_not(pred, tuple(args)), pred, tuple(args))
+        failure = self.x.why_not(pred, tuple(args))
+        node = self._refutation(failure, pred, tuple(args))
+        found = self.x.obstacles(pred, tuple(args))
+        found.sort(key=lambda o: o[3] != failure.text)  # the reason given first stays first (a stable sort)
+        if len(found) > MAX_OBSTACLES:
+            self.x.truncated.add(f"at most {MAX_OBSTACLES} obstacles are listed for a goal")
+            found = found[:MAX_OBSTACLES]
+        if found:
+            node["obstacles"] = [{"rule": r, "failed_at": i, "condition": c, "reason": t} for r, i, c, t in found]
+        return node
 
     def _refutation(self, f: Failure, pred: str, args: tuple) -> dict:
         node = {"kind": "refutation", "atom": atom_list(pred, args), "reason": f.text,

@@ -128,6 +128,10 @@ def node_lines(node: dict, program: Program, onto: ontology.Ontology, depth: int
         for t in node.get("tried", []):
             if t["rule"] != node["rule"]:
                 lines.append(f"{pad}  also tried {t['rule']}: fails at condition {t['failed_at'] + 1}: {t['reason']}")
+    if len(node.get("obstacles", [])) > 1:
+        lines.append(f"{pad}  every obstacle ({len(node['obstacles'])}):")
+        lines += [_wrap(f"- {o['reason']} (rule {o['rule']}, condition {o['failed_at'] + 1})", pad + "    ")
+                  for o in node["obstacles"]]
     if "because" in node:
         lines += node_lines(node["because"], program, onto, depth + 1)
     if "blocked_by" in node:
@@ -193,6 +197,9 @@ def memo_markdown(e: Explanation) -> str:
         for g in failed:
             n = g.node
             lines += [f"### {g.label}: does not hold", "", f"{n['reason']} *({n['category']})*", ""]
+            if len(n.get("obstacles", [])) > 1:
+                lines += ["Every obstacle:"] + [f"- {o['reason']} (rule `{o['rule']}`, condition {o['failed_at'] + 1})"
+                                                for o in n["obstacles"]] + [""]
             n = failing_point(n)
             if n.get("rule"):
                 lines.append(f"Rule `{n['rule']}` ({', '.join(_cite_md(c, onto) for c in n['citations'])}) fails at "
@@ -242,6 +249,10 @@ def memo_html(e: Explanation) -> str:
         for g in failed:
             n = g.node
             parts.append(f"<h3>{esc(g.label)}: does not hold</h3><p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>")
+            if len(n.get("obstacles", [])) > 1:
+                parts.append("<p>Every obstacle:</p><ul>" + "".join(
+                    f"<li>{esc(o['reason'])} (rule <code>{esc(o['rule'])}</code>, condition {o['failed_at'] + 1})</li>"
+                    for o in n["obstacles"]) + "</ul>")
             n = failing_point(n)
             if n.get("rule"):
                 parts.append(f"<p>Rule <code>{esc(n['rule'])}</code> ({', '.join(cite(c) for c in n['citations'])}) "

@@ -217,6 +217,15 @@ def tried(n, rng, doc):
     t["reason"] = _reword(t["reason"])
 
 
+@_site(lambda n: n.get("kind") == "refutation" and n.get("obstacles"))
+def obstacle(n, rng, doc):
+    if len(n["obstacles"]) > 1 and rng.random() < 0.5:
+        n["obstacles"].pop(rng.randrange(len(n["obstacles"])))
+    else:
+        o = rng.choice(n["obstacles"])
+        o["reason"] = _reword(o["reason"])
+
+
 @_site(lambda n: n.get("kind") == "refutation" and "failed_at" in n)
 def failed_at(n, rng, doc):
     n["failed_at"] += 1
@@ -423,7 +432,7 @@ def _as_of(doc, rng):
 
 
 TAMPERINGS = [sentence, citation, binding, dropped_premise, duplicated_premise, source_citation, source_value,
-              source_validity, source_grade, source_field, source_iri, fact_atom, why_not, reason, category, tried,
+              source_validity, source_grade, source_field, source_iri, fact_atom, why_not, reason, category, tried, obstacle,
               failed_at, values_op, because, compare_op, compare_value, assign_var, assign_value, as_of,
               as_of_everywhere, mode, case_id, input_fact, dropped_reform, reform_args, reform_internal_form,
               dropped_conclusion,
