@@ -171,9 +171,47 @@ def truncation_notes(document: dict) -> list[str]:
 
 # ---- memo
 
-def _cite_md(cite: str, onto: ontology.Ontology) -> str:
+def provision_url(url: str, as_of: str) -> str:
+    """An eCFR link to the text in force on the date asked (eCFR keeps point-in-time versions)."""
+    prefix = "https://www.ecfr.gov/current/"
+    return f"https://www.ecfr.gov/on/{as_of}/{url[len(prefix):]}" if url.startswith(prefix) else url
+
+
+def _cite_md(cite: str, onto: ontology.Ontology, as_of: str = "") -> str:
     p = onto.provisions.get(cite)
-    return f"[{cite}]({p.url})" if p else cite
+    return f"[{cite}]({provision_url(p.url, as_of) if as_of else p.url})" if p else cite
+
+
+def memo_header(e: Explanation, generated: str | None = None) -> list[tuple[str, str]]:
+    """The memo's header: matter, parties, preparer, when it was generated, the rule set and the law's date."""
+    import datetime as dt
+
+    d, q = e.decision, e.document["question"]
+    onto = ontology.load()
+    given = {a[0]: a[2:] for a in q["inputs"] if len(a) > 2}
+
+    def country(code) -> str:
+        return format_value("", code, onto) if code else "not given"
+
+    parties = (f"exporter in {country((given.get('origin') or [None])[0])}; end user "
+               f"{(given.get('end_user') or ['not given'])[0]}, headquartered in {country((given.get('hq') or [None])[0])}; "
+               f"destination {country((given.get('destination') or [None])[0])}")
+    generated = generated or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return [("Matter reference", f"{d.id} ({q['source']})"), ("Parties", parties),
+            ("Prepared by", "aidkb, automated analysis for review by counsel"), ("Generated", generated),
+            ("Rule set version", d.ruleset_version),
+            ("Law as of", f"{d.as_of}; citations link to the eCFR as in force on that date")]
+
+
+def _red_flag(flag: str, onto: ontology.Ontology) -> str:
+    label = (onto.red_flags.get(flag) or {}).get("label")
+    return f"{label} ({flag})" if label else flag
+
+
+def _obligations(d: Decision) -> list[str]:
+    """Each obligation in the words of the rule that imposes it."""
+    said = {r.conclusion.split(": ", 1)[-1]: r.text for r in d.reasons if r.conclusion.startswith("obligation:")}
+    return [said.get(o, o) for o in d.obligations]
 
 
 def _question_rows(e: Explanation) -> list[tuple[str, str]]:
@@ -184,13 +222,16 @@ def _question_rows(e: Explanation) -> list[tuple[str, str]]:
                                 if a[0] not in ("case", "as_of", "mode")))]
 
 
-def memo_markdown(e: Explanation) -> str:
-    d, onto, program = e.decision, ontology.load(), baseline_program()
-    lines = [f"# Export-control memo: {d.title or d.id}", "", "## Question", ""]
+def memo_markdown(e: Explanation, generated: str | None = None) -> str:
+    d, onto, program = e.decision, ontology.load(), e.program or baseline_program()
+    lines = [f"# Export-control memo: {d.title or d.id}", ""]
+    lines += [f"- **{k}:** {v}" for k, v in memo_header(e, generated)]
+    lines += ["", "## Question", ""]
     lines += [f"- **{k}:** {v}" for k, v in _question_rows(e)]
     lines += ["", "## Answer", "", answer_sentence(d), "", f"## Legal status on {d.as_of}", "", d.status, "",
               "## Reasons", ""]
-    lines += [f"- {r.text} ({', '.join(_cite_md(c, onto) for c in r.citations)}; rule `{r.rule}`)" for r in d.reasons]
+    lines += [f"- {r.text} ({', '.join(_cite_md(c, onto, d.as_of) for c in r.citations)}; rule `{r.rule}`)"
+              for r in d.reasons]
     failed = [g for g in e.goals if not g.holds]
     if failed:
         lines += ["", "## Why not", ""]
@@ -202,16 +243,17 @@ def memo_markdown(e: Explanation) -> str:
                                                 for o in n["obstacles"]] + [""]
             n = failing_point(n)
             if n.get("rule"):
-                lines.append(f"Rule `{n['rule']}` ({', '.join(_cite_md(c, onto) for c in n['citations'])}) fails at "
+                lines.append(f"Rule `{n['rule']}` ({', '.join(_cite_md(c, onto, d.as_of) for c in n['citations'])}) fails at "
                              f"condition {n['failed_at'] + 1}: `{n['condition']}`.")
             lines += ["", "It would hold if:"] + [f"- {cf.describe(onto)}" for cf in g.counterfactuals] \
                 if g.counterfactuals else ["", searched_text(g)]
             lines.append("")
-    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]), ("Red flags", d.red_flags),
-                         ("Obligations", d.obligations), ("Caveats", d.caveats)):
+    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
+                         ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
+                         ("Obligations", _obligations(d)), ("Caveats", d.caveats)):
         if items:
             lines += ["", f"## {title}", ""] + [f"- {i}" for i in items]
-    lines += ["", "## Provisions", ""] + [f"- {_cite_md(c, onto)}" for c in d.citations]
+    lines += ["", "## Provisions", ""] + [f"- {_cite_md(c, onto, d.as_of)}" for c in d.citations]
     lines += ["", "## Proof", "", "```"]
     for g in e.goals:
         lines.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
@@ -224,19 +266,23 @@ def memo_markdown(e: Explanation) -> str:
     return "\n".join(lines)
 
 
-def memo_html(e: Explanation) -> str:
-    d, onto, program = e.decision, ontology.load(), baseline_program()
+def memo_html(e: Explanation, generated: str | None = None) -> str:
+    d, onto, program = e.decision, ontology.load(), e.program or baseline_program()
     esc = html.escape
 
     def cite(c: str) -> str:
         p = onto.provisions.get(c)
-        return f'<a href="{esc(p.url)}">{esc(c)}</a>' if p else esc(c)
+        return f'<a href="{esc(provision_url(p.url, d.as_of))}">{esc(c)}</a>' if p else esc(c)
 
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(d.title or d.id)}</title>"
              "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
              "pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}.status{border-left:4px solid #b60;"
-             "padding-left:1em}</style></head><body>",
-             f"<h1>Export-control memo: {esc(d.title or d.id)}</h1><h2>Question</h2><ul>"]
+             "padding-left:1em}@media print{details>*{display:block}details summary{display:none}"
+             "a[href]::after{content:\" (\" attr(href) \")\";font-size:80%;word-break:break-all}}"
+             "</style></head><body>",
+             f"<h1>Export-control memo: {esc(d.title or d.id)}</h1><ul class=\"header\">"]
+    parts += [f"<li><b>{esc(k)}:</b> {esc(v)}</li>" for k, v in memo_header(e, generated)]
+    parts += ["</ul><h2>Question</h2><ul>"]
     parts += [f"<li><b>{esc(k)}:</b> {esc(v)}</li>" for k, v in _question_rows(e)]
     parts += [f"</ul><h2>Answer</h2><p>{esc(answer_sentence(d))}</p>",
               f"<h2>Legal status on {esc(d.as_of)}</h2><p class=\"status\">{esc(d.status)}</p><h2>Reasons</h2><ul>"]
@@ -260,8 +306,9 @@ def memo_html(e: Explanation) -> str:
             parts.append("<p>It would hold if:</p><ul>" + "".join(f"<li>{esc(cf.describe(onto))}</li>"
                                                                   for cf in g.counterfactuals) + "</ul>"
                          if g.counterfactuals else f"<p>{esc(searched_text(g))}</p>")
-    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]), ("Red flags", d.red_flags),
-                         ("Obligations", d.obligations), ("Caveats", d.caveats)):
+    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
+                         ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
+                         ("Obligations", _obligations(d)), ("Caveats", d.caveats)):
         if items:
             parts.append(f"<h2>{title}</h2><ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>")
     parts.append("<h2>Provisions</h2><ul>" + "".join(f"<li>{cite(c)}</li>" for c in d.citations) + "</ul>")
@@ -269,7 +316,7 @@ def memo_html(e: Explanation) -> str:
     for g in e.goals:
         tree.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
         tree += node_lines(g.node, program, onto, 1)
-    parts.append(f"<h2>Proof</h2><details><summary>proof tree</summary><pre>{esc(chr(10).join(tree))}</pre></details>")
+    parts.append(f"<h2>Proof</h2><details open><summary>proof tree</summary><pre>{esc(chr(10).join(tree))}</pre></details>")
     parts += [f"<p><b>{esc(n)}</b></p>" for n in truncation_notes(e.document)]
     parts.append(f"<p>Rule set version {esc(d.ruleset_version)}. Checkable with <code>aidkb check-proof</code> "
                  f"(format {esc(e.document['format'])}). Not legal advice.</p></body></html>")

@@ -207,7 +207,8 @@ def test_explain_renderers():
     text = render.explanation_text(e)
     assert "WHY NOT: authorized by LPP" in text and "35,832,000" in text and "would hold if: quantity" in text
     md = render.memo_markdown(e)
-    assert "## Why not" in md and "https://www.ecfr.gov/current/title-15/section-740.29" in md
+    assert "## Why not" in md and "https://www.ecfr.gov/on/2025-06-01/title-15/section-740.29" in md
+    assert "- **Matter reference:** lpp-over-annual-limit" in md and "- **Generated:** " in md
     assert "## Legal status on 2025-06-01" in md and e.decision.ruleset_version in md
     page = render.memo_html(e)
     assert page.startswith("<!DOCTYPE html>") and "<h2>Why not</h2>" in page
