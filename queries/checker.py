@@ -122,6 +122,30 @@ def _scan(doc) -> None:
             raise BadStep(path, f"error: {type(value).__name__} is not a JSON value")
 
 
+_SCHEMA: list = []
+
+
+def _schema_errors(doc: dict) -> None:
+    """The document against queries/schemas/proof.v1.json, where the jsonschema package is installed (the
+    shape checks below hold either way); the first error is reported with its path."""
+    if not _SCHEMA:
+        try:
+            import jsonschema
+        except ImportError:
+            _SCHEMA.append(None)
+        else:
+            from pathlib import Path
+            schema = json.loads((Path(__file__).parent / "schemas" / "proof.v1.json").read_text(encoding="utf-8"))
+            _SCHEMA.append(jsonschema.Draft202012Validator(schema))
+    validator = _SCHEMA[0]
+    if validator is None:
+        return
+    error = next(iter(sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        raise BadStep(path, f"not valid against the proof.v1 schema: {_brief(error.message, 200)}")
+
+
 def _scalar(v) -> bool:
     return v is None or isinstance(v, (str, int, float, bool))
 
@@ -264,6 +288,7 @@ class _Checker:
         for key in d:
             if key not in ("format", "ruleset_version", "question", "conclusions", "refutations", "truncated"):
                 self.fail(key, "malformed: unknown field")
+        _schema_errors(d)
         q = _need("", d, "question", dict, "an object")
         _need("", d, "ruleset_version", str, "a rule-set version")
         conclusions = _need("", d, "conclusions", list, "a list of proofs")
