@@ -36,7 +36,7 @@ from kb.program import baseline_program
 from kb.syntax import COMPARISONS, Assign, Compare, Negative, Positive, Program, Var, evaluate
 
 from .explain import Explainer, fill
-from .proof import FORMAT, ProofBuilder, base_sources, rules_in
+from .proof import FORMAT, ProofBuilder, base_sources, children, rules_in
 from .reform import Reform, ReformError, parse_operations
 
 # Bounds on what the checker reads and does (a proof of a shipped case is far below each).
@@ -212,11 +212,8 @@ def _shape(path: str, node) -> None:
             _need(path, node, "failed_at", int, "an index")
             _need(path, node, "condition", str, "the rule's condition")
             _need(path, node, "premises", list, "a list of premises")
-    for i, p in enumerate(node.get("premises") or []):
-        _shape(f"{path}.premises[{i}]", p)
-    for k in ("because", "blocked_by"):
-        if k in node:
-            _shape(f"{path}.{k}", node[k])
+    for suffix, child in children(node):
+        _shape(path + suffix, child)
 
 
 # The last models evaluated (key: ontology, rule set, reform, inputs): a model depends on nothing else, and checking
@@ -393,11 +390,8 @@ class _Checker:
             if key in self.full:
                 self.fail(path, f"a second full proof of {_show(key)}: the document must prove it once")
             self.full[key] = (path, node)
-        for i, p in enumerate(node.get("premises") or []):
-            self._index(f"{path}.premises[{i}]", p)
-        for k in ("because", "blocked_by"):
-            if k in node:
-                self._index(f"{path}.{k}", node[k])
+        for suffix, child in children(node):
+            self._index(path + suffix, child)
 
     # ---- facts that hold
 

@@ -169,6 +169,16 @@ class ProofBuilder:
         return document
 
 
+CHILD_KEYS = ("premises", "because", "blocked_by")  # where a node's children are, in document order
+
+
+def children(node: dict) -> list[tuple[str, dict]]:
+    """A proof node's children with their path suffixes (".premises[0]", ".because", ".blocked_by"), in document
+    order: the one walker of a proof's tree."""
+    out = [(f".premises[{i}]", p) for i, p in enumerate(node.get("premises") or [])]
+    return out + [(f".{k}", node[k]) for k in CHILD_KEYS[1:] if k in node]
+
+
 def compact(document: dict) -> dict:
     """Write each derived fact's proof out once, in document order; later uses become {"kind": "ref"}."""
     # A top-level conclusion is always written out in full where it stands (readers take its rule and sentence
@@ -253,10 +263,6 @@ def rules_in(node: dict, program: Program) -> list[Rule]:
     out: list[Rule] = []
     if node.get("rule"):
         out.append(program.rule(node["rule"]))
-    for key in ("premises",):
-        for child in node.get(key, []):
-            out += rules_in(child, program)
-    for key in ("because", "blocked_by"):
-        if key in node:
-            out += rules_in(node[key], program)
+    for _, child in children(node):
+        out += rules_in(child, program)
     return out

@@ -13,6 +13,7 @@ from kb.syntax import Program
 from .decide import Decision
 from .explain import BEGINNING, OPEN_END, fill, format_value
 from .explanation import Explanation
+from .proof import children
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -350,7 +351,7 @@ def proof_dot(e: Explanation) -> str:
             lines.append(f"  {me} [label={label('not ' + atom_text(node['atom'], program, onto))}, style=dashed];")
         else:
             lines.append(f"  {me} [label={label(node['condition'])}, shape=ellipse];")
-        for child in node.get("premises", []) + [node[k] for k in ("because", "blocked_by") if k in node]:
+        for _, child in children(node):
             lines.append(f"  {walk(child)} -> {me};")
         return me
 

@@ -16,6 +16,7 @@ from queries.case import load_case
 from kb.program import baseline_program
 from queries.checker import check_proof
 from queries.explain import fill
+from queries.proof import children
 from queries.counterfactual import Search, counterfactuals
 from queries.decide import decide
 from queries.explanation import GoalError, explain
@@ -49,7 +50,7 @@ def _find(node, pred):
     """The first node (pre-order) for which pred(node) holds."""
     if pred(node):
         return node
-    for child in node.get("premises", []) + [node[k] for k in ("because", "blocked_by") if k in node]:
+    for _, child in children(node):
         found = _find(child, pred)
         if found is not None:
             return found

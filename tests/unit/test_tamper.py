@@ -20,6 +20,7 @@ import pytest
 from queries.case import load_case
 from queries.checker import check_proof, check_text
 from queries.decide import decide
+from queries.proof import children
 
 from ..conftest import OWN_CASES, SHARED_CASES
 
@@ -79,11 +80,8 @@ def _nodes(doc: dict) -> list[dict]:
 
     def walk(n):
         out.append(n)
-        for p in n.get("premises", []):
-            walk(p)
-        for k in ("because", "blocked_by"):
-            if k in n:
-                walk(n[k])
+        for _, child in children(n):
+            walk(child)
     for n in doc["proof"]["conclusions"] + doc["proof"]["refutations"]:
         walk(n)
     return out
