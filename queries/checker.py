@@ -37,7 +37,7 @@ from kb.syntax import COMPARISONS, Assign, Compare, Negative, Positive, Program,
 
 from .explain import Explainer, fill
 from .proof import FORMAT, ProofBuilder, base_sources, children, rules_in
-from .reform import Reform, ReformError, parse_operations
+from .reform import RULE_OPS, Reform, ReformError, parse_operations
 
 # Bounds on what the checker reads and does (a proof of a shipped case is far below each).
 MAX_NODES = 200_000         # JSON values in a document
@@ -767,7 +767,31 @@ def check_proof(doc, program: Program | None = None, onto: ontology.Ontology | N
     return CheckResult(True, checker.steps, None, checker.described)
 
 
-def check_text(text: str, program: Program | None = None, onto: ontology.Ontology | None = None) -> CheckResult:
+def _rule_operations(doc) -> bool:
+    proof = doc.get("proof") if isinstance(doc, dict) and "format" not in doc else doc
+    q = proof.get("question") if isinstance(proof, dict) else None
+    ops = q.get("what_if") if isinstance(q, dict) else None
+    return isinstance(ops, list) and any(isinstance(o, dict) and o.get("op") in RULE_OPS for o in ops)
+
+
+def check_bounded(doc, seconds: float = 2 * CPU_SECONDS) -> CheckResult:
+    """check_proof, with a wall-clock deadline when the document carries rule operations: rules of its own can
+    make an evaluation that derives nothing run for ever (a join that never ends), which no counter inside the
+    evaluation sees; the check then runs in a worker process that is killed at the deadline (kb/deadline.py)."""
+    if not _rule_operations(doc):
+        return check_proof(doc)
+    from kb.deadline import DeadlineExceeded, Worker
+
+    with Worker(seconds) as worker:
+        try:
+            return worker.call(check_proof, doc)
+        except DeadlineExceeded:
+            return CheckResult(False, 0, f"error: the check did not finish within {seconds:g} s (the rules the "
+                                         "proof carries do not reach a fixpoint in time)")
+
+
+def check_text(text: str, program: Program | None = None, onto: ontology.Ontology | None = None,
+               seconds: float = 2 * CPU_SECONDS) -> CheckResult:
     """Check a document given as JSON text (a `decide --json` or `explain --format json` output)."""
     try:
         doc = json.loads(text)
@@ -777,6 +801,8 @@ def check_text(text: str, program: Program | None = None, onto: ontology.Ontolog
         return CheckResult(False, 0, "error: the document is nested too deeply to read")
     except ValueError as e:  # e.g. an integer of more digits than Python converts
         return CheckResult(False, 0, f"error: not readable JSON: {_brief(str(e))}")
+    if program is None and onto is None:
+        return check_bounded(doc, seconds)
     return check_proof(doc, program, onto)
 
 

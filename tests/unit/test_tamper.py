@@ -631,6 +631,15 @@ def test_malformed_text_gets_one_error_line(text):
     assert not result.valid and "\n" not in result.error
 
 
+def _version(doc) -> str:
+    """The version of the rules a proof's what-if makes (so that a check gets as far as evaluating them)."""
+    import ontology
+    from queries.reform import Reform, parse_operations
+
+    ops = parse_operations([{o["op"]: o["args"]} for o in doc["question"]["what_if"]], "t", "w", ontology.load())
+    return Reform(ops).program().version
+
+
 def test_a_runaway_reform_is_stopped():
     from queries.checker import check_proof as check
 
@@ -640,5 +649,31 @@ def test_a_runaway_reform_is_stopped():
     doc = json.loads(json.dumps(decide(load_case(SHARED_CASES / "lpp-under-annual-limit.yaml")).proof))
     doc["question"]["what_if"] = [{"op": "add_rule", "args": {"text": start}},
                                   {"op": "add_rule", "args": {"text": counter}}]
+    doc["ruleset_version"] = _version(doc)
     result = check(doc)
-    assert not result.valid and "\n" not in result.error
+    assert not result.valid and "more than 200,000 facts" in result.error, result.error
+
+
+def test_a_reform_that_joins_for_ever_is_stopped_by_the_deadline():
+    from queries.checker import check_text
+
+    join = ('@rule never_ends @cite "15 CFR 740.99" @says "joined {C}" stuck(C) :- case(C), '
+            'group_member(A, G, F, T), group_member(B, H, F2, T2), group_member(D, I, F3, T3), '
+            'group_member(E, J, F4, T4), A == "ZZ".')
+    doc = json.loads(json.dumps(decide(load_case(SHARED_CASES / "lpp-under-annual-limit.yaml")).proof))
+    doc["question"]["what_if"] = [{"op": "add_rule", "args": {"text": join}}]
+    doc["ruleset_version"] = _version(doc)
+    result = check_text(json.dumps(doc), seconds=5)
+    assert not result.valid and "did not finish within 5 s" in result.error, result.error
+
+
+def test_every_reform_case_renders_in_every_format(documents, tmp_path):
+    from queries import render
+    from queries.explanation import explain
+    from queries.prov import proof_turtle
+
+    for name in REFORMS:
+        e = explain(load_case(_reform_case(tmp_path, name)), with_counterfactuals=False)
+        assert render.explanation_text(e) and render.memo_markdown(e, "now") and render.memo_html(e, "now")
+        assert render.proof_dot(e).startswith("digraph") and proof_turtle(e)
+        assert check_proof(json.loads(json.dumps(e.document))).valid, name
