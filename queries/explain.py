@@ -40,7 +40,15 @@ def format_value(name: str, value, onto: ontology.Ontology | None = None, is_dat
         return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
     if onto and isinstance(value, str) and value in onto.countries and len(value) == 2:
         return f"{onto.countries[value]} ({value})"
+    if isinstance(value, str) and value in ENUMERATED:
+        return ENUMERATED[value]
     return str(value)
+
+
+# The values of a case's enumerated fields (queries/case.py KINDS, MODES, END_USES), in words.
+ENUMERATED = {"transfer_in_country": "in-country transfer", "iaas_service": "IaaS service",
+              "as_published": "as published", "as_enforced": "as enforced", "model_hosting": "model hosting",
+              "ai_model_training_iaas": "AI model training (IaaS)"}
 
 
 _ARTICLE = re.compile(r"\b([Aa])n? \{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -203,7 +211,8 @@ class Explainer:
             decl = self.program.declaration(pred, len(args))
             names = [t.name for t in decl.atom.args] if decl else []
             text = fill(decl.template, dict(zip(names, args)), self.onto) if decl else goal
-            return Failure(goal, f"not given: {text}")
+            said = "the knowledge base does not record that" if decl and decl.kind == "base" else "not given:"
+            return Failure(goal, f"{said} {text}")
         best_rule, best_index, best_frontier = None, -2, []
         tried = []
         for rule in rules:
