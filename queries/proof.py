@@ -20,6 +20,7 @@ FORMAT = "proof.v1"
 # Input facts whose absence is itself an answer ("not a VEU", "no such flag"), not a missing fact.
 ABSENCE_IS_AN_ANSWER = {"flag", "veu", "g2g", "weights_published", "frontier_ops_given", "controls", "entity_hq"}
 TIME_RULES_FILE = "time.dl"
+MAX_OBSTACLES = 24  # failing conditions listed for one goal (beyond: the proof says it was truncated)
 
 
 def atom_list(pred: str, args: tuple) -> list:
@@ -102,7 +103,16 @@ class ProofBuilder:
     # ---- refutations of goals that do not hold
 
     def refute(self, pred: str, args: tuple) -> dict:
-        return self._refutation(self.x.why_not(pred, tuple(args)), pred, tuple(args))
+        failure = self.x.why_not(pred, tuple(args))
+        node = self._refutation(failure, pred, tuple(args))
+        found = self.x.obstacles(pred, tuple(args))
+        found.sort(key=lambda o: o[3] != failure.text)  # the reason given first stays first (a stable sort)
+        if len(found) > MAX_OBSTACLES:
+            self.x.truncated.add(f"at most {MAX_OBSTACLES} obstacles are listed for a goal")
+            found = found[:MAX_OBSTACLES]
+        if found:
+            node["obstacles"] = [{"rule": r, "failed_at": i, "condition": c, "reason": t} for r, i, c, t in found]
+        return node
 
     def _refutation(self, f: Failure, pred: str, args: tuple) -> dict:
         node = {"kind": "refutation", "atom": atom_list(pred, args), "reason": f.text,
@@ -144,7 +154,8 @@ class ProofBuilder:
 
     def document(self, conclusions: list[tuple], refutations: list[tuple]) -> dict:
         c = self.case
-        return compact({
+        self.x.truncated.clear()  # what this document's own walks cut short
+        document = compact({
             "format": FORMAT,
             "ruleset_version": self.program.version,
             "question": {"case": c.id, "source": c.source, "as_of": c.as_of.isoformat(), "mode": c.mode,
@@ -153,16 +164,32 @@ class ProofBuilder:
             "conclusions": [self.prove(p, a) for p, a in conclusions],
             "refutations": [self.refute(p, a) for p, a in refutations],
         })
+        if self.x.truncated:
+            document["truncated"] = sorted(self.x.truncated)
+        return document
+
+
+CHILD_KEYS = ("premises", "because", "blocked_by")  # where a node's children are, in document order
+
+
+def children(node: dict) -> list[tuple[str, dict]]:
+    """A proof node's children with their path suffixes (".premises[0]", ".because", ".blocked_by"), in document
+    order: the one walker of a proof's tree."""
+    out = [(f".premises[{i}]", p) for i, p in enumerate(node.get("premises") or [])]
+    return out + [(f".{k}", node[k]) for k in CHILD_KEYS[1:] if k in node]
 
 
 def compact(document: dict) -> dict:
     """Write each derived fact's proof out once, in document order; later uses become {"kind": "ref"}."""
+    # A top-level conclusion is always written out in full where it stands (readers take its rule and sentence
+    # from there); an earlier use of the same atom inside another proof refers to it.
+    top = {tuple(n["atom"]) for n in document["conclusions"] if n["kind"] == "rule"}
     seen: set[tuple] = set()
 
-    def walk(node: dict) -> dict:
+    def walk(node: dict, root: bool = False) -> dict:
         if node["kind"] == "rule":
             key = tuple(node["atom"])
-            if key in seen:
+            if key in seen or (key in top and not root):
                 return {"kind": "ref", "atom": node["atom"]}
             seen.add(key)
         out = dict(node)
@@ -174,7 +201,7 @@ def compact(document: dict) -> dict:
         return out
 
     document = dict(document)
-    document["conclusions"] = [walk(n) for n in document["conclusions"]]
+    document["conclusions"] = [walk(n, root=True) for n in document["conclusions"]]
     document["refutations"] = [walk(n) for n in document["refutations"]]
     return document
 
@@ -236,10 +263,6 @@ def rules_in(node: dict, program: Program) -> list[Rule]:
     out: list[Rule] = []
     if node.get("rule"):
         out.append(program.rule(node["rule"]))
-    for key in ("premises",):
-        for child in node.get(key, []):
-            out += rules_in(child, program)
-    for key in ("because", "blocked_by"):
-        if key in node:
-            out += rules_in(node[key], program)
+    for _, child in children(node):
+        out += rules_in(child, program)
     return out

@@ -28,7 +28,8 @@ def _key(*parts) -> str:
 
 
 def proof_graph(e: Explanation) -> rdflib.Graph:
-    onto, program = ontology.load(), baseline_program()
+    onto = ontology.load()
+    program = e.program or baseline_program()  # the rules that made the proof (under its reform)
     g = rdflib.Graph()
     g.bind("prov", PROV)
     g.bind("aid", AID)
