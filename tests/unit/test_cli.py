@@ -289,3 +289,25 @@ def test_output_cut_short_by_its_reader_ends_quietly():
     reader.stdin.close()
     reader.wait()
     assert "Traceback" not in proc.stderr and proc.returncode in (0, 1)
+
+
+def test_check_proof_checks_the_answer_fields_of_a_decision(capsys, tmp_path):
+    """Regression: `aidkb check-proof` on a `decide --json` document with an answer flipped said "valid proof"."""
+    code, out, _ = run(capsys, "decide", GOOD, "--json")
+    doc = json.loads(out)
+    (tmp_path / "good.json").write_text(json.dumps(doc))
+    code, out, _ = run(capsys, "check-proof", tmp_path / "good.json")
+    assert code == 0 and "valid proof" in out
+    doc["license_required"] = False
+    (tmp_path / "flipped.json").write_text(json.dumps(doc))
+    code, out, _ = run(capsys, "check-proof", tmp_path / "flipped.json")
+    assert code == 1 and "INVALID" in out and "license_required" in out
+
+
+def test_check_proof_bad_documents_get_one_error_line(capsys, tmp_path):
+    for name, text in (("digits", '{"format": "proof.v1", "n": ' + "7" * 5000 + "}"), ("deep", "[" * 50_000),
+                       ("broken", "{")):
+        (tmp_path / f"{name}.json").write_text(text)
+        code, out, err = run(capsys, "check-proof", tmp_path / f"{name}.json")
+        assert code in (1, 2) and "Traceback" not in out + err
+        assert (err.startswith("error: ") and err.count("\n") == 1) if code == 2 else out.count("\n") == 1
