@@ -28,6 +28,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from typing import NoReturn, cast
 
 import ontology
 from kb.bottomup import Budget, EvaluationError, Model
@@ -35,6 +36,7 @@ from kb.errors import AidkbError
 from kb.program import baseline_program
 from kb.syntax import COMPARISONS, Assign, Compare, Negative, Positive, Program, Var, evaluate
 
+from .case import Case
 from .explain import Explainer, fill
 from .proof import FORMAT, ProofBuilder, base_sources, children, rules_in
 from .reform import RULE_OPS, Reform, ReformError, parse_operations
@@ -270,7 +272,7 @@ class _Checker:
         self.reform = Reform()
         self.described: list[str] = []
 
-    def fail(self, path: str, message: str):
+    def fail(self, path: str, message: str) -> NoReturn:
         raise BadStep(path, message)
 
     def tick(self) -> None:
@@ -382,7 +384,8 @@ class _Checker:
             self.fail("question.what_if", f"the operations are not in their input form: {_brief(stored)}")
         self.reform = Reform(ops)
         self.described = self.reform.describe()
-        self.case = _Question(case, source, day, mode, [list(f) for f in inputs])
+        # a _Question has every field of a Case that the ProofBuilder and the caveats read
+        self.case = cast(Case, _Question(case, source, day, mode, [list(f) for f in inputs]))
 
     def _index(self, path: str, node: dict) -> None:
         if node["kind"] == "rule":
@@ -400,7 +403,7 @@ class _Checker:
         key = tuple(node["atom"]) if "atom" in node else None
         kind = node["kind"]
         if kind == "fact":
-            if key not in self.inputs and key not in self.base:
+            if key is None or (key not in self.inputs and key not in self.base):
                 self.fail(path, f"{_show(key)} is not an input of the question nor a base fact of the ontology")
             expected = self.builder.fact(key[0], key[1:])["source"]
             if node["source"] != expected:
@@ -414,7 +417,7 @@ class _Checker:
                 self.fail(path, f"a ref has only kind and atom, not {sorted(set(node) - {'kind', 'atom'})}")
             if key in self.open:
                 self.fail(path, f"cycle: the proof of {_show(key)} depends on itself")
-            if key not in self.full:
+            if key is None or key not in self.full:
                 self.fail(path, f"refers to a proof of {_show(key)} that the document does not contain")
             self._rule_node(*self.full[key])
             return
@@ -637,11 +640,13 @@ def _outcome(x: Explainer, program: Program, onto: ontology.Ontology, c: str) ->
     answers["status"] = sorted(answers["status"], key=lambda a: _order(program, "status", a[1]))
     answers["caveat"] = sorted(answers["caveat"], key=lambda a: _order(program, "caveat", a[1]))
     required = x.engine.arity.get("license_required") == 1 and bool(x.ask("license_required", (c,)))
-    authorized = {a[1] for a in answers["authorized"]}
-    authorized = [r for r in ROUTES if r in authorized] + sorted(authorized - set(ROUTES))
-    conclusions = [("status", a) for a in answers["status"]] + ([("license_required", (c,))] if required else [])
+    routes = {a[1] for a in answers["authorized"]}
+    authorized = [r for r in ROUTES if r in routes] + sorted(routes - set(ROUTES))
+    conclusions: list[tuple[str, tuple]] = [("status", a) for a in answers["status"]]
+    conclusions += [("license_required", (c,))] if required else []
     for pred in ("authorized", "red_flag", "review", "uncertain_route", "obligation", "caveat"):
         conclusions += [(pred, a) for a in answers[pred]]
+    failed: list[tuple[str, tuple]]
     if required:
         failed = [("authorized", (c, r)) for r in ROUTES if r in onto.authorizations and r not in authorized]
     else:
@@ -682,7 +687,7 @@ def _contested_caveats(checker: _Checker, outcome: dict, c: str) -> list[str]:
         if key(other) == key(outcome):
             out.append(f"{head} Without that listing the answer is the same.")
         else:
-            text = Decision.outcome_text(types.SimpleNamespace(
+            text = Decision.outcome_text(types.SimpleNamespace(  # type: ignore[arg-type]  # the fields it reads
                 license_required=other["required"], authorized_by=other["authorized"],
                 uncertain={a[1]: "" for a in other["answers"]["uncertain_route"]},
                 review_policy=other["review_policy"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ontology
@@ -31,8 +32,10 @@ class Change:
 
     def describe(self, onto: ontology.Ontology) -> str:
         if self.field == "flags":
-            added, removed = set(self.new) - set(self.old), set(self.old) - set(self.new)
-            return "; ".join([f"fact {f} added" for f in sorted(added)] + [f"fact {f} removed" for f in sorted(removed)])
+            new, old = set(self.new), set(self.old)  # type: ignore[call-overload]  # flags: lists of ids
+            added, removed = new - old, old - new
+            return "; ".join([f"fact {f} added" for f in sorted(added)]
+                             + [f"fact {f} removed" for f in sorted(removed)])
         return f"{self.field}: {_show(self.old, onto)} -> {self.label or _show(self.new, onto)}"
 
 
@@ -88,7 +91,7 @@ class Search:
 
     tried = 0
 
-    def which(self, variants: list[tuple]) -> list[bool]:
+    def which(self, variants: Sequence[Sequence[Change]]) -> list[bool]:
         """For each list of changes, whether the goal holds once they are made."""
         if not variants:
             return []
@@ -103,12 +106,13 @@ class Search:
             holding = {row[0] for row in self.engine.ask(pred, (None,) + tuple(args[1:]))}
         return [i in holding for i in ids]
 
-    def screen(self, variants: list[tuple]) -> list[bool]:
+    def screen(self, variants: Sequence[Sequence[Change]]) -> list[bool]:
         """which(), for many variants: screened set at a time by the SQL engine (kb/sqlengine.py), then the
         variants it finds verified by the engine; without the SQL engine (it refuses a program), which()."""
         if not variants:
             return []
         from kb.sqlengine import SqlEngineError
+
         from .impact import sql_engine
 
         pred, args = self.goal
@@ -155,10 +159,10 @@ class Search:
         lo = [low if k else None for k in ok]
         hi = [high] * len(bases)
         while True:
-            active = [i for i in range(len(bases)) if lo[i] is not None and hi[i] - lo[i] > 1]
+            active = [i for i in range(len(bases)) if lo[i] is not None and hi[i] - (lo[i] or 0) > 1]
             if not active:
                 return lo
-            mids = {i: (lo[i] + hi[i]) // 2 for i in active}
+            mids = {i: ((lo[i] or 0) + hi[i]) // 2 for i in active}
             for i, k in zip(active, self.which([list(bases[i]) + [Change(field, None, mids[i])] for i in active])):
                 if k:
                     lo[i] = mids[i]

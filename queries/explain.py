@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import ontology
-from kb.engine import Engine
-from kb.syntax import (COMPARISONS, PLACEHOLDER, Assign, Atom, Compare, Const, Negative, Positive, Program, Rule, Var,
-                       bind, evaluate)
+from kb.syntax import (
+    COMPARISONS,
+    PLACEHOLDER,
+    Assign,
+    Atom,
+    Compare,
+    Const,
+    Negative,
+    Positive,
+    Program,
+    Rule,
+    Var,
+    bind,
+    evaluate,
+)
 
 MAX_BINDINGS = 64
 MAX_DEPTH = 24
@@ -108,9 +121,10 @@ class Failure:
     rule: Rule | None = None
     index: int = 0
     bindings: dict = field(default_factory=dict)
-    child: "Failure | None" = None
+    child: Failure | None = None
     blocking: Application | None = None
-    alternatives: list[tuple[Rule, int, dict]] = field(default_factory=list)  # every rule tried: (rule, index, bindings)
+    # every rule tried: (rule, index, bindings)
+    alternatives: list[tuple[Rule, int, dict]] = field(default_factory=list)
 
     def rules(self) -> list[Rule]:
         out = [self.rule] if self.rule else []
@@ -121,10 +135,19 @@ class Failure:
         return out
 
 
+class Model(Protocol):
+    """What the Explainer asks of an evaluated model: kb.engine.Engine (pyDatalog), kb.sqlengine.Answers (SQL)
+    and the checker's bottom-up model all answer it."""
+
+    arity: dict[str, int]
+
+    def ask(self, pred: str, args: tuple) -> list[tuple]: ...
+
+
 class Explainer:
     """Re-walks rule bodies against one engine, while the case's facts are asserted in it."""
 
-    def __init__(self, engine: Engine, program: Program, onto: ontology.Ontology):
+    def __init__(self, engine: Model, program: Program, onto: ontology.Ontology):
         self.engine, self.program, self.onto = engine, program, onto
         self._answers: dict[tuple, list[tuple]] = {}
         self._inputs = {d.atom.pred for d in program.declarations if d.kind == "input"}
@@ -184,7 +207,7 @@ class Explainer:
 
     def _walk(self, rule: Rule, args: tuple) -> tuple[int, list[dict]]:
         """How far the body gets (index of the first failing literal, or len(body)) and the bindings there."""
-        head = {}
+        head: dict = {}
         if not all(bind(head, t, v) for t, v in zip(rule.head.args, args) if v is not None):
             return -1, []
         frontier = [head]
@@ -209,7 +232,7 @@ class Explainer:
         rules = self.program.rules_for(pred, len(args))
         if not rules:
             decl = self.program.declaration(pred, len(args))
-            names = [t.name for t in decl.atom.args] if decl else []
+            names = [str(t) for t in decl.atom.args] if decl else []  # a declaration's arguments are variables
             text = fill(decl.template, dict(zip(names, args)), self.onto) if decl else goal
             said = "the knowledge base does not record that" if decl and decl.kind == "base" else "not given:"
             return Failure(goal, f"{said} {text}")
@@ -223,7 +246,7 @@ class Explainer:
                 tried.append((rule, reached, frontier[0]))
             if reached > best_index:
                 best_rule, best_index, best_frontier = rule, reached, frontier
-        if best_index < 0:
+        if best_index < 0 or best_rule is None:
             return Failure(goal, f"no rule can conclude {goal}")
         lit = best_rule.body[best_index]
         b = best_frontier[0]
@@ -261,7 +284,7 @@ class Explainer:
             head: dict = {}
             if not all(bind(head, t, v) for t, v in zip(rule.head.args, args) if v is not None):
                 continue
-            frontier, unjudged = [head], set()
+            frontier, unjudged = [head], set[str]()
             for i, lit in enumerate(rule.body):
                 if unjudged & set(lit.vars()):
                     unjudged |= {v for v in lit.vars() if v not in frontier[0]}
@@ -277,7 +300,7 @@ class Explainer:
                 unjudged |= {v for v in lit.vars() if v not in b}
                 if nxt is None:
                     continue
-                sub = self.args(lit.atom, b) if isinstance(lit, (Positive, Negative)) else None
+                sub = self.args(lit.atom, b) if isinstance(lit, (Positive, Negative)) else ()
                 if isinstance(lit, Positive) and not lit.unless and depth < MAX_DEPTH \
                         and self.program.rules_for(lit.atom.pred, len(sub)):
                     deeper = self.obstacles(lit.atom.pred, sub, depth + 1, memo)
@@ -303,7 +326,8 @@ class Explainer:
         if isinstance(lit, Compare):
             return f"{_show(lit.left, b, self.onto)} {lit.op} {_show(lit.right, b, self.onto)} does not hold"
         if isinstance(lit, (Positive, Negative)):
-            atom = f"{lit.atom.pred}({', '.join(_show(t, b, self.onto) if not isinstance(t, Var) or t.name in b else '_' for t in lit.atom.args)})"
+            shown = (_show(t, b, self.onto) if not isinstance(t, Var) or t.name in b else "_" for t in lit.atom.args)
+            atom = f"{lit.atom.pred}({', '.join(shown)})"
             return f"{atom} {'does not hold' if isinstance(lit, Positive) else 'holds'}"
         return f"condition {lit} does not hold"
 

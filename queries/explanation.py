@@ -57,7 +57,7 @@ def explain(case: Case, goal: str | None = None, with_counterfactuals: bool = Tr
     decision = decide(case)
     c = case.id
     if goal is None:
-        wanted = [("licence required", ("license_required", (c,)))]
+        wanted: list[tuple[str, tuple[str, tuple]]] = [("licence required", ("license_required", (c,)))]
         wanted += [(f"authorized by {r}", ("authorized", (c, r))) for r in ROUTES
                    if decision.license_required or r in decision.authorized_by]
         wanted += [(f"red flag {f}", ("red_flag", (c, f))) for f in decision.red_flags]

@@ -9,6 +9,8 @@ The shortest proof is kept when several rules derive a fact. Output is determini
 """
 from __future__ import annotations
 
+from typing import Any
+
 import ontology
 from kb.syntax import Assign, Compare, Negative, Positive, Program, Rule, evaluate
 
@@ -55,12 +57,13 @@ class ProofBuilder:
         self._open.add(key)
         best: tuple[int, dict] | None = None
         for app in self.x.fired(pred, args):
-            premises, size = [], 1
+            premises: list[dict] = []
+            size, cyclic = 1, False
             for lit in app.rule.body:
-                sub = self.x.args(lit.atom, app.bindings) if isinstance(lit, (Positive, Negative)) else None
+                sub = self.x.args(lit.atom, app.bindings) if isinstance(lit, (Positive, Negative)) else ()
                 if isinstance(lit, Positive):
                     if (lit.atom.pred, sub) in self._open:
-                        size = None  # would go round a cycle: not the shortest proof
+                        cyclic = True  # would go round a cycle: not the shortest proof
                         break
                     n, node = self._prove(lit.atom.pred, sub)
                     size += n
@@ -77,7 +80,7 @@ class ProofBuilder:
                                      "left": evaluate(lit.left, app.bindings),
                                      "right": evaluate(lit.right, app.bindings)})
                     size += 1
-            if size is None:
+            if cyclic:
                 continue
             node = {"kind": "rule", "atom": atom_list(pred, args), "rule": app.rule.id,
                     "citations": list(app.rule.cites), "bindings": dict(sorted(app.bindings.items())),
@@ -115,22 +118,22 @@ class ProofBuilder:
         return node
 
     def _refutation(self, f: Failure, pred: str, args: tuple) -> dict:
-        node = {"kind": "refutation", "atom": atom_list(pred, args), "reason": f.text,
-                "category": category(f, self)}
+        node: dict[str, Any] = {"kind": "refutation", "atom": atom_list(pred, args), "reason": f.text,
+                                "category": category(f, self)}
         if f.rule is None:
             return node
         lit = f.rule.body[f.index]
         node.update({
             "rule": f.rule.id, "citations": list(f.rule.cites), "bindings": dict(sorted(f.bindings.items())),
             "failed_at": f.index, "condition": str(lit),
-            "premises": [self._premise(l, f.bindings) for l in f.rule.body[:f.index]],
+            "premises": [self._premise(lit, f.bindings) for lit in f.rule.body[:f.index]],
             "tried": [{"rule": r.id, "failed_at": i, "condition": str(r.body[i]),
                        "reason": self.x.condition_text(r.body[i], b)} for r, i, b in f.alternatives],
         })
         if isinstance(lit, Compare):
             node["values"] = {"left": evaluate(lit.left, f.bindings), "op": lit.op,
                               "right": evaluate(lit.right, f.bindings)}
-        if f.child is not None:
+        if f.child is not None and isinstance(lit, (Positive, Negative)):
             node["because"] = self._refutation(f.child, lit.atom.pred, self.x.args(lit.atom, f.bindings))
         if f.blocking is not None:
             node["blocked_by"] = self.prove(f.blocking.rule.head.pred,
@@ -221,9 +224,8 @@ def category(f: Failure, builder: ProofBuilder) -> str:
         return "threshold exceeded"
     if isinstance(lit, Negative):
         return "defeated by an exclusion"
-    pred = lit.atom.pred if isinstance(lit, Positive) else None
-    if pred in builder.inputs and pred not in ABSENCE_IS_AN_ANSWER and \
-            not builder.x.ask(pred, (builder.case.id,) + (None,) * (lit.atom.arity - 1)):
+    if isinstance(lit, Positive) and lit.atom.pred in builder.inputs and lit.atom.pred not in ABSENCE_IS_AN_ANSWER \
+            and not builder.x.ask(lit.atom.pred, (builder.case.id,) + (None,) * (lit.atom.arity - 1)):
         return "missing fact"
     return "not applicable"
 

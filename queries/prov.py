@@ -90,7 +90,8 @@ def proof_graph(e: Explanation) -> rdflib.Graph:
     for goal in e.goals:
         if goal.holds:
             top = walk(goal.node)
-            g.add((top, PROV.wasDerivedFrom, question))
+            if top is not None:
+                g.add((top, PROV.wasDerivedFrom, question))
     return g
 
 

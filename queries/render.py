@@ -61,7 +61,7 @@ def atom_text(atom: list, program: Program, onto: ontology.Ontology) -> str:
     pred, args = atom[0], atom[1:]
     decl = program.declaration(pred, len(args))
     if decl:
-        return fill(decl.template, {t.name: a for t, a in zip(decl.atom.args, args) if a is not None}, onto)
+        return fill(decl.template, {str(t): a for t, a in zip(decl.atom.args, args) if a is not None}, onto)
     return f"{pred}({', '.join('_' if a is None else format_value('', a, onto) for a in args)})"
 
 
@@ -195,9 +195,10 @@ def memo_header(e: Explanation, generated: str | None = None) -> list[tuple[str,
         return format_value("", code, onto) if code else "not given"
 
     parties = (f"exporter in {country((given.get('origin') or [None])[0])}; end user "
-               f"{(given.get('end_user') or ['not given'])[0]}, headquartered in {country((given.get('hq') or [None])[0])}; "
+               f"{(given.get('end_user') or ['not given'])[0]}, "
+               f"headquartered in {country((given.get('hq') or [None])[0])}; "
                f"destination {country((given.get('destination') or [None])[0])}")
-    generated = generated or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return [("Matter reference", f"{d.id} ({q['source']})"), ("Parties", parties),
             ("Prepared by", "aidkb, automated analysis for review by counsel"), ("Generated", generated),
             ("Rule set version", d.ruleset_version),
@@ -244,7 +245,8 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
                                                 for o in n["obstacles"]] + [""]
             n = failing_point(n)
             if n.get("rule"):
-                lines.append(f"Rule `{n['rule']}` ({', '.join(_cite_md(c, onto, d.as_of) for c in n['citations'])}) fails at "
+                cited = ", ".join(_cite_md(c, onto, d.as_of) for c in n["citations"])
+                lines.append(f"Rule `{n['rule']}` ({cited}) fails at "
                              f"condition {n['failed_at'] + 1}: `{n['condition']}`.")
             lines += ["", "It would hold if:"] + [f"- {cf.describe(onto)}" for cf in g.counterfactuals] \
                 if g.counterfactuals else ["", searched_text(g)]
@@ -295,7 +297,8 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
         parts.append("<h2>Why not</h2>")
         for g in failed:
             n = g.node
-            parts.append(f"<h3>{esc(g.label)}: does not hold</h3><p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>")
+            parts.append(f"<h3>{esc(g.label)}: does not hold</h3>"
+                         f"<p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>")
             if len(n.get("obstacles", [])) > 1:
                 parts.append("<p>Every obstacle:</p><ul>" + "".join(
                     f"<li>{esc(o['reason'])} (rule <code>{esc(o['rule'])}</code>, condition {o['failed_at'] + 1})</li>"
@@ -317,7 +320,8 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
     for g in e.goals:
         tree.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
         tree += node_lines(g.node, program, onto, 1)
-    parts.append(f"<h2>Proof</h2><details open><summary>proof tree</summary><pre>{esc(chr(10).join(tree))}</pre></details>")
+    parts.append("<h2>Proof</h2><details open><summary>proof tree</summary>"
+                 f"<pre>{esc(chr(10).join(tree))}</pre></details>")
     parts += [f"<p><b>{esc(n)}</b></p>" for n in truncation_notes(e.document)]
     parts.append(f"<p>Rule set version {esc(d.ruleset_version)}. Checkable with <code>aidkb check-proof</code> "
                  f"(format {esc(e.document['format'])}). Not legal advice.</p></body></html>")

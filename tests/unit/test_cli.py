@@ -256,6 +256,7 @@ def _slow_for_one(case, rules):
     return decide(case, _program(rules))
 
 
+@pytest.mark.slow
 def test_a_case_that_overruns_fails_alone_with_its_file_named(capsys, monkeypatch):
     import functools
 

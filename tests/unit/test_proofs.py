@@ -12,15 +12,15 @@ import rdflib
 
 import ontology
 from app.cli import main
-from queries.case import load_case
 from kb.program import baseline_program
+from queries import render
+from queries.case import load_case
 from queries.checker import check_proof
-from queries.explain import fill
-from queries.proof import children
 from queries.counterfactual import Search, counterfactuals
 from queries.decide import decide
+from queries.explain import fill
 from queries.explanation import GoalError, explain
-from queries import render
+from queries.proof import children
 from queries.prov import proof_graph
 
 from ..conftest import OWN_CASES, SHARED_CASES
@@ -381,12 +381,14 @@ def test_destinations_are_tried_as_named_classes():
     assert len(set(classes.values())) == len(classes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,route", [("tier3-china-datacenter", "LPP"), ("lpp-denied-d5-headquartered-end-user",
                                                                              "LPP")])
 def test_counterfactual_search_finds_a_change_whenever_brute_force_does(name, route):
     """Brute force with the engine over the same fields (every single change, every pair of other inputs, and
     every other input with the smallest number): the search finds a change exactly when one exists."""
     import itertools as it
+
     from queries.counterfactual import NUMERIC, Change, Search, _options, search_counterfactuals
 
     case = load_case(SHARED_CASES / f"{name}.yaml")
