@@ -5,7 +5,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from functools import lru_cache
@@ -91,17 +90,17 @@ def cmd_decide(args) -> int:
 
 
 def _decide_all(cases, rules: str | None) -> tuple[list, int]:
-    """Each case decided in the deadline worker; a case that overruns is reported alone (its file named, one
-    `error:` line) and the others are still answered. Returns the decisions (None for an overrun) and the
-    number of overruns."""
-    from kb.deadline import DeadlineExceeded
+    """Each case decided in the deadline worker; a case that overruns its time or memory limit (or kills its
+    worker) is reported alone (its file named, one `error:` line) and the others are still answered. Returns the
+    decisions (None for a case that got no answer) and the number of such cases."""
+    from kb.deadline import DeadlineExceeded, MemoryLimitExceeded, WorkerFailed
 
     decisions: list = []
     with Worker() as worker:
         for case in cases:
             try:
                 decisions.append(worker.call(_decide, case, rules))
-            except DeadlineExceeded as e:
+            except (DeadlineExceeded, MemoryLimitExceeded, WorkerFailed) as e:
                 print(f"error: {case.source}: {e}", file=sys.stderr)
                 decisions.append(None)
     return decisions, decisions.count(None)
@@ -186,24 +185,16 @@ def cmd_explain(args) -> int:
 
 
 def cmd_check_proof(args) -> int:
-    from queries.checker import check_proof
+    """0 valid, 1 invalid, 2 unreadable (one `error:` line). The checker bounds the document's size and depth and
+    checks a proof that carries rules in its own deadline worker (queries/checker.py)."""
+    from queries.checker import check_file
 
-    path = Path(args.file)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read: {e}") from None
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{path}: not JSON: line {e.lineno}, column {e.colno}: {e.msg}") from None
-    if isinstance(doc, dict) and "proof" in doc and "format" not in doc:
-        doc = doc["proof"]  # the output of `aidkb decide --json`
-    with Worker() as worker:  # a proof may carry rules: checked under the deadline and memory limit
-        result = worker.call(check_proof, doc)
-    if result.valid:
-        print(f"{path}: valid proof ({result.steps} steps checked)")
-        return 0
-    print(f"{path}: INVALID at {result.error}")
-    return 1
+    status, line = check_file(args.file)
+    if status == 2:
+        print("error: " + line.replace(": error: ", ": ", 1), file=sys.stderr)
+    else:
+        print(line)
+    return status
 
 
 def _progress():
@@ -306,7 +297,6 @@ def cmd_ontology(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `aidkb ... | head` ends quietly
     # Warnings (a fallback, a truncated explanation) go to stderr; AIDKB_LOG=INFO or DEBUG shows more.
     level = os.environ.get("AIDKB_LOG", "WARNING").upper()
     logging.basicConfig(level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING",
@@ -368,12 +358,15 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_ontology)
     args = parser.parse_args(argv)
 
-    from kb.deadline import DeadlineExceeded
     from queries.explanation import GoalError
 
     try:
         return args.func(args)
-    except (AidkbError, DeadlineExceeded, GoalError) as e:
+    except BrokenPipeError:  # `aidkb ... | head`: the reader has gone; end quietly (SIGPIPE is not reset,
+        # since the deadline worker's own pipes must give BrokenPipeError, not end the process)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (AidkbError, GoalError) as e:
         print(f"error: {e}", file=sys.stderr)
         return getattr(e, "exit_status", 2)
 

@@ -30,6 +30,7 @@ import pickle
 import threading
 import time
 import weakref
+from typing import Any
 
 from .errors import AidkbError, UsageError, show
 
@@ -223,8 +224,8 @@ class Worker:
         self.memory_mb = memory_mb
         self.idle_seconds = idle_seconds
         self.import_main = import_main
-        self._process = None
-        self._conn = None
+        self._process: Any = None  # a multiprocessing Process of the fork or spawn context
+        self._conn: Any = None  # its end of the pipe (multiprocessing.connection.Connection)
         self._request = 0
         self._last = 0.0        # when the worker last answered (monotonic)
         self._lock = threading.Lock()
@@ -238,7 +239,7 @@ class Worker:
     def _start(self) -> None:
         megabytes = memory_limit_mb() if self.memory_mb is None else (self.memory_mb or None)
         single = threading.active_count() == 1 and "fork" in mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if single else "spawn")
+        ctx: Any = mp.get_context("fork" if single else "spawn")  # its Process class is typed per context
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(target=_serve, args=(child, os.getpid(), megabytes, self.idle_seconds),
                                     daemon=True, name="aidkb-worker")

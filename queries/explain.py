@@ -8,21 +8,43 @@ its first failing literal gives the reason, in the rule's own words (`? "..."`),
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import ontology
-from kb.engine import Engine
-from kb.syntax import (COMPARISONS, PLACEHOLDER, Assign, Atom, Compare, Const, Negative, Positive, Program, Rule, Var,
-                       bind, evaluate)
+from kb.syntax import (
+    COMPARISONS,
+    PLACEHOLDER,
+    Assign,
+    Atom,
+    Compare,
+    Const,
+    Negative,
+    Positive,
+    Program,
+    Rule,
+    Var,
+    bind,
+    evaluate,
+)
 
 MAX_BINDINGS = 64
 MAX_DEPTH = 24
+BEGINNING, OPEN_END = 19000101, 99991231  # the sentinel dates of validity "from always" and "until further notice"
+
+
 def format_value(name: str, value, onto: ontology.Ontology | None = None, is_date: bool = False) -> str:
-    """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY)."""
+    """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY); a sentinel date of
+    validity as "the start of the record" or "further notice"."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        if (is_date or name.endswith("Date")) and 19000101 <= value <= 99991231:
+        if (is_date or name.endswith("Date") or name.endswith("_date")) and 19000101 <= value <= 99991231:
+            if value == BEGINNING:
+                return "the start of the record"
+            if value == OPEN_END:
+                return "further notice"
             return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"
         return f"{value:,}"
     if isinstance(value, float):
@@ -31,15 +53,54 @@ def format_value(name: str, value, onto: ontology.Ontology | None = None, is_dat
         return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
     if onto and isinstance(value, str) and value in onto.countries and len(value) == 2:
         return f"{onto.countries[value]} ({value})"
+    if isinstance(value, str) and value in ENUMERATED:
+        return ENUMERATED[value]
     return str(value)
 
 
+# The values of a case's enumerated fields (queries/case.py KINDS, MODES, END_USES), in words.
+ENUMERATED = {"transfer_in_country": "in-country transfer", "iaas_service": "IaaS service",
+              "as_published": "as published", "as_enforced": "as enforced", "model_hosting": "model hosting",
+              "ai_model_training_iaas": "AI model training (IaaS)"}
+
+
+_ARTICLE = re.compile(r"\b([Aa])n? \{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+_OPEN_CLAUSE = re.compile(r" from \{([A-Za-z_][A-Za-z0-9_]*)\}(?: until \{([A-Za-z_][A-Za-z0-9_]*)\})?")
+
+
+def _words(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").lower()
+
+
 def fill(template: str, b: dict, onto: ontology.Ontology | None = None) -> str:
-    """The template with each {Var} replaced by its formatted value ("?" if unbound); a parameter whose name
-    ends in _date is shown as a date."""
+    """The template with each {Var} replaced by its formatted value ("?" if not bound; "any ..." if bound to no
+    value, as in the why-not of a fact with an open argument); a parameter whose name ends in _date is shown as a
+    date; "a {Var}" takes the article its value needs ("an export")."""
     dated = str(b.get("Name", "")).endswith("_date")
-    return PLACEHOLDER.sub(lambda m: format_value(m.group(1), b[m.group(1)], onto, dated and m.group(1) == "Value")
-                           if m.group(1) in b else "?", template)
+
+    def value(name: str, after: str) -> str:
+        if name not in b:
+            return "?"
+        if b[name] is None:
+            words = _words(name)
+            following = after.lstrip().split(" ", 1)[0].lower()
+            return "any" if following[:2] == words[:2] else f"any {words}"
+        return format_value(name, b[name], onto, dated and name == "Value")
+
+    def article(m: re.Match) -> str:
+        text = value(m.group(2), template[m.end():])
+        a = m.group(1) + ("n" if text[:1].lower() in "aeiou" and text[:1] else "")
+        return f"{a} {{{m.group(2)}}}"
+
+    def open_clause(m: re.Match) -> str:  # "from {From} until {To}" with neither given says nothing
+        names = [n for n in m.groups() if n]
+        return "" if all(n in b and b[n] is None for n in names) else m.group(0)
+
+    template = _OPEN_CLAUSE.sub(open_clause, template)
+    template = _ARTICLE.sub(article, template)
+    return PLACEHOLDER.sub(lambda m: value(m.group(1), template[m.end():]), template)
 
 
 @dataclass
@@ -60,9 +121,10 @@ class Failure:
     rule: Rule | None = None
     index: int = 0
     bindings: dict = field(default_factory=dict)
-    child: "Failure | None" = None
+    child: Failure | None = None
     blocking: Application | None = None
-    alternatives: list[tuple[Rule, int, dict]] = field(default_factory=list)  # every rule tried: (rule, index, bindings)
+    # every rule tried: (rule, index, bindings)
+    alternatives: list[tuple[Rule, int, dict]] = field(default_factory=list)
 
     def rules(self) -> list[Rule]:
         out = [self.rule] if self.rule else []
@@ -73,13 +135,25 @@ class Failure:
         return out
 
 
+class Model(Protocol):
+    """What the Explainer asks of an evaluated model: kb.engine.Engine (pyDatalog), kb.sqlengine.Answers (SQL)
+    and the checker's bottom-up model all answer it."""
+
+    arity: dict[str, int]
+
+    def ask(self, pred: str, args: tuple) -> list[tuple]: ...
+
+
 class Explainer:
     """Re-walks rule bodies against one engine, while the case's facts are asserted in it."""
 
-    def __init__(self, engine: Engine, program: Program, onto: ontology.Ontology):
+    def __init__(self, engine: Model, program: Program, onto: ontology.Ontology):
         self.engine, self.program, self.onto = engine, program, onto
         self._answers: dict[tuple, list[tuple]] = {}
         self._inputs = {d.atom.pred for d in program.declarations if d.kind == "input"}
+        # Where the walk was cut short (MAX_BINDINGS bindings kept at a step, or MAX_DEPTH levels of why-not):
+        # the explanation is then partial and says so (a proof's "truncated" list).
+        self.truncated: set[str] = set()
 
     def ask(self, pred: str, args: tuple) -> list[tuple]:
         """The engine's answers, remembered for this question (the facts do not change while it is asked).
@@ -101,7 +175,7 @@ class Explainer:
 
     def _step(self, lit, frontier: list[dict]) -> list[dict]:
         out: list[dict] = []
-        for b in frontier:
+        for k, b in enumerate(frontier):
             if isinstance(lit, Positive):
                 for answer in self.ask(lit.atom.pred, self.args(lit.atom, b)):
                     nb = dict(b)
@@ -112,9 +186,13 @@ class Explainer:
                     out.append(b)
             elif isinstance(lit, Assign):
                 try:
-                    out.append({**b, lit.var.name: evaluate(lit.expr, b)})
+                    value = evaluate(lit.expr, b)
                 except ZeroDivisionError:
-                    pass
+                    continue
+                if lit.var.name not in b:
+                    out.append({**b, lit.var.name: value})
+                elif b[lit.var.name] == value:  # a bound variable: `=` is a test, never an overwrite
+                    out.append(b)
             else:
                 try:
                     if COMPARISONS[lit.op](evaluate(lit.left, b), evaluate(lit.right, b)):
@@ -122,12 +200,14 @@ class Explainer:
                 except ZeroDivisionError:
                     pass
             if len(out) >= MAX_BINDINGS:
+                if k + 1 < len(frontier):
+                    self.truncated.add(f"at most {MAX_BINDINGS} ways to meet a condition are followed ({lit})")
                 break
         return out
 
     def _walk(self, rule: Rule, args: tuple) -> tuple[int, list[dict]]:
         """How far the body gets (index of the first failing literal, or len(body)) and the bindings there."""
-        head = {}
+        head: dict = {}
         if not all(bind(head, t, v) for t, v in zip(rule.head.args, args) if v is not None):
             return -1, []
         frontier = [head]
@@ -152,9 +232,10 @@ class Explainer:
         rules = self.program.rules_for(pred, len(args))
         if not rules:
             decl = self.program.declaration(pred, len(args))
-            names = [t.name for t in decl.atom.args] if decl else []
+            names = [str(t) for t in decl.atom.args] if decl else []  # a declaration's arguments are variables
             text = fill(decl.template, dict(zip(names, args)), self.onto) if decl else goal
-            return Failure(goal, f"not given: {text}")
+            said = "the knowledge base does not record that" if decl and decl.kind == "base" else "not given:"
+            return Failure(goal, f"{said} {text}")
         best_rule, best_index, best_frontier = None, -2, []
         tried = []
         for rule in rules:
@@ -165,7 +246,7 @@ class Explainer:
                 tried.append((rule, reached, frontier[0]))
             if reached > best_index:
                 best_rule, best_index, best_frontier = rule, reached, frontier
-        if best_index < 0:
+        if best_index < 0 or best_rule is None:
             return Failure(goal, f"no rule can conclude {goal}")
         lit = best_rule.body[best_index]
         b = best_frontier[0]
@@ -176,7 +257,10 @@ class Explainer:
                 failure.blocking = blockers[0]
         if lit.unless:
             failure.text = fill(lit.unless, b, self.onto)
-        elif isinstance(lit, Positive) and depth < MAX_DEPTH:
+        elif isinstance(lit, Positive) and depth >= MAX_DEPTH:
+            self.truncated.add(f"why-not is followed {MAX_DEPTH} levels deep, no deeper")
+            failure.text = self.condition_text(lit, b)
+        elif isinstance(lit, Positive):
             failure.child = self.why_not(lit.atom.pred, self.args(lit.atom, b), depth + 1)
             failure.text = failure.child.text
         elif isinstance(lit, Negative) and failure.blocking:
@@ -185,6 +269,56 @@ class Explainer:
             failure.text = self.condition_text(lit, b)
         return failure
 
+    def obstacles(self, pred: str, args: tuple, depth: int = 0, memo: dict | None = None) -> list[tuple]:
+        """Every failing condition of every rule that could derive pred(args), as (rule id, condition index,
+        condition, reason) in rule order. A body is walked past a failing condition as if it held; conditions
+        that use a variable only the failed one would have bound are not judged. A failing condition on a derived
+        fact is followed into the rules for that fact (its own obstacles stand for it)."""
+        memo = {} if memo is None else memo
+        key = (pred, args)
+        if key in memo:
+            return memo[key]
+        memo[key] = []  # a goal met again below itself adds nothing
+        out: list[tuple] = []
+        for rule in self.program.rules_for(pred, len(args)):
+            head: dict = {}
+            if not all(bind(head, t, v) for t, v in zip(rule.head.args, args) if v is not None):
+                continue
+            frontier, unjudged = [head], set[str]()
+            for i, lit in enumerate(rule.body):
+                if unjudged & set(lit.vars()):
+                    unjudged |= {v for v in lit.vars() if v not in frontier[0]}
+                    continue
+                try:
+                    nxt = self._step(lit, frontier)
+                except (KeyError, TypeError, ArithmeticError):
+                    nxt = None
+                if nxt:
+                    frontier = nxt
+                    continue
+                b = frontier[0]
+                unjudged |= {v for v in lit.vars() if v not in b}
+                if nxt is None:
+                    continue
+                sub = self.args(lit.atom, b) if isinstance(lit, (Positive, Negative)) else ()
+                if isinstance(lit, Positive) and not lit.unless and depth < MAX_DEPTH \
+                        and self.program.rules_for(lit.atom.pred, len(sub)):
+                    deeper = self.obstacles(lit.atom.pred, sub, depth + 1, memo)
+                    if deeper:
+                        out += deeper
+                        continue
+                if isinstance(lit, Positive) and not lit.unless:
+                    text = self.why_not(lit.atom.pred, sub).text
+                elif isinstance(lit, Negative) and not lit.unless and None not in sub:
+                    blockers = self.fired(lit.atom.pred, sub)
+                    text = blockers[0].sentence(self.onto) if blockers else self.condition_text(lit, b)
+                else:
+                    text = self.condition_text(lit, b)
+                out.append((rule.id, i, str(lit), text))
+        out = list(dict.fromkeys(out))
+        memo[key] = out
+        return out
+
     def condition_text(self, lit, b: dict) -> str:
         """A failing condition in words: its own failure text, else the condition with the values."""
         if lit.unless:
@@ -192,7 +326,8 @@ class Explainer:
         if isinstance(lit, Compare):
             return f"{_show(lit.left, b, self.onto)} {lit.op} {_show(lit.right, b, self.onto)} does not hold"
         if isinstance(lit, (Positive, Negative)):
-            atom = f"{lit.atom.pred}({', '.join(_show(t, b, self.onto) if not isinstance(t, Var) or t.name in b else '_' for t in lit.atom.args)})"
+            shown = (_show(t, b, self.onto) if not isinstance(t, Var) or t.name in b else "_" for t in lit.atom.args)
+            atom = f"{lit.atom.pred}({', '.join(shown)})"
             return f"{atom} {'does not hold' if isinstance(lit, Positive) else 'holds'}"
         return f"condition {lit} does not hold"
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 import ontology
 from kb.program import baseline_program
+from kb.syntax import Program
 
 from .case import Case
-from .counterfactual import Counterfactual, counterfactuals
+from .counterfactual import Counterfactual, search_counterfactuals
 from .decide import ROUTES, Decision, decide, engine_for
 from .explain import Explainer
 from .proof import ProofBuilder
@@ -26,6 +27,7 @@ class Goal:
     holds: bool
     node: dict = field(default_factory=dict)
     counterfactuals: list[Counterfactual] = field(default_factory=list)
+    searched: int = 0  # variants of the case the counterfactual search asked about (0: no search)
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Explanation:
     decision: Decision
     goals: list[Goal]
     document: dict
+    program: Program | None = None  # the rules the proof was made with (the baseline under the case's reform)
 
 
 def goal_atom(case: Case, goal: str, onto: ontology.Ontology) -> tuple[str, tuple[str, tuple]]:
@@ -54,7 +57,7 @@ def explain(case: Case, goal: str | None = None, with_counterfactuals: bool = Tr
     decision = decide(case)
     c = case.id
     if goal is None:
-        wanted = [("licence required", ("license_required", (c,)))]
+        wanted: list[tuple[str, tuple[str, tuple]]] = [("licence required", ("license_required", (c,)))]
         wanted += [(f"authorized by {r}", ("authorized", (c, r))) for r in ROUTES
                    if decision.license_required or r in decision.authorized_by]
         wanted += [(f"red flag {f}", ("red_flag", (c, f))) for f in decision.red_flags]
@@ -71,8 +74,8 @@ def explain(case: Case, goal: str | None = None, with_counterfactuals: bool = Tr
     for (label, atom), node in zip(holding, document["conclusions"]):
         goals.append(Goal(label, atom, True, node))
     for (label, atom), node in zip(failing, document["refutations"]):
-        cfs = counterfactuals(case, atom, onto) if with_counterfactuals else []
-        goals.append(Goal(label, atom, False, node, cfs))
+        found = search_counterfactuals(case, atom, onto) if with_counterfactuals else None
+        goals.append(Goal(label, atom, False, node, found.found if found else [], found.tried if found else 0))
     order = {label: i for i, (label, _) in enumerate(wanted)}
     goals.sort(key=lambda g: order[g.label])
-    return Explanation(decision, goals, document)
+    return Explanation(decision, goals, document, program)

@@ -9,6 +9,8 @@ The shortest proof is kept when several rules derive a fact. Output is determini
 """
 from __future__ import annotations
 
+from typing import Any
+
 import ontology
 from kb.syntax import Assign, Compare, Negative, Positive, Program, Rule, evaluate
 
@@ -20,6 +22,7 @@ FORMAT = "proof.v1"
 # Input facts whose absence is itself an answer ("not a VEU", "no such flag"), not a missing fact.
 ABSENCE_IS_AN_ANSWER = {"flag", "veu", "g2g", "weights_published", "frontier_ops_given", "controls", "entity_hq"}
 TIME_RULES_FILE = "time.dl"
+MAX_OBSTACLES = 24  # failing conditions listed for one goal (beyond: the proof says it was truncated)
 
 
 def atom_list(pred: str, args: tuple) -> list:
@@ -54,12 +57,13 @@ class ProofBuilder:
         self._open.add(key)
         best: tuple[int, dict] | None = None
         for app in self.x.fired(pred, args):
-            premises, size = [], 1
+            premises: list[dict] = []
+            size, cyclic = 1, False
             for lit in app.rule.body:
-                sub = self.x.args(lit.atom, app.bindings) if isinstance(lit, (Positive, Negative)) else None
+                sub = self.x.args(lit.atom, app.bindings) if isinstance(lit, (Positive, Negative)) else ()
                 if isinstance(lit, Positive):
                     if (lit.atom.pred, sub) in self._open:
-                        size = None  # would go round a cycle: not the shortest proof
+                        cyclic = True  # would go round a cycle: not the shortest proof
                         break
                     n, node = self._prove(lit.atom.pred, sub)
                     size += n
@@ -76,7 +80,7 @@ class ProofBuilder:
                                      "left": evaluate(lit.left, app.bindings),
                                      "right": evaluate(lit.right, app.bindings)})
                     size += 1
-            if size is None:
+            if cyclic:
                 continue
             node = {"kind": "rule", "atom": atom_list(pred, args), "rule": app.rule.id,
                     "citations": list(app.rule.cites), "bindings": dict(sorted(app.bindings.items())),
@@ -102,25 +106,34 @@ class ProofBuilder:
     # ---- refutations of goals that do not hold
 
     def refute(self, pred: str, args: tuple) -> dict:
-        return self._refutation(self.x.why_not(pred, tuple(args)), pred, tuple(args))
+        failure = self.x.why_not(pred, tuple(args))
+        node = self._refutation(failure, pred, tuple(args))
+        found = self.x.obstacles(pred, tuple(args))
+        found.sort(key=lambda o: o[3] != failure.text)  # the reason given first stays first (a stable sort)
+        if len(found) > MAX_OBSTACLES:
+            self.x.truncated.add(f"at most {MAX_OBSTACLES} obstacles are listed for a goal")
+            found = found[:MAX_OBSTACLES]
+        if found:
+            node["obstacles"] = [{"rule": r, "failed_at": i, "condition": c, "reason": t} for r, i, c, t in found]
+        return node
 
     def _refutation(self, f: Failure, pred: str, args: tuple) -> dict:
-        node = {"kind": "refutation", "atom": atom_list(pred, args), "reason": f.text,
-                "category": category(f, self)}
+        node: dict[str, Any] = {"kind": "refutation", "atom": atom_list(pred, args), "reason": f.text,
+                                "category": category(f, self)}
         if f.rule is None:
             return node
         lit = f.rule.body[f.index]
         node.update({
             "rule": f.rule.id, "citations": list(f.rule.cites), "bindings": dict(sorted(f.bindings.items())),
             "failed_at": f.index, "condition": str(lit),
-            "premises": [self._premise(l, f.bindings) for l in f.rule.body[:f.index]],
+            "premises": [self._premise(lit, f.bindings) for lit in f.rule.body[:f.index]],
             "tried": [{"rule": r.id, "failed_at": i, "condition": str(r.body[i]),
                        "reason": self.x.condition_text(r.body[i], b)} for r, i, b in f.alternatives],
         })
         if isinstance(lit, Compare):
             node["values"] = {"left": evaluate(lit.left, f.bindings), "op": lit.op,
                               "right": evaluate(lit.right, f.bindings)}
-        if f.child is not None:
+        if f.child is not None and isinstance(lit, (Positive, Negative)):
             node["because"] = self._refutation(f.child, lit.atom.pred, self.x.args(lit.atom, f.bindings))
         if f.blocking is not None:
             node["blocked_by"] = self.prove(f.blocking.rule.head.pred,
@@ -144,7 +157,8 @@ class ProofBuilder:
 
     def document(self, conclusions: list[tuple], refutations: list[tuple]) -> dict:
         c = self.case
-        return compact({
+        self.x.truncated.clear()  # what this document's own walks cut short
+        document = compact({
             "format": FORMAT,
             "ruleset_version": self.program.version,
             "question": {"case": c.id, "source": c.source, "as_of": c.as_of.isoformat(), "mode": c.mode,
@@ -153,16 +167,32 @@ class ProofBuilder:
             "conclusions": [self.prove(p, a) for p, a in conclusions],
             "refutations": [self.refute(p, a) for p, a in refutations],
         })
+        if self.x.truncated:
+            document["truncated"] = sorted(self.x.truncated)
+        return document
+
+
+CHILD_KEYS = ("premises", "because", "blocked_by")  # where a node's children are, in document order
+
+
+def children(node: dict) -> list[tuple[str, dict]]:
+    """A proof node's children with their path suffixes (".premises[0]", ".because", ".blocked_by"), in document
+    order: the one walker of a proof's tree."""
+    out = [(f".premises[{i}]", p) for i, p in enumerate(node.get("premises") or [])]
+    return out + [(f".{k}", node[k]) for k in CHILD_KEYS[1:] if k in node]
 
 
 def compact(document: dict) -> dict:
     """Write each derived fact's proof out once, in document order; later uses become {"kind": "ref"}."""
+    # A top-level conclusion is always written out in full where it stands (readers take its rule and sentence
+    # from there); an earlier use of the same atom inside another proof refers to it.
+    top = {tuple(n["atom"]) for n in document["conclusions"] if n["kind"] == "rule"}
     seen: set[tuple] = set()
 
-    def walk(node: dict) -> dict:
+    def walk(node: dict, root: bool = False) -> dict:
         if node["kind"] == "rule":
             key = tuple(node["atom"])
-            if key in seen:
+            if key in seen or (key in top and not root):
                 return {"kind": "ref", "atom": node["atom"]}
             seen.add(key)
         out = dict(node)
@@ -174,7 +204,7 @@ def compact(document: dict) -> dict:
         return out
 
     document = dict(document)
-    document["conclusions"] = [walk(n) for n in document["conclusions"]]
+    document["conclusions"] = [walk(n, root=True) for n in document["conclusions"]]
     document["refutations"] = [walk(n) for n in document["refutations"]]
     return document
 
@@ -194,9 +224,8 @@ def category(f: Failure, builder: ProofBuilder) -> str:
         return "threshold exceeded"
     if isinstance(lit, Negative):
         return "defeated by an exclusion"
-    pred = lit.atom.pred if isinstance(lit, Positive) else None
-    if pred in builder.inputs and pred not in ABSENCE_IS_AN_ANSWER and \
-            not builder.x.ask(pred, (builder.case.id,) + (None,) * (lit.atom.arity - 1)):
+    if isinstance(lit, Positive) and lit.atom.pred in builder.inputs and lit.atom.pred not in ABSENCE_IS_AN_ANSWER \
+            and not builder.x.ask(lit.atom.pred, (builder.case.id,) + (None,) * (lit.atom.arity - 1)):
         return "missing fact"
     return "not applicable"
 
@@ -236,10 +265,6 @@ def rules_in(node: dict, program: Program) -> list[Rule]:
     out: list[Rule] = []
     if node.get("rule"):
         out.append(program.rule(node["rule"]))
-    for key in ("premises",):
-        for child in node.get(key, []):
-            out += rules_in(child, program)
-    for key in ("because", "blocked_by"):
-        if key in node:
-            out += rules_in(node[key], program)
+    for _, child in children(node):
+        out += rules_in(child, program)
     return out

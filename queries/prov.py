@@ -28,7 +28,8 @@ def _key(*parts) -> str:
 
 
 def proof_graph(e: Explanation) -> rdflib.Graph:
-    onto, program = ontology.load(), baseline_program()
+    onto = ontology.load()
+    program = e.program or baseline_program()  # the rules that made the proof (under its reform)
     g = rdflib.Graph()
     g.bind("prov", PROV)
     g.bind("aid", AID)
@@ -89,7 +90,8 @@ def proof_graph(e: Explanation) -> rdflib.Graph:
     for goal in e.goals:
         if goal.holds:
             top = walk(goal.node)
-            g.add((top, PROV.wasDerivedFrom, question))
+            if top is not None:
+                g.add((top, PROV.wasDerivedFrom, question))
     return g
 
 

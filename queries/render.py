@@ -11,8 +11,9 @@ from kb.program import baseline_program
 from kb.syntax import Program
 
 from .decide import Decision
-from .explain import fill, format_value
+from .explain import BEGINNING, OPEN_END, fill, format_value
 from .explanation import Explanation
+from .proof import children
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -60,7 +61,7 @@ def atom_text(atom: list, program: Program, onto: ontology.Ontology) -> str:
     pred, args = atom[0], atom[1:]
     decl = program.declaration(pred, len(args))
     if decl:
-        return fill(decl.template, {t.name: a for t, a in zip(decl.atom.args, args) if a is not None}, onto)
+        return fill(decl.template, {str(t): a for t, a in zip(decl.atom.args, args) if a is not None}, onto)
     return f"{pred}({', '.join('_' if a is None else format_value('', a, onto) for a in args)})"
 
 
@@ -69,12 +70,23 @@ def _source(source: dict) -> str:
     if kind == "case":
         return f"case field {source['field']}"
     if kind == "parameter":
-        return (f"parameter {source['name']} = {format_value('', source['value'])}, valid "
-                f"{format_value('Date', source['valid_from'])} to {format_value('Date', source['valid_to'])}, "
+        return (f"parameter {source['name']} = {format_value(source['name'], source['value'])}, "
+                f"{_validity(source['valid_from'], source['valid_to'])}, "
                 f"{source['citation']}, grade {source['grade']}")
     if kind == "ontology":
         return f"ontology {source['iri'].rsplit('#', 1)[-1]}"
     return f"what-if: {'; '.join(source.get('what_if', []))}"
+
+
+def _validity(start: int, end: int) -> str:
+    """A parameter's validity in words: open ends are said, never shown as sentinel dates."""
+    if start == BEGINNING and end == OPEN_END:
+        return "in force throughout the record"
+    if start == BEGINNING:
+        return f"in force until {format_value('Date', end)} (exclusive)"
+    if end == OPEN_END:
+        return f"in force from {format_value('Date', start)}"
+    return f"in force from {format_value('Date', start)} until {format_value('Date', end)} (exclusive)"
 
 
 def failing_point(node: dict) -> dict:
@@ -100,6 +112,10 @@ def node_lines(node: dict, program: Program, onto: ontology.Ontology, depth: int
         return [f"{pad}- not {atom_text(node['atom'], program, onto)}: {node['why_not']}"]
     if kind == "compare":
         left, right = (side.strip() for side in node["condition"].split(f" {node['op']} ", 1))
+        for side, name in ((node["left"], left), (node["right"], right)):
+            if name.endswith("Date") and side in (BEGINNING, OPEN_END):  # an open end of a validity
+                end = "start" if side == BEGINNING else "end"
+                return [f"{pad}- check {node['condition']}: holds ({name}: the value has no {end} date)"]
         return [f"{pad}- check {node['condition']}: {format_value(left, node['left'], onto)} {node['op']} "
                 f"{format_value(right, node['right'], onto)} holds"]
     if kind == "assign":
@@ -113,6 +129,10 @@ def node_lines(node: dict, program: Program, onto: ontology.Ontology, depth: int
         for t in node.get("tried", []):
             if t["rule"] != node["rule"]:
                 lines.append(f"{pad}  also tried {t['rule']}: fails at condition {t['failed_at'] + 1}: {t['reason']}")
+    if len(node.get("obstacles", [])) > 1:
+        lines.append(f"{pad}  every obstacle ({len(node['obstacles'])}):")
+        lines += [_wrap(f"- {o['reason']} (rule {o['rule']}, condition {o['failed_at'] + 1})", pad + "    ")
+                  for o in node["obstacles"]]
     if "because" in node:
         lines += node_lines(node["because"], program, onto, depth + 1)
     if "blocked_by" in node:
@@ -129,15 +149,71 @@ def explanation_text(e: Explanation) -> str:
         out += node_lines(g.node, program, onto, 1)
         for cf in g.counterfactuals:
             out.append(_wrap(f"would hold if: {cf.describe(onto)}", "  "))
+        if not g.holds and g.searched:
+            out.append(f"  {searched_text(g)}")
         out.append("")
+    out += [_wrap(line, "") for line in truncation_notes(e.document)]
     return "\n".join(out).rstrip() + "\n"
+
+
+def searched_text(g) -> str:
+    """What the counterfactual search tried, in one sentence."""
+    if not g.searched:
+        return "Counterfactuals were not searched."
+    if g.counterfactuals:
+        return f"(counterfactuals: {len(g.counterfactuals)} shown, from {g.searched:,} variants of the case tried)"
+    return f"No change of one or two inputs among the {g.searched:,} variants tried makes it hold."
+
+
+def truncation_notes(document: dict) -> list[str]:
+    """Where the explanation was cut short, said to the reader (nothing when it was not)."""
+    return [f"NOTE: this explanation is partial: {why}." for why in document.get("truncated", [])]
 
 
 # ---- memo
 
-def _cite_md(cite: str, onto: ontology.Ontology) -> str:
+def provision_url(url: str, as_of: str) -> str:
+    """An eCFR link to the text in force on the date asked (eCFR keeps point-in-time versions)."""
+    prefix = "https://www.ecfr.gov/current/"
+    return f"https://www.ecfr.gov/on/{as_of}/{url[len(prefix):]}" if url.startswith(prefix) else url
+
+
+def _cite_md(cite: str, onto: ontology.Ontology, as_of: str = "") -> str:
     p = onto.provisions.get(cite)
-    return f"[{cite}]({p.url})" if p else cite
+    return f"[{cite}]({provision_url(p.url, as_of) if as_of else p.url})" if p else cite
+
+
+def memo_header(e: Explanation, generated: str | None = None) -> list[tuple[str, str]]:
+    """The memo's header: matter, parties, preparer, when it was generated, the rule set and the law's date."""
+    import datetime as dt
+
+    d, q = e.decision, e.document["question"]
+    onto = ontology.load()
+    given = {a[0]: a[2:] for a in q["inputs"] if len(a) > 2}
+
+    def country(code) -> str:
+        return format_value("", code, onto) if code else "not given"
+
+    parties = (f"exporter in {country((given.get('origin') or [None])[0])}; end user "
+               f"{(given.get('end_user') or ['not given'])[0]}, "
+               f"headquartered in {country((given.get('hq') or [None])[0])}; "
+               f"destination {country((given.get('destination') or [None])[0])}")
+    generated = generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return [("Matter reference", f"{d.id} ({q['source']})"), ("Parties", parties),
+            ("Prepared by", "aidkb, automated analysis for review by counsel"), ("Generated", generated),
+            ("Rule set version", d.ruleset_version),
+            ("Law as of", f"{d.as_of}; citations link to the eCFR as in force on that date")]
+
+
+def _red_flag(flag: str, onto: ontology.Ontology) -> str:
+    label = (onto.red_flags.get(flag) or {}).get("label")
+    return f"{label} ({flag})" if label else flag
+
+
+def _obligations(d: Decision) -> list[str]:
+    """Each obligation in the words of the rule that imposes it."""
+    said = {r.conclusion.split(": ", 1)[-1]: r.text for r in d.reasons if r.conclusion.startswith("obligation:")}
+    return [said.get(o, o) for o in d.obligations]
 
 
 def _question_rows(e: Explanation) -> list[tuple[str, str]]:
@@ -148,53 +224,68 @@ def _question_rows(e: Explanation) -> list[tuple[str, str]]:
                                 if a[0] not in ("case", "as_of", "mode")))]
 
 
-def memo_markdown(e: Explanation) -> str:
-    d, onto, program = e.decision, ontology.load(), baseline_program()
-    lines = [f"# Export-control memo: {d.title or d.id}", "", "## Question", ""]
+def memo_markdown(e: Explanation, generated: str | None = None) -> str:
+    d, onto, program = e.decision, ontology.load(), e.program or baseline_program()
+    lines = [f"# Export-control memo: {d.title or d.id}", ""]
+    lines += [f"- **{k}:** {v}" for k, v in memo_header(e, generated)]
+    lines += ["", "## Question", ""]
     lines += [f"- **{k}:** {v}" for k, v in _question_rows(e)]
     lines += ["", "## Answer", "", answer_sentence(d), "", f"## Legal status on {d.as_of}", "", d.status, "",
               "## Reasons", ""]
-    lines += [f"- {r.text} ({', '.join(_cite_md(c, onto) for c in r.citations)}; rule `{r.rule}`)" for r in d.reasons]
+    lines += [f"- {r.text} ({', '.join(_cite_md(c, onto, d.as_of) for c in r.citations)}; rule `{r.rule}`)"
+              for r in d.reasons]
     failed = [g for g in e.goals if not g.holds]
     if failed:
         lines += ["", "## Why not", ""]
         for g in failed:
             n = g.node
             lines += [f"### {g.label}: does not hold", "", f"{n['reason']} *({n['category']})*", ""]
+            if len(n.get("obstacles", [])) > 1:
+                lines += ["Every obstacle:"] + [f"- {o['reason']} (rule `{o['rule']}`, condition {o['failed_at'] + 1})"
+                                                for o in n["obstacles"]] + [""]
             n = failing_point(n)
             if n.get("rule"):
-                lines.append(f"Rule `{n['rule']}` ({', '.join(_cite_md(c, onto) for c in n['citations'])}) fails at "
+                cited = ", ".join(_cite_md(c, onto, d.as_of) for c in n["citations"])
+                lines.append(f"Rule `{n['rule']}` ({cited}) fails at "
                              f"condition {n['failed_at'] + 1}: `{n['condition']}`.")
             lines += ["", "It would hold if:"] + [f"- {cf.describe(onto)}" for cf in g.counterfactuals] \
-                if g.counterfactuals else ["", "No change of one or two inputs makes it hold."]
+                if g.counterfactuals else ["", searched_text(g)]
             lines.append("")
-    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]), ("Red flags", d.red_flags),
-                         ("Obligations", d.obligations), ("Caveats", d.caveats)):
+    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
+                         ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
+                         ("Obligations", _obligations(d)), ("Caveats", d.caveats)):
         if items:
             lines += ["", f"## {title}", ""] + [f"- {i}" for i in items]
-    lines += ["", "## Provisions", ""] + [f"- {_cite_md(c, onto)}" for c in d.citations]
+    lines += ["", "## Provisions", ""] + [f"- {_cite_md(c, onto, d.as_of)}" for c in d.citations]
     lines += ["", "## Proof", "", "```"]
     for g in e.goals:
         lines.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
         lines += node_lines(g.node, program, onto, 1)
-    lines += ["```", "", f"Rule set version {d.ruleset_version}. Checkable with `aidkb check-proof` "
+    lines += ["```", ""]
+    for note in truncation_notes(e.document):
+        lines += [f"**{note}**", ""]
+    lines += [f"Rule set version {d.ruleset_version}. Checkable with `aidkb check-proof` "
                         f"(format {e.document['format']}). Not legal advice.", ""]
     return "\n".join(lines)
 
 
-def memo_html(e: Explanation) -> str:
-    d, onto, program = e.decision, ontology.load(), baseline_program()
+def memo_html(e: Explanation, generated: str | None = None) -> str:
+    d, onto, program = e.decision, ontology.load(), e.program or baseline_program()
     esc = html.escape
 
     def cite(c: str) -> str:
         p = onto.provisions.get(c)
-        return f'<a href="{esc(p.url)}">{esc(c)}</a>' if p else esc(c)
+        return f'<a href="{esc(provision_url(p.url, d.as_of))}">{esc(c)}</a>' if p else esc(c)
 
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(d.title or d.id)}</title>"
              "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
              "pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}.status{border-left:4px solid #b60;"
-             "padding-left:1em}</style></head><body>",
-             f"<h1>Export-control memo: {esc(d.title or d.id)}</h1><h2>Question</h2><ul>"]
+             "padding-left:1em}@media print{details>*{display:block}details summary{display:none}"
+             "a[href]::after{content:\" (\" attr(href) \")\";font-size:80%;word-break:break-all}}"
+             "</style></head><body>",
+             f"<h1>Export-control memo: {esc(d.title or d.id)}</h1><ul class=\"header\">"]
+    parts += [f"<li><b>{esc(k)}:</b> {esc(v)}</li>" for k, v in memo_header(e, generated)]
+    parts += ["</ul><h2>Question</h2><ul>"]
     parts += [f"<li><b>{esc(k)}:</b> {esc(v)}</li>" for k, v in _question_rows(e)]
     parts += [f"</ul><h2>Answer</h2><p>{esc(answer_sentence(d))}</p>",
               f"<h2>Legal status on {esc(d.as_of)}</h2><p class=\"status\">{esc(d.status)}</p><h2>Reasons</h2><ul>"]
@@ -206,16 +297,22 @@ def memo_html(e: Explanation) -> str:
         parts.append("<h2>Why not</h2>")
         for g in failed:
             n = g.node
-            parts.append(f"<h3>{esc(g.label)}: does not hold</h3><p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>")
+            parts.append(f"<h3>{esc(g.label)}: does not hold</h3>"
+                         f"<p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>")
+            if len(n.get("obstacles", [])) > 1:
+                parts.append("<p>Every obstacle:</p><ul>" + "".join(
+                    f"<li>{esc(o['reason'])} (rule <code>{esc(o['rule'])}</code>, condition {o['failed_at'] + 1})</li>"
+                    for o in n["obstacles"]) + "</ul>")
             n = failing_point(n)
             if n.get("rule"):
                 parts.append(f"<p>Rule <code>{esc(n['rule'])}</code> ({', '.join(cite(c) for c in n['citations'])}) "
                              f"fails at condition {n['failed_at'] + 1}: <code>{esc(n['condition'])}</code>.</p>")
             parts.append("<p>It would hold if:</p><ul>" + "".join(f"<li>{esc(cf.describe(onto))}</li>"
                                                                   for cf in g.counterfactuals) + "</ul>"
-                         if g.counterfactuals else "<p>No change of one or two inputs makes it hold.</p>")
-    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]), ("Red flags", d.red_flags),
-                         ("Obligations", d.obligations), ("Caveats", d.caveats)):
+                         if g.counterfactuals else f"<p>{esc(searched_text(g))}</p>")
+    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
+                         ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
+                         ("Obligations", _obligations(d)), ("Caveats", d.caveats)):
         if items:
             parts.append(f"<h2>{title}</h2><ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>")
     parts.append("<h2>Provisions</h2><ul>" + "".join(f"<li>{cite(c)}</li>" for c in d.citations) + "</ul>")
@@ -223,7 +320,9 @@ def memo_html(e: Explanation) -> str:
     for g in e.goals:
         tree.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
         tree += node_lines(g.node, program, onto, 1)
-    parts.append(f"<h2>Proof</h2><details><summary>proof tree</summary><pre>{esc(chr(10).join(tree))}</pre></details>")
+    parts.append("<h2>Proof</h2><details open><summary>proof tree</summary>"
+                 f"<pre>{esc(chr(10).join(tree))}</pre></details>")
+    parts += [f"<p><b>{esc(n)}</b></p>" for n in truncation_notes(e.document)]
     parts.append(f"<p>Rule set version {esc(d.ruleset_version)}. Checkable with <code>aidkb check-proof</code> "
                  f"(format {esc(e.document['format'])}). Not legal advice.</p></body></html>")
     return "\n".join(parts) + "\n"
@@ -256,7 +355,7 @@ def proof_dot(e: Explanation) -> str:
             lines.append(f"  {me} [label={label('not ' + atom_text(node['atom'], program, onto))}, style=dashed];")
         else:
             lines.append(f"  {me} [label={label(node['condition'])}, shape=ellipse];")
-        for child in node.get("premises", []) + [node[k] for k in ("because", "blocked_by") if k in node]:
+        for _, child in children(node):
             lines.append(f"  {walk(child)} -> {me};")
         return me
 

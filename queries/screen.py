@@ -306,8 +306,7 @@ def decision(case: Case, answers: Answers, program: Program, reform: Reform, ont
     pyDatalog (contested listings are decided again without the listing, as decide does)."""
     from kb.program import baseline_program
 
-    found = _read(case, Explainer(answers, program, onto), onto, reform, program)  # type: ignore[arg-type]
-    # (Answers is asked like kb.engine.Engine: `ask` and `arity`, all the Explainer uses)
+    found = _read(case, Explainer(answers, program, onto), onto, reform, program)
     found.caveats += [_contested(case, m, baseline_program(), found, onto) for m in contested_listings(case, onto)]
     return found
 

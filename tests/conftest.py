@@ -38,3 +38,18 @@ def program():
     from kb.program import baseline_program
 
     return baseline_program()
+
+
+# The fast lane (`pytest -m "not slow"`) leaves out whole suites that take minutes: the browser and AppTests,
+# the conformance suite, golden files, the tamper bar, the three-engine and Spark comparisons, fuzzing and
+# HermiT. Single slow tests elsewhere carry @pytest.mark.slow themselves.
+SLOW_SUITES = ("tests/app/", "tests/api/", "tests/conformance/", "tests/test_golden.py", "tests/test_legal_cases.py",
+               "tests/unit/test_tamper.py", "tests/unit/test_sql_engine.py", "tests/unit/test_fuzz.py",
+               "tests/unit/test_ontology.py", "tests/unit/test_screen.py", "tests/unit/test_ledger.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        where = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        if where.startswith(SLOW_SUITES):
+            item.add_marker(pytest.mark.slow)

@@ -4,6 +4,7 @@ its counterfactuals, and the memo and JSON to download."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import streamlit as st
 import yaml
@@ -72,8 +73,8 @@ def form_data() -> dict | None:
             published = m1.checkbox("Weights published", key="f_published")
         if not st.form_submit_button("Decide", type="primary"):
             return st.session_state.get("form_case")
-    end_user = {"name": "the end user", "hq_country": hq, "ultimate_parent_hq_country": parent, "end_use": end_use,
-                "veu": None if veu == NO_VEU else veu}
+    end_user: dict[str, Any] = {"name": "the end user", "hq_country": hq, "ultimate_parent_hq_country": parent,
+                                "end_use": end_use, "veu": None if veu == NO_VEU else veu}
     if veu == "UVEU":
         end_user["veu_holdings"] = holdings
     if veu == "NVEU":
@@ -244,7 +245,7 @@ except (CaseError, ReformError) as error:
 except AidkbError as error:
     engine_error(error)
     case = decision = None
-if decision:
+if decision and case:
     if st.session_state.get("asked") != ui.case_key(case):  # a new question: forget the last one's why-nots
         st.session_state.update(asked=ui.case_key(case), opened=set(), explanations={}, memo_ready=None)
     if case.title:

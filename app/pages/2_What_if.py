@@ -152,7 +152,8 @@ def bundled_cases() -> list:
     return out
 
 
-def run(reform: Reform, use_grid: bool) -> Impact:
+def run(reform: Reform, use_grid: bool) -> tuple[Impact, str]:
+    """The reform's impact and its JSON report."""
     bar = st.progress(0.0, text="Deciding the bundled cases before and after…")
 
     def progress(label: str, done: int, total: int) -> None:

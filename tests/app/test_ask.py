@@ -7,7 +7,6 @@ from app import ui
 from tests.app.conftest import SUBMIT, texts
 
 
-
 def test_every_page_shows_the_legal_status_banner(session):
     for page in (None, "1_Ask", "2_What_if", "3_Rules"):
         at = session(page)

@@ -256,6 +256,7 @@ def _slow_for_one(case, rules):
     return decide(case, _program(rules))
 
 
+@pytest.mark.slow
 def test_a_case_that_overruns_fails_alone_with_its_file_named(capsys, monkeypatch):
     import functools
 
@@ -269,3 +270,45 @@ def test_a_case_that_overruns_fails_alone_with_its_file_named(capsys, monkeypatc
     assert code == 2
     assert [d["id"] for d in json.loads(out)] == ["lpp-under-annual-limit", "tier3-macau-small-order"]
     assert err.count("error: ") == 1 and str(slow) in err and "no answer within 10 s" in err
+
+
+def test_main_leaves_sigpipe_alone(capsys):
+    """Regression: main() used to reset SIGPIPE to its default, so a write to a dead worker's pipe (or pytest's own)
+    ended the whole process silently (exit 141) instead of raising BrokenPipeError."""
+    import signal
+
+    before = signal.getsignal(signal.SIGPIPE)
+    run(capsys, "rules")
+    assert signal.getsignal(signal.SIGPIPE) == before
+
+
+def test_output_cut_short_by_its_reader_ends_quietly():
+    exe = Path(sys.executable).parent / "aidkb"
+    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    proc = subprocess.run([str(exe), "decide", str(ROOT / "tests" / "cases"), "--json"], stdout=reader.stdin,
+                          stderr=subprocess.PIPE, text=True, check=False)
+    reader.stdin.close()
+    reader.wait()
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1)
+
+
+def test_check_proof_checks_the_answer_fields_of_a_decision(capsys, tmp_path):
+    """Regression: `aidkb check-proof` on a `decide --json` document with an answer flipped said "valid proof"."""
+    code, out, _ = run(capsys, "decide", GOOD, "--json")
+    doc = json.loads(out)
+    (tmp_path / "good.json").write_text(json.dumps(doc))
+    code, out, _ = run(capsys, "check-proof", tmp_path / "good.json")
+    assert code == 0 and "valid proof" in out
+    doc["license_required"] = False
+    (tmp_path / "flipped.json").write_text(json.dumps(doc))
+    code, out, _ = run(capsys, "check-proof", tmp_path / "flipped.json")
+    assert code == 1 and "INVALID" in out and "license_required" in out
+
+
+def test_check_proof_bad_documents_get_one_error_line(capsys, tmp_path):
+    for name, text in (("digits", '{"format": "proof.v1", "n": ' + "7" * 5000 + "}"), ("deep", "[" * 50_000),
+                       ("broken", "{")):
+        (tmp_path / f"{name}.json").write_text(text)
+        code, out, err = run(capsys, "check-proof", tmp_path / f"{name}.json")
+        assert code in (1, 2) and "Traceback" not in out + err
+        assert (err.startswith("error: ") and err.count("\n") == 1) if code == 2 else out.count("\n") == 1

@@ -1,11 +1,19 @@
 """Deadlines: a question that hangs pyDatalog is stopped and reported, and the next question is answered."""
 from __future__ import annotations
 
+import math
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from kb import deadline
 from kb.deadline import DeadlineExceeded, Worker
+from kb.errors import AidkbError, UsageError
 from kb.parser import parse_text
 from kb.syntax import Declaration, Program, Rule
 
@@ -60,15 +68,6 @@ def test_errors_in_the_worker_reach_the_caller():
 
 # ---- issue 15: deadlines that behave
 
-import math
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
-from kb import deadline
-from kb.errors import AidkbError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,12 +12,15 @@ import rdflib
 
 import ontology
 from app.cli import main
+from kb.program import baseline_program
+from queries import render
 from queries.case import load_case
 from queries.checker import check_proof
 from queries.counterfactual import Search, counterfactuals
 from queries.decide import decide
+from queries.explain import fill
 from queries.explanation import GoalError, explain
-from queries import render
+from queries.proof import children
 from queries.prov import proof_graph
 
 from ..conftest import OWN_CASES, SHARED_CASES
@@ -47,7 +50,7 @@ def _find(node, pred):
     """The first node (pre-order) for which pred(node) holds."""
     if pred(node):
         return node
-    for child in node.get("premises", []) + [node[k] for k in ("because", "blocked_by") if k in node]:
+    for _, child in children(node):
         found = _find(child, pred)
         if found is not None:
             return found
@@ -130,6 +133,8 @@ def test_cycle_is_caught():
     direct.update({"rule": "controlled_through_a_chain", "premises": [{"kind": "ref", "atom": outer_atom},
                                                                       direct["premises"][0]]})
     direct["bindings"] = {**direct["bindings"], "Middle": outer_atom[3]}
+    rule = baseline_program().rule("controlled_through_a_chain")
+    direct["sentence"] = fill(rule.says, direct["bindings"], ontology.load())  # words that fit: only the cycle
     _invalid(doc, "cycle")
 
 
@@ -203,7 +208,8 @@ def test_explain_renderers():
     text = render.explanation_text(e)
     assert "WHY NOT: authorized by LPP" in text and "35,832,000" in text and "would hold if: quantity" in text
     md = render.memo_markdown(e)
-    assert "## Why not" in md and "https://www.ecfr.gov/current/title-15/section-740.29" in md
+    assert "## Why not" in md and "https://www.ecfr.gov/on/2025-06-01/title-15/section-740.29" in md
+    assert "- **Matter reference:** lpp-over-annual-limit" in md and "- **Generated:** " in md
     assert "## Legal status on 2025-06-01" in md and e.decision.ruleset_version in md
     page = render.memo_html(e)
     assert page.startswith("<!DOCTYPE html>") and "<h2>Why not</h2>" in page
@@ -235,3 +241,184 @@ def test_explain_json_is_a_checkable_proof(tmp_path, capsys):
     path = tmp_path / "p.json"
     path.write_text(capsys.readouterr().out)
     assert main(["check-proof", str(path)]) == 0
+
+
+# ---- regressions (issue 14), each named after its defect
+
+def _case_with(tmp_path, base: str, what_if: list, name: str):
+    import yaml
+
+    data = yaml.safe_load((SHARED_CASES / f"{base}.yaml").read_text())
+    data["id"], data["what_if"] = name, what_if
+    data.pop("expected", None)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_case(path)
+
+
+def test_added_rule_whose_head_is_concluded_later_does_not_crash_decide(tmp_path):
+    rule = ('@rule status_noting_lpp @cite "15 CFR 740.29" @says "LPP authorises it, noted in the status" '
+            'status(C, "lpp_noted") :- authorized(C, "LPP").')
+    case = _case_with(tmp_path, "lpp-under-annual-limit", [{"add_rule": {"text": rule}}], "status-noting-lpp")
+    d = decide(case)
+    assert all(n["kind"] == "rule" for n in d.proof["conclusions"])  # a top-level conclusion is never a ref
+    assert "LPP authorises it, noted in the status" in d.status
+    result = check_proof(json.loads(json.dumps(d.to_json())))
+    assert result.valid and result.verdict().startswith("valid under reform: add rule status_noting_lpp")
+
+
+def test_explainer_never_overwrites_a_bound_variable(tmp_path):
+    from kb.program import baseline_program
+    from queries.decide import engine_for
+    from queries.explain import Explainer
+    from queries.reform import Reform
+
+    rule = '@rule doubled @cite "15 CFR 740.29" @says "{N} is twice {Q}" doubled(C, N) :- quantity(C, Q), N = Q * 2.'
+    case = _case_with(tmp_path, "lpp-under-annual-limit", [{"add_rule": {"text": rule}}], "doubled")
+    reform = Reform(case.what_if)
+    program = reform.program(baseline_program())
+    engine = engine_for(reform, program)
+    with engine.facts(case.facts()):
+        x = Explainer(engine, program, ontology.load())
+        assert x.fired("doubled", (case.id, 5)) == []  # N = Q * 2 with N bound to 5 is a test that fails
+        assert [a.bindings["N"] for a in x.fired("doubled", (case.id, 2 * case.quantity))] == [2 * case.quantity]
+
+
+def test_explain_ttl_renders_when_an_added_rule_fires(tmp_path):
+    from queries.prov import proof_turtle
+
+    rule = ('@rule extra_flag @cite "15 CFR 744.6" @says "a test flag on {C}" '
+            'red_flag(C, "unknown_end_user") :- case(C), destination(C, "MY").')
+    case = _case_with(tmp_path, "lpp-under-annual-limit", [{"add_rule": {"text": rule}}], "extra-flag")
+    assert "extra_flag" in proof_turtle(explain(case, with_counterfactuals=False))
+
+
+def test_dated_reform_proofs_check_valid_and_say_so(tmp_path):
+    case = _case_with(tmp_path, "whatif-move-malaysia-to-tier1",
+                      [{"move_country": {"country": "MY", "to_tier": 1, "from": "2025-05-20"}},
+                       {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000,
+                                          "from": "2025-05-20"}}], "dated-ops")
+    proof = json.loads(json.dumps(decide(case).proof))
+    assert proof["question"]["what_if"][0]["args"]["from"] == "2025-05-20"  # input form
+    result = check_proof(proof)
+    assert result.valid, result.error
+    assert result.verdict() == ("valid under reform: move MY to Tier 1 from 2025-05-20; set lpp_annual_tpp_limit "
+                                f"to 40000000 from 2025-05-20 ({result.steps} steps checked)")
+
+
+def test_truncated_explanation_says_so(monkeypatch):
+    import queries.explain
+
+    monkeypatch.setattr(queries.explain, "MAX_DEPTH", 1)
+    case = load_case(SHARED_CASES / "lpp-over-annual-limit.yaml")
+    proof = json.loads(json.dumps(decide(case).proof))
+    assert proof["truncated"] == ["why-not is followed 1 levels deep, no deeper"]
+    jsonschema.Draft202012Validator(SCHEMA).validate(proof)
+    assert check_proof(proof).valid
+    hidden = copy.deepcopy(proof)
+    del hidden["truncated"]  # a partial explanation may not pass for a complete one
+    assert not check_proof(hidden).valid
+    text = render.explanation_text(explain(case, with_counterfactuals=False))
+    assert "NOTE: this explanation is partial: why-not is followed 1 levels deep" in text
+
+
+def test_complete_explanations_carry_no_truncation_note(lpp_doc):
+    assert "truncated" not in lpp_doc
+
+
+def test_rendered_text_has_no_internals():
+    import re
+
+    bad = re.compile(r"\bNone\b|(?:=|is|on|from|until|since) 20,2\d\d,\d{3}\b|1900-01-01|9999-12-31|"
+                     r"\b[Aa] (?:export|iaas|end user|owner|ultimate)\b|the end user is the end user")
+    golden = Path(__file__).resolve().parents[1] / "golden"
+    found = [(p.name, m.group(0)) for p in sorted(golden.glob("*.txt"))
+             for m in bad.finditer(p.read_text(encoding="utf-8"))]
+    assert not found, found[:10]
+
+
+def test_check_file_lines_and_exit_codes(tmp_path):
+    from queries.checker import check_file
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(decide(load_case(SHARED_CASES / "lpp-under-annual-limit.yaml")).to_json()))
+    rc, line = check_file(good)
+    assert rc == 0 and line.endswith("steps checked)") and ": valid proof (" in line
+    reformed = tmp_path / "reformed.json"
+    reformed.write_text(json.dumps(decide(load_case(SHARED_CASES / "whatif-raise-lpp-limit.yaml")).to_json()))
+    rc, line = check_file(reformed)
+    assert rc == 0 and ": valid under reform: set lpp_annual_tpp_limit to 40000000 (" in line
+    for name, text in (("digits", '{"format": "proof.v1", "n": ' + "7" * 5000 + "}"), ("deep", "[" * 50_000),
+                       ("list", '{"format": "proof.v1", "question": [], "conclusions": [], "refutations": []}')):
+        path = tmp_path / f"{name}.json"
+        path.write_text(text)
+        rc, line = check_file(path)
+        assert rc in (1, 2) and "\n" not in line and "Traceback" not in line, line
+    (tmp_path / "broken.json").write_text("{")
+    assert check_file(tmp_path / "broken.json")[0] == 2
+    assert check_file(tmp_path / "absent.json")[0] == 2
+
+
+def test_counterfactual_pair_with_the_largest_quantity_is_found():
+    # LPP for a buyer whose ultimate parent is in China: another parent alone is not enough (5,000 units exceed
+    # the limit), the quantity alone is not enough (the parent): both together, with 1,699 units, are
+    from queries.counterfactual import search_counterfactuals
+
+    case = load_case(SHARED_CASES / "acm-denied-tier3-ultimate-parent.yaml")
+    found = search_counterfactuals(case, ("authorized", (case.id, "LPP")))
+    described = [cf.describe(ontology.load()) for cf in found.found]
+    assert any("parent_hq: China (CN) -> a Tier 2 country in no country group, e.g. Brazil (BR)" in d
+               and "quantity: 5,000 -> 1,699" in d for d in described), described
+    assert 26_900_000 // case.tpp_per_unit == 1_699
+
+
+def test_destinations_are_tried_as_named_classes():
+    from queries.counterfactual import country_classes
+
+    classes = country_classes(load_case(SHARED_CASES / "tier3-china-datacenter.yaml"), ontology.load())
+    assert classes["BR"] == "a Tier 2 country in no country group, e.g. Brazil (BR)"
+    assert "AD" not in classes  # a representative, not the first country of the alphabet
+    assert len(set(classes.values())) == len(classes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,route", [("tier3-china-datacenter", "LPP"), ("lpp-denied-d5-headquartered-end-user",
+                                                                             "LPP")])
+def test_counterfactual_search_finds_a_change_whenever_brute_force_does(name, route):
+    """Brute force with the engine over the same fields (every single change, every pair of other inputs, and
+    every other input with the smallest number): the search finds a change exactly when one exists."""
+    import itertools as it
+
+    from queries.counterfactual import NUMERIC, Change, Search, _options, search_counterfactuals
+
+    case = load_case(SHARED_CASES / f"{name}.yaml")
+    goal = ("authorized", (case.id, route))
+    onto = ontology.load()
+    options = _options(case, onto)
+    variants = [[c] for c in options] + [[a, b] for a, b in it.combinations(options, 2) if a.field != b.field]
+    for field, low, _ in NUMERIC:
+        if getattr(case, field) is not None and getattr(case, field) > low:
+            variants += [[Change(field, None, low)]] + [[c, Change(field, None, low)] for c in options]
+    exists = any(Search(case, goal).which(variants))
+    found = search_counterfactuals(case, goal, onto)
+    assert bool(found.found) == exists
+    assert found.tried > 0 and ("among the" in found.summary()) != exists
+
+
+def test_every_obstacle_is_listed_the_first_stays_first(tmp_path):
+    # 5,000 units to the UAE: over the LPP limit, and LPP is also unclear in D:4 under 740.2(a)(9)(ii)
+    import yaml
+
+    data = yaml.safe_load((OWN_CASES / "lpp-unclear-in-d4-uae.yaml").read_text())
+    data["id"], data["transaction"]["quantity"] = "uae-5000-units", 5000
+    data.pop("expected")
+    path = tmp_path / "uae.yaml"
+    path.write_text(yaml.safe_dump(data))
+    d = decide(load_case(path))
+    (lpp,) = [n for n in d.proof["refutations"] if n["atom"][2] == "LPP"]
+    reasons = [o["reason"] for o in lpp["obstacles"]]
+    assert reasons[0] == lpp["reason"] and "exceeds the annual limit of 26,900,000 TPP" in reasons[0]
+    assert any(r.startswith("unclear:") and "740.2(a)(9)(ii)" in r for r in reasons[1:])
+    assert check_proof(json.loads(json.dumps(d.to_json()))).valid
+    text = render.explanation_text(explain(load_case(path), "LPP", with_counterfactuals=False))
+    assert "every obstacle (" in text and "740.2(a)(9)(ii)" in text

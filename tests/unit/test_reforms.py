@@ -87,6 +87,7 @@ def test_case_what_if_with_every_kind_of_operation():
     assert d.review_policy == "presumption of denial" and "D:5" in d.not_available["LPP"]
 
 
+@pytest.mark.slow
 def test_random_reforms_never_leak_into_the_baseline():
     baseline = _answers()
     onto = ontology.load()
