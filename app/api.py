@@ -454,13 +454,17 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
         return Response(out, media_type=service.MEDIA_TYPES[fmt])
 
     @app.post("/v1/check-proof", tags=["questions"], response_class=JSONText,
-              openapi_extra=_body_doc({"type": "object"}, "a proof.v1 document, or the output of POST /v1/decide "
-                                                          "for one case"),
-              responses={200: _json_response({"type": "object", "required": ["valid", "steps", "error"],
+              openapi_extra=_body_doc({}, "a proof.v1 document, or the output of POST /v1/decide for one "
+                                              "case (its answer fields are checked against its proof too)"),
+              responses={200: _json_response({"type": "object", "required": ["valid", "steps", "error", "verdict"],
                                               "properties": {"valid": {"type": "boolean"},
                                                              "steps": {"type": "integer"},
-                                                             "error": {"type": ["string", "null"]}}},
-                                             "valid, the steps checked, and the first bad step"),
+                                                             "error": {"type": ["string", "null"]},
+                                                             "reform": {"type": "array", "items": {"type": "string"}},
+                                                             "verdict": {"type": "string"}}},
+                                             "valid, the steps checked, the first bad step (a malformed "
+                                             "document is invalid), the what-if it was made under, and the "
+                                             "line `aidkb check-proof` prints"),
                          **_errors(413, 422, 503, 504)})
     async def check_proof(request: Request):
         data = await _body(request)

@@ -145,15 +145,15 @@ def explain(case: Case | Any, goal: str | None = None, format: str = "text") -> 
 
 
 def check_proof(doc: Any, source: str = "<request>") -> dict:
-    """`aidkb check-proof`: {valid, steps, error}. `doc` is a proof.v1 document or the output of decide --json.
-    A document that is not shaped like proof.v1 (queries/schemas/proof.v1.json) is refused naming the field."""
+    """`aidkb check-proof`: a proof.v1 document, or a decision (`decide --json`) whose answer fields are checked
+    against its proof too. {valid, steps, error, reform, verdict}; a malformed document is invalid, its error
+    beginning with the path (queries.checker never raises). Run it in a deadline worker (Pool): a proof that
+    carries rules of its own may take long."""
     from .checker import check_proof as _check
 
-    if isinstance(doc, dict) and "proof" in doc and "format" not in doc:
-        doc = doc["proof"]
-    _validate_proof_shape(doc, source)
     result = _check(doc)
-    return {"valid": result.valid, "steps": result.steps, "error": result.error}
+    return {"valid": result.valid, "steps": result.steps, "error": result.error, "reform": list(result.reform),
+            "verdict": result.verdict()}
 
 
 def impact(reform: Reform | Any, cases: list[Case | Any] | None = None, grid: bool = False,
@@ -241,26 +241,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (dt.date, set, frozenset)):
         return value.isoformat() if isinstance(value, dt.date) else sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-@lru_cache(maxsize=1)
-def _proof_validator():
-    import jsonschema
-    schema = json.loads((SCHEMAS / "proof.v1.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
-
-
-def _validate_proof_shape(doc: Any, source: str) -> None:
-    try:
-        validator = _proof_validator()
-    except ImportError:  # jsonschema is a test dependency; the checker itself still refuses bad steps
-        if not isinstance(doc, dict):
-            raise RequestError(source, "", "not a proof.v1 document (a JSON object)") from None
-        return
-    error = next(iter(sorted(validator.iter_errors(doc), key=lambda e: len(e.absolute_path))), None)
-    if error is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        raise RequestError(source, where, f"not a proof.v1 document: {error.message[:300]}")
 
 
 # ---- deadline workers

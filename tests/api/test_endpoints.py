@@ -78,23 +78,42 @@ def test_check_proof_accepts_a_decision_and_its_proof(client):
     for doc in (decision, decision["proof"]):
         r = client.post("/v1/check-proof", json=doc)
         assert r.status_code == 200, r.text
-        assert r.json()["valid"] is True and r.json()["steps"] > 10 and r.json()["error"] is None
+        out = r.json()
+        assert out["valid"] is True and out["steps"] > 10 and out["error"] is None
+        assert out["verdict"].startswith("valid proof")
 
 
-def test_check_proof_reports_a_tampered_step(client):
-    proof = post_json(client, "/v1/decide", case_body(LPP)).json()["proof"]
+def test_check_proof_reports_a_tampered_step_or_answer(client):
+    decision = post_json(client, "/v1/decide", case_body(LPP)).json()
+    proof = json.loads(json.dumps(decision["proof"]))
     proof["conclusions"][0]["citations"] = ["15 CFR 999.9"]
     out = client.post("/v1/check-proof", json=proof).json()
-    assert out["valid"] is False and "conclusions[0]" in out["error"]
+    assert out["valid"] is False and "conclusions[0]" in out["error"] and out["verdict"].startswith("INVALID")
+    lied = {**decision, "license_required": not decision["license_required"]}
+    out = client.post("/v1/check-proof", json=lied).json()
+    assert out["valid"] is False and "license_required" in out["error"]
 
 
-def test_check_proof_refuses_what_is_not_a_proof(client):
-    for doc, field in (({"format": "proof.v1"}, ""), ([1, 2], ""),
-                       ({"format": "proof.v1", "ruleset_version": "x", "question": {}, "conclusions": [],
-                         "refutations": []}, "question")):
+def test_check_proof_answers_as_the_cli(client, tmp_path):
+    decision = post_json(client, "/v1/decide", case_body(LPP)).json()
+    decision["proof"]["refutations"] = []
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(decision), encoding="utf-8")
+    run = subprocess.run([str(AIDKB), "check-proof", str(path)], capture_output=True, text=True, check=False,
+                         cwd=ROOT, timeout=600)
+    out = client.post("/v1/check-proof", json=decision).json()
+    assert run.stdout.strip() == f"{path}: {out['verdict']}"
+    assert run.returncode == (0 if out["valid"] else 1)
+
+
+def test_check_proof_reports_what_is_not_a_proof_as_invalid(client):
+    for doc in ({"format": "proof.v1"}, [1, 2], "text",
+                {"format": "proof.v1", "ruleset_version": "x", "question": {}, "conclusions": [], "refutations": []}):
         r = client.post("/v1/check-proof", json=doc)
-        assert r.status_code == 422, r.text
-        assert r.json()["field"] == field and "proof.v1" in r.json()["error"]
+        assert r.status_code == 200, r.text
+        assert r.json()["valid"] is False and r.json()["error"]
+    r = client.post("/v1/check-proof", content=b"{", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "not JSON" in r.json()["error"]
 
 
 # ---- impact
