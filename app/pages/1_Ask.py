@@ -22,6 +22,7 @@ from queries.render import (
     memo_html,
     memo_markdown,
     proof_dot,
+    searched_text,
 )
 
 SOURCES = ("Fill in a form", "Bundled case file", "Upload a case file")
@@ -175,6 +176,9 @@ def show_why_not(case: Case, d: Decision) -> None:
 def show_refutation(goal) -> None:
     md, node = ui.md, goal.node
     st.markdown(f"*Category:* **{md(node['category'])}**. {md(node['reason'])}")
+    if len(node.get("obstacles", [])) > 1:  # every failing condition of every rule that could derive it
+        st.markdown("**Every obstacle:**\n" + "\n".join(
+            f"- {md(o['reason'])} (rule `{o['rule']}`, condition {o['failed_at'] + 1})" for o in node["obstacles"]))
     point = failing_point(node)
     if point.get("rule"):
         st.markdown(f"Rule `{point['rule']}` ({', '.join(ui.cite_link(c) for c in point['citations'])}) fails at "
@@ -184,7 +188,7 @@ def show_refutation(goal) -> None:
         st.markdown("**It would hold if:**\n" + "\n".join(f"- {md(cf.describe(ui.onto()))}"
                                                           for cf in goal.counterfactuals))
     else:
-        st.markdown("No change of one or two inputs makes it hold.")
+        st.markdown(md(searched_text(goal)))
     ui.proof_tree(node)
 
 
