@@ -38,7 +38,7 @@ def form_data() -> dict | None:
     with st.form("transaction"):
         st.caption(f"As of {as_of.isoformat()}, read {mode.replace('_', ' ')} (change both in the sidebar).")
         c1, c2, c3 = st.columns(3)
-        kind = c1.selectbox("Kind", KINDS, key="f_kind")
+        kind = c1.selectbox("Kind", KINDS, format_func=ui.words, key="f_kind")
         item = c1.selectbox("Item (ECCN)", sorted(o.items), key="f_item", index=sorted(o.items).index("3A090.a"))
         quantity = c1.number_input("Quantity (units)", min_value=1, value=1000, step=1, key="f_quantity")
         tpp = c1.number_input("TPP per unit", min_value=1, value=15832, step=1, key="f_tpp")
@@ -49,13 +49,13 @@ def form_data() -> dict | None:
                           format_func=ui.country_label, key="f_hq")
         parent = c2.selectbox("Ultimate parent's headquarters", optional, index=optional.index("MY"),
                               format_func=ui.country_label, key="f_parent")
-        end_use = c3.selectbox("End use", END_USES, key="f_end_use")
+        end_use = c3.selectbox("End use", END_USES, format_func=ui.words, key="f_end_use")
         ytd = c3.number_input("TPP already shipped to this consignee under LPP this year", min_value=0, value=0,
                               step=1, key="f_ytd")
         allocated = c3.number_input("TPP already counted against the destination's allocation", min_value=0,
                                     value=0, step=1, key="f_allocated")
         g2g = c3.checkbox("Government-to-government arrangement", key="f_g2g")
-        flags = st.multiselect("Facts", FLAGS, key="f_flags")
+        flags = st.multiselect("Facts", FLAGS, format_func=ui.words, key="f_flags")
         with st.expander("VEU status"):
             v1, v2 = st.columns(2)
             veu = v1.radio("Validated end user", (NO_VEU, "UVEU", "NVEU"), horizontal=True, key="f_veu")

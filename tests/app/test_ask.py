@@ -124,3 +124,13 @@ def test_why_not_lists_every_obstacle_and_what_the_search_tried(session):
     shown = "\n".join(texts(at.markdown))
     assert "**Every obstacle:**" in shown and "exceeds the annual limit" in shown and "740.2(a)(9)(ii)" in shown
     assert "No change of one or two inputs makes it hold." not in shown
+
+
+def test_form_choices_are_words_with_the_case_file_value_beside_them(session):
+    at = session("1_Ask")
+    assert "transfer (in-country) (transfer_in_country)" in at.selectbox(key="f_kind").options
+    assert "AI model training (IaaS) (ai_model_training_iaas)" in at.selectbox(key="f_end_use").options
+    assert "NAC notification made (nac_notified)" in at.multiselect(key="f_flags").options
+    at.selectbox(key="f_kind").set_value("reexport")
+    at.button(key=SUBMIT).click().run()
+    assert not at.exception
