@@ -155,6 +155,33 @@ def onto() -> ontology.Ontology:
     return ontology.load()
 
 
+# Case-file values in words, for the form's choices (the values themselves are the case contract's).
+VALUE_WORDS = {
+    "export": "export", "reexport": "reexport", "transfer_in_country": "transfer (in-country)",
+    "iaas_service": "IaaS service",
+    "datacenter": "data center", "production": "production", "storage": "storage", "development": "development",
+    "model_hosting": "model hosting", "ai_model_training_iaas": "AI model training (IaaS)",
+    "consumer": "consumer", "unknown": "unknown",
+    "unknown_end_user": "the end user is unknown", "requests_model_weights": "the party requests model weights",
+    "non_datacenter_item": "the item is not for a data center", "nac_notified": "NAC notification made",
+    "foreign_produced_direct_product": "foreign-produced direct product", "foreign_produced": "foreign-produced",
+    "government_end_user": "government end user", "prc_designed_ic": "an IC designed in the PRC",
+    "no_datacenter_footprint": "no data-center footprint",
+    "residential_or_warehouse_address": "a residential or warehouse address",
+    "refuses_end_use_information": "refuses end-use information",
+    "unverifiable_iaas_customer": "the IaaS customer cannot be verified",
+    "certified_91fr1684": "the exporter makes the 91 FR 1684 certifications",
+    "unauthorized_ic_designer": "the IC designer is neither approved nor authorized",
+    "onward_to_d5_or_macau": "ultimately destined to customers in D:5 or Macau",
+}
+
+
+def words(value: str) -> str:
+    """A case-file value (transfer_in_country) as the form shows it, with the value itself beside it."""
+    return f"{VALUE_WORDS.get(value, value.replace('_', ' '))} ({value})" if "_" in value else \
+        VALUE_WORDS.get(value, value)
+
+
 def country_label(code: str | None) -> str:
     return "unknown" if code is None else f"{code} · {onto().countries.get(code, code)}"
 

@@ -22,6 +22,7 @@ from queries.render import (
     memo_html,
     memo_markdown,
     proof_dot,
+    searched_text,
 )
 
 SOURCES = ("Fill in a form", "Bundled case file", "Upload a case file")
@@ -37,7 +38,7 @@ def form_data() -> dict | None:
     with st.form("transaction"):
         st.caption(f"As of {as_of.isoformat()}, read {mode.replace('_', ' ')} (change both in the sidebar).")
         c1, c2, c3 = st.columns(3)
-        kind = c1.selectbox("Kind", KINDS, key="f_kind")
+        kind = c1.selectbox("Kind", KINDS, format_func=ui.words, key="f_kind")
         item = c1.selectbox("Item (ECCN)", sorted(o.items), key="f_item", index=sorted(o.items).index("3A090.a"))
         quantity = c1.number_input("Quantity (units)", min_value=1, value=1000, step=1, key="f_quantity")
         tpp = c1.number_input("TPP per unit", min_value=1, value=15832, step=1, key="f_tpp")
@@ -48,13 +49,13 @@ def form_data() -> dict | None:
                           format_func=ui.country_label, key="f_hq")
         parent = c2.selectbox("Ultimate parent's headquarters", optional, index=optional.index("MY"),
                               format_func=ui.country_label, key="f_parent")
-        end_use = c3.selectbox("End use", END_USES, key="f_end_use")
+        end_use = c3.selectbox("End use", END_USES, format_func=ui.words, key="f_end_use")
         ytd = c3.number_input("TPP already shipped to this consignee under LPP this year", min_value=0, value=0,
                               step=1, key="f_ytd")
         allocated = c3.number_input("TPP already counted against the destination's allocation", min_value=0,
                                     value=0, step=1, key="f_allocated")
         g2g = c3.checkbox("Government-to-government arrangement", key="f_g2g")
-        flags = st.multiselect("Facts", FLAGS, key="f_flags")
+        flags = st.multiselect("Facts", FLAGS, format_func=ui.words, key="f_flags")
         with st.expander("VEU status"):
             v1, v2 = st.columns(2)
             veu = v1.radio("Validated end user", (NO_VEU, "UVEU", "NVEU"), horizontal=True, key="f_veu")
@@ -175,6 +176,9 @@ def show_why_not(case: Case, d: Decision) -> None:
 def show_refutation(goal) -> None:
     md, node = ui.md, goal.node
     st.markdown(f"*Category:* **{md(node['category'])}**. {md(node['reason'])}")
+    if len(node.get("obstacles", [])) > 1:  # every failing condition of every rule that could derive it
+        st.markdown("**Every obstacle:**\n" + "\n".join(
+            f"- {md(o['reason'])} (rule `{o['rule']}`, condition {o['failed_at'] + 1})" for o in node["obstacles"]))
     point = failing_point(node)
     if point.get("rule"):
         st.markdown(f"Rule `{point['rule']}` ({', '.join(ui.cite_link(c) for c in point['citations'])}) fails at "
@@ -184,7 +188,7 @@ def show_refutation(goal) -> None:
         st.markdown("**It would hold if:**\n" + "\n".join(f"- {md(cf.describe(ui.onto()))}"
                                                           for cf in goal.counterfactuals))
     else:
-        st.markdown("No change of one or two inputs makes it hold.")
+        st.markdown(md(searched_text(goal)))
     ui.proof_tree(node)
 
 

@@ -109,3 +109,28 @@ def test_proof_tree_and_graph(session):
     trees = [h.proto.body for h in at.get("html")]
     assert any("<details" in t and "ecfr.gov" in t for t in trees)
     assert at.get("graphviz_chart") and "digraph proof" in at.get("graphviz_chart")[0].proto.spec
+
+
+def test_why_not_lists_every_obstacle_and_what_the_search_tried(session):
+    """5,000 units to the UAE: over the LPP limit, and LPP also unclear in D:4 (740.2(a)(9)(ii)); both are shown,
+    and a search that finds nothing says how many variants it tried."""
+    at = session("1_Ask")
+    at.selectbox(key="f_destination").set_value("AE")
+    at.selectbox(key="f_hq").set_value("AE")
+    at.selectbox(key="f_parent").set_value("AE")
+    at.number_input(key="f_quantity").set_value(5000)
+    at.button(key=SUBMIT).click().run()
+    at.button(key="whynot_LPP").click().run()
+    shown = "\n".join(texts(at.markdown))
+    assert "**Every obstacle:**" in shown and "exceeds the annual limit" in shown and "740.2(a)(9)(ii)" in shown
+    assert "No change of one or two inputs makes it hold." not in shown
+
+
+def test_form_choices_are_words_with_the_case_file_value_beside_them(session):
+    at = session("1_Ask")
+    assert "transfer (in-country) (transfer_in_country)" in at.selectbox(key="f_kind").options
+    assert "AI model training (IaaS) (ai_model_training_iaas)" in at.selectbox(key="f_end_use").options
+    assert "NAC notification made (nac_notified)" in at.multiselect(key="f_flags").options
+    at.selectbox(key="f_kind").set_value("reexport")
+    at.button(key=SUBMIT).click().run()
+    assert not at.exception
