@@ -25,9 +25,9 @@ def _decide(case, rules: str | None):
     return decide(case, _program(rules))
 
 
-def _explain(case, goal: str | None, counterfactuals: bool):
-    from queries.explanation import explain
-    return explain(case, goal, counterfactuals)
+def _explain(case, goal: str | None, fmt: str):
+    from queries import service
+    return service.explain(case, goal, fmt)
 
 
 def _screen(portfolio: str, reform: str | None, engine: str, out: str | None, strict: bool, reasons: bool,
@@ -155,7 +155,6 @@ def cmd_rules(args) -> int:
 
 def cmd_explain(args) -> int:
     import ontology
-    from queries import render
     from queries.case import load_case
     from queries.explanation import goal_atom
 
@@ -167,20 +166,11 @@ def cmd_explain(args) -> int:
     if args.goal:
         goal_atom(case, args.goal, ontology.load())  # an unknown goal is reported here
     with Worker() as worker:
-        e = worker.call(_explain, case, args.goal, args.format != "json")
+        out = worker.call(_explain, case, args.goal, args.format)  # rendered by the service's formats
     if args.format == "json":
-        print(json.dumps(e.document, indent=1, ensure_ascii=False))
-    elif args.format == "md":
-        print(render.memo_markdown(e), end="")
-    elif args.format == "html":
-        print(render.memo_html(e), end="")
-    elif args.format == "dot":
-        print(render.proof_dot(e), end="")
-    elif args.format == "ttl":
-        from queries.prov import proof_turtle
-        print(proof_turtle(e), end="")
+        print(json.dumps(out, indent=1, ensure_ascii=False))
     else:
-        print(render.explanation_text(e), end="")
+        print(out, end="")
     return 0
 
 
@@ -358,15 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_ontology)
     args = parser.parse_args(argv)
 
-    from queries.explanation import GoalError
-
     try:
         return args.func(args)
     except BrokenPipeError:  # `aidkb ... | head`: the reader has gone; end quietly (SIGPIPE is not reset,
         # since the deadline worker's own pipes must give BrokenPipeError, not end the process)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (AidkbError, GoalError) as e:
+    except AidkbError as e:
         print(f"error: {e}", file=sys.stderr)
         return getattr(e, "exit_status", 2)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import ontology
+from kb.errors import AidkbError
 from kb.program import baseline_program
 from kb.syntax import Program
 
@@ -16,8 +17,8 @@ from .proof import ProofBuilder
 from .reform import Reform
 
 
-class GoalError(ValueError):
-    pass
+class GoalError(AidkbError, ValueError):
+    """A goal that names nothing the rules can explain (exit 2; 422 over HTTP, naming the field)."""
 
 
 @dataclass
