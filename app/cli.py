@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kb.deadline import Worker
 from kb.errors import AidkbError, UsageError
+from queries.formats import FORMATS
 
 # ---- work done in the deadline worker (module-level so that it can be sent to the worker process)
 
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--row", metavar="ID", help="the row of a portfolio (its id, or its row number) to explain")
     p.add_argument("--goal", help="license_required, a route (AIA, ACM, LPP, ACA, NAC, UVEU, NVEU) or a red flag id; "
                                   "default: the licence, every route and every red flag")
-    p.add_argument("--format", choices=["text", "json", "md", "html", "dot", "ttl"], default="text")
+    p.add_argument("--format", choices=list(FORMATS), default="text")
     p.set_defaults(func=cmd_explain)
     p = sub.add_parser("check-proof", help="check a proof (proof.v1 JSON) without the engine")
     p.add_argument("file", help="a proof.v1 document, or the JSON of `aidkb decide --json` for one case")

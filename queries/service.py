@@ -23,12 +23,12 @@ import ontology
 from kb.deadline import DeadlineExceeded, Worker
 from kb.errors import AidkbError, InputError
 
+from . import formats
 from .case import EARLIEST, LATEST, Case, CaseError, parse_case
 from .reform import Reform, ReformError, parse_reform
 
-FORMATS = ("text", "json", "md", "html", "dot", "ttl")
-MEDIA_TYPES = {"text": "text/plain", "json": "application/json", "md": "text/markdown", "html": "text/html",
-               "dot": "text/vnd.graphviz", "ttl": "text/turtle"}
+FORMATS = tuple(formats.FORMATS)
+MEDIA_TYPES = {name: f.media_type for name, f in formats.FORMATS.items()}
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 
@@ -123,25 +123,13 @@ def decide_json(case: Case | Any) -> dict:
 
 def explain(case: Case | Any, goal: str | None = None, format: str = "text") -> str | dict:
     """What `aidkb explain --goal GOAL --format FORMAT` prints: the proof.v1 document (format json) or text."""
-    from . import render
     from .explanation import explain as _explain
 
     case = case_of(case)
     check_format(format)
     check_goal(case, goal)
-    e = _explain(case, goal, format != "json")
-    if format == "json":
-        return _json(e.document)
-    if format == "md":
-        return render.memo_markdown(e)
-    if format == "html":
-        return render.memo_html(e)
-    if format == "dot":
-        return render.proof_dot(e)
-    if format == "ttl":
-        from .prov import proof_turtle
-        return proof_turtle(e)
-    return render.explanation_text(e)
+    out = formats.render(_explain(case, goal, formats.FORMATS[format].counterfactuals), format)
+    return _json(out) if format == "json" else out
 
 
 def check_proof(doc: Any, source: str = "<request>") -> dict:
