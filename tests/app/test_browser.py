@@ -72,7 +72,11 @@ def page(app_url):
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.on("request", lambda r: outside.append(r.url)
               if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:")) else None)
-        pg.set_default_timeout(60_000)
+        # Playwright's assertions wait 5 s unless told otherwise: on a loaded machine the first answer of a
+        # session can take longer (regression: a CI run with another CPU-heavy process failed here).
+        waited = int(60_000 * max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
+        pg.set_default_timeout(waited)
+        expect.set_options(timeout=waited)
         yield pg
         browser.close()
     assert outside == [], f"the app fetched from outside: {outside}"

@@ -145,3 +145,31 @@ def test_before_the_controls_the_reason_for_no_licence_is_that_they_did_not_exis
     d = _decide("2022-10-06", dest="CN")
     assert not d.license_required and "did not exist yet" in d.no_licence_because
     assert "2022-10-07" in d.no_licence_because
+
+
+def test_lpp_covers_an_in_country_transfer_on_its_reexport_terms():
+    """Regression (legal review): 15 CFR 740.1(a), "Any license exception authorizing reexports also authorizes
+    in-country transfers, provided the terms and conditions for reexports under that license exception are met";
+    the tool said LPP covers exports and reexports only."""
+    d = _decide("2025-06-01", kind="transfer_in_country", from_country="MY")
+    assert d.license_required and d.authorized_by == ["LPP"] and "15 CFR 740.1(a)" in d.citations
+    over = _decide("2025-06-01", kind="transfer_in_country", from_country="MY", quantity=2000)
+    assert "LPP" not in over.authorized_by and "exceeds the annual limit" in over.not_available["LPP"]
+    service = _decide("2025-06-01", kind="iaas_service")
+    assert "LPP" not in service.authorized_by
+
+
+def _derived(total: int, additional: int):
+    return _decide("2025-06-01", item="4E091", quantity=None, tpp_per_unit=None,
+                   model={"training_ops": total, "weights_published": False, "derived_from_published_model": True,
+                          "additional_training_ops": additional}, end_user={"end_use": "model_hosting"})
+
+
+def test_note_1_share_is_read_against_the_derived_models_total_and_says_so_where_readings_differ():
+    # 25 % of 1.2e26 is 3.0e25 (the higher than 2.5e25): 2.8e25 is not more, so not controlled; 25 % of the
+    # published model's 0.92e26 is 2.3e25, which 2.8e25 exceeds: the caveat names the other reading.
+    d = _derived(120 * 10**24, 28 * 10**24)
+    assert not d.license_required
+    assert any("the text does not settle which" in c for c in d.caveats)
+    # Both readings agree (2.0e25 is not more than the 2.5e25 floor): no caveat.
+    assert not any("does not settle which" in c for c in _derived(120 * 10**24, 20 * 10**24).caveats)
