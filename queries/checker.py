@@ -628,40 +628,12 @@ DECISION_FIELDS = {"id", "title", "as_of", "mode", "regime", "status", "license_
                    "caveats", "no_licence_because", "what_if", "ruleset_version", "proof"}
 
 
-def _outcome(x: Explainer, program: Program, onto: ontology.Ontology, c: str) -> dict:
-    """What a decision answers, read off a model as queries/decide.py reads it off the engine."""
-    from .decide import ROUTES, _order
-
-    def rows(pred: str) -> list[tuple]:
-        return x.ask(pred, (c, None)) if x.engine.arity.get(pred) == 2 else []
-
-    answers = {p: rows(p) for p in ("status", "regime", "authorized", "red_flag", "review", "uncertain_route",
-                                    "obligation", "caveat")}
-    answers["status"] = sorted(answers["status"], key=lambda a: _order(program, "status", a[1]))
-    answers["caveat"] = sorted(answers["caveat"], key=lambda a: _order(program, "caveat", a[1]))
-    required = x.engine.arity.get("license_required") == 1 and bool(x.ask("license_required", (c,)))
-    routes = {a[1] for a in answers["authorized"]}
-    authorized = [r for r in ROUTES if r in routes] + sorted(routes - set(ROUTES))
-    conclusions: list[tuple[str, tuple]] = [("status", a) for a in answers["status"]]
-    conclusions += [("license_required", (c,))] if required else []
-    for pred in ("authorized", "red_flag", "review", "uncertain_route", "obligation", "caveat"):
-        conclusions += [(pred, a) for a in answers[pred]]
-    failed: list[tuple[str, tuple]]
-    if required:
-        failed = [("authorized", (c, r)) for r in ROUTES if r in onto.authorizations and r not in authorized]
-    else:
-        failed = [("license_required", (c,))]
-    return {"answers": answers, "required": required, "authorized": authorized, "conclusions": conclusions,
-            "failed": failed,
-            "review_policy": "; ".join(dict.fromkeys(a[1] for a in answers["review"])) or None}
-
-
 def _contested_caveats(checker: _Checker, outcome: dict, c: str) -> list[str]:
     """The caveats on contested listings (graded U) of the countries the case involves, each with the answer
     without that listing, decided again on the bottom-up model (as queries/decide.py does with the engine)."""
     import types
 
-    from .decide import Decision
+    from .decide import Decision, read_outcome
 
     onto, inputs = checker.onto, checker.inputs
     on = ontology.date_number(checker.case.as_of)
@@ -681,7 +653,7 @@ def _contested_caveats(checker: _Checker, outcome: dict, c: str) -> list[str]:
                                    "contested listing", onto)
         reform = Reform(checker.reform.operations + without)
         model = Model(checker.program, list(reform.apply(onto.facts())) + list(inputs), MODEL_BUDGET)
-        other = _outcome(Explainer(_ModelEngine(model, checker.program), checker.program, onto),
+        other = read_outcome(Explainer(_ModelEngine(model, checker.program), checker.program, onto),
                          checker.program, onto, c)
         head = f"Contested listing: {onto.countries[m.code]} ({m.code}) in {m.group} ({m.citation}): {m.note}."
         if key(other) == key(outcome):
@@ -697,7 +669,7 @@ def _contested_caveats(checker: _Checker, outcome: dict, c: str) -> list[str]:
 
 def _answers(checker: _Checker, decision: dict) -> None:
     """Each answer field of a decision must be what its (checked) proof gives."""
-    from .decide import _caveats, _label
+    from .decide import _caveats, _label, read_outcome
 
     for key in decision:
         if key not in DECISION_FIELDS:
@@ -706,7 +678,7 @@ def _answers(checker: _Checker, decision: dict) -> None:
         checker.fail(key, "missing field of a decision")
     proof, program, q = decision["proof"], checker.program, decision["proof"]["question"]
     c = q["case"]
-    o = _outcome(checker.x, program, checker.onto, c)
+    o = read_outcome(checker.x, program, checker.onto, c)
     answers, required, conclusions, failed = o["answers"], o["required"], o["conclusions"], o["failed"]
     given = [n["atom"] for n in proof["conclusions"]]
     if given != [[p, *a] for p, a in conclusions]:

@@ -131,15 +131,13 @@ def _contested(case: Case, m: ontology.Membership, program: Program, decision: D
     return f"{head} Without that listing the answer would differ: {other.outcome_text()}."
 
 
-def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, program: Program) -> Decision:
-    c = case.id
+def read_outcome(x: Explainer, program: Program, onto: ontology.Ontology, c: str) -> dict:
+    """What a decision answers, read off a model (pyDatalog, SQL or the checker's bottom-up one): the answer
+    rows, the licence, the routes in order, the conclusions to prove and the goals that failed."""
     known = x.engine.arity  # a reform may leave an answer predicate without any rule: then it has no answers
     answers = {pred: x.ask(pred, (c, None)) if known.get(pred) == 2 else []
                for pred in ("status", "regime", "authorized", "red_flag", "review", "uncertain_route", "obligation",
-                            "caveat", "input_conflict")}
-    builder = ProofBuilder(x, case, reform)
-    for conflict in answers["input_conflict"]:
-        raise CaseError(case.source, conflict[1], builder.prove("input_conflict", conflict)["sentence"])
+                            "caveat")}
     answers["status"] = sorted(answers["status"], key=lambda a: _order(program, "status", a[1]))
     answers["caveat"] = sorted(answers["caveat"], key=lambda a: _order(program, "caveat", a[1]))
     required = known.get("license_required") == 1 and x.ask("license_required", (c,)) != []
@@ -149,11 +147,24 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
     conclusions += [("license_required", (c,))] if required else []
     for pred in ("authorized", "red_flag", "review", "uncertain_route", "obligation", "caveat"):
         conclusions += [(pred, a) for a in answers[pred]]
+    failed: list[tuple[str, tuple]]
     if required:
-        failed: list[tuple[str, tuple]] = [("authorized", (c, r)) for r in ROUTES
-                                           if r in onto.authorizations and r not in authorized]
+        failed = [("authorized", (c, r)) for r in ROUTES if r in onto.authorizations and r not in authorized]
     else:
         failed = [("license_required", (c,))]
+    return {"answers": answers, "required": required, "authorized": authorized, "conclusions": conclusions,
+            "failed": failed,
+            "review_policy": "; ".join(dict.fromkeys(a[1] for a in answers["review"])) or None}
+
+
+def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, program: Program) -> Decision:
+    c = case.id
+    builder = ProofBuilder(x, case, reform)
+    for conflict in x.ask("input_conflict", (c, None)) if x.engine.arity.get("input_conflict") == 2 else []:
+        raise CaseError(case.source, conflict[1], builder.prove("input_conflict", conflict)["sentence"])
+    o = read_outcome(x, program, onto, c)
+    answers, required, authorized = o["answers"], o["required"], o["authorized"]
+    conclusions, failed = o["conclusions"], o["failed"]
     proof = builder.document(conclusions, failed)
     status_nodes = proof["conclusions"][:len(answers["status"])]
 
@@ -172,7 +183,7 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
         license_required=required, authorized_by=authorized, not_available=not_available,
         uncertain={a[1]: builder.prove("uncertain_route", a)["sentence"] for a in answers["uncertain_route"]},
         red_flags=sorted({a[1] for a in answers["red_flag"]}),
-        review_policy="; ".join(dict.fromkeys(a[1] for a in answers["review"])) or None,
+        review_policy=o["review_policy"],
         obligations=sorted({a[1] for a in answers["obligation"]}),
         citations=list(dict.fromkeys(cite for rule in rules_used for cite in rule.cites)), reasons=reasons,
         caveats=list(dict.fromkeys(stated + _caveats(fired, bound, onto, case))),
