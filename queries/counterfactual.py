@@ -91,17 +91,23 @@ class Search:
 
     tried = 0
 
+    def _variants(self, variants: Sequence[Sequence[Change]]) -> tuple[list[tuple], list[str]]:
+        """The facts of every variant of the case (each under an id of its own), and those ids in order."""
+        facts: list[tuple] = []
+        ids = []
+        for i, changes in enumerate(variants):
+            variant = dataclasses.replace(self.with_(changes), id=f"{self.case.id}#variant{i}")
+            facts += variant.facts()
+            ids.append(variant.id)
+        return facts, ids
+
     def which(self, variants: Sequence[Sequence[Change]]) -> list[bool]:
         """For each list of changes, whether the goal holds once they are made."""
         if not variants:
             return []
         self.tried += len(variants)
         pred, args = self.goal
-        facts, ids = [], []
-        for i, changes in enumerate(variants):
-            variant = dataclasses.replace(self.with_(changes), id=f"{self.case.id}#variant{i}")
-            facts += variant.facts()
-            ids.append(variant.id)
+        facts, ids = self._variants(variants)
         with self.engine.facts(facts):
             holding = {row[0] for row in self.engine.ask(pred, (None,) + tuple(args[1:]))}
         return [i in holding for i in ids]
@@ -116,11 +122,7 @@ class Search:
         from .impact import sql_engine
 
         pred, args = self.goal
-        facts, ids = [], []
-        for i, changes in enumerate(variants):
-            variant = dataclasses.replace(self.with_(changes), id=f"{self.case.id}#variant{i}")
-            facts += variant.facts()
-            ids.append(variant.id)
+        facts, ids = self._variants(variants)
         try:
             reform = Reform(self.case.what_if)
             rows = sql_engine(reform, reform.program()).evaluate(iter(facts), [pred]).rows(pred)
