@@ -260,15 +260,9 @@ def cmd_screen(args) -> int:
         for b in result.ledger.breaches:
             print(f"  {b.limit} ({b.group}): first breached by row {b.row} ({b.id}): {b.why}", file=sys.stderr)
     if not args.out:
-        import csv
-        rows = result.rows
-        names = list(dict.fromkeys(k for row in rows for k in row))
-        out = csv.writer(sys.stdout)
-        out.writerow(names)
-        for row in rows:
-            out.writerow(["" if row.get(n) is None else json.dumps(row[n], ensure_ascii=False)
-                          if isinstance(row[n], (list, dict)) else str(row[n]).lower()
-                          if isinstance(row[n], bool) else row[n] for n in names])
+        from queries.screen import write
+        sys.stdout.flush()
+        write(result.rows, sys.stdout.buffer, "csv")
     return 1 if result.bad else 0
 
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 
@@ -336,9 +336,12 @@ def outcome_columns(case_id: str, answers: Answers) -> dict:
 
 # ---- writing
 
-def write(rows: list[dict], path: Path) -> None:
-    """The rows as CSV (lists as JSON text) or Parquet (lists as lists), by the file's extension."""
-    kind = FORMATS.get(path.suffix.lower())
+def write(rows: list[dict], path: Path | BinaryIO, kind: str | None = None) -> None:
+    """The rows as CSV (lists as JSON text) or Parquet (lists as lists), by the file's extension, or to an open
+    binary stream in the given kind."""
+    if kind is None:
+        assert isinstance(path, Path)
+        kind = FORMATS.get(path.suffix.lower())
     if kind not in ("csv", "parquet"):
         raise ScreenError(str(path), "", "the output is written as .csv or .parquet")
     names = list(dict.fromkeys(k for row in rows for k in row))
