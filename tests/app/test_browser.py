@@ -9,9 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.timing import slack
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "test-output"
@@ -38,30 +42,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url():
+@contextmanager
+def streamlit_server(log_name: str, env: dict | None = None) -> Iterator[tuple[str, int]]:
+    """`streamlit run` of the explorer on 127.0.0.1 (a free port), its output in test-output/LOG_NAME: the URL
+    and the server's pid once its health endpoint answers; stopped on leaving."""
     port = free_port()
     OUT.mkdir(exist_ok=True)
-    log = open(OUT / "streamlit.log", "w")
+    log_path = OUT / log_name
+    log = open(log_path, "w")
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py",
                                "--server.headless", "true", "--server.address", "127.0.0.1",
                                "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        for _ in range(240):
             try:
                 urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
                 break
             except OSError:
                 time.sleep(0.5)
         else:
-            pytest.fail(f"streamlit did not start; see {OUT / 'streamlit.log'}")
-        yield url
+            pytest.fail(f"streamlit did not start; see {log_path}")
+        yield url, server.pid
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        server.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    with streamlit_server("streamlit.log") as (url, _):
+        yield url
 
 
 @pytest.fixture
@@ -74,7 +87,7 @@ def page(app_url):
               if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:")) else None)
         # Playwright's assertions wait 5 s unless told otherwise: on a loaded machine the first answer of a
         # session can take longer (regression: a CI run with another CPU-heavy process failed here).
-        waited = int(60_000 * max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
+        waited = int(60_000 * slack())
         pg.set_default_timeout(waited)
         expect.set_options(timeout=waited)
         yield pg

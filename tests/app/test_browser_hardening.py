@@ -8,16 +8,15 @@ Time limits scale with the machine's load: a slow machine must never fail this t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import ARGS, CHROMIUM, OUT, ROOT, free_port, pytestmark  # noqa: F401 (the marks)
+from tests.app.test_browser import ARGS, CHROMIUM, OUT, pytestmark, streamlit_server  # noqa: F401 (the marks)
 from tests.app.test_hardening import HEAVY
+from tests.timing import cpu_seconds, slack
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -28,10 +27,6 @@ DEADLINE = 20  # AIDKB_DEADLINE of the server under test: the heavy tier map is 
 IDLE = 8       # AIDKB_WORKER_IDLE of the server under test: an idle session's worker ends after this long
 
 
-def slack() -> float:
-    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
-
-
 def ms(seconds: float) -> int:
     """A Playwright timeout: `seconds` on an idle machine, more on a loaded one (re-read at each use)."""
     return int(seconds * slack() * 1000)
@@ -39,36 +34,9 @@ def ms(seconds: float) -> int:
 
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    OUT.mkdir(exist_ok=True)
-    log_path = OUT / "streamlit-hardening.log"
-    log = open(log_path, "w")
     env = dict(os.environ, AIDKB_DEADLINE=str(DEADLINE), AIDKB_WORKER_IDLE=str(IDLE))
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py",
-                                "--server.headless", "true", "--server.address", "127.0.0.1",
-                                "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"streamlit did not start; see {log_path}")
-        yield url, log_path, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time a process has used itself (user + system; not its children, e.g. the session workers)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with streamlit_server("streamlit-hardening.log", env) as (url, pid):
+        yield url, OUT / "streamlit-hardening.log", pid
 
 
 def healthy_within(url: str, seconds: float) -> float:

@@ -25,6 +25,7 @@ import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
+from ..timing import cpu_seconds
 from .adapter import REJECTIONS, SuiteRejection, load_program, query_relations
 
 TIMEOUT = float(os.environ.get("AIDKB_CONFORMANCE_TIMEOUT", "30"))
@@ -35,17 +36,6 @@ GRACE = 5.0
 # is still stopped, after WALL_FACTOR times the limit in wall-clock time.
 WALL_FACTOR = 10.0
 POLL = 0.5
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system) a live process has used, from /proc; None where /proc cannot tell."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def _overrun(pid: int, started: float, now: float, timeout: float) -> bool:
