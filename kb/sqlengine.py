@@ -39,6 +39,7 @@ from .sql.compile import (
     strata,
 )
 from .sql.partition import MAP, abstract, partition, reps_pred
+from .sql.store import MAX_INPUT_ROWS, ResultStore, code_version, evaluation_key, table_digest
 from .sql.types import KEY, NUMBER, TEXT, SqlTypeError, Types, value_type
 from .syntax import Const, Negative, Positive, Program, Rule
 
@@ -210,7 +211,9 @@ class DuckDBBackend:
         return self.con.sql(exp.select("*").from_(name).sql("duckdb")).to_arrow_table()
 
     def drop(self, name: str) -> None:
-        self.con.execute(exp.Drop(tables=[exp.to_table(name)], kind="TABLE", exists=True).sql("duckdb"))
+        """Drop a table of this run (never one of the main schema's base facts)."""
+        table = exp.Table(this=exp.to_identifier(name), db=exp.to_identifier(self.schema))
+        self.con.execute(exp.Drop(tables=[table], kind="TABLE", exists=True).sql("duckdb"))
 
     def close(self) -> None:
         self.con.execute(f"DROP SCHEMA {self.schema} CASCADE")
@@ -427,6 +430,19 @@ class SqlEngine:
         self.partition = partition(self.program) if abstraction else None
         self._database = None  # DuckDB: the base facts, in the main schema (each evaluation adds a schema)
         self._lock = threading.Lock()
+        self._digest: str | None = None
+
+    def digest(self) -> str:
+        """A digest of what decides this engine's answers besides the case facts (kb/sql/store.py)."""
+        if self._digest is None:
+            import hashlib
+
+            h = hashlib.sha256(f"{code_version()}\0{self.backend}\0{self.partition is not None}\0".encode())
+            h.update(repr((self.program.declarations, self.program.rules)).encode())
+            for pred, (table, kinds) in sorted(self.base.items()):
+                table_digest(h, f"{pred}/{','.join(kinds)}", table)
+            self._digest = h.hexdigest()
+        return self._digest
 
     def _backend(self):
         if self.backend == "spark":
@@ -471,17 +487,33 @@ class SqlEngine:
         tables, names = self._encode_keys(tables)
         seconds = {"facts": time.perf_counter() - start}
         start = time.perf_counter()
+        store, key = _store(), None
+        if store is not None and sum(t.num_rows for t, _ in inputs.values()) <= MAX_INPUT_ROWS:
+            key = evaluation_key(self.digest(), ((f"{p}/{','.join(k)}", t) for p, (t, k) in sorted(inputs.items())),
+                                 wanted)
+            kept = store.read(key)
+            if kept is not None:
+                seconds["evaluation"] = time.perf_counter() - start
+                return self._answers(kept["tables"], seconds, kept["names"], kept["maps"], kept["columns"])
         backend = self._backend()
         try:
             run = _Run(self, backend, tables, set(wanted), names)
+            del tables, inputs  # the run holds the case facts until they are loaded, then lets them go
             found = run.answers()
         finally:
             backend.close()
-        seconds["evaluation"] = time.perf_counter() - start
         part = self.partition
         columns = {p: run.classes[part.depends[p]] + 1 for p in found if part and part.depends.get(p) in run.classes}
-        return Answers(found, self.arity, seconds, part.key if part and names is not None else None, names,
-                       run.maps, columns)
+        if store is not None and key is not None:
+            store.write(key, found, names, run.maps, columns)
+        seconds["evaluation"] = time.perf_counter() - start
+        return self._answers(found, seconds, names, run.maps, columns)
+
+    def _answers(self, found: dict[str, pa.Table], seconds: dict[str, float], names: pa.Array | None,
+                 maps: np.ndarray | None, columns: dict[str, int]) -> Answers:
+        part = self.partition
+        return Answers(found, self.arity, seconds, part.key if part and names is not None else None, names, maps,
+                       columns)
 
     def _encode_keys(self, tables: dict) -> tuple[dict, pa.Array | None]:
         """Inside the engine, cases are named by numbers (joins on numbers are faster than on text): the key
@@ -525,6 +557,12 @@ class SqlEngine:
         return compiler
 
 
+@lru_cache(maxsize=1)
+def _store() -> ResultStore | None:
+    """The process's store of answers (AIDKB_SQL_STORE, read at first use; see kb/sql/store.py)."""
+    return ResultStore.from_environment()
+
+
 _compiled: OrderedDict = OrderedDict()
 _compiled_lock = threading.Lock()
 MIN_CASES_TO_ABSTRACT = 8
@@ -558,10 +596,12 @@ class _Run:
         if engine.partition is not None:
             self._abstract({p for s in strata(program, self.wanted & engine.derived) for p in s.preds})
             program = abstract(program, engine.partition, self.classes)
+        given = set(self.tables)
+        self.tables = {}  # loaded: the Arrow copies are no longer needed
         compiler = engine.compiler(program, self.fact_types)
         types = compiler.types
         for pred in sorted(engine.arity):
-            if pred not in engine.derived and pred not in self.tables:
+            if pred not in engine.derived and pred not in given:
                 backend.create(names[pred], self._empty(pred, types.columns(pred, self.arity[pred])))
         by_head: dict[str, list[Rule]] = defaultdict(list)
         readers: dict[str, int] = defaultdict(int)
@@ -570,19 +610,27 @@ class _Run:
             for lit in rule.body:
                 if isinstance(lit, (Positive, Negative)):
                     readers[lit.atom.pred] += 1
-        for stratum in strata(program, self.wanted & engine.derived):
+        order = strata(program, self.wanted & engine.derived)
+        views = {s.preds[0] for s in order if not s.recursive and readers[s.preds[0]] == 1
+                 and s.preds[0] not in self.wanted}
+        last = _last_reads(order, by_head, views)
+        kept = set(self.wanted)
+        for i, stratum in enumerate(order):
             if stratum.recursive:
                 self._fixpoint(compiler, stratum, by_head, seeds)
-                continue
-            (pred,) = stratum.preds
-            query = compiler.cache.get(pred)  # the same program and typing: the same statement, built once
-            if query is None:
-                parts = [compiler.select(r, lambda i, p: names[p]) for r in by_head[pred]]
-                if pred in seeds:
-                    parts.append(exp.select("*").from_(seeds[pred]))
-                query = _union(parts) if parts else self._empty(pred, types.columns(pred, self.arity[pred]))
-                compiler.cache[pred] = query
-            backend.create(names[pred], query, view=readers[pred] == 1 and pred not in self.wanted)
+            else:
+                (pred,) = stratum.preds
+                query = compiler.cache.get(pred)  # the same program and typing: the same statement, built once
+                if query is None:
+                    parts = [compiler.select(r, lambda i, p: names[p]) for r in by_head[pred]]
+                    if pred in seeds:
+                        parts.append(exp.select("*").from_(seeds[pred]))
+                    query = _union(parts) if parts else self._empty(pred, types.columns(pred, self.arity[pred]))
+                    compiler.cache[pred] = query
+                backend.create(names[pred], query, view=pred in views)
+            for pred in last.get(i, ()):  # read for the last time: its rows are let go (views stay, they hold none)
+                if pred not in kept and pred not in views and pred in names:
+                    backend.drop(names[pred])
         return {pred: self._read(pred) for pred in sorted(self.wanted)}
 
     # -- case abstraction (kb/sql/partition.py)
@@ -678,6 +726,39 @@ class _Run:
             return exp.select(exp.Literal.number(1).as_(UNIT)).where(exp.false())
         return exp.select(*(exp.cast(exp.null(), self.backend.sql_type(k)).as_(c) for c, k in
                             zip(column_names(self.arity[pred]), kinds))).where(exp.false())
+
+
+def _last_reads(order: list[Stratum], by_head: dict[str, list[Rule]], views: set[str]) -> dict[int, set[str]]:
+    """For each stratum (by position), the relations it reads for the last time: after it is materialized no
+    later stratum needs them. A view is read when its one reader is materialized, so what a view reads counts
+    as read there."""
+    at = {p: i for i, s in enumerate(order) for p in s.preds}
+    reader: dict[str, int] = {}
+    for i, s in enumerate(order):
+        for p in s.preds:
+            for rule in by_head.get(p, ()):
+                for lit in rule.body:
+                    if isinstance(lit, (Positive, Negative)) and lit.atom.pred in views:
+                        reader[lit.atom.pred] = i
+
+    def materialized(i: int) -> int:
+        while len(order[i].preds) == 1 and order[i].preds[0] in views and order[i].preds[0] in reader:
+            i = reader[order[i].preds[0]]
+        return i
+
+    final: dict[str, int] = {}
+    for i, s in enumerate(order):
+        j = materialized(i)
+        for p in s.preds:
+            for rule in by_head.get(p, ()):
+                for lit in rule.body:
+                    if isinstance(lit, (Positive, Negative)):
+                        q = lit.atom.pred
+                        final[q] = max(final.get(q, j), j, at.get(q, -1))
+    out: dict[int, set[str]] = defaultdict(set)
+    for q, i in final.items():
+        out[i].add(q)
+    return out
 
 
 def _fact_codes(table: pa.Table, key: int, n_cases: int) -> np.ndarray:
