@@ -428,7 +428,7 @@ class SqlEngine:
         self.declared = {d.atom.pred for d in program.declarations}
         self.program = Program(program.declarations, tuple(r for r in program.rules if r.body), program.version)
         self.partition = partition(self.program) if abstraction else None
-        self._database = None  # DuckDB: the base facts, in the main schema (each evaluation adds a schema)
+        self._databases: dict[bool, Any] = {}  # DuckDB, small runs or not: the base facts in the main schema
         self._lock = threading.Lock()
         self._digest: str | None = None
 
@@ -444,14 +444,18 @@ class SqlEngine:
             self._digest = h.hexdigest()
         return self._digest
 
-    def _backend(self):
+    def _backend(self, small: bool = False):
+        """Where one evaluation runs. DuckDB: a schema of the engine's database; a small run (a few thousand
+        cases) gets a database of its own with one thread, as starting threads costs more than they save on
+        small tables."""
         if self.backend == "spark":
             return SparkBackend(self.spark)
         with self._lock:
-            if self._database is None:  # the base facts, loaded once into the main schema
-                self._database = DuckDBBackend.database(self.threads)
+            database = self._databases.get(small)
+            if database is None:  # the base facts, loaded once into the main schema
+                database = self._databases[small] = DuckDBBackend.database(1 if small else self.threads)
                 names = _names(self.arity)
-                con = self._database.cursor()
+                con = database.cursor()
                 for pred, (table, kinds) in sorted(self.base.items()):
                     con.register("_aidkb_in", table)
                     con.execute(exp.Create(this=exp.Table(this=exp.to_identifier(
@@ -460,7 +464,7 @@ class SqlEngine:
                             "_aidkb_in")).sql("duckdb"))
                     con.unregister("_aidkb_in")
                 con.close()
-        return DuckDBBackend(self._database)
+        return DuckDBBackend(database)
 
     def evaluate(self, facts: Iterable[tuple] = (), predicates: Iterable[str] | None = ANSWER_PREDICATES
                  ) -> Answers:
@@ -488,16 +492,17 @@ class SqlEngine:
         seconds = {"facts": time.perf_counter() - start}
         start = time.perf_counter()
         store, key = _store(), None
-        if store is not None and sum(t.num_rows for t, _ in inputs.values()) <= MAX_INPUT_ROWS:
+        rows = sum(t.num_rows for t, _ in inputs.values())
+        if store is not None and rows <= MAX_INPUT_ROWS:
             key = evaluation_key(self.digest(), ((f"{p}/{','.join(k)}", t) for p, (t, k) in sorted(inputs.items())),
                                  wanted)
             kept = store.read(key)
             if kept is not None:
                 seconds["evaluation"] = time.perf_counter() - start
                 return self._answers(kept["tables"], seconds, kept["names"], kept["maps"], kept["columns"])
-        backend = self._backend()
+        backend = self._backend(small=rows <= SMALL_RUN)
         try:
-            run = _Run(self, backend, tables, set(wanted), names)
+            run = _Run(self, backend, tables, set(wanted), names, drop=rows > SMALL_RUN)
             del tables, inputs  # the run holds the case facts until they are loaded, then lets them go
             found = run.answers()
         finally:
@@ -566,14 +571,17 @@ def _store() -> ResultStore | None:
 _compiled: OrderedDict = OrderedDict()
 _compiled_lock = threading.Lock()
 MIN_CASES_TO_ABSTRACT = 8
+SMALL_RUN = 100_000  # input facts up to which a run is small: one thread, relations kept to the end
 CLASS_RATIO = 4  # abstract an input set only if it has at most a quarter as many classes as there are cases
 
 
 class _Run:
     """One evaluation on one backend: load, (abstract), evaluate stratum by stratum, read the answers."""
 
-    def __init__(self, engine: SqlEngine, backend, tables: dict, wanted: set[str], case_names: pa.Array | None):
+    def __init__(self, engine: SqlEngine, backend, tables: dict, wanted: set[str], case_names: pa.Array | None,
+                 drop: bool = False):
         self.engine, self.backend, self.tables, self.wanted = engine, backend, tables, wanted
+        self.drop = drop  # drop each relation after its last reader (large runs: memory; small ones: time)
         self.case_names = case_names
         self.names = _names(engine.arity)
         self.fact_types = {(p, i): (k, f"the facts of {p}") for p, (_, ks) in tables.items() for i, k in enumerate(ks)}
@@ -584,20 +592,24 @@ class _Run:
     def answers(self) -> dict[str, pa.Table]:
         engine, backend, names = self.engine, self.backend, self.names
         loaded = set(engine.base) if isinstance(backend, DuckDBBackend) else set()  # in the main schema
-        for pred in sorted(p for p in self.tables if p not in engine.derived):
-            if pred not in loaded or self.tables[pred][0] is not engine.base[pred][0]:
-                backend.load(names[pred], *self.tables[pred])
-        seeds = {}
-        for pred in sorted(engine.derived & set(self.tables)):
-            seeds[pred] = f"s{names[pred][1:]}"
-            if pred not in loaded:
-                backend.load(seeds[pred], *self.tables[pred])
-        program = engine.program
-        if engine.partition is not None:
-            self._abstract({p for s in strata(program, self.wanted & engine.derived) for p in s.preds})
-            program = abstract(program, engine.partition, self.classes)
         given = set(self.tables)
-        self.tables = {}  # loaded: the Arrow copies are no longer needed
+        codes = self._codes()
+        seeds = {}
+        for pred in sorted(given):  # each table let go once loaded: the case facts are held once, in the backend
+            table, kinds = self.tables.pop(pred)
+            if pred in engine.derived:
+                seeds[pred] = f"s{names[pred][1:]}"
+                if pred not in loaded:
+                    backend.load(seeds[pred], table, kinds)
+            elif pred not in loaded or table is not engine.base[pred][0]:
+                backend.load(names[pred], table, kinds)
+            del table
+        program = engine.program
+        if codes is not None and engine.partition is not None:
+            self._abstract({p for s in strata(program, self.wanted & engine.derived) for p in s.preds}, codes)
+            program = abstract(program, engine.partition, self.classes)
+        del codes
+        pa.default_memory_pool().release_unused()  # the loaded facts' buffers, back to the system for the backend
         compiler = engine.compiler(program, self.fact_types)
         types = compiler.types
         for pred in sorted(engine.arity):
@@ -613,7 +625,7 @@ class _Run:
         order = strata(program, self.wanted & engine.derived)
         views = {s.preds[0] for s in order if not s.recursive and readers[s.preds[0]] == 1
                  and s.preds[0] not in self.wanted}
-        last = _last_reads(order, by_head, views)
+        last = _last_reads(order, by_head, views) if self.drop else {}
         kept = set(self.wanted)
         for i, stratum in enumerate(order):
             if stratum.recursive:
@@ -635,17 +647,23 @@ class _Run:
 
     # -- case abstraction (kb/sql/partition.py)
 
-    def _abstract(self, needed: set[str]) -> None:
+    def _codes(self) -> dict[str, np.ndarray] | None:
+        """For the case abstraction, each input predicate's facts per case as numbers (see _fact_codes), or None
+        when there is no abstraction (no case key, or too few cases)."""
+        part = self.engine.partition
+        if part is None or self.case_names is None or len(self.case_names) < MIN_CASES_TO_ABSTRACT:
+            return None
+        n_cases = len(self.case_names)
+        return {p: _fact_codes(self.tables[p][0], part.key[p], n_cases) for p in part.inputs if p in self.tables}
+
+    def _abstract(self, needed: set[str], codes: dict[str, np.ndarray]) -> None:
         """Group the cases by the input facts each derived predicate depends on, and keep the groupings that
         are worth it (at most 1/CLASS_RATIO as many classes as cases): one table map@ (each case and its
         representative per grouping) and one table reps@n per grouping. Cases are numbered 0..n-1 here (see
         _encode_keys), so the grouping is done on arrays, exactly (no hashing of values)."""
         part = self.engine.partition
-        assert part is not None
-        if self.case_names is None or len(self.case_names) < MIN_CASES_TO_ABSTRACT:
-            return
+        assert part is not None and self.case_names is not None
         n_cases = len(self.case_names)
-        codes = {p: _fact_codes(self.tables[p][0], part.key[p], n_cases) for p in part.inputs if p in self.tables}
         sizes = {p: int(c.max()) + 1 for p, c in codes.items()}
         candidates = sorted({part.depends[p] for p in needed if p in part.depends} - {frozenset()}, key=sorted)
         columns = {"c0": np.arange(n_cases, dtype=np.int64)}
