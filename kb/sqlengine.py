@@ -569,6 +569,8 @@ def _store() -> ResultStore | None:
 
 
 _compiled: OrderedDict = OrderedDict()
+_statements: OrderedDict = OrderedDict()  # signature of a predicate's rules -> its statement (see _Run._statement)
+MAX_STATEMENTS = 4_000
 _compiled_lock = threading.Lock()
 MIN_CASES_TO_ABSTRACT = 8
 SMALL_RUN = 100_000  # input facts up to which a run is small: one thread, relations kept to the end
@@ -634,16 +636,35 @@ class _Run:
                 (pred,) = stratum.preds
                 query = compiler.cache.get(pred)  # the same program and typing: the same statement, built once
                 if query is None:
-                    parts = [compiler.select(r, lambda i, p: names[p]) for r in by_head[pred]]
-                    if pred in seeds:
-                        parts.append(exp.select("*").from_(seeds[pred]))
-                    query = _union(parts) if parts else self._empty(pred, types.columns(pred, self.arity[pred]))
-                    compiler.cache[pred] = query
+                    query = compiler.cache[pred] = self._statement(compiler, pred, by_head[pred], seeds)
                 backend.create(names[pred], query, view=pred in views)
             for pred in last.get(i, ()):  # read for the last time: its rows are let go (views stay, they hold none)
                 if pred not in kept and pred not in views and pred in names:
                     backend.drop(names[pred])
         return {pred: self._read(pred) for pred in sorted(self.wanted)}
+
+    def _statement(self, compiler: RuleCompiler, pred: str, rules: list[Rule], seeds: dict) -> exp.Expression:
+        """The statement for a predicate's rules, shared with every program that has the same rules for it under
+        the same types and names (a rule edit builds only the statements of the predicates it changes)."""
+        def table_for(i: int, p: str) -> str:
+            return self.names[p]
+        key = (self.backend.dialect, pred, self.names[pred], seeds.get(pred),
+               tuple(compiler.types.columns(pred, self.arity[pred])),
+               tuple(compiler.signature(r, table_for) for r in rules))
+        with _compiled_lock:
+            found = _statements.get(key)
+            if found is not None:
+                _statements.move_to_end(key)
+                return found
+        parts = [compiler.select(r, table_for) for r in rules]
+        if pred in seeds:
+            parts.append(exp.select("*").from_(seeds[pred]))
+        query = _union(parts) if parts else self._empty(pred, compiler.types.columns(pred, self.arity[pred]))
+        with _compiled_lock:
+            _statements[key] = query
+            while len(_statements) > MAX_STATEMENTS:
+                _statements.popitem(last=False)
+        return query
 
     # -- case abstraction (kb/sql/partition.py)
 
