@@ -348,12 +348,9 @@ class Answers:
                 c = table.column_names[k]
                 if pred in self._columns:  # rows of the representatives: one copy per case of each class
                     assert self._maps is not None  # kept columns come with their maps
-                    reps = pa.table({"_case": pa.array(np.arange(len(self._maps))),
-                                     "_rep": pa.array(self._maps[:, self._columns[pred]])})
-                    joined = reps.join(table.rename_columns([*table.column_names[:k], "_rep",
-                                                             *table.column_names[k + 1:]]), "_rep", join_type="inner")
-                    table = pa.table({n: joined.column("_case") if i == k else joined.column(n)
-                                      for i, n in enumerate(table.column_names)})
+                    rows, cases = _expand(table.column(c).to_numpy().astype(np.int64),
+                                          self._maps[:, self._columns[pred]])
+                    table = table.take(rows).set_column(k, c, pa.array(cases))
                 table = table.set_column(k, c, pc.take(self._names, table.column(c).cast(pa.int64())))
             self._tables[pred] = table
         return self._tables[pred]
@@ -396,6 +393,19 @@ class Answers:
             self._by_key[pred] = by
         rep = int(self._maps[code, self._columns[pred]]) if self._maps is not None and pred in self._columns else code
         return [r[:k] + (case,) + r[k + 1:] for r in self._by_key[pred].get(rep, ())]
+
+
+def _expand(row_reps: np.ndarray, case_reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows kept per representative (row_reps) and each case's representative (case_reps): the row and the
+    case of every (row, case) pair with the same representative, as two parallel arrays."""
+    rows = np.argsort(row_reps, kind="stable")
+    cases = np.argsort(case_reps, kind="stable")
+    sorted_cases = case_reps[cases]
+    lo = np.searchsorted(sorted_cases, row_reps[rows], "left")
+    counts = np.searchsorted(sorted_cases, row_reps[rows], "right") - lo
+    starts = np.cumsum(counts) - counts
+    at = np.repeat(lo - starts, counts) + np.arange(int(counts.sum()))
+    return np.repeat(rows, counts), cases[at]
 
 
 def _exact_values(column) -> list:
