@@ -1,11 +1,14 @@
 """Benchmark: the set-at-a-time engine against the per-case engine, at 10^4, 10^5 and 10^6 transactions.
 
 Prints, for each size: the time to validate the rows and build their facts (Python, per row), the SQL engine's
-wall time and the process's peak memory on DuckDB (and on Spark local mode for 10^5), the per-case engine's
-time extrapolated from a sample (pyDatalog through queries.decide, with proofs), and the ratio. Also the grid
-what-ifs through the SQL engine. Asserts nothing.
+wall and CPU time and the process's peak memory on DuckDB (and on Spark local mode for 10^5), the per-case
+engine's time extrapolated from a sample (pyDatalog through queries.decide, with proofs), and the ratio. First
+the grid what-ifs through the SQL engine, per kind of reform: in a fresh process (the baseline grid classes
+read from the store of answers, kb/sql/store.py), warm, and asked again. Each figure is measured in fresh
+processes (medians). Asserts nothing.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--spark 100000] [--sample 200]
+                                    [--repeat 3] [--size-repeat 1] [--grid]
 
 Transactions are generated from the bundled case files (tests/cases, tests/shared_cases) as templates, with
 dates, modes, countries and figures drawn at random and every row validated like a case file; a row the
@@ -15,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -111,7 +116,8 @@ def main() -> None:
     ap.add_argument("--spark", default="100000", help="sizes also run on Spark local mode ('' for none)")
     ap.add_argument("--sample", type=int, default=200, help="cases decided one at a time by the per-case engine")
     ap.add_argument("--grid", action="store_true", help="only the grid what-ifs")
-    ap.add_argument("--repeat", type=int, default=3, help="fresh processes per figure (medians)")
+    ap.add_argument("--repeat", type=int, default=3, help="fresh processes per grid figure (medians)")
+    ap.add_argument("--size-repeat", type=int, default=1, help="fresh processes per portfolio size (medians)")
     ap.add_argument("--one", help="internal: run one size (or the grid) in this process and print its figures")
     args = ap.parse_args()
     if args.one == "grid-baseline":
@@ -131,21 +137,28 @@ def main() -> None:
     print(f"per-case engine (pyDatalog, queries.decide with proofs): {per_case * 1000:.1f} ms a case "
           f"(mean of {args.sample} generated cases)")
     spark = {int(s) for s in args.spark.split(",") if s}
+    print(f"screening generated transactions (medians of {args.size_repeat} fresh processes; SQL engine CPU time "
+          f"is this process's, DuckDB's threads included, Spark's JVM not):")
+    print("| transactions | validate + facts (Python) | SQL engine wall (CPU) | peak memory | per-case engine "
+          "(extrapolated) | ratio (SQL / end to end) |")
+    print("|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
         for backend in ("duckdb",) + (("spark",) if size in spark else ()):
-            out = subprocess.run([sys.executable, __file__, "--one", f"{backend}:{size}"], capture_output=True,
-                                 check=False,
-                                 text=True)
-            if out.returncode:
-                print(f"{backend} {size:,}: failed: {out.stderr.strip().splitlines()[-1:]}")
+            try:
+                runs = [_figures(["--one", f"{backend}:{size}"], dict(os.environ, AIDKB_SQL_STORE="off"))
+                        for _ in range(args.size_repeat)]
+            except RuntimeError as e:
+                print(f"| {size:,}, {backend} | failed: {e} |")
                 continue
-            figures = dict(line.split("=", 1) for line in out.stdout.split() if "=" in line)
-            sql, rows = float(figures["sql_s"]), float(figures["rows_s"])
-            extrapolated = per_case * size
-            print(f"{backend:6} {size:>9,} transactions: validate + facts {rows:6.1f} s, SQL engine {sql:6.2f} s, "
-                  f"peak memory {float(figures['peak_mb']):,.0f} MB; per-case engine (extrapolated) "
-                  f"{extrapolated:,.0f} s; ratio {extrapolated / sql:,.0f}x (SQL engine), "
-                  f"{extrapolated / (sql + rows):,.0f}x (end to end)")
+
+            def med(name: str) -> float:
+                return statistics.median(run[name] for run in runs)
+            sql, rows, extrapolated = med("sql_s"), med("rows_s"), per_case * size
+            cpu = f" ({med('sql_cpu'):.2f})" if backend == "duckdb" else ""
+            name = "DuckDB" if backend == "duckdb" else "Spark local"
+            print(f"| {size:,}, {name} | {rows:.1f} s | {sql:.2f} s{cpu} | "
+                  f"{med('peak_mb'):,.0f} MB | {extrapolated:,.0f} s | {extrapolated / sql:,.0f}x / "
+                  f"{extrapolated / (sql + rows):,.0f}x |")
 
 
 def _edited(rule_id: str):
@@ -224,9 +237,7 @@ def grid_figures(repeat: int) -> None:
     """The grid what-ifs, each kind of reform in `repeat` fresh processes (medians; CPU time beside the wall
     time, as the machine is shared). Each process gets a store holding only the baseline grid classes, as any
     process after the first on a machine has."""
-    import os
     import shutil
-    import statistics
     import tempfile
 
     root = Path(tempfile.mkdtemp(prefix="aidkb-bench-"))
@@ -303,8 +314,10 @@ def _one(backend: str, size: int) -> None:
     answers = engine.evaluate(facts())
     total = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rows = answers.seconds["facts"] - drawing[0]  # validating the rows, their facts, the facts as tables
-    print(f"rows_s={rows:.3f} sql_s={answers.seconds['evaluation']:.3f} peak_mb={peak:.0f} total_s={total:.3f}")
+    s = answers.seconds
+    rows = s["facts"] - drawing[0]  # validating the rows, their facts, the facts as tables
+    print(f"rows_s={rows:.3f} sql_s={s['evaluation']:.3f} sql_cpu={s['evaluation_cpu']:.3f} peak_mb={peak:.0f} "
+          f"total_s={total:.3f}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-MAX_INPUT_ROWS = 200_000  # larger evaluations (portfolios) are not kept: they are rarely asked twice
+MAX_INPUT_ROWS = 100_000  # larger evaluations (portfolios) are not kept: they are rarely asked twice
 MAX_ENTRIES = 64          # the oldest entries beyond these are removed when one is added
 
 
