@@ -120,6 +120,9 @@ def main() -> None:
     ap.add_argument("--size-repeat", type=int, default=1, help="fresh processes per portfolio size (medians)")
     ap.add_argument("--one", help="internal: run one size (or the grid) in this process and print its figures")
     args = ap.parse_args()
+    if args.one == "whatif":
+        _whatif()
+        return
     if args.one == "grid-baseline":
         _grid_baseline()
         return
@@ -226,6 +229,18 @@ def _grid_kind(kind: str) -> None:
     print(" ".join(figures))
 
 
+def _whatif() -> None:
+    """In a fresh process whose store holds the baseline: a What-if run as the app's first one (a tier move over
+    the bundled cases and the grid, with the causes of the flips from the proof engine)."""
+    from queries.case import load_case
+    from queries.impact import impact
+    from queries.reform import Reform
+
+    cases = [load_case(p) for p in sorted((ROOT / "tests" / "cases").glob("*.yaml"))]
+    wall, cpu, found = _timed(lambda: impact(Reform().move_country("MY", 1), cases, use_grid=True))
+    print(f"wall={wall:.3f} cpu={cpu:.3f} flips={len(found.flips)}")
+
+
 def _figures(args: list[str], env: dict) -> dict[str, float]:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False, env=env)
     if out.returncode:
@@ -266,6 +281,14 @@ def grid_figures(repeat: int) -> None:
             print(f"| {kind} | {med('fresh_classes'):,.0f} | {med('fresh_flips'):,.0f} | "
                   f"{med('fresh_wall'):.2f} ({med('fresh_cpu'):.2f}) | {warm_wall:.2f} ({warm_cpu:.2f}) | "
                   f"{med('stored_wall'):.2f} ({med('stored_cpu'):.2f}) | {med('imports'):.2f} |")
+        runs = []
+        for r in range(repeat):
+            store = root / f"whatif{r}"
+            shutil.copytree(root / "b0", store)
+            runs.append(_figures(["--one", "whatif"], dict(os.environ, AIDKB_SQL_STORE=str(store))))
+        print(f"first What-if run in a fresh process (move MY to Tier 1 over tests/cases and the grid, causes "
+              f"included; queries.impact.impact): median {statistics.median(r['wall'] for r in runs):.2f} s wall, "
+              f"{statistics.median(r['cpu'] for r in runs):.2f} s CPU, {runs[0]['flips']:,.0f} flips")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
