@@ -1,11 +1,14 @@
 """Benchmark: the set-at-a-time engine against the per-case engine, at 10^4, 10^5 and 10^6 transactions.
 
 Prints, for each size: the time to validate the rows and build their facts (Python, per row), the SQL engine's
-wall time and the process's peak memory on DuckDB (and on Spark local mode for 10^5), the per-case engine's
-time extrapolated from a sample (pyDatalog through queries.decide, with proofs), and the ratio. Also the grid
-what-ifs through the SQL engine. Asserts nothing.
+wall and CPU time and the process's peak memory on DuckDB (and on Spark local mode for 10^5), the per-case
+engine's time extrapolated from a sample (pyDatalog through queries.decide, with proofs), and the ratio. First
+the grid what-ifs through the SQL engine, per kind of reform: in a fresh process (the baseline grid classes
+read from the store of answers, kb/sql/store.py), warm, and asked again. Each figure is measured in fresh
+processes (medians). Asserts nothing.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--spark 100000] [--sample 200]
+                                    [--repeat 3] [--size-repeat 1] [--grid]
 
 Transactions are generated from the bundled case files (tests/cases, tests/shared_cases) as templates, with
 dates, modes, countries and figures drawn at random and every row validated like a case file; a row the
@@ -15,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -111,75 +116,181 @@ def main() -> None:
     ap.add_argument("--spark", default="100000", help="sizes also run on Spark local mode ('' for none)")
     ap.add_argument("--sample", type=int, default=200, help="cases decided one at a time by the per-case engine")
     ap.add_argument("--grid", action="store_true", help="only the grid what-ifs")
-    ap.add_argument("--one", help="internal: run one size (or 'grid') in this process and print its figures")
+    ap.add_argument("--repeat", type=int, default=3, help="fresh processes per grid figure (medians)")
+    ap.add_argument("--size-repeat", type=int, default=1, help="fresh processes per portfolio size (medians)")
+    ap.add_argument("--one", help="internal: run one size (or the grid) in this process and print its figures")
     args = ap.parse_args()
-    if args.one == "grid":
-        _grid()
+    if args.one == "whatif":
+        _whatif()
+        return
+    if args.one == "grid-baseline":
+        _grid_baseline()
+        return
+    if args.one and args.one.startswith("grid:"):
+        _grid_kind(args.one.removeprefix("grid:"))
         return
     if args.one:
         backend, size = args.one.split(":")
         _one(backend, int(size))
         return
-    out = subprocess.run([sys.executable, __file__, "--one", "grid"], capture_output=True, text=True, check=False)
-    print(out.stdout.strip() or out.stderr.strip().splitlines()[-1:])
+    grid_figures(args.repeat)
     if args.grid:
         return
     per_case = _per_case(args.sample)
     print(f"per-case engine (pyDatalog, queries.decide with proofs): {per_case * 1000:.1f} ms a case "
           f"(mean of {args.sample} generated cases)")
     spark = {int(s) for s in args.spark.split(",") if s}
+    print(f"screening generated transactions (medians of {args.size_repeat} fresh processes; SQL engine CPU time "
+          f"is this process's, DuckDB's threads included, Spark's JVM not):")
+    print("| transactions | validate + facts (Python) | SQL engine wall (CPU) | peak memory | per-case engine "
+          "(extrapolated) | ratio (SQL / end to end) |")
+    print("|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
         for backend in ("duckdb",) + (("spark",) if size in spark else ()):
-            out = subprocess.run([sys.executable, __file__, "--one", f"{backend}:{size}"], capture_output=True,
-                                 check=False,
-                                 text=True)
-            if out.returncode:
-                print(f"{backend} {size:,}: failed: {out.stderr.strip().splitlines()[-1:]}")
+            try:
+                runs = [_figures(["--one", f"{backend}:{size}"], dict(os.environ, AIDKB_SQL_STORE="off"))
+                        for _ in range(args.size_repeat)]
+            except RuntimeError as e:
+                print(f"| {size:,}, {backend} | failed: {e} |")
                 continue
-            figures = dict(line.split("=", 1) for line in out.stdout.split() if "=" in line)
-            sql, rows = float(figures["sql_s"]), float(figures["rows_s"])
-            extrapolated = per_case * size
-            print(f"{backend:6} {size:>9,} transactions: validate + facts {rows:6.1f} s, SQL engine {sql:6.2f} s, "
-                  f"peak memory {float(figures['peak_mb']):,.0f} MB; per-case engine (extrapolated) "
-                  f"{extrapolated:,.0f} s; ratio {extrapolated / sql:,.0f}x (SQL engine), "
-                  f"{extrapolated / (sql + rows):,.0f}x (end to end)")
+
+            def med(name: str) -> float:
+                return statistics.median(run[name] for run in runs)
+            sql, rows, extrapolated = med("sql_s"), med("rows_s"), per_case * size
+            cpu = f" ({med('sql_cpu'):.2f})" if backend == "duckdb" else ""
+            name = "DuckDB" if backend == "duckdb" else "Spark local"
+            print(f"| {size:,}, {name} | {rows:.1f} s | {sql:.2f} s{cpu} | "
+                  f"{med('peak_mb'):,.0f} MB | {extrapolated:,.0f} s | {extrapolated / sql:,.0f}x / "
+                  f"{extrapolated / (sql + rows):,.0f}x |")
 
 
-def _edited(reform, rule_id: str = "lpp_authorizes"):
-    """The rule replaced by its own clause without its failure texts: a rule edit that changes no answer."""
+def _edited(rule_id: str):
+    """The rule replaced by its own clause without its failure texts: a rule edit that changes no answer, but
+    a new program (compiled and evaluated again)."""
     import json
 
     from kb.program import baseline_program
 
-    rule = baseline_program().rule(rule_id)
-    text = f"@rule {rule.id}\n@cite {json.dumps(rule.cites[0])}\n@says {json.dumps(rule.says)}\n{rule.text()}"
-    return reform.replace_rule(rule_id, text)
+    def make(reform):
+        rule = baseline_program().rule(rule_id)
+        text = f"@rule {rule.id}\n@cite {json.dumps(rule.cites[0])}\n@says {json.dumps(rule.says)}\n{rule.text()}"
+        return reform.replace_rule(rule_id, text)
+    return make
 
 
-REFORMS = (("tier move", lambda r: r.move_country("MY", 1)),
-           ("parameter", lambda r: r.set_parameter("lpp_annual_tpp_limit", 40_000_000)),
-           ("rule off", lambda r: r.disable_rule("lpp_authorizes")),
-           ("rule edit", _edited))
+def _moved(country: str):
+    return lambda r: r.move_country(country, 1)
 
 
-def _grid() -> None:
-    """Grid what-ifs through the SQL engine, in this fresh process: the first reform (baseline classes
-    included), then each kind of reform warm."""
-    start = time.perf_counter()
+def _limit(value: int):
+    return lambda r: r.set_parameter("lpp_annual_tpp_limit", value)
+
+
+def _off(rule_id: str):
+    return lambda r: r.disable_rule(rule_id)
+
+
+# per kind of reform: the first is run in a fresh process, the others after it (warm); all differ, so that each
+# is computed (the store of answers, kb/sql/store.py, holds the baseline only)
+REFORMS = {"tier move": (_moved("MY"), _moved("IN"), _moved("AE"), _moved("VN")),
+           "parameter": (_limit(40_000_000), _limit(30_000_000), _limit(50_000_000), _limit(20_000_000)),
+           "rule off": (_off("lpp_authorizes"), _off("nveu_authorizes"), _off("uveu_authorizes"),
+                        _off("lpp_conditions")),
+           "rule edit": (_edited("lpp_authorizes"), _edited("nveu_authorizes"), _edited("uveu_authorizes"),
+                         _edited("lpp_conditions"))}
+
+
+def _timed(call) -> tuple[float, float, object]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = call()
+    return time.perf_counter() - wall, time.process_time() - cpu, out
+
+
+def _grid_baseline() -> None:
+    """In a fresh process with an empty store: the baseline grid classes computed (and stored)."""
+    wall, cpu, _ = _timed(lambda: __import__("queries.impact", fromlist=["baseline_classes"]).baseline_classes())
+    print(f"wall={wall:.3f} cpu={cpu:.3f}")
+
+
+def _grid_kind(kind: str) -> None:
+    """In a fresh process whose store holds the baseline: the first reform of a kind (fresh), the others
+    (warm), then the first again (its answers now stored)."""
+    wall, cpu, _ = _timed(lambda: (__import__("queries.impact"), __import__("queries.reform")))
     from queries.impact import grid_flips
     from queries.reform import Reform
 
-    imported = time.perf_counter() - start
-    lines = []
-    for i, (label, make) in enumerate(REFORMS * 2):
+    figures = [f"imports={wall:.3f}"]
+    for i, make in enumerate(REFORMS[kind] + REFORMS[kind][:1]):
         reform = make(Reform())
-        start = time.perf_counter()
-        flips, points, evaluated = grid_flips(reform)
-        took = time.perf_counter() - start
-        state = "fresh process (imports " + f"{imported:.1f} s not counted)" if i == 0 else "warm"
-        lines.append(f"grid what-if, {label:9} ({'; '.join(reform.describe())}): {took:5.2f} s {state}, "
-                     f"{points:,} points, {evaluated:,} classes evaluated, {len(flips):,} flips")
-    print("\n".join(lines))
+        wall, cpu, (flips, points, evaluated) = _timed(lambda: grid_flips(reform))
+        label = "fresh" if i == 0 else "stored" if i == len(REFORMS[kind]) else f"warm{i}"
+        figures += [f"{label}_wall={wall:.3f}", f"{label}_cpu={cpu:.3f}", f"{label}_classes={evaluated}",
+                    f"{label}_flips={len(flips)}"]
+    print(" ".join(figures))
+
+
+def _whatif() -> None:
+    """In a fresh process whose store holds the baseline: a What-if run as the app's first one (a tier move over
+    the bundled cases and the grid, with the causes of the flips from the proof engine)."""
+    from queries.case import load_case
+    from queries.impact import impact
+    from queries.reform import Reform
+
+    cases = [load_case(p) for p in sorted((ROOT / "tests" / "cases").glob("*.yaml"))]
+    wall, cpu, found = _timed(lambda: impact(Reform().move_country("MY", 1), cases, use_grid=True))
+    print(f"wall={wall:.3f} cpu={cpu:.3f} flips={len(found.flips)}")
+
+
+def _figures(args: list[str], env: dict) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False, env=env)
+    if out.returncode:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1:])
+    return {k: float(v) for k, v in (w.split("=", 1) for w in out.stdout.split() if "=" in w)}
+
+
+def grid_figures(repeat: int) -> None:
+    """The grid what-ifs, each kind of reform in `repeat` fresh processes (medians; CPU time beside the wall
+    time, as the machine is shared). Each process gets a store holding only the baseline grid classes, as any
+    process after the first on a machine has."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="aidkb-bench-"))
+    try:
+        baseline = [_figures(["--one", "grid-baseline"], dict(os.environ, AIDKB_SQL_STORE=str(root / f"b{r}")))
+                    for r in range(repeat)]
+        print(f"grid baseline classes, first time on a machine (computed, then stored): median "
+              f"{statistics.median(b['wall'] for b in baseline):.2f} s wall, "
+              f"{statistics.median(b['cpu'] for b in baseline):.2f} s CPU ({repeat} fresh processes)")
+        print("grid what-if (83,664 points, baseline and reform), medians of "
+              f"{repeat} fresh processes, wall (CPU) s:")
+        print("| reform | classes | flips | fresh process | warm | same reform again (stored) | imports |")
+        print("|---|---|---|---|---|---|---|")
+        for kind in REFORMS:
+            runs = []
+            for r in range(repeat):
+                store = root / f"{kind.replace(' ', '-')}{r}"
+                shutil.copytree(root / "b0", store)
+                runs.append(_figures(["--one", f"grid:{kind}"], dict(os.environ, AIDKB_SQL_STORE=str(store))))
+
+            def med(name: str) -> float:
+                return statistics.median(run[name] for run in runs)
+            warm = [f"warm{i}" for i in range(1, len(REFORMS[kind]))]
+            warm_wall = statistics.median(run[f"{w}_wall"] for run in runs for w in warm)
+            warm_cpu = statistics.median(run[f"{w}_cpu"] for run in runs for w in warm)
+            print(f"| {kind} | {med('fresh_classes'):,.0f} | {med('fresh_flips'):,.0f} | "
+                  f"{med('fresh_wall'):.2f} ({med('fresh_cpu'):.2f}) | {warm_wall:.2f} ({warm_cpu:.2f}) | "
+                  f"{med('stored_wall'):.2f} ({med('stored_cpu'):.2f}) | {med('imports'):.2f} |")
+        runs = []
+        for r in range(repeat):
+            store = root / f"whatif{r}"
+            shutil.copytree(root / "b0", store)
+            runs.append(_figures(["--one", "whatif"], dict(os.environ, AIDKB_SQL_STORE=str(store))))
+        print(f"first What-if run in a fresh process (move MY to Tier 1 over tests/cases and the grid, causes "
+              f"included; queries.impact.impact): median {statistics.median(r['wall'] for r in runs):.2f} s wall, "
+              f"{statistics.median(r['cpu'] for r in runs):.2f} s CPU, {runs[0]['flips']:,.0f} flips")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _per_case(n: int) -> float:
@@ -226,8 +337,10 @@ def _one(backend: str, size: int) -> None:
     answers = engine.evaluate(facts())
     total = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rows = answers.seconds["facts"] - drawing[0]  # validating the rows, their facts, the facts as tables
-    print(f"rows_s={rows:.3f} sql_s={answers.seconds['evaluation']:.3f} peak_mb={peak:.0f} total_s={total:.3f}")
+    s = answers.seconds
+    rows = s["facts"] - drawing[0]  # validating the rows, their facts, the facts as tables
+    print(f"rows_s={rows:.3f} sql_s={s['evaluation']:.3f} sql_cpu={s['evaluation_cpu']:.3f} peak_mb={peak:.0f} "
+          f"total_s={total:.3f}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from .sql.compile import (
     strata,
 )
 from .sql.partition import MAP, abstract, partition, reps_pred
+from .sql.store import MAX_INPUT_ROWS, ResultStore, code_version, evaluation_key, table_digest
 from .sql.types import KEY, NUMBER, TEXT, SqlTypeError, Types, value_type
 from .syntax import Const, Negative, Positive, Program, Rule
 
@@ -210,7 +211,9 @@ class DuckDBBackend:
         return self.con.sql(exp.select("*").from_(name).sql("duckdb")).to_arrow_table()
 
     def drop(self, name: str) -> None:
-        self.con.execute(exp.Drop(tables=[exp.to_table(name)], kind="TABLE", exists=True).sql("duckdb"))
+        """Drop a table of this run (never one of the main schema's base facts)."""
+        table = exp.Table(this=exp.to_identifier(name), db=exp.to_identifier(self.schema))
+        self.con.execute(exp.Drop(tables=[table], kind="TABLE", exists=True).sql("duckdb"))
 
     def close(self) -> None:
         self.con.execute(f"DROP SCHEMA {self.schema} CASCADE")
@@ -325,7 +328,8 @@ class Answers:
     def __init__(self, tables: dict[str, pa.Table], arity: dict[str, int], seconds: dict[str, float],
                  key: dict[str, int] | None = None, case_names: pa.Array | None = None,
                  maps: np.ndarray | None = None, columns: dict[str, int] | None = None):
-        self.arity, self.seconds = arity, seconds  # seconds: "facts" (to Arrow), "evaluation" (the SQL run)
+        self.arity, self.seconds = arity, seconds  # "facts" (to Arrow), "evaluation" (the SQL run); _cpu: CPU
+        # time of this process (DuckDB's threads included, Spark's JVM not)
         self._raw, self._key, self._names = tables, key or {}, case_names
         self._maps, self._columns = maps, columns or {}
         self._tables: dict[str, pa.Table] = {}
@@ -345,12 +349,9 @@ class Answers:
                 c = table.column_names[k]
                 if pred in self._columns:  # rows of the representatives: one copy per case of each class
                     assert self._maps is not None  # kept columns come with their maps
-                    reps = pa.table({"_case": pa.array(np.arange(len(self._maps))),
-                                     "_rep": pa.array(self._maps[:, self._columns[pred]])})
-                    joined = reps.join(table.rename_columns([*table.column_names[:k], "_rep",
-                                                             *table.column_names[k + 1:]]), "_rep", join_type="inner")
-                    table = pa.table({n: joined.column("_case") if i == k else joined.column(n)
-                                      for i, n in enumerate(table.column_names)})
+                    rows, cases = _expand(table.column(c).to_numpy().astype(np.int64),
+                                          self._maps[:, self._columns[pred]])
+                    table = table.take(rows).set_column(k, c, pa.array(cases))
                 table = table.set_column(k, c, pc.take(self._names, table.column(c).cast(pa.int64())))
             self._tables[pred] = table
         return self._tables[pred]
@@ -395,6 +396,19 @@ class Answers:
         return [r[:k] + (case,) + r[k + 1:] for r in self._by_key[pred].get(rep, ())]
 
 
+def _expand(row_reps: np.ndarray, case_reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows kept per representative (row_reps) and each case's representative (case_reps): the row and the
+    case of every (row, case) pair with the same representative, as two parallel arrays."""
+    rows = np.argsort(row_reps, kind="stable")
+    cases = np.argsort(case_reps, kind="stable")
+    sorted_cases = case_reps[cases]
+    lo = np.searchsorted(sorted_cases, row_reps[rows], "left")
+    counts = np.searchsorted(sorted_cases, row_reps[rows], "right") - lo
+    starts = np.cumsum(counts) - counts
+    at = np.repeat(lo - starts, counts) + np.arange(int(counts.sum()))
+    return np.repeat(rows, counts), cases[at]
+
+
 def _exact_values(column) -> list:
     values = column.to_pylist()
     if pa.types.is_decimal(column.type):
@@ -425,17 +439,34 @@ class SqlEngine:
         self.declared = {d.atom.pred for d in program.declarations}
         self.program = Program(program.declarations, tuple(r for r in program.rules if r.body), program.version)
         self.partition = partition(self.program) if abstraction else None
-        self._database = None  # DuckDB: the base facts, in the main schema (each evaluation adds a schema)
+        self._databases: dict[bool, Any] = {}  # DuckDB, small runs or not: the base facts in the main schema
         self._lock = threading.Lock()
+        self._digest: str | None = None
 
-    def _backend(self):
+    def digest(self) -> str:
+        """A digest of what decides this engine's answers besides the case facts (kb/sql/store.py)."""
+        if self._digest is None:
+            import hashlib
+
+            h = hashlib.sha256(f"{code_version()}\0{self.backend}\0{self.partition is not None}\0".encode())
+            h.update(repr((self.program.declarations, self.program.rules)).encode())
+            for pred, (table, kinds) in sorted(self.base.items()):
+                table_digest(h, f"{pred}/{','.join(kinds)}", table)
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def _backend(self, small: bool = False):
+        """Where one evaluation runs. DuckDB: a schema of the engine's database; a small run (a few thousand
+        cases) gets a database of its own with one thread, as starting threads costs more than they save on
+        small tables."""
         if self.backend == "spark":
             return SparkBackend(self.spark)
         with self._lock:
-            if self._database is None:  # the base facts, loaded once into the main schema
-                self._database = DuckDBBackend.database(self.threads)
+            database = self._databases.get(small)
+            if database is None:  # the base facts, loaded once into the main schema
+                database = self._databases[small] = DuckDBBackend.database(1 if small else self.threads)
                 names = _names(self.arity)
-                con = self._database.cursor()
+                con = database.cursor()
                 for pred, (table, kinds) in sorted(self.base.items()):
                     con.register("_aidkb_in", table)
                     con.execute(exp.Create(this=exp.Table(this=exp.to_identifier(
@@ -444,7 +475,7 @@ class SqlEngine:
                             "_aidkb_in")).sql("duckdb"))
                     con.unregister("_aidkb_in")
                 con.close()
-        return DuckDBBackend(self._database)
+        return DuckDBBackend(database)
 
     def evaluate(self, facts: Iterable[tuple] = (), predicates: Iterable[str] | None = ANSWER_PREDICATES
                  ) -> Answers:
@@ -454,7 +485,7 @@ class SqlEngine:
         for pred in wanted:
             if pred not in self.arity:
                 raise SqlEngineError(f"{pred} is not a predicate of the program")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         inputs = fact_tables(facts, self.arity)
         for pred in inputs:
             if pred in self.derived or pred not in self.declared:
@@ -469,19 +500,36 @@ class SqlEngine:
                 table = pa.concat_tables([old, table.cast(old.schema)])
             tables[pred] = (table, kinds)
         tables, names = self._encode_keys(tables)
-        seconds = {"facts": time.perf_counter() - start}
-        start = time.perf_counter()
-        backend = self._backend()
+        seconds = {"facts": time.perf_counter() - start, "facts_cpu": time.process_time() - cpu}
+        start, cpu = time.perf_counter(), time.process_time()
+        store, key = _store(), None
+        rows = sum(t.num_rows for t, _ in inputs.values())
+        if store is not None and rows <= MAX_INPUT_ROWS:
+            key = evaluation_key(self.digest(), ((f"{p}/{','.join(k)}", t) for p, (t, k) in sorted(inputs.items())),
+                                 wanted)
+            kept = store.read(key)
+            if kept is not None:
+                seconds.update(evaluation=time.perf_counter() - start, evaluation_cpu=time.process_time() - cpu)
+                return self._answers(kept["tables"], seconds, kept["names"], kept["maps"], kept["columns"])
+        backend = self._backend(small=rows <= SMALL_RUN)
         try:
-            run = _Run(self, backend, tables, set(wanted), names)
+            run = _Run(self, backend, tables, set(wanted), names, drop=rows > SMALL_RUN)
+            del tables, inputs  # the run holds the case facts until they are loaded, then lets them go
             found = run.answers()
         finally:
             backend.close()
-        seconds["evaluation"] = time.perf_counter() - start
         part = self.partition
         columns = {p: run.classes[part.depends[p]] + 1 for p in found if part and part.depends.get(p) in run.classes}
-        return Answers(found, self.arity, seconds, part.key if part and names is not None else None, names,
-                       run.maps, columns)
+        if store is not None and key is not None:
+            store.write(key, found, names, run.maps, columns)
+        seconds.update(evaluation=time.perf_counter() - start, evaluation_cpu=time.process_time() - cpu)
+        return self._answers(found, seconds, names, run.maps, columns)
+
+    def _answers(self, found: dict[str, pa.Table], seconds: dict[str, float], names: pa.Array | None,
+                 maps: np.ndarray | None, columns: dict[str, int]) -> Answers:
+        part = self.partition
+        return Answers(found, self.arity, seconds, part.key if part and names is not None else None, names, maps,
+                       columns)
 
     def _encode_keys(self, tables: dict) -> tuple[dict, pa.Array | None]:
         """Inside the engine, cases are named by numbers (joins on numbers are faster than on text): the key
@@ -525,17 +573,28 @@ class SqlEngine:
         return compiler
 
 
+@lru_cache(maxsize=1)
+def _store() -> ResultStore | None:
+    """The process's store of answers (AIDKB_SQL_STORE, read at first use; see kb/sql/store.py)."""
+    return ResultStore.from_environment()
+
+
 _compiled: OrderedDict = OrderedDict()
+_statements: OrderedDict = OrderedDict()  # signature of a predicate's rules -> its statement (see _Run._statement)
+MAX_STATEMENTS = 4_000
 _compiled_lock = threading.Lock()
 MIN_CASES_TO_ABSTRACT = 8
+SMALL_RUN = 100_000  # input facts up to which a run is small: one thread, relations kept to the end
 CLASS_RATIO = 4  # abstract an input set only if it has at most a quarter as many classes as there are cases
 
 
 class _Run:
     """One evaluation on one backend: load, (abstract), evaluate stratum by stratum, read the answers."""
 
-    def __init__(self, engine: SqlEngine, backend, tables: dict, wanted: set[str], case_names: pa.Array | None):
+    def __init__(self, engine: SqlEngine, backend, tables: dict, wanted: set[str], case_names: pa.Array | None,
+                 drop: bool = False):
         self.engine, self.backend, self.tables, self.wanted = engine, backend, tables, wanted
+        self.drop = drop  # drop each relation after its last reader (large runs: memory; small ones: time)
         self.case_names = case_names
         self.names = _names(engine.arity)
         self.fact_types = {(p, i): (k, f"the facts of {p}") for p, (_, ks) in tables.items() for i, k in enumerate(ks)}
@@ -546,22 +605,28 @@ class _Run:
     def answers(self) -> dict[str, pa.Table]:
         engine, backend, names = self.engine, self.backend, self.names
         loaded = set(engine.base) if isinstance(backend, DuckDBBackend) else set()  # in the main schema
-        for pred in sorted(p for p in self.tables if p not in engine.derived):
-            if pred not in loaded or self.tables[pred][0] is not engine.base[pred][0]:
-                backend.load(names[pred], *self.tables[pred])
+        given = set(self.tables)
+        codes = self._codes()
         seeds = {}
-        for pred in sorted(engine.derived & set(self.tables)):
-            seeds[pred] = f"s{names[pred][1:]}"
-            if pred not in loaded:
-                backend.load(seeds[pred], *self.tables[pred])
+        for pred in sorted(given):  # each table let go once loaded: the case facts are held once, in the backend
+            table, kinds = self.tables.pop(pred)
+            if pred in engine.derived:
+                seeds[pred] = f"s{names[pred][1:]}"
+                if pred not in loaded:
+                    backend.load(seeds[pred], table, kinds)
+            elif pred not in loaded or table is not engine.base[pred][0]:
+                backend.load(names[pred], table, kinds)
+            del table
         program = engine.program
-        if engine.partition is not None:
-            self._abstract({p for s in strata(program, self.wanted & engine.derived) for p in s.preds})
+        if codes is not None and engine.partition is not None:
+            self._abstract({p for s in strata(program, self.wanted & engine.derived) for p in s.preds}, codes)
             program = abstract(program, engine.partition, self.classes)
+        del codes
+        pa.default_memory_pool().release_unused()  # the loaded facts' buffers, back to the system for the backend
         compiler = engine.compiler(program, self.fact_types)
         types = compiler.types
         for pred in sorted(engine.arity):
-            if pred not in engine.derived and pred not in self.tables:
+            if pred not in engine.derived and pred not in given:
                 backend.create(names[pred], self._empty(pred, types.columns(pred, self.arity[pred])))
         by_head: dict[str, list[Rule]] = defaultdict(list)
         readers: dict[str, int] = defaultdict(int)
@@ -570,34 +635,67 @@ class _Run:
             for lit in rule.body:
                 if isinstance(lit, (Positive, Negative)):
                     readers[lit.atom.pred] += 1
-        for stratum in strata(program, self.wanted & engine.derived):
+        order = strata(program, self.wanted & engine.derived)
+        views = {s.preds[0] for s in order if not s.recursive and readers[s.preds[0]] == 1
+                 and s.preds[0] not in self.wanted}
+        last = _last_reads(order, by_head, views) if self.drop else {}
+        kept = set(self.wanted)
+        for i, stratum in enumerate(order):
             if stratum.recursive:
                 self._fixpoint(compiler, stratum, by_head, seeds)
-                continue
-            (pred,) = stratum.preds
-            query = compiler.cache.get(pred)  # the same program and typing: the same statement, built once
-            if query is None:
-                parts = [compiler.select(r, lambda i, p: names[p]) for r in by_head[pred]]
-                if pred in seeds:
-                    parts.append(exp.select("*").from_(seeds[pred]))
-                query = _union(parts) if parts else self._empty(pred, types.columns(pred, self.arity[pred]))
-                compiler.cache[pred] = query
-            backend.create(names[pred], query, view=readers[pred] == 1 and pred not in self.wanted)
+            else:
+                (pred,) = stratum.preds
+                query = compiler.cache.get(pred)  # the same program and typing: the same statement, built once
+                if query is None:
+                    query = compiler.cache[pred] = self._statement(compiler, pred, by_head[pred], seeds)
+                backend.create(names[pred], query, view=pred in views)
+            for pred in last.get(i, ()):  # read for the last time: its rows are let go (views stay, they hold none)
+                if pred not in kept and pred not in views and pred in names:
+                    backend.drop(names[pred])
         return {pred: self._read(pred) for pred in sorted(self.wanted)}
+
+    def _statement(self, compiler: RuleCompiler, pred: str, rules: list[Rule], seeds: dict) -> exp.Expression:
+        """The statement for a predicate's rules, shared with every program that has the same rules for it under
+        the same types and names (a rule edit builds only the statements of the predicates it changes)."""
+        def table_for(i: int, p: str) -> str:
+            return self.names[p]
+        key = (self.backend.dialect, pred, self.names[pred], seeds.get(pred),
+               tuple(compiler.types.columns(pred, self.arity[pred])),
+               tuple(compiler.signature(r, table_for) for r in rules))
+        with _compiled_lock:
+            found = _statements.get(key)
+            if found is not None:
+                _statements.move_to_end(key)
+                return found
+        parts = [compiler.select(r, table_for) for r in rules]
+        if pred in seeds:
+            parts.append(exp.select("*").from_(seeds[pred]))
+        query = _union(parts) if parts else self._empty(pred, compiler.types.columns(pred, self.arity[pred]))
+        with _compiled_lock:
+            _statements[key] = query
+            while len(_statements) > MAX_STATEMENTS:
+                _statements.popitem(last=False)
+        return query
 
     # -- case abstraction (kb/sql/partition.py)
 
-    def _abstract(self, needed: set[str]) -> None:
+    def _codes(self) -> dict[str, np.ndarray] | None:
+        """For the case abstraction, each input predicate's facts per case as numbers (see _fact_codes), or None
+        when there is no abstraction (no case key, or too few cases)."""
+        part = self.engine.partition
+        if part is None or self.case_names is None or len(self.case_names) < MIN_CASES_TO_ABSTRACT:
+            return None
+        n_cases = len(self.case_names)
+        return {p: _fact_codes(self.tables[p][0], part.key[p], n_cases) for p in part.inputs if p in self.tables}
+
+    def _abstract(self, needed: set[str], codes: dict[str, np.ndarray]) -> None:
         """Group the cases by the input facts each derived predicate depends on, and keep the groupings that
         are worth it (at most 1/CLASS_RATIO as many classes as cases): one table map@ (each case and its
         representative per grouping) and one table reps@n per grouping. Cases are numbered 0..n-1 here (see
         _encode_keys), so the grouping is done on arrays, exactly (no hashing of values)."""
         part = self.engine.partition
-        assert part is not None
-        if self.case_names is None or len(self.case_names) < MIN_CASES_TO_ABSTRACT:
-            return
+        assert part is not None and self.case_names is not None
         n_cases = len(self.case_names)
-        codes = {p: _fact_codes(self.tables[p][0], part.key[p], n_cases) for p in part.inputs if p in self.tables}
         sizes = {p: int(c.max()) + 1 for p, c in codes.items()}
         candidates = sorted({part.depends[p] for p in needed if p in part.depends} - {frozenset()}, key=sorted)
         columns = {"c0": np.arange(n_cases, dtype=np.int64)}
@@ -678,6 +776,39 @@ class _Run:
             return exp.select(exp.Literal.number(1).as_(UNIT)).where(exp.false())
         return exp.select(*(exp.cast(exp.null(), self.backend.sql_type(k)).as_(c) for c, k in
                             zip(column_names(self.arity[pred]), kinds))).where(exp.false())
+
+
+def _last_reads(order: list[Stratum], by_head: dict[str, list[Rule]], views: set[str]) -> dict[int, set[str]]:
+    """For each stratum (by position), the relations it reads for the last time: after it is materialized no
+    later stratum needs them. A view is read when its one reader is materialized, so what a view reads counts
+    as read there."""
+    at = {p: i for i, s in enumerate(order) for p in s.preds}
+    reader: dict[str, int] = {}
+    for i, s in enumerate(order):
+        for p in s.preds:
+            for rule in by_head.get(p, ()):
+                for lit in rule.body:
+                    if isinstance(lit, (Positive, Negative)) and lit.atom.pred in views:
+                        reader[lit.atom.pred] = i
+
+    def materialized(i: int) -> int:
+        while len(order[i].preds) == 1 and order[i].preds[0] in views and order[i].preds[0] in reader:
+            i = reader[order[i].preds[0]]
+        return i
+
+    final: dict[str, int] = {}
+    for i, s in enumerate(order):
+        j = materialized(i)
+        for p in s.preds:
+            for rule in by_head.get(p, ()):
+                for lit in rule.body:
+                    if isinstance(lit, (Positive, Negative)):
+                        q = lit.atom.pred
+                        final[q] = max(final.get(q, j), j, at.get(q, -1))
+    out: dict[int, set[str]] = defaultdict(set)
+    for q, i in final.items():
+        out[i].add(q)
+    return out
 
 
 def _fact_codes(table: pa.Table, key: int, n_cases: int) -> np.ndarray:

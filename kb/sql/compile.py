@@ -178,6 +178,16 @@ class RuleCompiler:
         query = query.select(*cols, copy=False).distinct(copy=False)
         return query.where(exp.and_(*where, copy=False), copy=False) if where else query
 
+    def signature(self, rule: Rule, table_for: TableFor) -> tuple:
+        """Everything select(rule, table_for) reads: the rule, the column types of its atoms, the types of its
+        assigned variables and the tables it reads. Equal signatures give equal statements, in any program."""
+        n = self.index[rule]
+        atoms = (rule.head,) + tuple(lit.atom for lit in rule.body if isinstance(lit, (Positive, Negative)))
+        return (rule, tuple(tuple(self.types.columns(a.pred, a.arity)) for a in atoms),
+                tuple(self.types.variable(n, lit.var.name) for lit in rule.body if isinstance(lit, Assign)),
+                tuple(table_for(i, lit.atom.pred) for i, lit in enumerate(rule.body)
+                      if isinstance(lit, (Positive, Negative))))
+
     def term(self, t, bound: dict, kind: str) -> exp.Expression:
         return bound[t.name] if isinstance(t, Var) else self.literal(t.value, kind)
 
