@@ -188,6 +188,21 @@ def cmd_check_proof(args) -> int:
     return status
 
 
+def cmd_convert_proof(args) -> int:
+    """A proof.v1 document (or a decision.v1 answer) written as proof.v2 (decision.v2), on stdout."""
+    from queries.proof_v2 import ConvertError, convert_v1
+
+    try:
+        doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        out = convert_v1(doc)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        reason = str(e) if isinstance(e, ConvertError) else f"cannot read: {str(e)[:200]}"
+        print(f"error: {args.file}: {reason}", file=sys.stderr)
+        return 2
+    print(json.dumps(out, indent=1, ensure_ascii=False))
+    return 0
+
+
 def _progress():
     """A progress line on stderr (rewritten in place on a terminal)."""
     last = {"shown": 0.0}
@@ -311,9 +326,12 @@ def main(argv: list[str] | None = None) -> int:
                                   "default: the licence, every route and every red flag")
     p.add_argument("--format", choices=list(FORMATS), default="text")
     p.set_defaults(func=cmd_explain)
-    p = sub.add_parser("check-proof", help="check a proof (proof.v1 JSON) without the engine")
-    p.add_argument("file", help="a proof.v1 document, or the JSON of `aidkb decide --json` for one case")
+    p = sub.add_parser("check-proof", help="check a proof (proof.v2 JSON; proof.v1 too) without the engine")
+    p.add_argument("file", help="a proof.v2 document, or the JSON of `aidkb decide --json` for one case")
     p.set_defaults(func=cmd_check_proof)
+    p = sub.add_parser("convert-proof", help="write a proof.v1 document (or decision) as proof.v2, on stdout")
+    p.add_argument("file", help="a proof.v1 document, or a decision.v1 answer (`decide --json` of before)")
+    p.set_defaults(func=cmd_convert_proof)
     p = sub.add_parser("impact", help="what a reform changes, over case files and the country x item x profile grid")
     p.add_argument("reform", help="a reform file (YAML)")
     p.add_argument("--cases", nargs="+", help="case files or folders to compare")

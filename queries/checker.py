@@ -640,11 +640,12 @@ def _difference(path: str, given, expected) -> tuple[str, str] | None:
         return path, f"is {_brief(given)}, the rules give {_brief(expected)}"
     if isinstance(given, dict):
         for k in list(expected) + [k for k in given if k not in expected]:
+            at = f"{path}.{k}".lstrip(".") if k.isidentifier() else f"{path}[{json.dumps(k)}]"  # a key by atom
             if k not in given:
-                return f"{path}.{k}".lstrip("."), "missing"
+                return at, "missing"
             if k not in expected:
-                return f"{path}.{k}".lstrip("."), "not part of the proof the rules give"
-            d = _difference(f"{path}.{k}".lstrip("."), given[k], expected[k])
+                return at, "not part of the proof the rules give"
+            d = _difference(at, given[k], expected[k])
             if d:
                 return d
         return None

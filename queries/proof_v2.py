@@ -320,3 +320,36 @@ def typing_for(program: Program, onto: ontology.Ontology) -> Typing:
         while len(_TYPINGS) > 8:
             _TYPINGS.pop(next(iter(_TYPINGS)))
     return _TYPINGS[key]
+
+
+class ConvertError(ValueError):
+    """A document that is not a proof.v1 document or a decision.v1 answer (the CLI prints one error line)."""
+
+
+def convert_v1(doc, onto: ontology.Ontology | None = None, program: Program | None = None) -> dict:
+    """A proof.v1 document, or a decision.v1 answer (`decide --json` of the previous version), as proof.v2 (or
+    decision.v2, with `obstacles` read from its refutations). The words are taken to be this version's: a
+    proof in older words converts, but its sentences fail the check."""
+    from kb.program import baseline_program
+
+    from .decide import obstacles_of
+    from .reform import Reform, ReformError, parse_operations
+
+    decision = isinstance(doc, dict) and "proof" in doc and "format" not in doc
+    proof = doc["proof"] if decision else doc
+    if not isinstance(proof, dict) or proof.get("format") != "proof.v1":
+        raise ConvertError("format: not a proof.v1 document (nor a decision whose proof is one)")
+    onto = onto or ontology.load()
+    try:
+        ops = parse_operations([{o["op"]: o["args"]} for o in proof["question"]["what_if"]], "proof",
+                               "question.what_if", onto)
+        written = to_v2(proof, Reform(ops).program(program or baseline_program()), onto)
+    except ReformError as e:
+        raise ConvertError(str(e)) from None
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        raise ConvertError(f"malformed proof.v1 document ({type(e).__name__}: {str(e)[:120]})") from None
+    if not decision:
+        return written
+    required = doc.get("license_required") is True
+    return {**doc, "obstacles": {n["atom"][2]: obstacles_of(n) for n in proof["refutations"]} if required else {},
+            "proof": written}
