@@ -62,8 +62,9 @@ V1_GOLDEN = sorted((GOLDEN / "v1").glob("*.json"))
 
 @pytest.mark.parametrize("path", V1_GOLDEN, ids=lambda p: p.stem)
 def test_every_v1_golden_converts_to_v2(path):
-    import ontology
     from jsonschema import Draft202012Validator
+
+    import ontology
     from kb.program import baseline_program
     from queries.proof_v2 import convert_v1, from_v2
 
