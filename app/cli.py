@@ -134,6 +134,8 @@ def cmd_test(args) -> int:
 
 
 def cmd_rules(args) -> int:
+    if not args.versions and args.show is None and _rule_problems(args.rules):
+        return 2
     program = _load_program(args.rules)
     if args.versions:
         import ontology
@@ -152,6 +154,34 @@ def cmd_rules(args) -> int:
         return 0
     print(f"{len(program.rules)} rules, {len(program.declarations)} declarations, rule set {program.version}: ok")
     return 0
+
+
+def rule_domains() -> dict[str, set[str]]:
+    """The names a rule's constants may give, by kind (kb/checks.py DOMAIN_ARGUMENTS): the ontology's groups,
+    items and routes, the case contract's flags and modes."""
+    import ontology
+    from queries.case import FLAGS, MODES
+
+    onto = ontology.load()
+    listed = {route for item in onto.items.values() for route, _ in item["exceptions"]}  # e.g. NAC_ACA
+    return {"group": {m.group for m in onto.memberships}, "item": set(onto.items),
+            "route": set(onto.authorizations) | listed, "flag": set(FLAGS), "mode": set(MODES)}
+
+
+def _rule_problems(rules: str | None) -> int:
+    """`aidkb rules`: every error of the rule files, one line each on stderr; how many there are."""
+    from kb.checks import problems_in
+    from kb.program import RULES_DIR, rule_files
+
+    directory = Path(rules) if rules else RULES_DIR
+    if not directory.is_dir():
+        raise UsageError(f"{rules}: --rules must be a directory of .dl rule files")
+    errors = problems_in(rule_files(directory), directory if directory == RULES_DIR else None, rule_domains())
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr)
+    if errors:
+        print(f"error: {len(errors)} error{'s' if len(errors) > 1 else ''} in the rule files", file=sys.stderr)
+    return len(errors)
 
 
 def cmd_explain(args) -> int:
