@@ -17,6 +17,7 @@ ontology gives that parameter. `Typing` computes this once per program.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -166,6 +167,9 @@ def _is_date(value: int) -> bool:
     return True
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 class BadValue(ValueError):
     """A proof.v2 value that is not one of the typed forms."""
 
@@ -180,6 +184,8 @@ def read_value(value, t: str | None, onto: ontology.Ontology):
                 raise BadValue("'open' is a validity's bound only")
             return BEGINNING if t == "from" else OPEN_END
         try:
+            if not _ISO_DATE.fullmatch(value["date"]):
+                raise ValueError
             return ontology.date_number(dt.date.fromisoformat(value["date"]))
         except ValueError:
             raise BadValue(f"not a date YYYY-MM-DD: {value['date'][:40]!r}") from None
