@@ -83,8 +83,20 @@ class Decision:
 
         out = asdict(dataclasses.replace(self, proof={}, program=None))
         del out["program"]
-        out["proof"] = to_v2(self.proof, self.program or baseline_program(), ontology.load()) if self.proof else {}
+        out["proof"] = to_v2(self.proof, self.rules(), ontology.load()) if self.proof else {}
         return out
+
+    def rules(self) -> Program:
+        """The rules the proof was made with; a decision sent from another process (which leaves its rules
+        behind: they weigh six times the rest) gets the installed rules under its what-if again."""
+        if self.program is None:
+            ops = parse_operations([{o["op"]: o["args"]} for o in self.proof["question"]["what_if"]], self.id,
+                                   "what_if", ontology.load())
+            self.program = Reform(ops).program(baseline_program())
+        return self.program
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "program": None}
 
     def outcome(self) -> tuple:
         """What a lawyer acts on: the licence, the routes, the unclear routes and the review policy."""

@@ -320,7 +320,7 @@ _TYPINGS: dict[tuple, Typing] = {}
 
 
 def typing_for(program: Program, onto: ontology.Ontology) -> Typing:
-    key = (id(program), id(onto))
+    key = (program.version, id(onto))  # a rule set's version names its rules (a reform's included)
     if key not in _TYPINGS:
         _TYPINGS[key] = Typing(program, onto)
         while len(_TYPINGS) > 8:
