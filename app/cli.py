@@ -134,6 +134,8 @@ def cmd_test(args) -> int:
 
 
 def cmd_rules(args) -> int:
+    if not args.versions and args.show is None and _rule_problems(args.rules):
+        return 2
     program = _load_program(args.rules)
     if args.versions:
         import ontology
@@ -152,6 +154,34 @@ def cmd_rules(args) -> int:
         return 0
     print(f"{len(program.rules)} rules, {len(program.declarations)} declarations, rule set {program.version}: ok")
     return 0
+
+
+def rule_domains() -> dict[str, set[str]]:
+    """The names a rule's constants may give, by kind (kb/checks.py DOMAIN_ARGUMENTS): the ontology's groups,
+    items and routes, the case contract's flags and modes."""
+    import ontology
+    from queries.case import FLAGS, MODES
+
+    onto = ontology.load()
+    listed = {route for item in onto.items.values() for route, _ in item["exceptions"]}  # e.g. NAC_ACA
+    return {"group": {m.group for m in onto.memberships}, "item": set(onto.items),
+            "route": set(onto.authorizations) | listed, "flag": set(FLAGS), "mode": set(MODES)}
+
+
+def _rule_problems(rules: str | None) -> int:
+    """`aidkb rules`: every error of the rule files, one line each on stderr; how many there are."""
+    from kb.checks import problems_in
+    from kb.program import RULES_DIR, rule_files
+
+    directory = Path(rules) if rules else RULES_DIR
+    if not directory.is_dir():
+        raise UsageError(f"{rules}: --rules must be a directory of .dl rule files")
+    errors = problems_in(rule_files(directory), directory if directory == RULES_DIR else None, rule_domains())
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr)
+    if errors:
+        print(f"error: {len(errors)} error{'s' if len(errors) > 1 else ''} in the rule files", file=sys.stderr)
+    return len(errors)
 
 
 def cmd_explain(args) -> int:
@@ -186,6 +216,21 @@ def cmd_check_proof(args) -> int:
     else:
         print(line)
     return status
+
+
+def cmd_convert_proof(args) -> int:
+    """A proof.v1 document (or a decision.v1 answer) written as proof.v2 (decision.v2), on stdout."""
+    from queries.proof_v2 import ConvertError, convert_v1
+
+    try:
+        doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        out = convert_v1(doc)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        reason = str(e) if isinstance(e, ConvertError) else f"cannot read: {str(e)[:200]}"
+        print(f"error: {args.file}: {reason}", file=sys.stderr)
+        return 2
+    print(json.dumps(out, indent=1, ensure_ascii=False))
+    return 0
 
 
 def _progress():
@@ -311,9 +356,12 @@ def main(argv: list[str] | None = None) -> int:
                                   "default: the licence, every route and every red flag")
     p.add_argument("--format", choices=list(FORMATS), default="text")
     p.set_defaults(func=cmd_explain)
-    p = sub.add_parser("check-proof", help="check a proof (proof.v1 JSON) without the engine")
-    p.add_argument("file", help="a proof.v1 document, or the JSON of `aidkb decide --json` for one case")
+    p = sub.add_parser("check-proof", help="check a proof (proof.v2 JSON; proof.v1 too) without the engine")
+    p.add_argument("file", help="a proof.v2 document, or the JSON of `aidkb decide --json` for one case")
     p.set_defaults(func=cmd_check_proof)
+    p = sub.add_parser("convert-proof", help="write a proof.v1 document (or decision) as proof.v2, on stdout")
+    p.add_argument("file", help="a proof.v1 document, or a decision.v1 answer (`decide --json` of before)")
+    p.set_defaults(func=cmd_convert_proof)
     p = sub.add_parser("impact", help="what a reform changes, over case files and the country x item x profile grid")
     p.add_argument("reform", help="a reform file (YAML)")
     p.add_argument("--cases", nargs="+", help="case files or folders to compare")

@@ -14,9 +14,14 @@ Checks, each raising RuleError at the offending place:
 - recursion: after kb.rewrite.rewrite_recursion (which moves the recursive atom first and linearizes transitive
   rules), a recursive atom must come first in its body (left recursion), because right recursion over
   cyclic data never returns in pyDatalog (shared/engine-notes.md).
+- domains (`domain_errors`, given the names the law's data declares): a constant that names a country group,
+  a case flag, a route, a mode or an item must be one of them ("D6" for "D5" is an error at its position).
+`check` raises the first error; `check_all` reports every one (`aidkb rules`).
 """
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 
 from .graph import components
@@ -57,6 +62,110 @@ def check(statements: list, version: str = "", may_be_empty: AbstractSet[str] = 
     rules = rewritten
     check_recursion_first(rules)
     return Program(tuple(declarations), tuple(rules), version)
+
+
+def check_all(statements: list, domains: Mapping[str, AbstractSet[str]] | None = None,
+              may_be_empty: AbstractSet[str] = frozenset()) -> list[RuleError]:
+    """Every error the checks find, not only the first: each check once over the whole rule set, and each rule's
+    own checks for every rule; then the constants against the domains, when given."""
+    errors: list[RuleError] = []
+
+    def attempt(f: Callable, *args):
+        try:
+            return f(*args)
+        except RuleError as e:
+            errors.append(e)
+            return None
+
+    declarations = [s for s in statements if isinstance(s, Declaration)]
+    rules = [s for s in statements if isinstance(s, Rule)]
+    attempt(check_ids, declarations, rules)
+    arities = attempt(check_arity, declarations, rules)
+    if arities is not None:
+        attempt(check_defined, declarations, rules, arities, may_be_empty)
+    for rule in rules:
+        attempt(check_safety, rule)
+        attempt(check_exact, rule)
+    attempt(check_stratified, rules)
+    if not errors:  # the rewrite assumes rules that pass the checks above
+        rewritten = attempt(rewrite_recursion, rules)
+        if rewritten is not None:
+            attempt(check_recursion_first, rewritten)
+    if domains is not None:
+        errors += domain_errors(rules, domains)
+    return errors
+
+
+def problems_in(paths: list, root=None, domains: Mapping[str, AbstractSet[str]] | None = None) -> list[RuleError]:
+    """Every error in a set of rule files: each file's syntax errors (a file that does not parse is left out of
+    the checks that follow), then every error of check_all."""
+    from .parser import parse_files
+
+    statements: list = []
+    errors: list[RuleError] = []
+    for path in paths:
+        try:
+            statements += parse_files([path], root)
+        except RuleError as e:
+            errors.append(e)
+    return errors + check_all(statements, domains)
+
+
+# The arguments of input and base facts whose constants name something the law's data declares, by kind; the
+# kinds follow a variable into the heads of the rules that pass it on (listed(C, Country, Group) names a group).
+DOMAIN_ARGUMENTS = {("group_member", 1): "group", ("flag", 1): "flag", ("mode", 1): "mode", ("item", 1): "item",
+                    ("item_class", 0): "item", ("item_kind", 0): "item", ("item_level", 0): "item",
+                    ("item_exception", 0): "item", ("item_read_as", 0): "item", ("item_exception", 1): "route",
+                    ("authorization", 0): "route", ("veu", 1): "route"}
+
+
+def domain_kinds(rules: list[Rule]) -> dict[tuple[str, int], str]:
+    """The kind of every argument position that carries a declared kind, derived predicates included."""
+    kinds = dict(DOMAIN_ARGUMENTS)
+    changed = True
+    while changed:
+        changed = False
+        for rule in rules:
+            of_var: dict[str, str] = {}
+            for lit in rule.body:
+                if isinstance(lit, (Positive, Negative)):
+                    for i, a in enumerate(lit.atom.args):
+                        if hasattr(a, "name") and (lit.atom.pred, i) in kinds:
+                            of_var.setdefault(a.name, kinds[(lit.atom.pred, i)])
+            for i, a in enumerate(rule.head.args):
+                key = (rule.head.pred, i)
+                if hasattr(a, "name") and a.name in of_var and key not in kinds:
+                    kinds[key] = of_var[a.name]
+                    changed = True
+    return kinds
+
+
+def domain_errors(rules: list[Rule], domains: Mapping[str, AbstractSet[str]]) -> list[RuleError]:
+    """Each constant in a rule body at an argument of a declared kind that is not a name of that kind (nor one
+    that a rule's head gives, as a rule that adds a route does)."""
+    kinds = domain_kinds(rules)
+    given: dict[tuple[str, int], set] = {}
+    for rule in rules:
+        for i, a in enumerate(rule.head.args):
+            if isinstance(a, Const):
+                given.setdefault((rule.head.pred, i), set()).add(a.value)
+    errors = []
+    for rule in rules:
+        for lit in rule.body:
+            if not isinstance(lit, (Positive, Negative)):
+                continue
+            for i, a in enumerate(lit.atom.args):
+                kind = kinds.get((lit.atom.pred, i))
+                if not isinstance(a, Const) or kind is None or kind not in domains:
+                    continue
+                names = domains[kind]
+                if a.value not in names and a.value not in given.get((lit.atom.pred, i), set()):
+                    near = difflib.get_close_matches(str(a.value), sorted(map(str, names)), n=1, cutoff=0.5)
+                    hint = f" (did you mean {near[0]!r}?)" if near else ""
+                    errors.append(RuleError(f"rule {rule.id}: {a} in {lit.atom.pred}(...) is not "
+                                            f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} the knowledge base "
+                                            f"declares{hint}", lit.pos or rule.pos))
+    return errors
 
 
 def check_ids(declarations: list[Declaration], rules: list[Rule]) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import NoReturn, cast
@@ -39,6 +40,8 @@ from kb.syntax import COMPARISONS, Assign, Compare, Negative, Positive, Program,
 from .case import Case
 from .explain import Explainer, fill
 from .proof import FORMAT, ProofBuilder, base_sources, children, rules_in
+from .proof_v2 import FORMAT as V2
+from .proof_v2 import SECTIONS, WORDS, BadValue, from_v2, to_v2
 from .reform import RULE_OPS, Reform, ReformError, parse_operations
 
 # Bounds on what the checker reads and does (a proof of a shipped case is far below each).
@@ -64,14 +67,16 @@ class CheckResult:
     steps: int
     error: str | None = None
     reform: list[str] = field(default_factory=list)  # the what-if operations the proof was made under
+    note: str | None = None  # said after the verdict (a proof in the previous format, proof.v1)
 
     def verdict(self) -> str:
         """One line: 'valid proof (N steps checked)', 'valid under reform: ... (N steps checked)', or INVALID."""
         if not self.valid:
             return f"INVALID at {self.error}"
+        note = f"; {self.note}" if self.note else ""
         if self.reform:
-            return f"valid under reform: {'; '.join(self.reform)} ({self.steps} steps checked)"
-        return f"valid proof ({self.steps} steps checked)"
+            return f"valid under reform: {'; '.join(self.reform)} ({self.steps} steps checked{note})"
+        return f"valid proof ({self.steps} steps checked{note})"
 
 
 def _ground(atom, b: dict) -> list:
@@ -124,28 +129,28 @@ def _scan(doc) -> None:
             raise BadStep(path, f"error: {type(value).__name__} is not a JSON value")
 
 
-_SCHEMA: list = []
+_SCHEMA: dict = {}
 
 
-def _schema_errors(doc: dict) -> None:
-    """The document against queries/schemas/proof.v1.json, where the jsonschema package is installed (the
+def _schema_errors(doc: dict, version: str = FORMAT) -> None:
+    """The document against queries/schemas/<version>.json, where the jsonschema package is installed (the
     shape checks below hold either way); the first error is reported with its path."""
-    if not _SCHEMA:
+    if version not in _SCHEMA:
         try:
             import jsonschema
         except ImportError:
-            _SCHEMA.append(None)
+            _SCHEMA[version] = None
         else:
             from pathlib import Path
-            schema = json.loads((Path(__file__).parent / "schemas" / "proof.v1.json").read_text(encoding="utf-8"))
-            _SCHEMA.append(jsonschema.Draft202012Validator(schema))
-    validator = _SCHEMA[0]
+            schema = json.loads((Path(__file__).parent / "schemas" / f"{version}.json").read_text(encoding="utf-8"))
+            _SCHEMA[version] = jsonschema.Draft202012Validator(schema)
+    validator = _SCHEMA[version]
     if validator is None:
         return
     error = next(iter(sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))), None)
     if error is not None:
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        raise BadStep(path, f"not valid against the proof.v1 schema: {_brief(error.message, 200)}")
+        raise BadStep(path, f"not valid against the {version} schema: {_brief(error.message, 200)}")
 
 
 def _scalar(v) -> bool:
@@ -271,6 +276,8 @@ class _Checker:
         self.open: list[tuple] = []
         self.reform = Reform()
         self.described: list[str] = []
+        self.written: dict | None = None  # the proof.v2 document, when the document is one
+        self.keys: dict[str, list[str]] = {}  # its conclusions' and refutations' keys, in order
 
     def fail(self, path: str, message: str) -> NoReturn:
         raise BadStep(path, message)
@@ -282,8 +289,10 @@ class _Checker:
 
     def run(self) -> None:
         d = self.doc
+        if isinstance(d, dict) and d.get("format") == V2:
+            d = self.doc = self.read_v2(d)
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            self.fail("format", f"not a {FORMAT} document")
+            self.fail("format", f"not a {V2} (or {FORMAT}) document")
         for key in d:
             if key not in ("format", "ruleset_version", "question", "conclusions", "refutations", "truncated"):
                 self.fail(key, "malformed: unknown field")
@@ -335,6 +344,37 @@ class _Checker:
             else:
                 self.node(path, node)
         self.whole(conclusions, refutations)
+        if self.written is not None:  # every value in its type, every key its atom's, as proof.v2 writes them
+            difference = _difference("", self.written, json.loads(json.dumps(to_v2(d, self.program, self.onto))))
+            if difference:
+                self.fail(*difference)
+
+    def read_v2(self, d: dict) -> dict:
+        """A proof.v2 document as the proof tree the checks read (its values in the engine's form)."""
+        for key in d:
+            if key not in ("format", "ruleset_version", "words", "question", *SECTIONS, "truncated"):
+                self.fail(key, "malformed: unknown field")
+        _schema_errors(d, V2)
+        words = _need("", d, "words", str, "a words version")
+        if words != WORDS:
+            self.fail("words", f"written in the wording {_brief(words)}; this checker renders {WORDS!r}, so its "
+                               "sentences cannot be compared (decide the case again for a proof in these words)")
+        q = _need("", d, "question", dict, "an object")
+        for section in SECTIONS:
+            _need("", d, section, dict, "an object keyed by atom")
+        program = self.program
+        try:
+            ops = parse_operations([{o["op"]: o["args"]} for o in q["what_if"]], "proof", "question.what_if",
+                                   self.onto)
+            program = Reform(ops).program(program)
+        except (ReformError, RecursionError, KeyError, TypeError):
+            pass  # the question's check reports it
+        self.written = d
+        self.keys = {section: list(d[section]) for section in SECTIONS}
+        try:
+            return from_v2(d, program, self.onto)
+        except BadValue as e:
+            self.fail("", f"a value of no proof.v2 type: {e}")
 
     def question(self, q: dict) -> None:
         for key in q:
@@ -600,11 +640,12 @@ def _difference(path: str, given, expected) -> tuple[str, str] | None:
         return path, f"is {_brief(given)}, the rules give {_brief(expected)}"
     if isinstance(given, dict):
         for k in list(expected) + [k for k in given if k not in expected]:
+            at = f"{path}.{k}".lstrip(".") if k.isidentifier() else f"{path}[{json.dumps(k)}]"  # a key by atom
             if k not in given:
-                return f"{path}.{k}".lstrip("."), "missing"
+                return at, "missing"
             if k not in expected:
-                return f"{path}.{k}".lstrip("."), "not part of the proof the rules give"
-            d = _difference(f"{path}.{k}".lstrip("."), given[k], expected[k])
+                return at, "not part of the proof the rules give"
+            d = _difference(at, given[k], expected[k])
             if d:
                 return d
         return None
@@ -625,7 +666,7 @@ def _difference(path: str, given, expected) -> tuple[str, str] | None:
 
 DECISION_FIELDS = {"id", "title", "as_of", "mode", "regime", "status", "license_required", "authorized_by",
                    "not_available", "uncertain", "red_flags", "review_policy", "obligations", "citations", "reasons",
-                   "caveats", "no_licence_because", "what_if", "ruleset_version", "proof"}
+                   "caveats", "no_licence_because", "what_if", "ruleset_version", "proof", "obstacles"}
 
 
 def _contested_caveats(checker: _Checker, outcome: dict, c: str) -> list[str]:
@@ -669,13 +710,15 @@ def _contested_caveats(checker: _Checker, outcome: dict, c: str) -> list[str]:
 
 def _answers(checker: _Checker, decision: dict) -> None:
     """Each answer field of a decision must be what its (checked) proof gives."""
-    from .decide import _caveats, _label, read_outcome
+    from .decide import _caveats, _label, obstacles_of, read_outcome
 
+    fields = DECISION_FIELDS if checker.written is not None else DECISION_FIELDS - {"obstacles"}  # decision.v1
     for key in decision:
-        if key not in DECISION_FIELDS:
+        if key not in fields:
             checker.fail(key, "not a field of a decision")
-    for key in DECISION_FIELDS - set(decision):
+    for key in fields - set(decision):
         checker.fail(key, "missing field of a decision")
+    decision = {**decision, "proof": checker.doc}  # the proof tree read (from proof.v2, its values as the engine's)
     proof, program, q = decision["proof"], checker.program, decision["proof"]["question"]
     c = q["case"]
     o = read_outcome(checker.x, program, checker.onto, c)
@@ -700,6 +743,8 @@ def _answers(checker: _Checker, decision: dict) -> None:
         "status": " ".join(dict.fromkeys(status)) or "legal status unknown on this date",
         "license_required": required, "authorized_by": o["authorized"],
         "not_available": {a[1]: n["reason"] for (_, a), n in zip(failed, proof["refutations"])} if required else {},
+        **({"obstacles": {a[1]: obstacles_of(n) for (_, a), n in zip(failed, proof["refutations"])} if required
+            else {}} if "obstacles" in fields else {}),
         "uncertain": {a[1]: checker.full[("uncertain_route", *a)][1]["sentence"] for a in answers["uncertain_route"]},
         "red_flags": sorted({a[1] for a in answers["red_flag"]}),
         "review_policy": o["review_policy"],
@@ -734,14 +779,26 @@ def check_proof(doc, program: Program | None = None, onto: ontology.Ontology | N
         else:
             checker.run()
     except BadStep as e:
-        return CheckResult(False, checker.steps, str(e), checker.described)
+        return CheckResult(False, checker.steps, _keyed(str(e), checker.keys), checker.described)
     except RecursionError:
         return CheckResult(False, checker.steps, "error: the document is nested too deeply to check",
                            checker.described)
     except (AidkbError, ArithmeticError, TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
         return CheckResult(False, checker.steps, f"error: the document cannot be checked ({type(e).__name__}: "
                                                  f"{_brief(str(e))})", checker.described)
-    return CheckResult(True, checker.steps, None, checker.described)
+    old = None if checker.written is not None else (f"a {FORMAT} document (the previous format), checked as "
+                                                    f"written; `aidkb convert-proof` writes it as {V2}")
+    return CheckResult(True, checker.steps, None, checker.described, old)
+
+
+def _keyed(error: str, keys: dict[str, list[str]]) -> str:
+    """A path into the proof tree as the proof.v2 document's: conclusions[2] is conclusions["<its atom>"]."""
+    def key(m: re.Match) -> str:
+        names = keys.get(m.group(2), [])
+        i = int(m.group(3))
+        return f"{m.group(1)}{m.group(2)}[{json.dumps(names[i])}]" if i < len(names) else m.group(0)
+
+    return re.sub(r"^((?:proof\.)?)(conclusions|refutations)\[(\d+)\]", key, error) if keys else error
 
 
 def _rule_operations(doc) -> bool:

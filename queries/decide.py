@@ -73,10 +73,30 @@ class Decision:
     no_licence_because: str | None = None
     what_if: list[str] = field(default_factory=list)
     ruleset_version: str = ""
-    proof: dict = field(default_factory=dict, repr=False)
+    proof: dict = field(default_factory=dict, repr=False)  # the proof tree (queries/proof.py)
+    obstacles: dict[str, list[str]] = field(default_factory=dict)  # route -> every reason it is not available
+    program: Program | None = field(default=None, repr=False, compare=False)  # the rules that made the proof
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """decision.v2: the answer fields, and the proof as proof.v2."""
+        from .proof_v2 import to_v2
+
+        out = asdict(dataclasses.replace(self, proof={}, program=None))
+        del out["program"]
+        out["proof"] = to_v2(self.proof, self.rules(), ontology.load()) if self.proof else {}
+        return out
+
+    def rules(self) -> Program:
+        """The rules the proof was made with; a decision sent from another process (which leaves its rules
+        behind: they weigh six times the rest) gets the installed rules under its what-if again."""
+        if self.program is None:
+            ops = parse_operations([{o["op"]: o["args"]} for o in self.proof["question"]["what_if"]], self.id,
+                                   "what_if", ontology.load())
+            self.program = Reform(ops).program(baseline_program())
+        return self.program
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "program": None}
 
     def outcome(self) -> tuple:
         """What a lawyer acts on: the licence, the routes, the unclear routes and the review policy."""
@@ -90,6 +110,11 @@ class Decision:
         if self.uncertain:
             text += f"; unclear: {', '.join(sorted(self.uncertain))}"
         return text + (f"; review policy: {self.review_policy}" if self.review_policy else "")
+
+
+def obstacles_of(refutation: dict) -> list[str]:
+    """Every reason a route is not available, in words: the reason given first, then the other obstacles."""
+    return list(dict.fromkeys([refutation["reason"]] + [o["reason"] for o in refutation.get("obstacles", [])]))
 
 
 def decide(case: Case, program: Program | None = None, contested: bool = True) -> Decision:
@@ -172,6 +197,7 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
                for (pred, args), n in zip(conclusions, proof["conclusions"]) if pred not in ("status", "caveat")]
     stated = [n["sentence"] for (pred, _), n in zip(conclusions, proof["conclusions"]) if pred == "caveat"]
     not_available = {args[1]: n["reason"] for (_, args), n in zip(failed, proof["refutations"]) if required}
+    obstacles = {args[1]: obstacles_of(n) for (_, args), n in zip(failed, proof["refutations"]) if required}
     fired = [r for n in proof["conclusions"] for r in rules_in(n, program)]
     rules_used = fired + [r for n in proof["refutations"] for r in rules_in(n, program)]
     bound = [(program.rule(n["rule"]), n["bindings"]) for n in proof["conclusions"] + proof["refutations"]
@@ -188,7 +214,8 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
         citations=list(dict.fromkeys(cite for rule in rules_used for cite in rule.cites)), reasons=reasons,
         caveats=list(dict.fromkeys(stated + _caveats(fired, bound, onto, case))),
         no_licence_because=None if required else proof["refutations"][0]["reason"],
-        what_if=reform.describe(), ruleset_version=program.version, proof=proof)
+        what_if=reform.describe(), ruleset_version=program.version, proof=proof, obstacles=obstacles,
+        program=program)
 
 
 def _label(pred: str, args: tuple) -> str:

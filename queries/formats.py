@@ -33,13 +33,17 @@ def register(fmt: Format) -> None:
 
 
 def render(explanation: Any, name: str) -> Any:
-    """The explanation in the named format (proof.v1 data for json, else text)."""
+    """The explanation in the named format (proof.v2 data for json, else text)."""
     return FORMATS[name].function()(explanation)
 
 
 def document(explanation: Any) -> dict:
-    """The proof.v1 document itself."""
-    return explanation.document
+    """The proof document, written as proof.v2 (typed values, conclusions keyed by atom)."""
+    import ontology
+    from kb.program import baseline_program
+    from queries.proof_v2 import to_v2
+
+    return to_v2(explanation.document, explanation.program or baseline_program(), ontology.load())
 
 
 register(Format("text", "text/plain", "queries.render:explanation_text"))

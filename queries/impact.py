@@ -399,8 +399,8 @@ def causes(case: Case, reform: Reform) -> list[str]:
     """Why the reform changes this case's outcome: operations, rules that now (no longer) fire, changed premises."""
     before = decide(case)
     after = decide(dataclasses.replace(case, what_if=case.what_if + reform.operations))
-    program_before = Reform(case.what_if).program()
-    program_after = Reform(case.what_if + reform.operations).program()
+    program_before = before.program or Reform(case.what_if).program()  # the rules each proof was made with
+    program_after = after.program or Reform(case.what_if + reform.operations).program()
     fired_before = {r.id for n in before.proof["conclusions"] for r in rules_in(n, program_before)}
     fired_after = {r.id for n in after.proof["conclusions"] for r in rules_in(n, program_after)}
     premises_before, premises_after = _base_premises(before.proof), _base_premises(after.proof)
@@ -415,14 +415,15 @@ def causes(case: Case, reform: Reform) -> list[str]:
 
 
 def _base_premises(proof: dict) -> set[str]:
+    """The base facts (ontology and parameters, not the case's inputs) a decision's conclusions rest on."""
+    from .proof import children
+    from .proof_v2 import atom_key
+
     out: set[str] = set()
-
-    def walk(node):
+    stack = list(proof["conclusions"])
+    while stack:
+        node = stack.pop()
         if node.get("kind") == "fact" and node["source"].get("type") != "case":
-            out.add(f"{node['atom'][0]}({', '.join(map(str, node['atom'][1:]))})")
-        for child in node.get("premises", []):
-            walk(child)
-
-    for n in proof["conclusions"]:
-        walk(n)
+            out.add(atom_key(node["atom"]))
+        stack += [child for _, child in children(node)]
     return out

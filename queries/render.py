@@ -14,6 +14,8 @@ from .decide import Decision
 from .explain import BEGINNING, OPEN_END, fill, format_value
 from .explanation import Explanation
 from .proof import children
+from .proof_v2 import FORMAT as V2
+from .proof_v2 import WORDS
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -28,6 +30,7 @@ def decision_text(d: Decision) -> str:
     lines.append(_wrap(answer_sentence(d), "  "))
     for route, why in d.not_available.items():
         lines.append(_wrap(f"not {route}: {why}", "    "))
+        lines += [_wrap(f"also: {more}", "      ") for more in d.obstacles.get(route, [])[1:]]
     for route, why in d.uncertain.items():
         lines.append(_wrap(f"UNCLEAR {route}: {why}", "    "))
     if d.red_flags:
@@ -265,7 +268,7 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
     for note in truncation_notes(e.document):
         lines += [f"**{note}**", ""]
     lines += [f"Rule set version {d.ruleset_version}. Checkable with `aidkb check-proof` "
-                        f"(format {e.document['format']}). Not legal advice.", ""]
+                        f"(format {V2}, {WORDS}). Not legal advice.", ""]
     return "\n".join(lines)
 
 
@@ -324,7 +327,7 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
                  f"<pre>{esc(chr(10).join(tree))}</pre></details>")
     parts += [f"<p><b>{esc(n)}</b></p>" for n in truncation_notes(e.document)]
     parts.append(f"<p>Rule set version {esc(d.ruleset_version)}. Checkable with <code>aidkb check-proof</code> "
-                 f"(format {esc(e.document['format'])}). Not legal advice.</p></body></html>")
+                 f"(format {V2}, {WORDS}). Not legal advice.</p></body></html>")
     return "\n".join(parts) + "\n"
 
 

@@ -1,5 +1,6 @@
 """Expected outputs kept beside the tests: for every shared case, the explanation as text (proof trees and
-why-not) and the proof as JSON; for a few, the minimal counterfactuals too. A difference fails with a diff.
+why-not) and the proof as JSON (proof.v2); for a few, the minimal counterfactuals too. A difference fails with a
+diff. golden/v1/ keeps the proofs as proof.v1 wrote them, the last time: each converts to proof.v2.
 
 After a deliberate change, regenerate and review the diff before committing:
     AIDKB_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
@@ -40,7 +41,8 @@ def _compare(path: Path, actual: str) -> None:
 def test_golden(path, monkeypatch):
     monkeypatch.chdir(ROOT)  # sources are named relative to the project root, as on the command line
     case = load_case(Path(os.path.relpath(path, ROOT)))
-    _compare(GOLDEN / f"{case.id}.json", json.dumps(decide(case).proof, indent=1, ensure_ascii=False) + "\n")
+    _compare(GOLDEN / f"{case.id}.json", json.dumps(decide(case).to_json()["proof"], indent=1, ensure_ascii=False)
+             + "\n")
     _compare(GOLDEN / f"{case.id}.txt", explanation_text(explain(case, with_counterfactuals=False)))
 
 
@@ -53,3 +55,28 @@ def test_golden_counterfactuals(name, monkeypatch):
     monkeypatch.chdir(ROOT)
     case = load_case(Path(os.path.relpath(SHARED_CASES / f"{name}.yaml", ROOT)))
     _compare(GOLDEN / f"{case.id}.counterfactuals.txt", explanation_text(explain(case)))
+
+
+V1_GOLDEN = sorted((GOLDEN / "v1").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", V1_GOLDEN, ids=lambda p: p.stem)
+def test_every_v1_golden_converts_to_v2(path):
+    from jsonschema import Draft202012Validator
+
+    import ontology
+    from kb.program import baseline_program
+    from queries.proof_v2 import convert_v1, from_v2
+
+    v1 = json.loads(path.read_text(encoding="utf-8"))
+    v2 = json.loads(json.dumps(convert_v1(v1)))
+    schema = json.loads((ROOT / "queries" / "schemas" / "proof.v2.json").read_text(encoding="utf-8"))
+    errors = [e.message for e in Draft202012Validator(schema).iter_errors(v2)]
+    assert not errors, errors[:3]
+    assert v2["format"] == "proof.v2" and list(v2["conclusions"]) == [
+        f"{n['atom'][0]}({', '.join(map(str, n['atom'][1:]))})" for n in v1["conclusions"]]
+    assert from_v2(v2, baseline_program(), ontology.load()) == v1  # nothing lost
+
+
+def test_v1_goldens_are_kept():
+    assert len(V1_GOLDEN) == 29

@@ -86,9 +86,11 @@ def test_check_proof_accepts_a_decision_and_its_proof(client):
 def test_check_proof_reports_a_tampered_step_or_answer(client):
     decision = post_json(client, "/v1/decide", case_body(LPP)).json()
     proof = json.loads(json.dumps(decision["proof"]))
-    proof["conclusions"][0]["citations"] = ["15 CFR 999.9"]
+    first = next(iter(proof["conclusions"]))  # proof.v2: conclusions keyed by atom
+    proof["conclusions"][first]["citations"] = ["15 CFR 999.9"]
     out = client.post("/v1/check-proof", json=proof).json()
-    assert out["valid"] is False and "conclusions[0]" in out["error"] and out["verdict"].startswith("INVALID")
+    assert out["valid"] is False and f"conclusions[{json.dumps(first)}]" in out["error"]
+    assert out["verdict"].startswith("INVALID")
     lied = {**decision, "license_required": not decision["license_required"]}
     out = client.post("/v1/check-proof", json=lied).json()
     assert out["valid"] is False and "license_required" in out["error"]
@@ -96,7 +98,7 @@ def test_check_proof_reports_a_tampered_step_or_answer(client):
 
 def test_check_proof_answers_as_the_cli(client, tmp_path):
     decision = post_json(client, "/v1/decide", case_body(LPP)).json()
-    decision["proof"]["refutations"] = []
+    decision["proof"]["refutations"] = {}
     path = tmp_path / "tampered.json"
     path.write_text(json.dumps(decision), encoding="utf-8")
     run = subprocess.run([str(AIDKB), "check-proof", str(path)], capture_output=True, text=True, check=False,

@@ -29,7 +29,7 @@ def test_decide_takes_a_mapping_or_a_case():
 
 def test_explain_formats_and_goals():
     case = load_case(LPP)
-    assert service.explain(case, "LPP", "json")["format"] == "proof.v1"
+    assert service.explain(case, "LPP", "json")["format"] == "proof.v2"
     assert service.explain(case, "LPP", "dot").startswith("digraph")
     with pytest.raises(service.RequestError) as e:
         service.explain(case, "LPX", "text")

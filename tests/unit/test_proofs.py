@@ -26,6 +26,7 @@ from queries.prov import proof_graph
 from ..conftest import OWN_CASES, SHARED_CASES
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "queries" / "schemas" / "proof.v1.json").read_text())
+SCHEMA_V2 = json.loads((Path(__file__).resolve().parents[2] / "queries" / "schemas" / "proof.v2.json").read_text())
 CASES = sorted(SHARED_CASES.glob("*.yaml")) + sorted(OWN_CASES.glob("*.yaml"))
 
 
@@ -35,10 +36,14 @@ def proof_of(name: str, folder=SHARED_CASES) -> dict:
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
 def test_every_proof_is_valid(path):
-    doc = json.loads(json.dumps(decide(load_case(path)).proof))
-    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    d = decide(load_case(path))
+    doc = json.loads(json.dumps(d.to_json()["proof"]))
+    jsonschema.Draft202012Validator(SCHEMA_V2).validate(doc)
     result = check_proof(doc)
-    assert result.valid, result.error
+    assert result.valid and "proof.v1" not in result.verdict(), result.error
+    tree = json.loads(json.dumps(d.proof))  # the tree it is written from: the proof.v1 document
+    jsonschema.Draft202012Validator(SCHEMA).validate(tree)
+    assert check_proof(tree).valid
 
 
 def test_proofs_are_deterministic():
@@ -298,7 +303,7 @@ def test_dated_reform_proofs_check_valid_and_say_so(tmp_path):
                       [{"move_country": {"country": "MY", "to_tier": 1, "from": "2025-05-20"}},
                        {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000,
                                           "from": "2025-05-20"}}], "dated-ops")
-    proof = json.loads(json.dumps(decide(case).proof))
+    proof = json.loads(json.dumps(decide(case).to_json()["proof"]))
     assert proof["question"]["what_if"][0]["args"]["from"] == "2025-05-20"  # input form
     result = check_proof(proof)
     assert result.valid, result.error
@@ -311,9 +316,9 @@ def test_truncated_explanation_says_so(monkeypatch):
 
     monkeypatch.setattr(queries.explain, "MAX_DEPTH", 1)
     case = load_case(SHARED_CASES / "lpp-over-annual-limit.yaml")
-    proof = json.loads(json.dumps(decide(case).proof))
+    proof = json.loads(json.dumps(decide(case).to_json()["proof"]))
     assert proof["truncated"] == ["why-not is followed 1 levels deep, no deeper"]
-    jsonschema.Draft202012Validator(SCHEMA).validate(proof)
+    jsonschema.Draft202012Validator(SCHEMA_V2).validate(proof)
     assert check_proof(proof).valid
     hidden = copy.deepcopy(proof)
     del hidden["truncated"]  # a partial explanation may not pass for a complete one

@@ -66,11 +66,34 @@ def _reform_case(tmp: Path, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def documents(tmp_path_factory) -> dict[str, dict]:
+def decisions(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("reforms")
     paths = sorted(SHARED_CASES.glob("*.yaml")) + sorted(OWN_CASES.glob("*.yaml"))
     paths += [_reform_case(tmp, name) for name in REFORMS]
-    return {p.stem: json.loads(json.dumps(decide(load_case(p)).to_json())) for p in paths}
+    return {p.stem: decide(load_case(p)) for p in paths}
+
+
+@pytest.fixture(scope="module")
+def written(decisions) -> dict[str, dict]:
+    """The decision documents as `decide --json` prints them (decision.v2, the proof as proof.v2)."""
+    return {name: json.loads(json.dumps(d.to_json())) for name, d in decisions.items()}
+
+
+@pytest.fixture(scope="module")
+def documents(decisions, written) -> dict[str, dict]:
+    """The same decisions with the proof as its tree (queries/proof.py: the engine's values; decision.v1): what
+    the tamperings below change, and what the checker reads a proof.v2 document as."""
+    return {name: json.loads(json.dumps({**{k: v for k, v in written[name].items() if k != "obstacles"},
+                                         "proof": d.proof})) for name, d in decisions.items()}
+
+
+def _as_v2(doc: dict, decision, written: dict) -> dict:
+    """A (tampered) decision.v1 document written as decide --json writes decision.v2."""
+    import ontology
+    from queries.proof_v2 import to_v2
+
+    proof = to_v2(doc["proof"], decision.program, ontology.load())
+    return json.loads(json.dumps({**doc, "obstacles": written["obstacles"], "proof": proof}))
 
 
 # ---- walking a proof
@@ -447,13 +470,113 @@ TAMPERINGS = [sentence, citation, binding, dropped_premise, duplicated_premise, 
               answer("as_of", _as_of), answer("caveats", _caveats)]
 
 
-def test_untampered_documents_are_valid(documents):
-    for name, doc in documents.items():
+# ---- tamperings of what only proof.v2 writes
+
+def _typed(doc: dict, *keys: str) -> list[tuple]:
+    """(container, key) of every typed value of the proof whose keys are `keys` (e.g. amount and unit)."""
+    out: list[tuple] = []
+
+    def walk(x):
+        items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else []
+        for k, v in items:
+            if isinstance(v, dict) and set(v) == set(keys):
+                out.append((x, k))
+            else:
+                walk(v)
+    walk(doc["proof"])
+    return out
+
+
+def _v2_site(*keys: str, where=lambda v: True):
+    def decorator(change):
+        def tamper(doc, rng):
+            sites = [(c, k) for c, k in _typed(doc, *keys) if where(c[k])]
+            if not sites:
+                return None
+            c, k = rng.choice(sites)
+            c[k] = change(c[k])
+            return doc
+        tamper.__name__ = change.__name__
+        return tamper
+    return decorator
+
+
+@_v2_site("amount", "unit")
+def v2_unit(v):
+    return {**v, "unit": "operations" if v["unit"] != "operations" else "TPP"}
+
+
+@_v2_site("amount", "unit")
+def v2_amount_as_decimal(v):
+    return {"decimal": str(v["amount"]), "unit": v["unit"]}
+
+
+@_v2_site("date", where=lambda v: v["date"] != "open")
+def v2_date_as_number(v):
+    return {"amount": int(v["date"].replace("-", "")), "unit": "number"}
+
+
+@_v2_site("date", where=lambda v: v["date"] != "open")
+def v2_date(v):
+    import datetime as dt
+
+    return {"date": (dt.date.fromisoformat(v["date"]) + dt.timedelta(days=1)).isoformat()}
+
+
+@_v2_site("date", where=lambda v: v["date"] == "open")
+def v2_open_as_sentinel(v):
+    return {"date": "9999-12-31"}  # at a validity's end, the engine's sentinel; at its start, a wrong date
+
+
+@_v2_site("country", "name")
+def v2_country_name(v):
+    return {**v, "name": v["name"] + "ia"}
+
+
+def v2_conclusion_key(doc, rng):
+    keys = list(doc["proof"]["conclusions"])
+    k = rng.choice(keys)
+    doc["proof"]["conclusions"] = {(key + " " if key == k else key): n
+                                   for key, n in doc["proof"]["conclusions"].items()}
+    return doc
+
+
+def v2_words(doc, rng):
+    doc["proof"]["words"] = "words.2"
+    return doc
+
+
+def answer_obstacles(doc, rng):
+    """decision.v2's every reason per route: one reworded, dropped or moved before the reason given first."""
+    routes = sorted(r for r, reasons in doc["obstacles"].items())
+    if not routes:
+        return None
+    reasons = doc["obstacles"][rng.choice(routes)]
+    i = rng.randrange(len(reasons))
+    if len(reasons) > 1 and rng.random() < 0.5 and i:
+        reasons.insert(0, reasons.pop(i))
+    elif len(reasons) > 1 and rng.random() < 0.5:
+        reasons.pop(rng.randrange(1, len(reasons)))
+    else:
+        reasons[i] = _reword(reasons[i])
+    return doc
+
+
+V2_TAMPERINGS = [answer_obstacles, v2_unit, v2_amount_as_decimal, v2_date_as_number, v2_date, v2_open_as_sentinel, v2_country_name,
+                 v2_conclusion_key, v2_words]
+
+
+def test_untampered_documents_are_valid(documents, written):
+    for name, doc in written.items():
         result = check_proof(doc)
         assert result.valid, f"{name}: {result.error}"
         assert bool(result.reform) == bool(doc["proof"]["question"]["what_if"]), name
         if result.reform:
             assert result.verdict().startswith("valid under reform: "), result.verdict()
+        assert "proof.v1" not in result.verdict()
+    for name, doc in documents.items():  # the previous format is checked as written, and says so
+        result = check_proof(doc)
+        assert result.valid and "a proof.v1 document (the previous format)" in result.verdict(), name
 
 
 def test_reform_proofs_say_so(documents):
@@ -467,21 +590,29 @@ def test_reform_proofs_say_so(documents):
     assert proof_only.valid and "replace rule lpp_conditions" in proof_only.verdict()
 
 
-def test_every_harmful_tampering_is_rejected(documents, capsys, monkeypatch):
+def test_every_harmful_tampering_is_rejected(decisions, documents, written, capsys, monkeypatch):
     # Without the JSON Schema pass: it can only reject more, so what is rejected without it is rejected with it,
     # and the checks that follow are tested on their own (the schema pass costs ~35 ms a document).
+    # Each tampering is made to the proof tree and the document then written as proof.v2 (what a reader gets);
+    # the V2_TAMPERINGS change what only proof.v2 writes: a value's type or unit, a date, a key, the words.
     import queries.checker
 
-    monkeypatch.setattr(queries.checker, "_SCHEMA", [None])
+    monkeypatch.setattr(queries.checker, "_SCHEMA", {"proof.v1": None, "proof.v2": None})
     tampered = rejected = 0
     accepted: list[str] = []
     by_kind: dict[str, int] = {}
     for name, doc in documents.items():
-        for tamper in TAMPERINGS:
+        for tamper in TAMPERINGS + V2_TAMPERINGS:
             rng = random.Random(zlib.crc32(f"{name}/{tamper.__name__}".encode()))
-            changed = tamper(copy.deepcopy(doc), rng)
-            if changed is None or changed == doc:
-                continue
+            if tamper in V2_TAMPERINGS:
+                changed = tamper(copy.deepcopy(written[name]), rng)
+                if changed is None or changed == written[name]:
+                    continue
+            else:
+                changed = tamper(copy.deepcopy(doc), rng)
+                if changed is None or changed == doc:
+                    continue
+                changed = _as_v2(changed, decisions[name], written[name])
             tampered += 1
             by_kind[tamper.__name__] = by_kind.get(tamper.__name__, 0) + 1
             result = check_proof(changed)
@@ -494,7 +625,7 @@ def test_every_harmful_tampering_is_rejected(documents, capsys, monkeypatch):
               f"tampered {tampered}, rejected {rejected}")
         print("  " + ", ".join(f"{k} {v}" for k, v in by_kind.items()))
     assert not accepted, f"{len(accepted)} tampered documents accepted: {accepted[:20]}"
-    assert len(by_kind) == len(TAMPERINGS) and tampered > 2000
+    assert len(by_kind) == len(TAMPERINGS) + len(V2_TAMPERINGS) and tampered > 2000
 
 
 # ---- exact reasons for a few tamperings
