@@ -58,12 +58,15 @@ def checked(ops: list[dict], title: str = "what-if") -> tuple[Reform, list[str]]
     return seen[key]
 
 
-def replace_reform(document: dict, source: str, where=st) -> bool:
-    """Make a reform document (an upload or a link) the session's reform, if it is valid."""
+LINK_FAILED = "The link's reform was not loaded: "
+
+
+def replace_reform(document: dict, source: str, where=st, said: str = "") -> bool:
+    """Make a reform document (an upload or a link) the session's reform, if it is valid; else say why."""
     try:
         reform = ui.ask(parse_reform, document, source, note="Checking the reform")
     except AidkbError as e:
-        where.error(ui.md(e), icon="🚫")
+        where.error(said + ui.md(e), icon="🚫")
         return False
     st.session_state["reform_ops"] = [o.to_input() for o in reform.operations]
     st.session_state["reform_name"] = reform.title
@@ -435,10 +438,10 @@ st.caption("Change the law, then run the change over the bundled cases and the g
 try:
     linked = w.linked_document()
 except AidkbError as error:
-    st.error(f"The link's reform was not loaded: {ui.md(error)}", icon="🔗")
+    st.error(LINK_FAILED + ui.md(error), icon="🔗")
 else:
     if linked is not None:
-        replace_reform(linked, "<link>")
+        replace_reform(linked, "<link>", said=LINK_FAILED)
 editors()
 try:
     reform = current_reform()
