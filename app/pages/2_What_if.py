@@ -40,7 +40,7 @@ from queries.reform import Reform, parse_reform
 SOURCE = "<what-if>"
 FLIP_COLOURS = {"no flip": "#e9ecef", "1-9 flips": "#ffd8a8", "10-99 flips": "#ff922b", "100+ flips": "#c92a2a"}
 STATUS_COLOURS = dict(zip(STATUSES, ("#2b8a3e", "#f08c00", "#c92a2a")))
-TABS_WRAP = "<style>div[data-baseweb='tab-list']{flex-wrap:wrap;row-gap:0.25rem}</style>"
+TABS_WRAP = "<style>div[role='tablist']{flex-wrap:wrap;row-gap:0.25rem}</style>"  # tabs wrap on narrow screens
 
 
 def checked(ops: list[dict], title: str = "what-if") -> tuple[Reform, list[str]]:
