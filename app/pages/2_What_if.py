@@ -40,18 +40,19 @@ from queries.reform import Reform, parse_reform
 SOURCE = "<what-if>"
 FLIP_COLOURS = {"no flip": "#e9ecef", "1-9 flips": "#ffd8a8", "10-99 flips": "#ff922b", "100+ flips": "#c92a2a"}
 STATUS_COLOURS = dict(zip(STATUSES, ("#2b8a3e", "#f08c00", "#c92a2a")))
+COUNTRIES_SHOWN = 25  # in the by-country chart
 TABS_WRAP = "<style>div[role='tablist']{flex-wrap:wrap;row-gap:0.25rem}</style>"  # tabs wrap on narrow screens
 
 
-def checked(ops: list[dict], title: str = "what-if") -> tuple[Reform, list[str]]:
+def checked(ops: list[dict]) -> tuple[Reform, list[str]]:
     """Operations validated as one reform (raises ReformError), and the reform in words. Both are worked out in
     the session's worker (rule text is parsed and checked there) and kept in the session."""
     if not ops:
         return Reform(), []
-    key = json.dumps([title, ops], default=str, sort_keys=True)
+    key = json.dumps(ops, default=str, sort_keys=True)
     seen = st.session_state.setdefault("checked_reforms", {})
     if key not in seen:
-        reform = ui.ask(parse_reform, {"title": title, "operations": ops}, SOURCE, note="Checking the reform")
+        reform = ui.ask(parse_reform, {"title": "what-if", "operations": ops}, SOURCE, note="Checking the reform")
         seen[key] = (reform, ui.ask(Reform.describe, reform))
         while len(seen) > 20:
             seen.pop(next(iter(seen)))
@@ -286,10 +287,10 @@ def show_totals(report: dict) -> None:
     part = st.radio("Break down by", ("by_tier", "by_item", "by_country"), horizontal=True, key="totals_part",
                     format_func=lambda p: p.replace("_", " ") + (" (baseline tiers)" if p == "by_tier" else ""))
     data = w.long_status(totals, part)
+    most = pd.Series([f["country"] for f in report["flips"]], dtype=str).value_counts().index[:COUNTRIES_SHOWN]
     if part == "by_country":
-        changed = {f["country"] for f in report["flips"]}
-        data = data[data["group"].isin(changed)]
-        st.caption("Countries with at least one flip.")
+        data = data[data["group"].isin(set(most))]
+        st.caption(f"The {len(most)} countries with the most flips (all countries: the table under the maps).")
     if not data.empty:
         chart = (alt.Chart(data).mark_bar()
                  .encode(x=alt.X("sum(outcomes):Q", title="outcomes compared", stack="normalize"),
@@ -302,7 +303,7 @@ def show_totals(report: dict) -> None:
         st.altair_chart(chart, width="stretch")
     frame = w.status_frame(totals, part)
     if part == "by_country":
-        frame = frame[frame["country"].isin({f["country"] for f in report["flips"]})]
+        frame = frame[frame["country"].isin(set(most))]
     st.dataframe(frame, hide_index=True)
 
 
@@ -335,7 +336,13 @@ def show_flips(result: Impact, report: dict) -> None:
         key = st.selectbox("Flip", keys, key="flip_why")
         flip = next(f for f in result.flips if f.key == key)
         st.markdown(f"{ui.md(flip.before.describe())} → {ui.md(flip.after.describe())}")
-        for sentence in ui.ask(cause_sentences, flip.causes, result.reform, note="Reading the rules"):
+        said = st.session_state.setdefault("cause_sentences", {})
+        key = (result.reform.key, tuple(flip.causes))
+        if key not in said:
+            said[key] = ui.ask(cause_sentences, flip.causes, result.reform, note="Reading the rules")
+            while len(said) > 50:
+                said.pop(next(iter(said)))
+        for sentence in said[key]:
             st.markdown(f"- {ui.md(w.plain(sentence))}")
 
 

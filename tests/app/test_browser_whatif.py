@@ -65,7 +65,9 @@ def test_reform_reloads_from_its_url_uploads_again_and_shows_totals(browser, app
     page.get_by_role("button", name="Run the reform").click()
     expect(page.get_by_text("Outcomes before and after")).to_be_visible(timeout=int(300_000 * slack()))
     expect(page.get_by_text("flips out of")).to_be_visible()
-    page.get_by_text("Outcomes before and after").scroll_into_view_if_needed()
+    expect(page.get_by_role("tab", name="Maps")).to_have_count(1)  # the run has ended
+    expect(page.get_by_text("individual licence needed").first).to_be_visible()
+    page.get_by_text("Break down by").scroll_into_view_if_needed()
     page.wait_for_timeout(1000)  # let the chart draw
     page.screenshot(path=str(DOCS / "screenshot-what-if-totals.png"))
 
