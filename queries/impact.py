@@ -484,9 +484,10 @@ def impact(reform: Reform, cases: list[Case] | None = None, use_grid: bool = Fal
 def impact_report(reform: Reform, cases: list[Case] | None, use_grid: bool, as_of: dt.date, mode: str,
                   baseline: Baseline | None = None, grid_name: str = "standard", progress: Progress | None = None
                   ) -> tuple[Impact, dict]:
-    """impact() and its JSON report in one call (the app runs it in the session's worker)."""
-    result = impact(reform, cases, use_grid, progress, as_of=as_of, mode=mode, baseline=baseline,
-                    grid_name=grid_name)
+    """impact() without causes, and its JSON report, in one call (the app runs it in the session's worker and
+    asks `why` for the flips the user opens)."""
+    result = impact(reform, cases, use_grid, progress, explain_causes=False, as_of=as_of, mode=mode,
+                    baseline=baseline, grid_name=grid_name)
     return result, result.to_json()
 
 
@@ -559,6 +560,31 @@ def _base_premises(proof: dict) -> set[str]:
 
 
 # ---- causes in words
+
+_GRID_KEY = re.compile(r"([A-Z0-9]+)/([^/]+)/(profile|fine) (\d+)\Z")
+
+
+def grid_point(key: str) -> GridCase | None:
+    """The grid point a flip's key names ("MY/3A090.a/profile 12", "MY/3A090.a/fine 30"), or None (a case)."""
+    m = _GRID_KEY.match(key)
+    if not m:
+        return None
+    grid_name = "standard" if m.group(3) == "profile" else m.group(3)
+    items, profiles = GRIDS[grid_name]
+    if m.group(2) not in items or int(m.group(4)) >= len(profiles):
+        return None
+    return GridCase(m.group(1), m.group(2), int(m.group(4)), grid_name)
+
+
+def why(key: str, reform: Reform, case: Case | None, as_of: dt.date = GRID_AS_OF, mode: str = "as_published"
+        ) -> list[str]:
+    """The causes of one flip (a grid point's key, or the flipped case itself) in the rules' sentences."""
+    g = grid_point(key)
+    if g is not None:
+        case = grid_case(g, as_of, mode)
+    elif case is None:
+        raise ValueError(f"{key!r} is neither a grid point nor given as a case")
+    return cause_sentences(causes(case, reform), reform)
 
 _ATOM = re.compile(r"(\w+)\((.*)\)\Z")
 

@@ -30,10 +30,11 @@ from queries.impact import (
     STATUSES,
     TPP_PER_UNIT,
     Impact,
-    cause_sentences,
+    grid_point,
     grid_size,
     impact_report,
     sweep,
+    why,
 )
 from queries.reform import Reform, parse_reform
 
@@ -328,8 +329,8 @@ def show_flips(result: Impact, report: dict) -> None:
     st.dataframe(flips, hide_index=True)
     c1, c2 = st.columns(2)
     c1.download_button("Flips (CSV)", flips.to_csv(index=False), file_name="flips.csv", mime="text/csv")
-    c2.download_button("Impact (JSON)", json.dumps(report, indent=2), file_name="impact.json",
-                       mime="application/json")
+    c2.download_button("Impact (JSON; causes: `aidkb impact --json`)", json.dumps(report, indent=2),
+                       file_name="impact.json", mime="application/json")
     if rows:
         st.markdown("**Why** (the rules' own sentences; ‹Name› stands for the case's value)")
         keys = [r["case or grid point"] for r in rows]
@@ -337,12 +338,18 @@ def show_flips(result: Impact, report: dict) -> None:
         flip = next(f for f in result.flips if f.key == key)
         st.markdown(f"{ui.md(flip.before.describe())} → {ui.md(flip.after.describe())}")
         said = st.session_state.setdefault("cause_sentences", {})
-        key = (result.reform.key, tuple(flip.causes))
-        if key not in said:
-            said[key] = ui.ask(cause_sentences, flip.causes, result.reform, note="Reading the rules")
+        asked = (result.reform.key, result.as_of, result.mode, key)
+        if asked not in said:
+            case = None if grid_point(key) else next(c for c in bundled_cases() if c.id == key)
+            try:
+                said[asked] = ui.ask(why, key, result.reform, case, result.as_of, result.mode,
+                                     note="Reading the proofs before and after")
+            except AidkbError as error:
+                st.error(f"No causes: {ui.md(error)}", icon="⏱️")
+                return
             while len(said) > 50:
                 said.pop(next(iter(said)))
-        for sentence in said[key]:
+        for sentence in said[asked]:
             st.markdown(f"- {ui.md(w.plain(sentence))}")
 
 

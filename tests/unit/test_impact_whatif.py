@@ -17,10 +17,12 @@ from queries.impact import (
     causes,
     grid_case,
     grid_flips,
+    grid_point,
     grid_size,
     impact,
     outcomes,
     sweep,
+    why,
 )
 from queries.reform import Reform
 
@@ -98,3 +100,12 @@ def test_causes_in_the_rules_own_sentences():
     lpp = next(r for r in program.rules if r.id == "lpp_conditions")
     assert any(s.startswith("No longer applies: ") and lpp.says in s and lpp.cites[0] in s for s in sentences)
     assert "The reform: set lpp_annual_tpp_limit to 10000000" in sentences
+
+
+def test_why_reads_a_flip_from_its_key():
+    found = why(fine_point("MY", 1000, 0).key, LOWER_LPP, None, JUNE_2025)
+    assert found == cause_sentences(causes(grid_case(fine_point("MY", 1000, 0), JUNE_2025), LOWER_LPP), LOWER_LPP)
+    assert grid_point("MY/3A090.a/profile 12") == GridCase("MY", "3A090.a", 12)
+    assert grid_point("lpp-one-tpp-over-annual-limit") is None and grid_point("MY/9Z999/fine 1") is None
+    with pytest.raises(ValueError):
+        why("some-case", LOWER_LPP, None)
