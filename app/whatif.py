@@ -21,7 +21,7 @@ import streamlit as st
 import yaml
 
 from app import ui
-from queries.impact import STATUSES, Baseline, baseline_classes, baseline_key
+from queries.impact import STATUSES, Baseline, baseline_classes, baseline_key, case_outcomes
 from queries.reader import decode, load_yaml
 from queries.reform import ReformError
 
@@ -148,6 +148,22 @@ def shared_baseline(as_of: dt.date, mode: str, grid_name: str = "standard", prog
         _BASELINES[key] = table
         while len(_BASELINES) > 8:
             _BASELINES.pop(next(iter(_BASELINES)))
+    return table
+
+
+_CASE_BASELINES: dict[tuple, dict] = {}
+
+
+def shared_case_baseline(cases: list) -> dict:
+    """The bundled cases' baseline outcomes (each on its own date and reading), kept like the baseline grid."""
+    key = (baseline_key()[:2], tuple(ui.case_key(c) for c in cases))
+    with _BASELINES_LOCK:
+        if key in _CASE_BASELINES:
+            return _CASE_BASELINES[key]
+    table = ui.ask(case_outcomes, cases, note="Deciding the bundled cases (once per server)")
+    with _BASELINES_LOCK:
+        _CASE_BASELINES.clear()  # one set of bundled cases per process
+        _CASE_BASELINES[key] = table
     return table
 
 

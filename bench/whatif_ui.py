@@ -26,16 +26,14 @@ def timed(label: str, action) -> float:
     return seconds
 
 
-def run_move(at):
-    at.button(key="add_move").click().run()  # Malaysia to Tier 1
-    return at.button(key="run_reform").click().run()
-
-
 def main() -> None:
     first, second = new_session("2_What_if"), new_session("2_What_if")
-    timed("first session, first run (worker start, baseline grid, reform, 149 cases)", lambda: run_move(first))
-    timed("second session, first run (worker start, shared baseline, reform, 149 cases)", lambda: run_move(second))
-    timed("second session, run again (warm worker)", lambda: second.button(key="run_reform").click().run())
+    for label, at in (("first session", first), ("second session", second)):
+        timed(f"{label}: add a tier move (its worker starts)", lambda: at.button(key="add_move").click().run())
+        timed(f"{label}: first run, grid and 149 cases"
+              + (" (decides the baseline grid and cases)" if at is first else " (shared baseline)"),
+              lambda: at.button(key="run_reform").click().run())
+    timed("second session: run again", lambda: second.button(key="run_reform").click().run())
     second.number_input(key="sweep_steps").set_value(9)
     timed("sweep of lpp_annual_tpp_limit, 9 values on the fine sub-grid (its baseline first)",
           lambda: second.button(key="run_sweep").click().run())

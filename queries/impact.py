@@ -452,15 +452,17 @@ def grid_outcome_counts(baseline: Baseline, as_of: dt.date = GRID_AS_OF, grid_na
 def impact(reform: Reform, cases: list[Case] | None = None, use_grid: bool = False,
            progress: Progress | None = None, explain_causes: bool = True, max_causes: int = 200,
            as_of: dt.date = GRID_AS_OF, mode: str = "as_published", baseline: Baseline | None = None,
-           grid_name: str = "standard") -> Impact:
+           grid_name: str = "standard", case_baseline: dict[str, Outcome] | None = None) -> Impact:
     """Baseline against reform over case files and/or the grid (decided on `as_of` in reading `mode`; each
-    case on its own date and reading): every flipped outcome and its cause."""
+    case on its own date and reading): every flipped outcome and its cause. `baseline` and `case_baseline`
+    are the baseline grid table and the cases' baseline outcomes, when the caller keeps them."""
     start = time.perf_counter()
     flips: list[Flip] = []
     compared = evaluated = 0
     counted: Counter = Counter()
     if cases:
-        base, after = case_outcomes(cases), case_outcomes(cases, reform)
+        base = case_baseline if case_baseline is not None else case_outcomes(cases)
+        after = case_outcomes(cases, reform)
         compared += len(cases)
         evaluated += len(cases)
         for c in cases:
@@ -482,12 +484,12 @@ def impact(reform: Reform, cases: list[Case] | None = None, use_grid: bool = Fal
 
 
 def impact_report(reform: Reform, cases: list[Case] | None, use_grid: bool, as_of: dt.date, mode: str,
-                  baseline: Baseline | None = None, grid_name: str = "standard", progress: Progress | None = None
-                  ) -> tuple[Impact, dict]:
+                  baseline: Baseline | None = None, case_baseline: dict[str, Outcome] | None = None,
+                  progress: Progress | None = None) -> tuple[Impact, dict]:
     """impact() without causes, and its JSON report, in one call (the app runs it in the session's worker and
     asks `why` for the flips the user opens)."""
     result = impact(reform, cases, use_grid, progress, explain_causes=False, as_of=as_of, mode=mode,
-                    baseline=baseline, grid_name=grid_name)
+                    baseline=baseline, case_baseline=case_baseline)
     return result, result.to_json()
 
 

@@ -231,8 +231,10 @@ def run(reform: Reform, use_grid: bool, as_of: dt.date, mode: str) -> tuple[Impa
     """The reform's impact and its JSON report (the baseline grid is shared by the server's sessions)."""
     bar, progress = progress_bar("Deciding the bundled cases before and after…")
     baseline = w.shared_baseline(as_of, mode, progress=progress) if use_grid else None
-    result, report = ui.ask(impact_report, reform, bundled_cases(), use_grid, as_of, mode, baseline,
-                            progress=progress, seconds=600, note="Running the reform")
+    cases = bundled_cases()
+    result, report = ui.ask(impact_report, reform, cases, use_grid, as_of, mode, baseline,
+                            w.shared_case_baseline(cases), progress=progress, seconds=600,
+                            note="Running the reform")
     bar.progress(1.0, text=f"Done in {result.seconds:.1f} s")
     return result, report
 
