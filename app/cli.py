@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -38,9 +39,9 @@ def _screen(portfolio: str, reform: str | None, engine: str, out: str | None, st
                   reasons=reasons)
 
 
-def _impact(reform, cases, grid: bool):
+def _impact(reform, cases, grid: bool, as_of, mode: str):
     from queries.impact import impact
-    return impact(reform, cases, grid, progress=_progress())
+    return impact(reform, cases, grid, progress=_progress(), as_of=as_of, mode=mode)
 
 
 def _load_program(rules: str | None):
@@ -259,8 +260,13 @@ def cmd_impact(args) -> int:
     cases = [load_case(f) for f in _case_files(args.cases)] if args.cases else None
     if not cases and not args.grid:
         raise UsageError("impact: give --cases DIR, --grid, or both")
+    from queries.impact import GRID_AS_OF
+    try:
+        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else GRID_AS_OF
+    except ValueError:
+        raise UsageError(f"impact: --as-of must be a date YYYY-MM-DD, not {args.as_of!r}") from None
     with Worker() as worker:
-        result = worker.call(_impact, reform, cases, args.grid)
+        result = worker.call(_impact, reform, cases, args.grid, as_of, args.mode)
     if args.json:
         print(json.dumps(result.to_json(), indent=1, ensure_ascii=False))
     elif args.csv:
@@ -366,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("reform", help="a reform file (YAML)")
     p.add_argument("--cases", nargs="+", help="case files or folders to compare")
     p.add_argument("--grid", action="store_true", help="compare the exhaustive grid (see queries/impact.py)")
+    p.add_argument("--as-of", help="the grid's date, YYYY-MM-DD (default 2025-06-01; cases keep their own)")
+    p.add_argument("--mode", choices=("as_published", "as_enforced"), default="as_published",
+                   help="the grid's reading (default as_published; cases keep their own)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import threading
 import time
 from collections import Counter, OrderedDict, defaultdict
@@ -59,6 +60,8 @@ class Profile(TypedDict):
 GRID_PROFILES: tuple[Profile, ...] = tuple(Profile(hq=h, parent=p, veu=v, quantity=q, ytd=y)
                                            for h, p in HQ_PARENT for v in VEUS for q in SIZES for y in YTDS)
 OUTCOME_PREDICATES = ("license_required", "authorized", "red_flag", "review")
+STATUSES = ("no licence required", "licence required, authorized", "individual licence needed")
+FLIP_KINDS = ("tighter", "looser", "route-only")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ class Outcome:
     authorized: tuple[str, ...]
     red_flags: tuple[str, ...]
     review: tuple[str, ...]
+
+    def status(self) -> str:
+        """The outcome's licence status, one of STATUSES."""
+        return STATUSES[0] if not self.license_required else STATUSES[1] if self.authorized else STATUSES[2]
 
     def describe(self) -> str:
         if not self.license_required:
@@ -84,6 +91,13 @@ class Flip:
     after: Outcome
     causes: list[str] = field(default_factory=list)
 
+    @property
+    def kind(self) -> str:
+        """tighter (a stricter licence status), looser (a laxer one) or route-only (the same status; the
+        authorizing routes, the review policy or the red flags change)."""
+        was, now = STATUSES.index(self.before.status()), STATUSES.index(self.after.status())
+        return FLIP_KINDS[0] if now > was else FLIP_KINDS[1] if now < was else FLIP_KINDS[2]
+
 
 @dataclass
 class Impact:
@@ -92,18 +106,47 @@ class Impact:
     flips: list[Flip]
     evaluated: int           # cases and grid classes actually evaluated under the reform
     seconds: float
+    as_of: dt.date = GRID_AS_OF      # the grid's date and reading (each case keeps its own)
+    mode: str = "as_published"
+    counted: Counter = field(default_factory=Counter)  # baseline outcomes compared: (country, item, status) -> n
 
     def totals(self) -> dict[str, dict[str, int]]:
-        tiers = tier_of_countries(Reform(), GRID_AS_OF)
+        tiers = tier_of_countries(Reform(), self.as_of)
         return {"by_tier": dict(sorted(Counter(f"Tier {tiers.get(f.country, '?')}" for f in self.flips).items())),
                 "by_country": dict(sorted(Counter(f.country for f in self.flips).items())),
-                "by_item": dict(sorted(Counter(f.item for f in self.flips).items()))}
+                "by_item": dict(sorted(Counter(f.item for f in self.flips).items())),
+                "by_kind": {k: n for k in FLIP_KINDS if (n := sum(f.kind == k for f in self.flips))}}
+
+    def status_totals(self) -> dict[str, dict]:
+        """The outcomes compared, counted by licence status before and after the reform: overall, by baseline
+        tier on the date, by item and by country."""
+        after = Counter(self.counted)
+        for f in self.flips:
+            after[(f.country, f.item, f.before.status())] -= 1
+            after[(f.country, f.item, f.after.status())] += 1
+        tiers = tier_of_countries(Reform(), self.as_of)
+
+        def table(counts: Counter) -> dict:
+            out: dict = {"all": {s: 0 for s in STATUSES}, "by_tier": {}, "by_item": {}, "by_country": {}}
+            for (country, item, status), n in sorted(counts.items()):
+                if n:
+                    out["all"][status] += n
+                    for part, name in (("by_tier", f"Tier {tiers.get(country, '?')}"), ("by_item", item),
+                                       ("by_country", country)):
+                        row = out[part].setdefault(name, {s: 0 for s in STATUSES})
+                        row[status] += n
+            return out
+
+        return {"before": table(self.counted), "after": table(after)}
 
     def to_json(self) -> dict:
-        return {"reform": self.reform.describe(), "compared": self.compared, "evaluated": self.evaluated,
+        return {"reform": self.reform.describe(), "as_of": self.as_of.isoformat(), "mode": self.mode,
+                "compared": self.compared, "evaluated": self.evaluated,
                 "flipped": len(self.flips), "seconds": round(self.seconds, 3), "totals": self.totals(),
-                "flips": [{"key": f.key, "country": f.country, "item": f.item, "before": dataclasses.asdict(f.before),
-                           "after": dataclasses.asdict(f.after), "causes": f.causes} for f in self.flips]}
+                "status_totals": self.status_totals(),
+                "flips": [{"key": f.key, "country": f.country, "item": f.item, "kind": f.kind,
+                           "before": dataclasses.asdict(f.before), "after": dataclasses.asdict(f.after),
+                           "causes": f.causes} for f in self.flips]}
 
 
 Progress = Callable[[str, int, int], None]
@@ -236,27 +279,46 @@ def listing_profiles(facts: Iterable[tuple], on: dt.date, named: set[str]) -> di
     return {c: (tuple(sorted(groups[c])), c if c in named else None) for c in onto.countries}
 
 
+# The fine sub-grid, for parameter changes: two hardware items, finer quantities and amounts already shipped under
+# LPP this year, the end user headquartered in the destination or in the US, no VEU. Its points are keyed
+# "MY/3A090.a/fine 12".
+FINE_ITEMS = ("3A090.a", "4A090.a")
+FINE_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2500)
+FINE_YTDS = (0, 5_000_000, 10_000_000, 20_000_000, 26_000_000)
+FINE_PROFILES: tuple[Profile, ...] = tuple(Profile(hq=h, parent=p, veu=None, quantity=q, ytd=y)
+                                           for h, p in (("dest", "dest"), ("US", "US"))
+                                           for q in FINE_SIZES for y in FINE_YTDS)
+GRIDS: dict[str, tuple[tuple[str, ...], tuple[Profile, ...]]] = {"standard": (GRID_ITEMS, GRID_PROFILES),
+                                                                 "fine": (FINE_ITEMS, FINE_PROFILES)}
+
+
 @dataclass(frozen=True)
 class GridCase:
     country: str
     item: str
     profile: int
+    grid: str = "standard"
 
     @property
     def key(self) -> str:
-        return f"{self.country}/{self.item}/profile {self.profile}"
+        return f"{self.country}/{self.item}/{'profile' if self.grid == 'standard' else self.grid} {self.profile}"
 
 
-def grid() -> list[GridCase]:
+def grid(name: str = "standard") -> list[GridCase]:
     onto = ontology.load()
-    return [GridCase(c, item, i) for c in sorted(onto.countries) for item in GRID_ITEMS
-            for i in range(len(GRID_PROFILES))]
+    items, profiles = GRIDS[name]
+    return [GridCase(c, item, i, name) for c in sorted(onto.countries) for item in items for i in range(len(profiles))]
+
+
+def grid_size(name: str = "standard") -> int:
+    items, profiles = GRIDS[name]
+    return len(ontology.load().countries) * len(items) * len(profiles)
 
 
 def grid_case(g: GridCase, as_of: dt.date = GRID_AS_OF, mode: str = "as_published", case_id: str | None = None
               ) -> Case:
     """A grid point as a case (the same facts a case file with these values would give)."""
-    p = GRID_PROFILES[g.profile]
+    p = GRIDS[g.grid][1][g.profile]
     hq = g.country if p["hq"] == "dest" else p["hq"]
     parent = g.country if p["parent"] == "dest" else p["parent"]
     weights = g.item == "4E091"
@@ -272,121 +334,192 @@ def grid_case(g: GridCase, as_of: dt.date = GRID_AS_OF, mode: str = "as_publishe
 
 
 class _Baseline:
-    """Baseline class outcomes, per process (computed once; reforms only read them)."""
+    """Baseline class outcomes, per process and per (rules, ontology, date, reading, grid): computed once,
+    reforms only read them."""
     lock = threading.Lock()
     by_key: ClassVar[dict[tuple, dict]] = {}
 
 
-def _class_key(country_profile: tuple, role_profile, item: str, index: int, onto: ontology.Ontology) -> tuple:
+def _class_key(country_profile: tuple, role_profile, item: str, index: int, onto: ontology.Ontology,
+               profiles: tuple[Profile, ...] = GRID_PROFILES) -> tuple:
     """What the rules can see of a grid point: the listings of its destination, headquarters and parent, the
     item's class and kind, and the end-user profile."""
-    p = GRID_PROFILES[index]
+    p = profiles[index]
     hq = country_profile if p["hq"] == "dest" else role_profile(p["hq"])
     parent = country_profile if p["parent"] == "dest" else role_profile(p["parent"])
     info = onto.items[item]
     return (country_profile, hq, parent, info["class"], info["kind"], index)
 
 
-def _profiles(reform: Reform, program: Program, onto: ontology.Ontology) -> dict[str, tuple]:
-    return listing_profiles(reform.apply(onto.facts()), GRID_AS_OF, named_countries(program, onto))
+def _profiles(reform: Reform, program: Program, onto: ontology.Ontology, as_of: dt.date = GRID_AS_OF
+              ) -> dict[str, tuple]:
+    return listing_profiles(reform.apply(onto.facts()), as_of, named_countries(program, onto))
 
 
 def _evaluate(needed: dict[tuple, GridCase], reform: Reform, program: Program, progress: Progress | None,
-              label: str) -> dict[tuple, Outcome]:
-    cases = [grid_case(g, case_id=f"class{i}") for i, g in enumerate(needed.values())]
+              label: str, as_of: dt.date = GRID_AS_OF, mode: str = "as_published") -> dict[tuple, Outcome]:
+    cases = [grid_case(g, as_of, mode, case_id=f"class{i}") for i, g in enumerate(needed.values())]
     results = sql_outcomes(cases, reform, program, progress=progress, label=label)
     return {k: results[c.id] for k, c in zip(needed, cases)}
 
 
-def baseline_classes(progress: Progress | None = None) -> dict[tuple, Outcome]:
+Baseline = dict  # grid class key -> baseline Outcome, as baseline_classes returns it
+
+
+def baseline_key(as_of: dt.date = GRID_AS_OF, mode: str = "as_published", grid_name: str = "standard") -> tuple:
+    """What a baseline grid table depends on: the rules, the ontology, the date, the reading and the grid."""
+    return (baseline_program().version, ontology.source_hash(), as_of, mode, grid_name)
+
+
+def baseline_classes(as_of: dt.date = GRID_AS_OF, mode: str = "as_published", grid_name: str = "standard",
+                     progress: Progress | None = None) -> Baseline:
     """The baseline outcome of every grid class, computed once per process and reused by every reform."""
-    key = (baseline_program().version, ontology.source_hash())
+    key = baseline_key(as_of, mode, grid_name)
     with _Baseline.lock:
         if key in _Baseline.by_key:
             return _Baseline.by_key[key]
     onto, program = ontology.load(), baseline_program()
-    profiles = _profiles(Reform(), program, onto)
+    items, grid_profiles = GRIDS[grid_name]
+    profiles = _profiles(Reform(), program, onto, as_of)
     needed: dict[tuple, GridCase] = {}
     for country in sorted(onto.countries):
-        for item in GRID_ITEMS:
-            for i in range(len(GRID_PROFILES)):
-                needed.setdefault(_class_key(profiles[country], profiles.get, item, i, onto),
-                                  GridCase(country, item, i))
-    table = _evaluate(needed, Reform(), program, progress, "baseline grid classes")
+        for item in items:
+            for i in range(len(grid_profiles)):
+                needed.setdefault(_class_key(profiles[country], profiles.get, item, i, onto, grid_profiles),
+                                  GridCase(country, item, i, grid_name))
+    table = _evaluate(needed, Reform(), program, progress, "baseline grid classes", as_of, mode)
     with _Baseline.lock:
         _Baseline.by_key[key] = table
     return table
 
 
-def grid_flips(reform: Reform, progress: Progress | None = None) -> tuple[list[tuple[Flip, GridCase]], int, int]:
+def grid_flips(reform: Reform, progress: Progress | None = None, as_of: dt.date = GRID_AS_OF,
+               mode: str = "as_published", baseline: Baseline | None = None, grid_name: str = "standard"
+               ) -> tuple[list[tuple[Flip, GridCase]], int, int]:
     """Every grid point whose outcome the reform changes, how many points were compared, and how many classes
-    had to be evaluated under the reform."""
+    had to be evaluated under the reform. `baseline` is baseline_classes' table for the same date, reading and
+    grid, when the caller keeps it (the app shares one between sessions)."""
     onto = ontology.load()
-    base_table = baseline_classes(progress)
+    items, grid_profiles = GRIDS[grid_name]
+    base_table = baseline if baseline is not None else baseline_classes(as_of, mode, grid_name, progress)
     program = reform.program()
-    before = _profiles(Reform(), baseline_program(), onto)
-    after = _profiles(reform, program, onto)
+    before = _profiles(Reform(), baseline_program(), onto, as_of)
+    after = _profiles(reform, program, onto, as_of)
     rules_or_numbers = bool(reform.rule_operations()) or any(o.op == "set_parameter" for o in reform.operations)
     table = {} if rules_or_numbers else dict(base_table)  # listing changes only: same key, same outcome
     moved = {c for c in onto.countries if before[c] != after[c]}
-    fixed_roles = {v for p in GRID_PROFILES for v in (p["hq"], p["parent"]) if v != "dest"}
+    fixed_roles = {v for p in grid_profiles for v in (p["hq"], p["parent"]) if v != "dest"}
     groups: dict[tuple, list[str]] = defaultdict(list)
     for country in sorted(onto.countries):
         if rules_or_numbers or country in moved or fixed_roles & moved:
             groups[(before[country], after[country])].append(country)
-    points = [(bp, ap, countries, item, i) for (bp, ap), countries in groups.items() for item in GRID_ITEMS
-              for i in range(len(GRID_PROFILES))]
+    points = [(bp, ap, countries, item, i) for (bp, ap), countries in groups.items() for item in items
+              for i in range(len(grid_profiles))]
     needed: dict[tuple, GridCase] = {}
     for _bp, ap, countries, item, i in points:
-        k = _class_key(ap, after.get, item, i, onto)
+        k = _class_key(ap, after.get, item, i, onto, grid_profiles)
         if k not in table:
-            needed.setdefault(k, GridCase(countries[0], item, i))
-    table.update(_evaluate(needed, reform, program, progress, "grid classes"))
+            needed.setdefault(k, GridCase(countries[0], item, i, grid_name))
+    table.update(_evaluate(needed, reform, program, progress, "grid classes", as_of, mode))
     flips = []
     for bp, ap, countries, item, i in points:
-        was = base_table[_class_key(bp, before.get, item, i, onto)]
-        now = table[_class_key(ap, after.get, item, i, onto)]
+        was = base_table[_class_key(bp, before.get, item, i, onto, grid_profiles)]
+        now = table[_class_key(ap, after.get, item, i, onto, grid_profiles)]
         if was != now:
             for country in countries:
-                g = GridCase(country, item, i)
+                g = GridCase(country, item, i, grid_name)
                 flips.append((Flip(g.key, country, item, was, now), g))
-    return flips, len(onto.countries) * len(GRID_ITEMS) * len(GRID_PROFILES), len(needed)
+    return flips, len(onto.countries) * len(items) * len(grid_profiles), len(needed)
+
+
+def grid_outcome_counts(baseline: Baseline, as_of: dt.date = GRID_AS_OF, grid_name: str = "standard"
+                        ) -> Counter:
+    """How many baseline grid points have each outcome status, per (country, item, status)."""
+    onto = ontology.load()
+    items, grid_profiles = GRIDS[grid_name]
+    profiles = _profiles(Reform(), baseline_program(), onto, as_of)
+    out: Counter = Counter()
+    for country in sorted(onto.countries):
+        for item in items:
+            for i in range(len(grid_profiles)):
+                out[(country, item, baseline[_class_key(profiles[country], profiles.get, item, i, onto,
+                                                        grid_profiles)].status())] += 1
+    return out
 
 
 # ---- impact
 
 def impact(reform: Reform, cases: list[Case] | None = None, use_grid: bool = False,
-           progress: Progress | None = None, explain_causes: bool = True, max_causes: int = 200) -> Impact:
-    """Baseline against reform over case files and/or the grid: every flipped outcome and its cause."""
+           progress: Progress | None = None, explain_causes: bool = True, max_causes: int = 200,
+           as_of: dt.date = GRID_AS_OF, mode: str = "as_published", baseline: Baseline | None = None,
+           grid_name: str = "standard", case_baseline: dict[str, Outcome] | None = None) -> Impact:
+    """Baseline against reform over case files and/or the grid (decided on `as_of` in reading `mode`; each
+    case on its own date and reading): every flipped outcome and its cause. `baseline` and `case_baseline`
+    are the baseline grid table and the cases' baseline outcomes, when the caller keeps them."""
     start = time.perf_counter()
     flips: list[Flip] = []
     compared = evaluated = 0
+    counted: Counter = Counter()
     if cases:
-        base, after = case_outcomes(cases), case_outcomes(cases, reform)
+        base = case_baseline if case_baseline is not None else case_outcomes(cases)
+        after = case_outcomes(cases, reform)
         compared += len(cases)
         evaluated += len(cases)
         for c in cases:
+            counted[(c.destination, c.item, base[c.id].status())] += 1
             if base[c.id] != after[c.id]:
                 flips.append(Flip(c.id, c.destination, c.item, base[c.id], after[c.id]))
     found: list[tuple[Flip, GridCase]] = []
     if use_grid:
-        found, points, n = grid_flips(reform, progress)
+        if baseline is None:
+            baseline = baseline_classes(as_of, mode, grid_name, progress)
+        found, points, n = grid_flips(reform, progress, as_of, mode, baseline, grid_name)
+        counted += grid_outcome_counts(baseline, as_of, grid_name)
         flips += [f for f, _ in found]
         compared += points
         evaluated += n
     if explain_causes:
-        _explain(reform, flips, {id(f): g for f, g in found}, cases or [], max_causes)
-    return Impact(reform, compared, flips, evaluated, time.perf_counter() - start)
+        _explain(reform, flips, {id(f): g for f, g in found}, cases or [], max_causes, as_of, mode)
+    return Impact(reform, compared, flips, evaluated, time.perf_counter() - start, as_of, mode, counted)
 
 
-def _explain(reform: Reform, flips: list[Flip], grid_points: dict, cases: list[Case], limit: int) -> None:
+def impact_report(reform: Reform, cases: list[Case] | None, use_grid: bool, as_of: dt.date, mode: str,
+                  baseline: Baseline | None = None, case_baseline: dict[str, Outcome] | None = None,
+                  progress: Progress | None = None) -> tuple[Impact, dict]:
+    """impact() without causes, and its JSON report, in one call (the app runs it in the session's worker and
+    asks `why` for the flips the user opens)."""
+    result = impact(reform, cases, use_grid, progress, explain_causes=False, as_of=as_of, mode=mode,
+                    baseline=baseline, case_baseline=case_baseline)
+    return result, result.to_json()
+
+
+def sweep(name: str, values: Iterable, as_of: dt.date = GRID_AS_OF, mode: str = "as_published",
+          baseline: Baseline | None = None, grid_name: str = "fine", progress: Progress | None = None
+          ) -> list[dict]:
+    """A parameter swept over `values` on a grid (the fine sub-grid unless told): for each value, how many
+    points flip against the baseline, by kind. Each value is one reform, evaluated set at a time."""
+    values = list(values)
+    if baseline is None:
+        baseline = baseline_classes(as_of, mode, grid_name)
+    out = []
+    for done, value in enumerate(values):
+        found, points, _ = grid_flips(Reform().set_parameter(name, value), None, as_of, mode, baseline, grid_name)
+        kinds = Counter(f.kind for f, _ in found)
+        out.append({"value": value, "compared": points, "flips": len(found), **{k: kinds[k] for k in FLIP_KINDS}})
+        if progress:
+            progress(f"{name} = {value:,}", done + 1, len(values))
+    return out
+
+
+def _explain(reform: Reform, flips: list[Flip], grid_points: dict, cases: list[Case], limit: int,
+             as_of: dt.date = GRID_AS_OF, mode: str = "as_published") -> None:
     """Causes, read off the proofs of one representative per distinct kind of flip."""
     by_id = {c.id: c for c in cases}
     memo: dict[tuple, list[str]] = {}
     for flip in flips:
         g = grid_points.get(id(flip))
-        case = grid_case(g) if g else by_id[flip.key]
-        kind = (g.item, g.profile, flip.before, flip.after) if g else (flip.key,)
+        case = grid_case(g, as_of, mode) if g else by_id[flip.key]
+        kind = (g.grid, g.item, g.profile, flip.before, flip.after) if g else (flip.key,)
         if kind not in memo:
             if len(memo) >= limit:
                 flip.causes = ["(causes computed for the first flips of each kind only)"]
@@ -426,4 +559,57 @@ def _base_premises(proof: dict) -> set[str]:
         if node.get("kind") == "fact" and node["source"].get("type") != "case":
             out.add(atom_key(node["atom"]))
         stack += [child for _, child in children(node)]
+    return out
+
+
+# ---- causes in words
+
+_GRID_KEY = re.compile(r"([A-Z0-9]+)/([^/]+)/(profile|fine) (\d+)\Z")
+
+
+def grid_point(key: str) -> GridCase | None:
+    """The grid point a flip's key names ("MY/3A090.a/profile 12", "MY/3A090.a/fine 30"), or None (a case)."""
+    m = _GRID_KEY.match(key)
+    if not m:
+        return None
+    grid_name = "standard" if m.group(3) == "profile" else m.group(3)
+    items, profiles = GRIDS[grid_name]
+    if m.group(2) not in items or int(m.group(4)) >= len(profiles):
+        return None
+    return GridCase(m.group(1), m.group(2), int(m.group(4)), grid_name)
+
+
+def why(key: str, reform: Reform, case: Case | None, as_of: dt.date = GRID_AS_OF, mode: str = "as_published"
+        ) -> list[str]:
+    """The causes of one flip (a grid point's key, or the flipped case itself) in the rules' sentences."""
+    g = grid_point(key)
+    if g is not None:
+        case = grid_case(g, as_of, mode)
+    elif case is None:
+        raise ValueError(f"{key!r} is neither a grid point nor given as a case")
+    return cause_sentences(causes(case, reform), reform)
+
+_ATOM = re.compile(r"(\w+)\((.*)\)\Z")
+
+
+def cause_sentences(found: list[str], reform: Reform) -> list[str]:
+    """The causes `causes` lists, in the rules' own sentences (@says, with citations) and the facts' templates."""
+    from .render import atom_text
+
+    baseline, amended, onto = baseline_program(), reform.program(), ontology.load()
+    out = []
+    for cause in found:
+        what, _, detail = cause.partition(": ")
+        if what in ("now fires", "no longer fires"):
+            rule = (amended if what == "now fires" else baseline).rule(detail)
+            verb = "Now applies" if what == "now fires" else "No longer applies"
+            out.append(f"{verb}: {rule.says} ({'; '.join(rule.cites)}) [rule {rule.id}]" if rule else cause)
+        elif what in ("premise added", "premise removed") and (m := _ATOM.match(detail)):
+            args = [int(a) if a.isdigit() else a for a in m.group(2).split(", ")] if m.group(2) else []
+            verb = "Now true" if what == "premise added" else "No longer true"
+            out.append(f"{verb}: {atom_text([m.group(1), *args], amended, onto)}")
+        elif what == "reform":
+            out.append(f"The reform: {detail}")
+        else:
+            out.append(cause)
     return out

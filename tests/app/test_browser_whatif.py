@@ -1,0 +1,98 @@
+"""The What-if page in a real browser (Debian Chromium, the server on 127.0.0.1): the reform survives a reload
+through its URL and opens from its link in a new session, the downloaded reform uploads again, the impact's
+totals show, the tabs wrap at 390 px, and the server log stays free of warnings."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.app.test_browser import ARGS, CHROMIUM, OUT, expect, pytestmark, streamlit_server, sync_playwright
+from tests.timing import slack
+
+__all__ = ["pytestmark"]
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+LOG = "streamlit-whatif.log"
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    # this checkout's packages first (an editable install may point at another checkout)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    with streamlit_server(LOG, env={**os.environ, "PYTHONPATH": path}) as (url, _):
+        yield url
+    log = (OUT / LOG).read_text()
+    assert "ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        expect.set_options(timeout=int(60_000 * slack()))
+        yield chromium
+        chromium.close()
+    assert OUTSIDE == [], f"the app fetched from outside: {OUTSIDE}"
+
+
+OUTSIDE: list[str] = []
+
+
+def new_page(browser, app_url: str, width: int = 1400, height: int = 1000):
+    """A page in a new browser context: a new session of the app. What it fetches from outside is noted."""
+    page = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True).new_page()
+    page.set_default_timeout(int(60_000 * slack()))
+    page.on("request", lambda r: OUTSIDE.append(r.url)
+            if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:")) else None)
+    return page
+
+
+def test_reform_reloads_from_its_url_uploads_again_and_shows_totals(browser, app_url, tmp_path):
+    page = new_page(browser, app_url)
+    page.goto(f"{app_url}/What_if")
+    page.get_by_role("button", name="Add the move").click()  # the default: Malaysia to Tier 1
+    expect(page.get_by_text("move MY to Tier 1")).to_be_visible()
+    page.wait_for_url(re.compile(r"\?reform=[A-Za-z0-9_-]+$"))  # the reform is in the address bar
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the reform (YAML)").click()
+    saved = tmp_path / "reform.yaml"
+    download.value.save_as(saved)
+    assert saved.read_text() == "title: what-if\noperations:\n- move_country:\n    country: MY\n    to_tier: 1\n"
+
+    page.get_by_role("button", name="Run the reform").click()
+    expect(page.get_by_text("Outcomes before and after")).to_be_visible(timeout=int(300_000 * slack()))
+    expect(page.get_by_text("flips out of")).to_be_visible()
+    expect(page.get_by_role("tab", name="Maps")).to_have_count(1)  # the run has ended
+    expect(page.get_by_text("individual licence needed").first).to_be_visible()
+    page.get_by_text("Break down by").scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)  # let the chart draw
+    page.screenshot(path=str(DOCS / "screenshot-what-if-totals.png"))
+
+    link = page.url
+    page.reload()
+    expect(page.get_by_text("move MY to Tier 1")).to_be_visible()
+    other = new_page(browser, app_url)
+    other.goto(link)  # the shared link, in another session
+    expect(other.get_by_text("move MY to Tier 1")).to_be_visible()
+
+    fresh = new_page(browser, app_url)
+    fresh.goto(f"{app_url}/What_if")
+    fresh.get_by_role("tab", name="Upload a reform").click()
+    fresh.locator("input[type=file]").set_input_files(str(saved))
+    fresh.get_by_role("button", name="Use this reform (replaces the current one)").click()
+    expect(fresh.get_by_text("move MY to Tier 1")).to_be_visible()
+
+
+def test_tabs_wrap_on_a_phone(browser, app_url):
+    page = new_page(browser, app_url, width=390, height=844)
+    page.goto(f"{app_url}/What_if")
+    tabs = page.get_by_role("tab")
+    expect(tabs.first).to_be_visible()
+    assert tabs.count() >= 10
+    for i in range(tabs.count()):
+        box = tabs.nth(i).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (tabs.nth(i).inner_text(), box)
+    page.screenshot(path=str(DOCS / "screenshot-what-if-390.png"), full_page=False)
