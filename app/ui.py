@@ -13,17 +13,21 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import streamlit as st
+import yaml
 
 import ontology
 from kb.deadline import Worker, idle_seconds_from_env
 from kb.program import baseline_program
-from queries.case import Case, CaseError, load_case, parse_case
+from queries.case import EARLIEST, LATEST, Case, CaseError, load_case, parse_case
 from queries.decide import decide
 from queries.impact import tier_of_countries
+from queries.reader import read_document
 from queries.reform import Reform
 from queries.render import node_lines
 
@@ -104,22 +108,43 @@ def md(text: object) -> str:
 
 # ---- the date and reading chosen in the sidebar, and the banner every page shows
 
+TWINS = ("sidebar", "main")  # the same two controls in the sidebar and, for narrow screens, atop the main area
+
+
 def page_setup(title: str) -> tuple[dt.date, str]:
-    """Start a page: its title, the date and reading chosen in the sidebar (kept across pages), the banner."""
+    """Start a page: its title, the date and reading (kept across pages), the banner. The controls are in the
+    sidebar and again in a popover atop the page (reachable on a phone with the sidebar closed); both show
+    the one choice kept in session_state["chosen"]."""
     st.set_page_config(page_title=title, page_icon="⚖️", layout="wide")
     state = st.session_state
-    kept = state.get("chosen", (dt.date(2025, 6, 1), "as_published"))
-    for key, value in zip(("sidebar_as_of", "sidebar_mode"), kept):  # widgets forget their value on a page switch
-        state.setdefault(key, value)
+    as_of, mode = state.setdefault("chosen", (dt.date(2025, 6, 1), "as_published"))
+    for twin in TWINS:  # widgets forget their value on a page switch: both are set from the kept choice
+        state[f"{twin}_as_of"], state[f"{twin}_mode"] = as_of, mode
     with st.sidebar:
-        as_of = st.date_input("Date of the question", min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 12, 31),
-                              key="sidebar_as_of")
-        mode = st.radio("Reading", MODES, key="sidebar_mode", format_func=lambda m: m.replace("_", " "),
-                        help="as published: the rule as printed; as enforced: what BIS enforces (it announced on "
-                             "13 May 2025 that it would not enforce the rule)")
-    state["chosen"] = (as_of, mode)
+        _date_and_reading("sidebar")
+    with st.popover(f"📅 {as_of.isoformat()} · {mode.replace('_', ' ')}", help="The date and reading of every answer"):
+        _date_and_reading("main")
     banner(as_of, mode)
     return as_of, mode
+
+
+def _date_and_reading(twin: str) -> None:
+    st.date_input("Date of the question", min_value=EARLIEST, max_value=LATEST, key=f"{twin}_as_of",
+                  on_change=_choose, args=(twin,))
+    st.radio("Reading", MODES, key=f"{twin}_mode", format_func=lambda m: m.replace("_", " "), on_change=_choose,
+             args=(twin,), help="as published: the rule as printed; as enforced: what BIS enforces (it announced "
+                                "on 13 May 2025 that it would not enforce the rule)")
+
+
+def _choose(twin: str) -> None:
+    """A control changed: its value becomes the session's choice (the other twin follows on this run)."""
+    state = st.session_state
+    state["chosen"] = (state[f"{twin}_as_of"] or state["chosen"][0], state[f"{twin}_mode"])
+
+
+def choose(as_of: dt.date, mode: str) -> None:
+    """Set the session's date and reading (from a callback, before the page's widgets are drawn)."""
+    st.session_state["chosen"] = (as_of, mode)
 
 
 def chosen() -> tuple[dt.date, str]:
@@ -198,6 +223,103 @@ def cite_html(cite: str) -> str:
             else html.escape(cite))
 
 
+# ---- the Ask form's question as a case mapping (the Compare page asks it too)
+
+NO_VEU = "none"
+HOLDINGS = ("global_tpp", "tier1_tpp", "us_tpp", "destination_tpp")
+# The form's fields (widget keys) and their first values; the case-file field each one fills is in form_case.
+FORM = {"f_title": "question from the form", "f_kind": "export", "f_item": "3A090.a", "f_quantity": 1000,
+        "f_tpp": 15832, "f_bandwidth": None, "f_from": "US", "f_destination": "MY", "f_end_user": "the end user",
+        "f_hq": "MY", "f_parent": "MY", "f_end_use": "datacenter", "f_ytd": 0, "f_allocated": 0, "f_g2g": False,
+        "f_flags": [], "f_veu": NO_VEU, **{f"f_{k}": 0 for k in HOLDINGS}, "f_nveu_dest": "IN", "f_nveu_cum": 0,
+        "f_ops": "", "f_frontier": "", "f_published": False}
+# Case-file fields the form has no control for: a case that uses them is loaded without them, and says so.
+NOT_IN_FORM = ("what_if", "transaction.end_user.parent_chain",
+               "transaction.model.derived_from_published_model", "transaction.model.additional_training_ops")
+
+
+def form_case(v: dict, as_of, mode: str) -> dict:
+    """The form's values as a case mapping (the shared case schema, as `aidkb decide` reads it)."""
+    end_user: dict[str, Any] = {"name": v["f_end_user"] or "the end user", "hq_country": v["f_hq"],
+                                "ultimate_parent_hq_country": v["f_parent"], "end_use": v["f_end_use"],
+                                "veu": None if v["f_veu"] == NO_VEU else v["f_veu"]}
+    if v["f_veu"] == "UVEU":
+        end_user["veu_holdings"] = {k: v[f"f_{k}"] for k in HOLDINGS}
+    if v["f_veu"] == "NVEU":
+        end_user["nveu_authorization"] = {"destination": v["f_nveu_dest"], "cumulative_tpp": v["f_nveu_cum"]}
+    model = None
+    if v["f_ops"].strip() or v["f_frontier"].strip():
+        model = {"training_ops": _number(v["f_ops"]), "weights_published": v["f_published"],
+                 "open_weight_frontier_ops": _number(v["f_frontier"])}
+    return {"id": "form-question", "title": v["f_title"] or "question from the form", "as_of": as_of, "mode": mode,
+            "transaction": {"kind": v["f_kind"], "item": v["f_item"], "quantity": v["f_quantity"],
+                            "tpp_per_unit": v["f_tpp"], "memory_bandwidth_gb_s": v["f_bandwidth"],
+                            "model": model, "from_country": v["f_from"],
+                            "destination_country": v["f_destination"], "end_user": end_user,
+                            "consignee_tpp_already_this_year": v["f_ytd"],
+                            "country_tpp_already_allocated": v["f_allocated"],
+                            "gov_to_gov_arrangement": v["f_g2g"], "facts": list(v["f_flags"])}}
+
+
+def form_values(data: dict) -> tuple[dict, list[str]]:
+    """A case mapping (a validated case file's) as the form's values, and the fields the form cannot hold."""
+    t = data.get("transaction") or {}
+    eu, m = t.get("end_user") or {}, t.get("model") or {}
+    holdings, nveu = eu.get("veu_holdings") or {}, eu.get("nveu_authorization") or {}
+    v = dict(FORM, f_title=data.get("title") or data.get("id") or FORM["f_title"], f_kind=t.get("kind"),
+             f_item=t.get("item"), f_quantity=t.get("quantity"), f_tpp=t.get("tpp_per_unit"),
+             f_bandwidth=t.get("memory_bandwidth_gb_s"),
+             f_from=t.get("from_country") or "US", f_destination=t.get("destination_country"),
+             f_end_user=eu.get("name") or FORM["f_end_user"], f_hq=eu.get("hq_country"),
+             f_parent=eu.get("ultimate_parent_hq_country"), f_end_use=eu.get("end_use"),
+             f_ytd=t.get("consignee_tpp_already_this_year") or 0,
+             f_allocated=t.get("country_tpp_already_allocated") or 0,
+             f_g2g=bool(t.get("gov_to_gov_arrangement")), f_flags=list(t.get("facts") or []),
+             f_veu=eu.get("veu") or NO_VEU, f_ops=_text(m.get("training_ops")),
+             f_frontier=_text(m.get("open_weight_frontier_ops")), f_published=bool(m.get("weights_published")))
+    v.update({f"f_{k}": holdings.get(k, 0) for k in HOLDINGS})
+    if nveu:
+        v.update(f_nveu_dest=nveu.get("destination"), f_nveu_cum=nveu.get("cumulative_tpp") or 0)
+    left_out = [f for f in NOT_IN_FORM if _field(data, f) not in (None, [], {}, False)]
+    return v, left_out
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _number(text: str) -> int | str | None:
+    """A count typed as text (2.0e26) as the exact whole number it writes; other text as typed, for the case
+    reader to refuse naming its field; None when empty."""
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return text.strip() or None
+    return int(number) if number.is_finite() and number == number.to_integral_value() else text.strip()
+
+
+def _field(data: dict, path: str):
+    for part in path.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def case_yaml(data: dict) -> str:
+    """A case mapping as a case file (YAML), the form `aidkb decide` reads."""
+    return yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    """A mapping as the case reader gave it (exact Decimals, ECCNs such as 4E091 kept as text) in plain YAML types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    return str(value) if isinstance(value, str) else value
+
+
 # ---- case files
 
 def case_files() -> list[Path]:
@@ -208,6 +330,19 @@ def case_files() -> list[Path]:
 def case_key(case: Case) -> str:
     """What identifies a question: its input facts and what-if operations."""
     return repr((case.facts(), case.what_if))
+
+
+@st.cache_data(show_spinner=False)
+def case_data(path: Path) -> dict:
+    """A bundled case file's mapping, read as `aidkb decide` reads it (exact numbers; validated when asked)."""
+    data = read_document(path)
+    return data if isinstance(data, dict) else {}
+
+
+def case_title(path: Path) -> str:
+    """A bundled case as the picker lists it: its title (its file name when it has none)."""
+    data = case_data(path)
+    return str(data.get("title") or data.get("id") or path.stem)
 
 
 def case_name(path: Path) -> str:
