@@ -24,12 +24,13 @@ import yaml
 import ontology
 from kb.deadline import Worker, idle_seconds_from_env
 from kb.program import baseline_program
+from queries import service
 from queries.case import EARLIEST, LATEST, Case, CaseError, load_case, parse_case
-from queries.decide import decide
 from queries.impact import tier_of_countries
+from queries.proof import children
 from queries.reader import read_document
 from queries.reform import Reform
-from queries.render import node_lines
+from queries.render import failing_point, node_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_DIRS = (ROOT / "tests" / "cases", ROOT / "tests" / "shared_cases")
@@ -159,7 +160,7 @@ def status_on(as_of: dt.date, mode: str) -> str:
                              "destination_country": "DE",
                              "end_user": {"hq_country": "DE", "ultimate_parent_hq_country": "DE",
                                           "end_use": "unknown"}}}
-    return remembered(("status", as_of, mode), decide, parse_case(probe, "<status>"),
+    return remembered(("status", as_of, mode), service.decide, parse_case(probe, "<status>"),
                       note="Reading the rule's status").status
 
 
@@ -349,32 +350,25 @@ def case_name(path: Path) -> str:
     return str(path.relative_to(ROOT.parent)) if path.is_relative_to(ROOT.parent) else str(path)
 
 
-def rule_usage() -> dict[str, list[str]]:
-    """Rule id -> the bundled case files whose decision proofs use that rule (baseline, decided once, each case
-    in the session's worker)."""
+def rule_usage() -> dict[str, dict[str, list[str]]]:
+    """Rule id -> {"used": the bundled cases whose decision proofs apply the rule, "refuted": those whose proofs
+    show it failing} (baseline, decided once, each case in the session's worker)."""
     with _RESULTS_LOCK:
         if "rule_usage" in _RESULTS:
             return _RESULTS["rule_usage"]
-    used: dict[str, list[str]] = {}
+    usage: dict[str, dict[str, list[str]]] = {}
     for path in case_files():
         try:
             case = load_case(path)
         except CaseError:
             continue
-        for rule_id in sorted(set(_rule_ids(ask(decide, case, note=f"Deciding {path.stem}").proof))):
-            used.setdefault(rule_id, []).append(path.stem)
+        proof = ask(service.decide, case, note=f"Deciding {path.stem}").proof
+        for how, proved in (("used", True), ("refuted", False)):
+            for rule_id in sorted(set(rule_ids(proof, proved))):
+                usage.setdefault(rule_id, {"used": [], "refuted": []})[how].append(str(path))
     with _RESULTS_LOCK:
-        _RESULTS["rule_usage"] = used
-    return used
-
-
-def _rule_ids(node) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["rule"]] if isinstance(node.get("rule"), str) else []
-        return own + [r for v in node.values() for r in _rule_ids(v)]
-    if isinstance(node, list):
-        return [r for v in node for r in _rule_ids(v)]
-    return []
+        _RESULTS["rule_usage"] = usage
+    return usage
 
 
 def rule_source(rule) -> str:
@@ -383,39 +377,77 @@ def rule_source(rule) -> str:
     return "\n".join(lines[:next((i for i, line in enumerate(lines) if not line.strip()), len(lines))])
 
 
-# ---- proof trees
+# ---- proof trees: the only readers of a proof's nodes in the explorer (node_label, node_children, rule_ids)
 
-def node_label(node: dict) -> str:
-    """One proof node in words (the renderer's line for the node itself, without its premises)."""
-    shallow = {k: v for k, v in node.items() if k not in ("premises", "because", "blocked_by", "tried")}
+def node_children(node: dict) -> list[dict]:
+    """A proof node's premises, then what it rests on (because) and what blocks it (blocked_by)."""
+    return [child for _, child in children(node)]
+
+
+def rule_ids(node, proved: bool | None = None) -> list[str]:
+    """The rule ids in a proof (a node, a list or a whole proof document): of the rules applied (proved=True),
+    of the rules shown failing (proved=False), or both (None)."""
+    if isinstance(node, list):
+        return [r for v in node for r in rule_ids(v, proved)]
+    if not isinstance(node, dict):
+        return []
+    if "kind" not in node:  # a proof document: its conclusions and refutations
+        return [r for v in node.values() for r in rule_ids(v, proved)]
+    own = [node["rule"]] if isinstance(node.get("rule"), str) and proved in (None, node["kind"] == "rule") else []
+    return own + [r for child in node_children(node) for r in rule_ids(child, proved)]
+
+
+def node_label(node: dict, details: bool = False) -> str:
+    """One proof node in the sentences of the rules; with details, in the engine's terms too (atoms, rule ids,
+    failing conditions), as the text renderer writes it."""
+    if details or node.get("kind") in ("fact", "ref", "not"):
+        shallow = {k: v for k, v in node.items() if k not in ("premises", "because", "blocked_by", "tried")}
+        if node.get("kind") == "rule":
+            shallow["premises"] = []
+        lines = node_lines(shallow, baseline_program(), onto())
+        return " ".join(line.strip().removeprefix("- ") for line in lines)
+    cites = "; ".join(node.get("citations", []))
     if node.get("kind") == "rule":
-        shallow["premises"] = []
-    lines = node_lines(shallow, baseline_program(), onto())
-    return " ".join(line.strip().removeprefix("- ") for line in lines)
+        return f"{node['sentence']}" + (f" [{cites}]" if cites else "")
+    if node.get("kind") in ("compare", "assign"):  # the values checked, without the rule's variables
+        line = node_lines(node, baseline_program(), onto())[0].strip().removeprefix("- ")
+        return line.split(": ", 1)[-1]
+    return f"does not hold: {node['reason']}" + (f" [{cites}]" if cites else "")
 
 
-def _children(node: dict) -> list[dict]:
-    return node.get("premises", []) + [node[k] for k in ("because", "blocked_by") if k in node]
+def proof_roots(proof: dict) -> list[dict]:
+    """A decision's proof: its conclusions, then its refutations (the routes and requirements that fail)."""
+    return proof.get("conclusions", []) + proof.get("refutations", [])
 
 
-def tree_html(node: dict, depth: int = 0) -> str:
+def refutation(node: dict) -> dict:
+    """Why a goal fails, in the proof's own words: its category and reason, every obstacle (reason, rule id,
+    condition number from 1), and the first failing point (rule id, citations, condition number, condition)."""
+    point = failing_point(node)
+    return {"category": node["category"], "reason": node["reason"],
+            "obstacles": [(o["reason"], o["rule"], o["failed_at"] + 1) for o in node.get("obstacles", [])],
+            "point": (point["rule"], point["citations"], point["failed_at"] + 1, point["condition"])
+            if point.get("rule") else None}
+
+
+def tree_html(node: dict, details: bool = False, depth: int = 0) -> str:
     """A proof node and its premises as nested <details> (collapsible), citations linked to the eCFR."""
-    label = html.escape(node_label(node))
+    label = html.escape(node_label(node, details))
     for cite in node.get("citations", []):
         label = label.replace(html.escape(cite), cite_html(cite), 1)
-    kids = _children(node)
+    kids = node_children(node)
     if not kids:
         return f'<div class="leaf">{label}</div>'
-    inner = "".join(tree_html(k, depth + 1) for k in kids)
+    inner = "".join(tree_html(k, details, depth + 1) for k in kids)
     return f"<details{' open' if depth < 1 else ''}><summary>{label}</summary>{inner}</details>"
 
 
 TREE_STYLE = ("<style>.proof details{margin-left:1.1em}.proof summary{cursor:pointer}"
-              ".proof .leaf{margin-left:2.2em;color:#444}</style>")
+              ".proof .leaf{margin-left:2.2em;color:#444}.proof{overflow-wrap:anywhere}</style>")
 
 
-def proof_tree(node: dict) -> None:
-    st.html(f'{TREE_STYLE}<div class="proof">{tree_html(node)}</div>')
+def proof_tree(node: dict, details: bool = False) -> None:
+    st.html(f'{TREE_STYLE}<div class="proof">{tree_html(node, details)}</div>')
 
 
 # ---- tiers and maps

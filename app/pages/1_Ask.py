@@ -20,7 +20,6 @@ from queries.explanation import explain
 from queries.reform import ReformError, parse_reform
 from queries.render import (
     answer_sentence,
-    failing_point,
     memo_html,
     memo_markdown,
     proof_dot,
@@ -154,12 +153,18 @@ def show_answer(d: Decision, reform: str | None) -> None:
             st.markdown("\n".join(f"- {md(c)}" for c in d.caveats))
 
 
+def details() -> bool:
+    """The "details" toggle: the proof in the engine's terms too (atoms, rule ids, failing conditions)."""
+    return bool(st.session_state.get("proof_details"))
+
+
 def show_why_not(case: Case, d: Decision) -> None:
     """Each unavailable route: the first failing condition; on request, the refutation and counterfactuals."""
     st.subheader("Why not")
+    st.toggle("Details: the engine's terms (atoms, rule ids, failing conditions)", key="proof_details")
     if not d.license_required:
         st.markdown(f"No licence requirement: {ui.md(d.no_licence_because)}.")
-        ui.proof_tree(d.proof["refutations"][0])
+        ui.proof_tree(ui.proof_roots(d.proof)[-1], details())
         return
     opened = st.session_state.setdefault("opened", set())
     for route, why in d.not_available.items():
@@ -179,36 +184,50 @@ def show_why_not(case: Case, d: Decision) -> None:
 
 
 def show_refutation(goal) -> None:
-    md, node = ui.md, goal.node
-    st.markdown(f"*Category:* **{md(node['category'])}**. {md(node['reason'])}")
-    if len(node.get("obstacles", [])) > 1:  # every failing condition of every rule that could derive it
+    md, why = ui.md, ui.refutation(goal.node)
+    st.markdown(f"*Category:* **{md(why['category'])}**. {md(why['reason'])}")
+    if len(why["obstacles"]) > 1:  # every failing condition of every rule that could derive it
         st.markdown("**Every obstacle:**\n" + "\n".join(
-            f"- {md(o['reason'])} (rule `{o['rule']}`, condition {o['failed_at'] + 1})" for o in node["obstacles"]))
-    point = failing_point(node)
-    if point.get("rule"):
-        st.markdown(f"Rule `{point['rule']}` ({', '.join(ui.cite_link(c) for c in point['citations'])}) fails at "
-                    f"condition {point['failed_at'] + 1}:")
-        st.code(point["condition"], language="prolog")
+            f"- {md(reason)}" + (f" (rule `{rule}`, condition {n})" if details() else "")
+            for reason, rule, n in why["obstacles"]))
+    if why["point"] and details():
+        rule, cites, n, condition = why["point"]
+        st.markdown(f"Rule `{rule}` ({', '.join(ui.cite_link(c) for c in cites)}) fails at condition {n}:")
+        st.code(condition, language="prolog")
     if goal.counterfactuals:
         st.markdown("**It would hold if:**\n" + "\n".join(f"- {md(cf.describe(ui.onto()))}"
                                                           for cf in goal.counterfactuals))
     else:
         st.markdown(md(searched_text(goal)))
-    ui.proof_tree(node)
+    ui.proof_tree(goal.node, details())
+
+
+@st.dialog("The proof as a graph", width="large")
+def graph_dialog(dot: str) -> None:
+    st.caption("Full width; the chart's own toolbar opens it full screen. The DOT file opens in any Graphviz "
+               "viewer for zooming.")
+    st.graphviz_chart(dot, use_container_width=True)
 
 
 def show_proof(case: Case, d: Decision) -> None:
     st.subheader("Proof")
     tree, graph = st.tabs(["Tree", "Graph"])
     with tree:
-        for node in d.proof["conclusions"] + d.proof["refutations"]:
-            with st.expander(ui.md(ui.node_label(node))):
-                ui.proof_tree(node)
+        for node in ui.proof_roots(d.proof):
+            with st.expander(ui.md(ui.node_label(node, details()))):
+                ui.proof_tree(node, details())
     with graph:
         try:
-            st.graphviz_chart(proof_dot(explanation(case, None, with_counterfactuals=False)))
+            dot = proof_dot(explanation(case, None, with_counterfactuals=False))
         except AidkbError as error:
             engine_error(error)
+            return
+        left, right = st.columns(2)
+        if left.button("Open the graph full size", key="graph_full", icon="🔍"):
+            graph_dialog(dot)
+        right.download_button("Graph (DOT)", dot, file_name=f"{d.id}-proof.dot", mime="text/vnd.graphviz",
+                              key="graph_dot")
+        st.graphviz_chart(dot, use_container_width=True)
 
 
 def show_downloads(case: Case, d: Decision) -> None:
@@ -309,6 +328,11 @@ state = st.session_state
 kept = state.setdefault("ask_kept", {"ask_source": SOURCES[0], "case_file": None, "ask_under_reform": True})
 for kept_key, kept_value in kept.items():  # widgets forget their value on leaving the page
     state.setdefault(kept_key, kept_value)
+opened_case = st.query_params.get("case")  # a link from the Rules page: ?case=<file name without .yaml>
+if opened_case:
+    state["case_file"] = next((p for p in ui.case_files() if p.stem == opened_case), None)
+    state["ask_source"] = SOURCES[1]
+    del st.query_params["case"]
 source = st.radio("Transaction", SOURCES, horizontal=True, key="ask_source")
 answers = state.setdefault("answers", {})  # source -> the last answer given, with the question it answers
 try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import subprocess
 import sys
@@ -53,8 +54,11 @@ def test_why_not_shows_category_failing_rule_and_counterfactuals(session):
     at.button(key="whynot_LPP").click().run()
     shown = "\n".join(texts(at.markdown))
     assert "**threshold exceeded**" in shown and "26,900,001 TPP exceeds the annual limit" in shown
-    assert "fails at condition" in shown
     assert "consignee_ytd: 11,068,001 -> 11,068,000" in shown  # the counterfactual, verified by the engine
+    assert "fails at condition" not in shown  # the engine's terms only behind "details"
+    at.toggle(key="proof_details").set_value(True).run()
+    shown = "\n".join(texts(at.markdown))
+    assert "fails at condition" in shown and "**threshold exceeded**" in shown
 
 
 def test_bad_form_input_is_an_error_message_not_a_traceback(session):
@@ -236,20 +240,37 @@ def test_uploaded_case_and_malformed_upload(session):
 def test_memo_and_json_downloads(session):
     at = session("1_Ask")
     at.button(key=SUBMIT).click().run()
-    save = "Save the form as a case file (YAML)"
-    assert [b.proto.label for b in at.get("download_button")] == [save, "Decision (JSON)"]  # the memo on request
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Decision (JSON)" in labels and "Memo (Markdown)" not in labels  # the memo on request
     next(b for b in at.button if b.label == "Prepare the memo").click().run()
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == [save, "Decision (JSON)", "Memo (Markdown)", "Memo (HTML)"]
+    assert labels[-3:] == ["Decision (JSON)", "Memo (Markdown)", "Memo (HTML)"]
 
 
-def test_proof_tree_and_graph(session):
+def test_proof_tree_speaks_the_rules_sentences_with_engine_terms_behind_details(session):
     at = session("1_Ask")
     at.button(key=SUBMIT).click().run()
-    assert any(e.label.startswith("licence required") or "authorized" in e.label for e in at.expander)
-    trees = [h.proto.body for h in at.get("html")]
-    assert any("<details" in t and "ecfr.gov" in t for t in trees)
-    assert at.get("graphviz_chart") and "digraph proof" in at.get("graphviz_chart")[0].proto.spec
+    trees = "\n".join(h.proto.body for h in at.get("html"))
+    assert "<details" in trees and "ecfr.gov" in trees
+    decision = at.session_state["answers"]["Fill in a form"]["decision"]
+    first = ui.proof_roots(decision.proof)[0]
+    assert first["kind"] == "rule" and html.escape(first["sentence"]) in trees
+    assert f"({first['rule']})" not in trees and "NOT authorized(" not in trees and "fails at condition" not in trees
+    at.toggle(key="proof_details").set_value(True).run()
+    trees = "\n".join(h.proto.body for h in at.get("html"))
+    assert f"({first['rule']})" in trees and "NOT authorized(form-question, AIA)" in trees
+    assert "fails at condition" in trees
+
+
+def test_proof_graph_opens_full_size_and_downloads(session):
+    at = session("1_Ask")
+    at.button(key=SUBMIT).click().run()
+    assert "digraph proof" in at.get("graphviz_chart")[0].proto.spec
+    dot = next(b for b in at.get("download_button") if b.proto.label == "Graph (DOT)")
+    assert dot.proto.label
+    at.button(key="graph_full").click().run()
+    assert not at.exception
+    assert len(at.get("graphviz_chart")) == 2  # the tab's graph and the full-size one in the dialog
 
 
 def test_why_not_lists_every_obstacle_and_what_the_search_tried(session):
