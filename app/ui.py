@@ -181,31 +181,39 @@ def onto() -> ontology.Ontology:
     return ontology.load()
 
 
-# Case-file values in words, for the form's choices (the values themselves are the case contract's).
-VALUE_WORDS = {
-    "export": "export", "reexport": "reexport", "transfer_in_country": "transfer (in-country)",
-    "iaas_service": "IaaS service",
-    "datacenter": "data center", "production": "production", "storage": "storage", "development": "development",
-    "model_hosting": "model hosting", "ai_model_training_iaas": "AI model training (IaaS)",
-    "consumer": "consumer", "unknown": "unknown",
-    "unknown_end_user": "the end user is unknown", "requests_model_weights": "the party requests model weights",
-    "non_datacenter_item": "the item is not for a data center", "nac_notified": "NAC notification made",
-    "foreign_produced_direct_product": "foreign-produced direct product", "foreign_produced": "foreign-produced",
-    "government_end_user": "government end user", "prc_designed_ic": "an IC designed in the PRC",
-    "no_datacenter_footprint": "no data-center footprint",
-    "residential_or_warehouse_address": "a residential or warehouse address",
-    "refuses_end_use_information": "refuses end-use information",
-    "unverifiable_iaas_customer": "the IaaS customer cannot be verified",
-    "certified_91fr1684": "the exporter makes the 91 FR 1684 certifications",
-    "unauthorized_ic_designer": "the IC designer is neither approved nor authorized",
-    "onward_to_d5_or_macau": "ultimately destined to customers in D:5 or Macau",
-}
+def title(value: str) -> str:
+    """A case-file value, obligation, parameter or red flag by its title in the ontology."""
+    term = onto().terms.get(value)
+    return term.title if term else value.replace("_", " ")
 
 
 def words(value: str) -> str:
-    """A case-file value (transfer_in_country) as the form shows it, with the value itself beside it."""
-    return f"{VALUE_WORDS.get(value, value.replace('_', ' '))} ({value})" if "_" in value else \
-        VALUE_WORDS.get(value, value)
+    """A case-file value (transfer_in_country) as a form offers it: its title, with the value beside it where
+    they differ (the value is what a case file says)."""
+    return value if title(value) == value else f"{title(value)} ({value})"
+
+
+def term_help(value: str) -> str:
+    """The one-line help the ontology gives a case-file value, parameter, obligation or red flag ("" if none)."""
+    term = onto().terms.get(value)
+    return term.help if term else ""
+
+
+def explain_choice(values, where=st) -> None:
+    """The help of the chosen value(s) of a control, in a caption under it."""
+    chosen = [values] if isinstance(values, str) else list(values or [])
+    lines = [f"{words(v)}: {term_help(v)}" for v in chosen if term_help(v)]
+    if lines:
+        where.caption(md("; ".join(lines)))
+
+
+def glossary(kinds: tuple[str, ...]) -> None:
+    """Every term of these kinds with its title and help, as the ontology gives them."""
+    import pandas as pd
+
+    rows = [{"kind": t.kind, "value": t.id, "title": t.title, "help": t.help}
+            for t in onto().terms.values() if t.kind in kinds]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
 
 
 def country_label(code: str | None) -> str:

@@ -25,8 +25,10 @@ def rows(d: Decision) -> dict[str, str]:
             "Licence required": "yes" if d.license_required else "no",
             "Authorized by": ", ".join(d.authorized_by) or "—",
             "Not available": ", ".join(d.not_available) or "—",
-            "Unclear": ", ".join(sorted(d.uncertain)) or "—", "Red flags": "; ".join(d.red_flags) or "—",
-            "Review policy": d.review_policy or "—", "Obligations": "; ".join(d.obligations) or "—"}
+            "Unclear": ", ".join(sorted(d.uncertain)) or "—",
+            "Red flags": "; ".join(ui.title(f) for f in d.red_flags) or "—",
+            "Review policy": d.review_policy or "—",
+            "Obligations": "; ".join(ui.title(o) for o in d.obligations) or "—"}
 
 
 def comparison(left: Decision, right: Decision, names: tuple[str, str]) -> pd.DataFrame:
