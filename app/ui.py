@@ -109,6 +109,14 @@ def md(text: object) -> str:
 
 # ---- the date and reading chosen in the sidebar, and the banner every page shows
 
+# Where the sidebar overlays the page (Streamlit's narrow layout), close it; the app's own markup, no user text.
+CLOSE_SIDEBAR_ON_A_PHONE = """<script>
+if (window.innerWidth < 768) {
+  const open = document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
+  const button = open && open.querySelector('[data-testid="stSidebarCollapseButton"] button');
+  if (button) button.click();
+}
+</script>"""
 TWINS = ("sidebar", "main")  # the same two controls in the sidebar and, for narrow screens, atop the main area
 
 
@@ -123,6 +131,9 @@ def page_setup(title: str) -> tuple[dt.date, str]:
         state[f"{twin}_as_of"], state[f"{twin}_mode"] = as_of, mode
     with st.sidebar:
         _date_and_reading("sidebar")
+    if state.get("shown_page") != title:  # a page was chosen: on a phone the sidebar covers it, so it closes
+        state["shown_page"] = title
+        st.html(CLOSE_SIDEBAR_ON_A_PHONE, unsafe_allow_javascript=True, width="content")
     with st.popover(f"📅 {as_of.isoformat()} · {mode.replace('_', ' ')}", help="The date and reading of every answer"):
         _date_and_reading("main")
     banner(as_of, mode)
@@ -213,7 +224,7 @@ def glossary(kinds: tuple[str, ...]) -> None:
 
     rows = [{"kind": t.kind, "value": t.id, "title": t.title, "help": t.help}
             for t in onto().terms.values() if t.kind in kinds]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def country_label(code: str | None) -> str:

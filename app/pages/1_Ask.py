@@ -208,7 +208,7 @@ def show_refutation(goal) -> None:
 def graph_dialog(dot: str) -> None:
     st.caption("Full width; the chart's own toolbar opens it full screen. The DOT file opens in any Graphviz "
                "viewer for zooming.")
-    st.graphviz_chart(dot, use_container_width=True)
+    st.graphviz_chart(dot, width="stretch")
 
 
 def show_proof(case: Case, d: Decision) -> None:
@@ -229,7 +229,7 @@ def show_proof(case: Case, d: Decision) -> None:
             graph_dialog(dot)
         right.download_button("Graph (DOT)", dot, file_name=f"{d.id}-proof.dot", mime="text/vnd.graphviz",
                               key="graph_dot")
-        st.graphviz_chart(dot, use_container_width=True)
+        st.graphviz_chart(dot, width="stretch")
 
 
 def show_downloads(case: Case, d: Decision) -> None:

@@ -90,4 +90,4 @@ if data is not None:
         else:
             st.success("The two answers are the same in every respect compared below.")
         st.dataframe(table.style.apply(lambda r: ["background-color: #fff3bf" if r["differs"] else ""] * len(r),
-                                       axis=1), hide_index=True, use_container_width=True)
+                                       axis=1), hide_index=True, width="stretch")

@@ -30,7 +30,7 @@ def test_rules_page_lists_using_and_refuting_cases_apart_each_opening_in_ask(ses
     assert counts[0].startswith("**Used by ") and counts[1].startswith("**Refuted in ")
     paths = {p.stem: p for p in ui.case_files()}
     links = at.get("page_link")
-    assert links and all(link.proto.page == "ask" for link in links)
+    assert links and all(link.proto.page == "Ask" for link in links)
     for link in links:  # each case by its title, opening that case file in Ask
         assert shown(link.proto.label) == ui.case_title(paths[link.proto.query_string.removeprefix("case=")])
     ask = session("1_Ask")
