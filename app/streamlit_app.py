@@ -1,18 +1,14 @@
-"""The aidkb explorer (Streamlit): `streamlit run app/streamlit_app.py`. This is its home page; the pages are
-app/pages/*.py (Ask, What-if, Rules). Every page shows the rule's legal status on the date chosen in the
-sidebar; all answers come from queries/* (the UI holds no legal logic)."""
+"""The aidkb explorer (Streamlit): `streamlit run app/streamlit_app.py`. The pages are app/pages/*.py (Home,
+Ask, Compare, What-if, Rules), listed here with their titles. Every page shows the rule's legal status on the
+date and reading chosen (app/ui.py page_setup); all answers come from queries/* (the UI holds no legal logic)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from app import ui
+PAGES = [st.Page("pages/0_Home.py", title="Home", icon="🏠", url_path="Home", default=True),
+         st.Page("pages/1_Ask.py", title="Ask", icon="❓", url_path="Ask"),
+         st.Page("pages/4_Compare.py", title="Compare", icon="⚖️", url_path="Compare"),
+         st.Page("pages/2_What_if.py", title="What-if", icon="🗺️", url_path="What_if"),
+         st.Page("pages/3_Rules.py", title="Rules", icon="📜", url_path="Rules")]
 
-ui.page_setup("aidkb")
-st.title("The AI Diffusion rule, explained")
-st.markdown("A knowledge base of the BIS *Framework for Artificial Intelligence Diffusion* (90 FR 4544) as cited "
-            "rules: every answer comes with its reasons, its provisions and a checkable proof.")
-st.page_link("pages/1_Ask.py", label="Ask: is a licence required for this transaction, and why (not)?", icon="❓")
-st.page_link("pages/2_What_if.py", label="What-if: move countries between tiers, change limits or rules, and "
-                                         "see what flips", icon="🗺️")
-st.page_link("pages/3_Rules.py", label="Rules: browse the rules by provision, with the cases that use them",
-             icon="📜")
+st.navigation(PAGES).run()

@@ -13,19 +13,24 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import streamlit as st
+import yaml
 
 import ontology
 from kb.deadline import Worker, idle_seconds_from_env
 from kb.program import baseline_program
-from queries.case import Case, CaseError, load_case, parse_case
-from queries.decide import decide
+from queries import service
+from queries.case import EARLIEST, LATEST, Case, CaseError, load_case, parse_case
 from queries.impact import tier_of_countries
+from queries.proof import children
+from queries.reader import read_document
 from queries.reform import Reform
-from queries.render import node_lines
+from queries.render import failing_point, node_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_DIRS = (ROOT / "tests" / "cases", ROOT / "tests" / "shared_cases")
@@ -104,22 +109,54 @@ def md(text: object) -> str:
 
 # ---- the date and reading chosen in the sidebar, and the banner every page shows
 
+# Where the sidebar overlays the page (Streamlit's narrow layout), close it; the app's own markup, no user text.
+CLOSE_SIDEBAR_ON_A_PHONE = """<script>
+if (window.innerWidth < 768) {
+  const open = document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
+  const button = open && open.querySelector('[data-testid="stSidebarCollapseButton"] button');
+  if (button) button.click();
+}
+</script>"""
+TWINS = ("sidebar", "main")  # the same two controls in the sidebar and, for narrow screens, atop the main area
+
+
 def page_setup(title: str) -> tuple[dt.date, str]:
-    """Start a page: its title, the date and reading chosen in the sidebar (kept across pages), the banner."""
+    """Start a page: its title, the date and reading (kept across pages), the banner. The controls are in the
+    sidebar and again in a popover atop the page (reachable on a phone with the sidebar closed); both show
+    the one choice kept in session_state["chosen"]."""
     st.set_page_config(page_title=title, page_icon="⚖️", layout="wide")
     state = st.session_state
-    kept = state.get("chosen", (dt.date(2025, 6, 1), "as_published"))
-    for key, value in zip(("sidebar_as_of", "sidebar_mode"), kept):  # widgets forget their value on a page switch
-        state.setdefault(key, value)
+    as_of, mode = state.setdefault("chosen", (dt.date(2025, 6, 1), "as_published"))
+    for twin in TWINS:  # widgets forget their value on a page switch: both are set from the kept choice
+        state[f"{twin}_as_of"], state[f"{twin}_mode"] = as_of, mode
     with st.sidebar:
-        as_of = st.date_input("Date of the question", min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 12, 31),
-                              key="sidebar_as_of")
-        mode = st.radio("Reading", MODES, key="sidebar_mode", format_func=lambda m: m.replace("_", " "),
-                        help="as published: the rule as printed; as enforced: what BIS enforces (it announced on "
-                             "13 May 2025 that it would not enforce the rule)")
-    state["chosen"] = (as_of, mode)
+        _date_and_reading("sidebar")
+    if state.get("shown_page") != title:  # a page was chosen: on a phone the sidebar covers it, so it closes
+        state["shown_page"] = title
+        st.html(CLOSE_SIDEBAR_ON_A_PHONE, unsafe_allow_javascript=True, width="content")
+    with st.popover(f"📅 {as_of.isoformat()} · {mode.replace('_', ' ')}", help="The date and reading of every answer"):
+        _date_and_reading("main")
     banner(as_of, mode)
     return as_of, mode
+
+
+def _date_and_reading(twin: str) -> None:
+    st.date_input("Date of the question", min_value=EARLIEST, max_value=LATEST, key=f"{twin}_as_of",
+                  on_change=_choose, args=(twin,))
+    st.radio("Reading", MODES, key=f"{twin}_mode", format_func=lambda m: m.replace("_", " "), on_change=_choose,
+             args=(twin,), help="as published: the rule as printed; as enforced: what BIS enforces (it announced "
+                                "on 13 May 2025 that it would not enforce the rule)")
+
+
+def _choose(twin: str) -> None:
+    """A control changed: its value becomes the session's choice (the other twin follows on this run)."""
+    state = st.session_state
+    state["chosen"] = (state[f"{twin}_as_of"] or state["chosen"][0], state[f"{twin}_mode"])
+
+
+def choose(as_of: dt.date, mode: str) -> None:
+    """Set the session's date and reading (from a callback, before the page's widgets are drawn)."""
+    st.session_state["chosen"] = (as_of, mode)
 
 
 def chosen() -> tuple[dt.date, str]:
@@ -134,7 +171,7 @@ def status_on(as_of: dt.date, mode: str) -> str:
                              "destination_country": "DE",
                              "end_user": {"hq_country": "DE", "ultimate_parent_hq_country": "DE",
                                           "end_use": "unknown"}}}
-    return remembered(("status", as_of, mode), decide, parse_case(probe, "<status>"),
+    return remembered(("status", as_of, mode), service.decide, parse_case(probe, "<status>"),
                       note="Reading the rule's status").status
 
 
@@ -155,31 +192,39 @@ def onto() -> ontology.Ontology:
     return ontology.load()
 
 
-# Case-file values in words, for the form's choices (the values themselves are the case contract's).
-VALUE_WORDS = {
-    "export": "export", "reexport": "reexport", "transfer_in_country": "transfer (in-country)",
-    "iaas_service": "IaaS service",
-    "datacenter": "data center", "production": "production", "storage": "storage", "development": "development",
-    "model_hosting": "model hosting", "ai_model_training_iaas": "AI model training (IaaS)",
-    "consumer": "consumer", "unknown": "unknown",
-    "unknown_end_user": "the end user is unknown", "requests_model_weights": "the party requests model weights",
-    "non_datacenter_item": "the item is not for a data center", "nac_notified": "NAC notification made",
-    "foreign_produced_direct_product": "foreign-produced direct product", "foreign_produced": "foreign-produced",
-    "government_end_user": "government end user", "prc_designed_ic": "an IC designed in the PRC",
-    "no_datacenter_footprint": "no data-center footprint",
-    "residential_or_warehouse_address": "a residential or warehouse address",
-    "refuses_end_use_information": "refuses end-use information",
-    "unverifiable_iaas_customer": "the IaaS customer cannot be verified",
-    "certified_91fr1684": "the exporter makes the 91 FR 1684 certifications",
-    "unauthorized_ic_designer": "the IC designer is neither approved nor authorized",
-    "onward_to_d5_or_macau": "ultimately destined to customers in D:5 or Macau",
-}
+def title(value: str) -> str:
+    """A case-file value, obligation, parameter or red flag by its title in the ontology."""
+    term = onto().terms.get(value)
+    return term.title if term else value.replace("_", " ")
 
 
 def words(value: str) -> str:
-    """A case-file value (transfer_in_country) as the form shows it, with the value itself beside it."""
-    return f"{VALUE_WORDS.get(value, value.replace('_', ' '))} ({value})" if "_" in value else \
-        VALUE_WORDS.get(value, value)
+    """A case-file value (transfer_in_country) as a form offers it: its title, with the value beside it where
+    they differ (the value is what a case file says)."""
+    return value if title(value) == value else f"{title(value)} ({value})"
+
+
+def term_help(value: str) -> str:
+    """The one-line help the ontology gives a case-file value, parameter, obligation or red flag ("" if none)."""
+    term = onto().terms.get(value)
+    return term.help if term else ""
+
+
+def explain_choice(values, where=st) -> None:
+    """The help of the chosen value(s) of a control, in a caption under it."""
+    chosen = [values] if isinstance(values, str) else list(values or [])
+    lines = [f"{words(v)}: {term_help(v)}" for v in chosen if term_help(v)]
+    if lines:
+        where.caption(md("; ".join(lines)))
+
+
+def glossary(kinds: tuple[str, ...]) -> None:
+    """Every term of these kinds with its title and help, as the ontology gives them."""
+    import pandas as pd
+
+    rows = [{"kind": t.kind, "value": t.id, "title": t.title, "help": t.help}
+            for t in onto().terms.values() if t.kind in kinds]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def country_label(code: str | None) -> str:
@@ -198,6 +243,103 @@ def cite_html(cite: str) -> str:
             else html.escape(cite))
 
 
+# ---- the Ask form's question as a case mapping (the Compare page asks it too)
+
+NO_VEU = "none"
+HOLDINGS = ("global_tpp", "tier1_tpp", "us_tpp", "destination_tpp")
+# The form's fields (widget keys) and their first values; the case-file field each one fills is in form_case.
+FORM = {"f_title": "question from the form", "f_kind": "export", "f_item": "3A090.a", "f_quantity": 1000,
+        "f_tpp": 15832, "f_bandwidth": None, "f_from": "US", "f_destination": "MY", "f_end_user": "the end user",
+        "f_hq": "MY", "f_parent": "MY", "f_end_use": "datacenter", "f_ytd": 0, "f_allocated": 0, "f_g2g": False,
+        "f_flags": [], "f_veu": NO_VEU, **{f"f_{k}": 0 for k in HOLDINGS}, "f_nveu_dest": "IN", "f_nveu_cum": 0,
+        "f_ops": "", "f_frontier": "", "f_published": False}
+# Case-file fields the form has no control for: a case that uses them is loaded without them, and says so.
+NOT_IN_FORM = ("what_if", "transaction.end_user.parent_chain",
+               "transaction.model.derived_from_published_model", "transaction.model.additional_training_ops")
+
+
+def form_case(v: dict, as_of, mode: str) -> dict:
+    """The form's values as a case mapping (the shared case schema, as `aidkb decide` reads it)."""
+    end_user: dict[str, Any] = {"name": v["f_end_user"] or "the end user", "hq_country": v["f_hq"],
+                                "ultimate_parent_hq_country": v["f_parent"], "end_use": v["f_end_use"],
+                                "veu": None if v["f_veu"] == NO_VEU else v["f_veu"]}
+    if v["f_veu"] == "UVEU":
+        end_user["veu_holdings"] = {k: v[f"f_{k}"] for k in HOLDINGS}
+    if v["f_veu"] == "NVEU":
+        end_user["nveu_authorization"] = {"destination": v["f_nveu_dest"], "cumulative_tpp": v["f_nveu_cum"]}
+    model = None
+    if v["f_ops"].strip() or v["f_frontier"].strip():
+        model = {"training_ops": _number(v["f_ops"]), "weights_published": v["f_published"],
+                 "open_weight_frontier_ops": _number(v["f_frontier"])}
+    return {"id": "form-question", "title": v["f_title"] or "question from the form", "as_of": as_of, "mode": mode,
+            "transaction": {"kind": v["f_kind"], "item": v["f_item"], "quantity": v["f_quantity"],
+                            "tpp_per_unit": v["f_tpp"], "memory_bandwidth_gb_s": v["f_bandwidth"],
+                            "model": model, "from_country": v["f_from"],
+                            "destination_country": v["f_destination"], "end_user": end_user,
+                            "consignee_tpp_already_this_year": v["f_ytd"],
+                            "country_tpp_already_allocated": v["f_allocated"],
+                            "gov_to_gov_arrangement": v["f_g2g"], "facts": list(v["f_flags"])}}
+
+
+def form_values(data: dict) -> tuple[dict, list[str]]:
+    """A case mapping (a validated case file's) as the form's values, and the fields the form cannot hold."""
+    t = data.get("transaction") or {}
+    eu, m = t.get("end_user") or {}, t.get("model") or {}
+    holdings, nveu = eu.get("veu_holdings") or {}, eu.get("nveu_authorization") or {}
+    v = dict(FORM, f_title=data.get("title") or data.get("id") or FORM["f_title"], f_kind=t.get("kind"),
+             f_item=t.get("item"), f_quantity=t.get("quantity"), f_tpp=t.get("tpp_per_unit"),
+             f_bandwidth=t.get("memory_bandwidth_gb_s"),
+             f_from=t.get("from_country") or "US", f_destination=t.get("destination_country"),
+             f_end_user=eu.get("name") or FORM["f_end_user"], f_hq=eu.get("hq_country"),
+             f_parent=eu.get("ultimate_parent_hq_country"), f_end_use=eu.get("end_use"),
+             f_ytd=t.get("consignee_tpp_already_this_year") or 0,
+             f_allocated=t.get("country_tpp_already_allocated") or 0,
+             f_g2g=bool(t.get("gov_to_gov_arrangement")), f_flags=list(t.get("facts") or []),
+             f_veu=eu.get("veu") or NO_VEU, f_ops=_text(m.get("training_ops")),
+             f_frontier=_text(m.get("open_weight_frontier_ops")), f_published=bool(m.get("weights_published")))
+    v.update({f"f_{k}": holdings.get(k, 0) for k in HOLDINGS})
+    if nveu:
+        v.update(f_nveu_dest=nveu.get("destination"), f_nveu_cum=nveu.get("cumulative_tpp") or 0)
+    left_out = [f for f in NOT_IN_FORM if _field(data, f) not in (None, [], {}, False)]
+    return v, left_out
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _number(text: str) -> int | str | None:
+    """A count typed as text (2.0e26) as the exact whole number it writes; other text as typed, for the case
+    reader to refuse naming its field; None when empty."""
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return text.strip() or None
+    return int(number) if number.is_finite() and number == number.to_integral_value() else text.strip()
+
+
+def _field(data: dict, path: str):
+    for part in path.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def case_yaml(data: dict) -> str:
+    """A case mapping as a case file (YAML), the form `aidkb decide` reads."""
+    return yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    """A mapping as the case reader gave it (exact Decimals, ECCNs such as 4E091 kept as text) in plain YAML types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    return str(value) if isinstance(value, str) else value
+
+
 # ---- case files
 
 def case_files() -> list[Path]:
@@ -210,36 +352,42 @@ def case_key(case: Case) -> str:
     return repr((case.facts(), case.what_if))
 
 
+@st.cache_data(show_spinner=False)
+def case_data(path: Path) -> dict:
+    """A bundled case file's mapping, read as `aidkb decide` reads it (exact numbers; validated when asked)."""
+    data = read_document(path)
+    return data if isinstance(data, dict) else {}
+
+
+def case_title(path: Path) -> str:
+    """A bundled case as the picker lists it: its title (its file name when it has none)."""
+    data = case_data(path)
+    return str(data.get("title") or data.get("id") or path.stem)
+
+
 def case_name(path: Path) -> str:
     return str(path.relative_to(ROOT.parent)) if path.is_relative_to(ROOT.parent) else str(path)
 
 
-def rule_usage() -> dict[str, list[str]]:
-    """Rule id -> the bundled case files whose decision proofs use that rule (baseline, decided once, each case
-    in the session's worker)."""
+def rule_usage() -> dict[str, dict[str, list[str]]]:
+    """Rule id -> {"used": the bundled cases whose decision proofs apply the rule, "refuted": those whose proofs
+    show it failing} (baseline, decided once, each case in the session's worker)."""
     with _RESULTS_LOCK:
         if "rule_usage" in _RESULTS:
             return _RESULTS["rule_usage"]
-    used: dict[str, list[str]] = {}
+    usage: dict[str, dict[str, list[str]]] = {}
     for path in case_files():
         try:
             case = load_case(path)
         except CaseError:
             continue
-        for rule_id in sorted(set(_rule_ids(ask(decide, case, note=f"Deciding {path.stem}").proof))):
-            used.setdefault(rule_id, []).append(path.stem)
+        proof = ask(service.decide, case, note=f"Deciding {path.stem}").proof
+        for how, proved in (("used", True), ("refuted", False)):
+            for rule_id in sorted(set(rule_ids(proof, proved))):
+                usage.setdefault(rule_id, {"used": [], "refuted": []})[how].append(str(path))
     with _RESULTS_LOCK:
-        _RESULTS["rule_usage"] = used
-    return used
-
-
-def _rule_ids(node) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["rule"]] if isinstance(node.get("rule"), str) else []
-        return own + [r for v in node.values() for r in _rule_ids(v)]
-    if isinstance(node, list):
-        return [r for v in node for r in _rule_ids(v)]
-    return []
+        _RESULTS["rule_usage"] = usage
+    return usage
 
 
 def rule_source(rule) -> str:
@@ -248,39 +396,77 @@ def rule_source(rule) -> str:
     return "\n".join(lines[:next((i for i, line in enumerate(lines) if not line.strip()), len(lines))])
 
 
-# ---- proof trees
+# ---- proof trees: the only readers of a proof's nodes in the explorer (node_label, node_children, rule_ids)
 
-def node_label(node: dict) -> str:
-    """One proof node in words (the renderer's line for the node itself, without its premises)."""
-    shallow = {k: v for k, v in node.items() if k not in ("premises", "because", "blocked_by", "tried")}
+def node_children(node: dict) -> list[dict]:
+    """A proof node's premises, then what it rests on (because) and what blocks it (blocked_by)."""
+    return [child for _, child in children(node)]
+
+
+def rule_ids(node, proved: bool | None = None) -> list[str]:
+    """The rule ids in a proof (a node, a list or a whole proof document): of the rules applied (proved=True),
+    of the rules shown failing (proved=False), or both (None)."""
+    if isinstance(node, list):
+        return [r for v in node for r in rule_ids(v, proved)]
+    if not isinstance(node, dict):
+        return []
+    if "kind" not in node:  # a proof document: its conclusions and refutations
+        return [r for v in node.values() for r in rule_ids(v, proved)]
+    own = [node["rule"]] if isinstance(node.get("rule"), str) and proved in (None, node["kind"] == "rule") else []
+    return own + [r for child in node_children(node) for r in rule_ids(child, proved)]
+
+
+def node_label(node: dict, details: bool = False) -> str:
+    """One proof node in the sentences of the rules; with details, in the engine's terms too (atoms, rule ids,
+    failing conditions), as the text renderer writes it."""
+    if details or node.get("kind") in ("fact", "ref", "not"):
+        shallow = {k: v for k, v in node.items() if k not in ("premises", "because", "blocked_by", "tried")}
+        if node.get("kind") == "rule":
+            shallow["premises"] = []
+        lines = node_lines(shallow, baseline_program(), onto())
+        return " ".join(line.strip().removeprefix("- ") for line in lines)
+    cites = "; ".join(node.get("citations", []))
     if node.get("kind") == "rule":
-        shallow["premises"] = []
-    lines = node_lines(shallow, baseline_program(), onto())
-    return " ".join(line.strip().removeprefix("- ") for line in lines)
+        return f"{node['sentence']}" + (f" [{cites}]" if cites else "")
+    if node.get("kind") in ("compare", "assign"):  # the values checked, without the rule's variables
+        line = node_lines(node, baseline_program(), onto())[0].strip().removeprefix("- ")
+        return line.split(": ", 1)[-1]
+    return f"does not hold: {node['reason']}" + (f" [{cites}]" if cites else "")
 
 
-def _children(node: dict) -> list[dict]:
-    return node.get("premises", []) + [node[k] for k in ("because", "blocked_by") if k in node]
+def proof_roots(proof: dict) -> list[dict]:
+    """A decision's proof: its conclusions, then its refutations (the routes and requirements that fail)."""
+    return proof.get("conclusions", []) + proof.get("refutations", [])
 
 
-def tree_html(node: dict, depth: int = 0) -> str:
+def refutation(node: dict) -> dict:
+    """Why a goal fails, in the proof's own words: its category and reason, every obstacle (reason, rule id,
+    condition number from 1), and the first failing point (rule id, citations, condition number, condition)."""
+    point = failing_point(node)
+    return {"category": node["category"], "reason": node["reason"],
+            "obstacles": [(o["reason"], o["rule"], o["failed_at"] + 1) for o in node.get("obstacles", [])],
+            "point": (point["rule"], point["citations"], point["failed_at"] + 1, point["condition"])
+            if point.get("rule") else None}
+
+
+def tree_html(node: dict, details: bool = False, depth: int = 0) -> str:
     """A proof node and its premises as nested <details> (collapsible), citations linked to the eCFR."""
-    label = html.escape(node_label(node))
+    label = html.escape(node_label(node, details))
     for cite in node.get("citations", []):
         label = label.replace(html.escape(cite), cite_html(cite), 1)
-    kids = _children(node)
+    kids = node_children(node)
     if not kids:
         return f'<div class="leaf">{label}</div>'
-    inner = "".join(tree_html(k, depth + 1) for k in kids)
+    inner = "".join(tree_html(k, details, depth + 1) for k in kids)
     return f"<details{' open' if depth < 1 else ''}><summary>{label}</summary>{inner}</details>"
 
 
 TREE_STYLE = ("<style>.proof details{margin-left:1.1em}.proof summary{cursor:pointer}"
-              ".proof .leaf{margin-left:2.2em;color:#444}</style>")
+              ".proof .leaf{margin-left:2.2em;color:#444}.proof{overflow-wrap:anywhere}</style>")
 
 
-def proof_tree(node: dict) -> None:
-    st.html(f'{TREE_STYLE}<div class="proof">{tree_html(node)}</div>')
+def proof_tree(node: dict, details: bool = False) -> None:
+    st.html(f'{TREE_STYLE}<div class="proof">{tree_html(node, details)}</div>')
 
 
 # ---- tiers and maps

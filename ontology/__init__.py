@@ -97,6 +97,15 @@ class Provision:
     text_source: str | None = None  # where: eCFR issue date and paragraph, or FR citation
 
 
+@dataclass(frozen=True)
+class Term:
+    """A value of the case files, decisions or reforms in words: its title and a one-line help (terms.rq)."""
+    id: str
+    kind: str   # transaction kind, end use, case fact, obligation, parameter, country group or red flag
+    title: str
+    help: str
+
+
 @dataclass
 class Ontology:
     """What the rules and the answers need from the ontology, extracted once by SPARQL."""
@@ -108,6 +117,7 @@ class Ontology:
     provisions: dict[str, Provision] = field(default_factory=dict)   # citation -> Provision
     red_flags: dict[str, dict] = field(default_factory=dict)         # id -> {source, label, citation}
     rule_versions: list[dict] = field(default_factory=list)  # the dated texts, oldest first (rule_versions.rq)
+    terms: dict[str, Term] = field(default_factory=dict)             # value -> its title and help (terms.rq)
 
     @classmethod
     def from_graph(cls, graph: rdflib.Graph) -> Ontology:
@@ -144,6 +154,7 @@ class Ontology:
                             **{k: r[k].date().isoformat() if r[k] else None
                                for k in ("published", "effective", "compliance")}}
                            for r in select(graph, "rule_versions")]
+        o.terms = {r["id"]: Term(r["id"], r["kind"], r["title"], r["help"]) for r in select(graph, "terms")}
         return o
 
     def facts(self) -> list[tuple]:
@@ -186,7 +197,8 @@ def from_json(data: dict) -> Ontology:
                     parameters=[Parameter(**p) for p in data["parameters"]], items=data["items"],
                     authorizations=data["authorizations"],
                     provisions={k: Provision(**v) for k, v in data["provisions"].items()},
-                    red_flags=data["red_flags"], rule_versions=data["rule_versions"])
+                    red_flags=data["red_flags"], rule_versions=data["rule_versions"],
+                    terms={k: Term(**v) for k, v in data["terms"].items()})
 
 
 @lru_cache(maxsize=1)

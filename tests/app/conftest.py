@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
-SUBMIT = "FormSubmitter:transaction-Decide"
+SUBMIT = "decide"
 
 
 def pytest_configure(config):

@@ -126,3 +126,79 @@ def test_run_a_tier_move(page, app_url):
     maps.first.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)  # let the maps draw
     page.screenshot(path=str(OUT / "screenshot-what-if.png"))
+
+
+def test_a_date_change_marks_the_answer_stale(page, app_url):
+    page.goto(f"{app_url}/Ask")
+    page.get_by_role("button", name="Decide").click()
+    expect(page.get_by_text("A licence requirement applies; it is lifted by LPP.")).to_be_visible()
+    year = page.locator('[data-testid="stSidebar"]').get_by_role("spinbutton", name="year, Date of the question")
+    year.click()
+    page.keyboard.type("2024")
+    page.keyboard.press("Tab")  # the date is taken when the field loses focus
+    page.locator("h1").first.click()
+    stale = page.get_by_text("Stale answer:")
+    expect(stale).to_be_visible()
+    expect(page.get_by_text("since then these changed: as_of")).to_be_visible()
+    stale.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / "screenshot-ask-stale.png"))
+    page.get_by_role("button", name="Decide").click()
+    expect(stale).to_have_count(0)
+    expect(page.get_by_text("Legal status on 2024-06-01").first).to_be_visible()
+
+
+def test_compare_and_rules_pages(page, app_url):
+    page.goto(f"{app_url}/Compare")
+    expect(page.get_by_text("What differs:")).to_be_visible()  # as published and as enforced differ in 2025
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(OUT / "screenshot-compare.png"))
+    page.goto(f"{app_url}/Rules")
+    page.get_by_label("Filter (id, citation or words)").fill("lpp_conditions")
+    page.get_by_label("Filter (id, citation or words)").press("Enter")
+    expect(page.get_by_text("Refuted in").first).to_be_visible(timeout=int(300_000 * slack()))
+    page.get_by_text("@rule lpp_conditions").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / "screenshot-rules.png"))
+
+
+def overflowing(page) -> list[str]:
+    """The main area's controls that reach past the right edge of the window, and the page's own overflow."""
+    return page.evaluate("""() => {
+        const width = document.documentElement.clientWidth, out = [];
+        if (document.documentElement.scrollWidth > width + 1) out.push('page ' + document.documentElement.scrollWidth);
+        for (const el of document.querySelectorAll('[data-testid="stMain"] input, [data-testid="stMain"] button,'
+                                                   + '[data-testid="stMain"] [data-baseweb="select"]')) {
+            const box = el.getBoundingClientRect();
+            if (box.width > 0 && box.right > width + 1) out.push((el.innerText || el.ariaLabel || el.tagName) + ' ' + box.right);
+        }
+        return out;
+    }""")
+
+
+def test_a_phone_width_screen(app_url):
+    """At 390 px: no control of Ask, Compare or Rules reaches past the edge; the date and reading are in the
+    main area; the sidebar closes after a page is chosen in it."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        page.set_default_timeout(int(60_000 * slack()))
+        expect.set_options(timeout=int(60_000 * slack()))
+        page.goto(f"{app_url}/Ask")
+        page.get_by_role("button", name="Decide").click()
+        expect(page.get_by_text("A licence requirement applies; it is lifted by LPP.")).to_be_visible()
+        assert overflowing(page) == []
+        page.screenshot(path=str(OUT / "screenshot-ask-390.png"), full_page=False)
+        main = page.locator('[data-testid="stMain"]')
+        main.get_by_role("button", name="📅 2025-06-01 · as published").click()
+        popover = page.locator('[data-testid="stPopoverBody"]')
+        expect(popover.get_by_role("group", name="Date of the question")).to_be_visible()
+        page.keyboard.press("Escape")
+        for name in ("Compare", "Rules"):
+            page.locator('[data-testid="stExpandSidebarButton"]').click()
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            expect(sidebar).to_have_attribute("data-collapsed", "false")
+            sidebar.get_by_role("link", name=name).click()
+            expect(page.get_by_role("heading", name=name).first).to_be_visible()
+            expect(sidebar).to_have_attribute("data-collapsed", "true")
+            page.wait_for_timeout(1000)
+            assert overflowing(page) == [], name
+        browser.close()

@@ -6,7 +6,7 @@ import re
 from app import ui
 from queries.case import load_case
 from queries.decide import decide
-from tests.app.conftest import texts
+from tests.app.conftest import shown, texts
 
 LPP_OVER = next(p for p in ui.case_files() if p.name == "lpp-one-tpp-over-annual-limit.yaml")
 
@@ -17,8 +17,27 @@ def test_rules_page_lists_rules_with_links_text_and_cases(session):
     at.text_input(key="rules_filter").set_value("lpp_conditions").run()
     shown = "\n".join(texts(at.markdown))
     assert "[15 CFR 740.29](https://www.ecfr.gov/" in shown and "**Grade:**" in shown
-    assert "lpp-one-tpp-over-annual-limit" in shown  # a case whose proof uses the rule
-    assert any(c.value.startswith("lpp_conditions_met(C) :-") for c in at.code)
+    code = next(c.value for c in at.code if "lpp_conditions_met(C) :-" in c.value)
+    assert code.startswith("@rule lpp_conditions") and code.count("\n") > 3  # as written, multi-line
+    assert texts(at.subheader) == ["License Exception LPP, Low Processing Performance (15 CFR 740.29, added by "
+                                   "90 FR 4544)"]  # the rule file's own title
+
+
+def test_rules_page_lists_using_and_refuting_cases_apart_each_opening_in_ask(session):
+    at = session("3_Rules")
+    at.text_input(key="rules_filter").set_value("lpp_conditions").run()
+    counts = [m for m in texts(at.markdown) if "case(s)" in m]
+    assert counts[0].startswith("**Used by ") and counts[1].startswith("**Refuted in ")
+    paths = {p.stem: p for p in ui.case_files()}
+    links = at.get("page_link")
+    assert links and all(link.proto.page == "Ask" for link in links)
+    for link in links:  # each case by its title, opening that case file in Ask
+        assert shown(link.proto.label) == ui.case_title(paths[link.proto.query_string.removeprefix("case=")])
+    ask = session("1_Ask")
+    ask.query_params["case"] = "lpp-one-tpp-over-annual-limit"
+    ask.run()
+    assert ask.selectbox(key="case_file").value == LPP_OVER
+    assert any("individual licence is needed" in e for e in texts(ask.error))
 
 
 def test_rules_page_shows_the_law_beside_the_rule(session):
