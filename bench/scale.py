@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -200,7 +201,7 @@ REFORMS = {"tier move": (_moved("MY"), _moved("IN"), _moved("AE"), _moved("VN"))
                          _edited("lpp_conditions"))}
 
 
-def _timed(call) -> tuple[float, float, object]:
+def _timed(call) -> tuple[float, float, Any]:
     wall, cpu = time.perf_counter(), time.process_time()
     out = call()
     return time.perf_counter() - wall, time.process_time() - cpu, out

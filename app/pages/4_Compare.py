@@ -62,8 +62,9 @@ st.title("Compare")
 as_of, mode = ui.chosen()
 source = st.radio("Question", SOURCES, horizontal=True, key="cmp_source")
 if source == SOURCES[0]:
-    data = ui.form_case(st.session_state.get("form_kept", ui.FORM), as_of, mode)
-    st.caption(f"“{ui.md(data['title'])}” as the Ask page's form holds it now.")
+    form = ui.form_case(st.session_state.get("form_kept", ui.FORM), as_of, mode)
+    st.caption(f"“{ui.md(form['title'])}” as the Ask page's form holds it now.")
+    data: dict | None = form
 else:
     path = st.selectbox("Case file", ui.case_files(), index=None, format_func=ui.case_title, key="cmp_case",
                         placeholder="Choose a case by its title")
@@ -81,8 +82,7 @@ if data is not None:
     except AidkbError as error:
         st.error(f"The engine did not answer: {ui.md(error)}", icon="⏱️")
     else:
-        names = tuple(f"{'AB'[n]}: {day.isoformat()}, {reading.replace('_', ' ')}" for n, (day, reading)
-                      in enumerate((a, b)))
+        names = (f"A: {a[0].isoformat()}, {a[1].replace('_', ' ')}", f"B: {b[0].isoformat()}, {b[1].replace('_', ' ')}")
         table = comparison(left, right, names)
         differ = table.loc[table["differs"] == "yes", ""].tolist()
         if differ:
