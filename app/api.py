@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kb.deadline import DeadlineExceeded, Worker
+from kb.deadline import Worker
 from kb.errors import AidkbError
 from queries import service
 from queries.case import CASE_ID, CONFIDENCES, END_USES, FLAGS, KINDS, MODES, VEU_TYPES
@@ -116,10 +116,7 @@ class Jobs:
                     self._worker = Worker(self.seconds)
                 result = self._worker.call(service.impact, reform, cases, True, progress=progress)
                 self._update(job_id, status="done", result=result, finished=time.time())
-            except DeadlineExceeded as e:
-                self._update(job_id, status="failed", error=_error_body(service.Timeout(str(e))),
-                             finished=time.time())
-            except AidkbError as e:
+            except AidkbError as e:  # DeadlineExceeded (the job's deadline) among them
                 self._update(job_id, status="failed", error=_error_body(e), finished=time.time())
             except Exception:  # a bug: logged, reported without its traceback
                 log.exception("grid impact job %s failed", job_id)
@@ -276,7 +273,8 @@ def _schemas() -> dict:
                              "operations": {"type": "array", "minItems": 1, "maxItems": 200,
                                             "items": {"type": "object", "minProperties": 1}}}}
     error = {"type": "object", "required": ["error"], "properties": {
-        "error": {"type": "string"}, "field": {"type": ["string", "null"]}, "type": {"type": "string"}}}
+        "error": {"type": "string"}, "field": {"type": ["string", "null"]},
+        "type": {"type": "string", "description": "the error's class, named with each status below"}}}
     decision = json.loads((service.SCHEMAS / "decision.v1.json").read_text(encoding="utf-8"))
     proof = json.loads((service.SCHEMAS / "proof.v1.json").read_text(encoding="utf-8"))
     out = {"Case": case, "Reform": reform, "Error": error}
@@ -324,8 +322,11 @@ def _body_doc(schema: dict, description: str) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    words = {404: "not found", 413: "request body too large", 422: "bad input: the field is named",
-             500: "internal error (logged)", 503: "busy: try again later", 504: "the engine overran its deadline"}
+    words = {404: "not found (NotFound)", 413: "request body too large (PayloadTooLarge)",
+             422: "bad input: the field is named (CaseError, ReformError, RequestError, ...)",
+             500: "internal error, logged (InternalError)",
+             503: "busy, try again later (Busy), or the engine's worker failed (WorkerFailed, MemoryLimitExceeded)",
+             504: "the engine overran its deadline (DeadlineExceeded)"}
     return {c: {"description": words[c], "content": {"application/json": {"schema": _ref("Error")}}}
             for c in codes + (500,)}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import ontology
-from kb.deadline import DeadlineExceeded, Worker
+from kb.deadline import Worker
 from kb.errors import AidkbError, InputError
 
 from . import formats
@@ -32,7 +32,8 @@ MEDIA_TYPES = {name: f.media_type for name, f in formats.FORMATS.items()}
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 
-# ---- errors a face reports (each with its HTTP status; exit status 2 on the command line)
+# ---- errors a face reports (each with its HTTP status; exit status 2 on the command line). An engine that
+# overruns or dies raises kb.deadline's own DeadlineExceeded (504), WorkerFailed and MemoryLimitExceeded (503).
 
 class RequestError(InputError):
     """A request that is not a question: an unknown goal or format, a bad date, a document that is not a proof."""
@@ -48,16 +49,6 @@ class NotFound(AidkbError):
 
 class Busy(AidkbError):
     """Every worker stayed busy for the whole wait: try again later."""
-    http_status = 503
-
-
-class Timeout(AidkbError):
-    """The engine did not answer within the request's budget (kb.deadline.DeadlineExceeded)."""
-    http_status = 504
-
-
-class EngineUnavailable(AidkbError):
-    """A worker process died under a question (it is restarted for the next one)."""
     http_status = 503
 
 
@@ -240,7 +231,8 @@ DEADLINE = float(os.environ.get("AIDKB_API_DEADLINE", "30"))
 class Pool:
     """A few deadline workers (kb/deadline.py) shared by the threads of a server: each call takes an idle
     worker (waiting at most `wait` seconds, else Busy), runs there with the budget, and gives it back. A worker
-    that overruns is killed (Timeout) and restarts on its next call; one that dies is restarted too."""
+    that overruns is killed (DeadlineExceeded) and restarts on its next call; one that dies (WorkerFailed) is
+    restarted too."""
 
     def __init__(self, size: int = POOL_SIZE, seconds: float = DEADLINE, wait: float | None = None):
         self.size, self.seconds = max(1, size), seconds
@@ -257,11 +249,6 @@ class Pool:
             raise Busy(f"every engine worker stayed busy for {self.wait:g} s: try again later") from None
         try:
             return worker.call(fn, *args, progress=progress, seconds=seconds)
-        except DeadlineExceeded as e:
-            raise Timeout(str(e)) from None
-        except (EOFError, BrokenPipeError, ConnectionResetError):
-            worker.kill()
-            raise EngineUnavailable("the engine worker stopped under this question; it is restarted") from None
         finally:
             self._idle.put(worker)
 
@@ -296,13 +283,11 @@ __all__ = [
     "MEDIA_TYPES",
     "Busy",
     "CaseError",
-    "EngineUnavailable",
     "NotFound",
     "PayloadTooLarge",
     "Pool",
     "ReformError",
     "RequestError",
-    "Timeout",
     "at",
     "case_of",
     "check_format",

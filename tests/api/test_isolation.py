@@ -102,6 +102,7 @@ def test_an_overrun_is_a_504_and_the_next_question_is_answered():
     with pool, TestClient(create_app(pool=pool, warm=False), raise_server_exceptions=False) as c:
         r = post_json(c, "/v1/decide", case_body(BASES[0]))
         assert r.status_code == 504, r.text
+        assert r.json()["type"] == "DeadlineExceeded"
         assert "no answer within" in r.json()["error"] and "Traceback" not in r.text
         pool.seconds = 120
         for w in pool._all:
