@@ -304,7 +304,8 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
                          f"<p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>")
             if len(n.get("obstacles", [])) > 1:
                 parts.append("<p>Every obstacle:</p><ul>" + "".join(
-                    f"<li>{esc(o['reason'])} (rule <code>{esc(o['rule'])}</code>, condition {o['failed_at'] + 1})</li>"
+                    f"<li>{esc(o['reason'])} (rule <code>{esc(o['rule'])}</code>, "
+                    f"condition {o['failed_at'] + 1})</li>"
                     for o in n["obstacles"]) + "</ul>")
             n = failing_point(n)
             if n.get("rule"):
