@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def top_level_names(files) -> set[str]:
 
 
 def test_the_installed_distribution_exposes_only_aidkb():
-    dist = importlib.metadata.distribution("aidkb")
+    # the one pip installed in this environment (not the aidkb.egg-info an editable install leaves in the root)
+    (dist,) = importlib.metadata.distributions(name="aidkb", path=[sysconfig.get_paths()["purelib"]])
     assert (dist.read_text("top_level.txt") or "").split() == ["aidkb"]
     names = top_level_names(dist.files or ())
     # An editable install adds setuptools' own finder (and its .pth); that finder maps aidkb alone.
