@@ -66,8 +66,9 @@ def test_reform_reloads_from_its_url_uploads_again_and_shows_totals(browser, app
     expect(page.get_by_text("Outcomes before and after")).to_be_visible(timeout=int(300_000 * slack()))
     expect(page.get_by_text("flips out of")).to_be_visible()
     expect(page.get_by_role("tab", name="Maps")).to_have_count(1)  # the run has ended
-    expect(page.get_by_text("individual licence needed").first).to_be_visible()
-    page.get_by_text("Break down by").scroll_into_view_if_needed()
+    expect(page.get_by_role("tabpanel", name="Impact").locator(".vega-embed")).to_have_count(1)  # totals chart
+    expect(page.get_by_text("The reform: move MY to Tier 1")).to_be_visible()  # the first flip's causes
+    page.get_by_text("Outcomes before and after").evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(1000)  # let the chart draw
     page.screenshot(path=str(DOCS / "screenshot-what-if-totals.png"))
 
@@ -92,6 +93,9 @@ def test_tabs_wrap_on_a_phone(browser, app_url):
     tabs = page.get_by_role("tab")
     expect(tabs.first).to_be_visible()
     assert tabs.count() >= 10
+    # the page's style arrives with the script's first elements: wait until the tabs have wrapped
+    page.wait_for_function("() => [...document.querySelectorAll('[role=tab]')]"
+                           ".every(t => t.getBoundingClientRect().right <= window.innerWidth)")
     for i in range(tabs.count()):
         box = tabs.nth(i).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (tabs.nth(i).inner_text(), box)
