@@ -124,6 +124,7 @@ def page_setup(title: str) -> tuple[dt.date, str]:
     """Start a page: its title, the date and reading (kept across pages), the banner. The controls are in the
     sidebar and again in a popover atop the page (reachable on a phone with the sidebar closed); both show
     the one choice kept in session_state["chosen"]."""
+    _through_the_navigation()
     st.set_page_config(page_title=title, page_icon="⚖️", layout="wide")
     state = st.session_state
     as_of, mode = state.setdefault("chosen", (dt.date(2025, 6, 1), "as_published"))
@@ -138,6 +139,17 @@ def page_setup(title: str) -> tuple[dt.date, str]:
         _date_and_reading("main")
     banner(as_of, mode)
     return as_of, mode
+
+
+def _through_the_navigation() -> None:
+    """Run this page through app/streamlit_app.py's st.navigation (titles, order, Home). Streamlit reads app/pages/
+    the old way (file names as titles, "streamlit app" first) until some session has run st.navigation in this
+    server process, so a first visit straight to a page's URL would get that list: it is rerun the new way."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def _date_and_reading(twin: str) -> None:
