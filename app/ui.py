@@ -260,11 +260,12 @@ def cite_html(cite: str) -> str:
 NO_VEU = "none"
 HOLDINGS = ("global_tpp", "tier1_tpp", "us_tpp", "destination_tpp")
 # The form's fields (widget keys) and their first values; the case-file field each one fills is in form_case.
-FORM = {"f_title": "question from the form", "f_kind": "export", "f_item": "3A090.a", "f_quantity": 1000,
-        "f_tpp": 15832, "f_bandwidth": None, "f_from": "US", "f_destination": "MY", "f_end_user": "the end user",
-        "f_hq": "MY", "f_parent": "MY", "f_end_use": "datacenter", "f_ytd": 0, "f_allocated": 0, "f_g2g": False,
-        "f_flags": [], "f_veu": NO_VEU, **{f"f_{k}": 0 for k in HOLDINGS}, "f_nveu_dest": "IN", "f_nveu_cum": 0,
-        "f_ops": "", "f_frontier": "", "f_published": False}
+FORM: dict[str, Any] = {
+    "f_title": "question from the form", "f_kind": "export", "f_item": "3A090.a", "f_quantity": 1000,
+    "f_tpp": 15832, "f_bandwidth": None, "f_from": "US", "f_destination": "MY", "f_end_user": "the end user",
+    "f_hq": "MY", "f_parent": "MY", "f_end_use": "datacenter", "f_ytd": 0, "f_allocated": 0, "f_g2g": False,
+    "f_flags": [], "f_veu": NO_VEU, **{f"f_{k}": 0 for k in HOLDINGS}, "f_nveu_dest": "IN", "f_nveu_cum": 0,
+    "f_ops": "", "f_frontier": "", "f_published": False}
 # Case-file fields the form has no control for: a case that uses them is loaded without them, and says so.
 NOT_IN_FORM = ("what_if", "transaction.end_user.parent_chain",
                "transaction.model.derived_from_published_model", "transaction.model.additional_training_ops")
@@ -330,10 +331,11 @@ def _number(text: str) -> int | str | None:
     return int(number) if number.is_finite() and number == number.to_integral_value() else text.strip()
 
 
-def _field(data: dict, path: str):
+def _field(data: dict, path: str) -> Any:
+    value: Any = data
     for part in path.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
-    return data
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def case_yaml(data: dict) -> str:

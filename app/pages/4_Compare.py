@@ -61,6 +61,7 @@ ui.page_setup("Compare · aidkb")
 st.title("Compare")
 as_of, mode = ui.chosen()
 source = st.radio("Question", SOURCES, horizontal=True, key="cmp_source")
+data: dict | None
 if source == SOURCES[0]:
     data = ui.form_case(st.session_state.get("form_kept", ui.FORM), as_of, mode)
     st.caption(f"“{ui.md(data['title'])}” as the Ask page's form holds it now.")
@@ -81,8 +82,7 @@ if data is not None:
     except AidkbError as error:
         st.error(f"The engine did not answer: {ui.md(error)}", icon="⏱️")
     else:
-        names = tuple(f"{'AB'[n]}: {day.isoformat()}, {reading.replace('_', ' ')}" for n, (day, reading)
-                      in enumerate((a, b)))
+        names = (f"A: {a[0].isoformat()}, {a[1].replace('_', ' ')}", f"B: {b[0].isoformat()}, {b[1].replace('_', ' ')}")
         table = comparison(left, right, names)
         differ = table.loc[table["differs"] == "yes", ""].tolist()
         if differ:
