@@ -147,8 +147,9 @@ def _through_the_navigation() -> None:
     server process, so a first visit straight to a page's URL would get that list: it is rerun the new way."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory and not st.session_state.get("navigation_rerun"):
         PagesManager.uses_pages_directory = False
+        st.session_state["navigation_rerun"] = True  # once per session: AppTest sets the flag again each run
         st.rerun()
 
 
