@@ -124,6 +124,7 @@ def page_setup(title: str) -> tuple[dt.date, str]:
     """Start a page: its title, the date and reading (kept across pages), the banner. The controls are in the
     sidebar and again in a popover atop the page (reachable on a phone with the sidebar closed); both show
     the one choice kept in session_state["chosen"]."""
+    _through_the_navigation()
     st.set_page_config(page_title=title, page_icon="⚖️", layout="wide")
     state = st.session_state
     as_of, mode = state.setdefault("chosen", (dt.date(2025, 6, 1), "as_published"))
@@ -138,6 +139,18 @@ def page_setup(title: str) -> tuple[dt.date, str]:
         _date_and_reading("main")
     banner(as_of, mode)
     return as_of, mode
+
+
+def _through_the_navigation() -> None:
+    """Run this page through app/streamlit_app.py's st.navigation (titles, order, Home). Streamlit reads app/pages/
+    the old way (file names as titles, "streamlit app" first) until some session has run st.navigation in this
+    server process, so a first visit straight to a page's URL would get that list: it is rerun the new way."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not st.session_state.get("navigation_rerun"):
+        PagesManager.uses_pages_directory = False
+        st.session_state["navigation_rerun"] = True  # once per session: AppTest sets the flag again each run
+        st.rerun()
 
 
 def _date_and_reading(twin: str) -> None:
@@ -249,11 +262,11 @@ NO_VEU = "none"
 HOLDINGS = ("global_tpp", "tier1_tpp", "us_tpp", "destination_tpp")
 # The form's fields (widget keys) and their first values; the case-file field each one fills is in form_case.
 FORM: dict[str, Any] = {
-        "f_title": "question from the form", "f_kind": "export", "f_item": "3A090.a", "f_quantity": 1000,
-        "f_tpp": 15832, "f_bandwidth": None, "f_from": "US", "f_destination": "MY", "f_end_user": "the end user",
-        "f_hq": "MY", "f_parent": "MY", "f_end_use": "datacenter", "f_ytd": 0, "f_allocated": 0, "f_g2g": False,
-        "f_flags": [], "f_veu": NO_VEU, **{f"f_{k}": 0 for k in HOLDINGS}, "f_nveu_dest": "IN", "f_nveu_cum": 0,
-        "f_ops": "", "f_frontier": "", "f_published": False}
+    "f_title": "question from the form", "f_kind": "export", "f_item": "3A090.a", "f_quantity": 1000,
+    "f_tpp": 15832, "f_bandwidth": None, "f_from": "US", "f_destination": "MY", "f_end_user": "the end user",
+    "f_hq": "MY", "f_parent": "MY", "f_end_use": "datacenter", "f_ytd": 0, "f_allocated": 0, "f_g2g": False,
+    "f_flags": [], "f_veu": NO_VEU, **{f"f_{k}": 0 for k in HOLDINGS}, "f_nveu_dest": "IN", "f_nveu_cum": 0,
+    "f_ops": "", "f_frontier": "", "f_published": False}
 # Case-file fields the form has no control for: a case that uses them is loaded without them, and says so.
 NOT_IN_FORM = ("what_if", "transaction.end_user.parent_chain",
                "transaction.model.derived_from_published_model", "transaction.model.additional_training_ops")

@@ -61,6 +61,7 @@ ui.page_setup("Compare · aidkb")
 st.title("Compare")
 as_of, mode = ui.chosen()
 source = st.radio("Question", SOURCES, horizontal=True, key="cmp_source")
+data: dict | None
 if source == SOURCES[0]:
     form = ui.form_case(st.session_state.get("form_kept", ui.FORM), as_of, mode)
     st.caption(f"“{ui.md(form['title'])}” as the Ask page's form holds it now.")
