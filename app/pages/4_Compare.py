@@ -65,7 +65,7 @@ data: dict | None
 if source == SOURCES[0]:
     form = ui.form_case(st.session_state.get("form_kept", ui.FORM), as_of, mode)
     st.caption(f"“{ui.md(form['title'])}” as the Ask page's form holds it now.")
-    data: dict | None = form
+    data = form
 else:
     path = st.selectbox("Case file", ui.case_files(), index=None, format_func=ui.case_title, key="cmp_case",
                         placeholder="Choose a case by its title")
