@@ -214,7 +214,7 @@ def _error_body(e: AidkbError) -> dict:
 # ---- OpenAPI: request and response shapes
 
 def _schemas() -> dict:
-    """Component schemas: the case contract, the reform contract, decision.v1 and proof.v1 (bundled)."""
+    """Component schemas: the case contract, the reform contract, decision.v2 and proof.v2 (bundled)."""
     import ontology
     onto = ontology.load()
     countries = sorted(onto.countries)
@@ -275,8 +275,8 @@ def _schemas() -> dict:
     error = {"type": "object", "required": ["error"], "properties": {
         "error": {"type": "string"}, "field": {"type": ["string", "null"]},
         "type": {"type": "string", "description": "the error's class, named with each status below"}}}
-    decision = json.loads((service.SCHEMAS / "decision.v1.json").read_text(encoding="utf-8"))
-    proof = json.loads((service.SCHEMAS / "proof.v1.json").read_text(encoding="utf-8"))
+    decision = json.loads((service.SCHEMAS / "decision.v2.json").read_text(encoding="utf-8"))
+    proof = json.loads((service.SCHEMAS / "proof.v2.json").read_text(encoding="utf-8"))
     out = {"Case": case, "Reform": reform, "Error": error}
     for name, definition in proof.pop("$defs").items():
         out[f"Proof_{name}"] = _rebase(definition, "Proof_")
@@ -294,14 +294,14 @@ def _schemas() -> dict:
 
 
 def _rebase(node: Any, prefix: str) -> Any:
-    """A JSON Schema's local references ("#/$defs/x", "proof.v1.json") pointed at OpenAPI components."""
+    """A JSON Schema's local references ("#/$defs/x", "proof.v2.json") pointed at OpenAPI components."""
     if isinstance(node, dict):
         out = {}
         for k, v in node.items():
             if k == "$ref" and isinstance(v, str):
                 if v.startswith("#/$defs/"):
                     v = f"#/components/schemas/{prefix}{v[len('#/$defs/'):]}"
-                elif v == "proof.v1.json":
+                elif v == "proof.v2.json":
                     v = "#/components/schemas/Proof"
                 elif v == "#":
                     v = f"#/components/schemas/{prefix.rstrip('_')}"
@@ -435,7 +435,7 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
                                                       "format": {"enum": list(service.FORMATS)}}},
                                       "a case, a goal (license_required, a route id or a red flag id; default: "
                                       "every conclusion and failed route) and a format (default text)"),
-              responses={200: {"description": "what `aidkb explain` prints: proof.v1 for json, else text",
+              responses={200: {"description": "what `aidkb explain` prints: proof.v2 for json, else text",
                                "content": {"application/json": {"schema": _ref("Proof")},
                                            **{service.MEDIA_TYPES[f]: {"schema": {"type": "string"}}
                                               for f in service.FORMATS if f != "json"}}},
@@ -455,7 +455,7 @@ def create_app(pool: service.Pool | None = None, jobs: Jobs | None = None, warm:
         return Response(out, media_type=service.MEDIA_TYPES[fmt])
 
     @app.post("/v1/check-proof", tags=["questions"], response_class=JSONText,
-              openapi_extra=_body_doc({}, "a proof.v1 document, or the output of POST /v1/decide for one "
+              openapi_extra=_body_doc({}, "a proof.v2 (or v1) document, or the output of POST /v1/decide for one "
                                               "case (its answer fields are checked against its proof too)"),
               responses={200: _json_response({"type": "object", "required": ["valid", "steps", "error", "verdict"],
                                               "properties": {"valid": {"type": "boolean"},

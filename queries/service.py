@@ -113,7 +113,7 @@ def decide_json(case: Case | Any) -> dict:
 
 
 def explain(case: Case | Any, goal: str | None = None, format: str = "text") -> str | dict:
-    """What `aidkb explain --goal GOAL --format FORMAT` prints: the proof.v1 document (format json) or text."""
+    """What `aidkb explain --goal GOAL --format FORMAT` prints: the proof.v2 document (format json) or text."""
     from .explanation import explain as _explain
 
     case = case_of(case)
@@ -124,7 +124,7 @@ def explain(case: Case | Any, goal: str | None = None, format: str = "text") -> 
 
 
 def check_proof(doc: Any, source: str = "<request>") -> dict:
-    """`aidkb check-proof`: a proof.v1 document, or a decision (`decide --json`) whose answer fields are checked
+    """`aidkb check-proof`: a proof.v2 (or v1) document, or a decision (`decide --json`) whose answer fields are checked
     against its proof too. {valid, steps, error, reform, verdict}; a malformed document is invalid, its error
     beginning with the path (queries.checker never raises). Run it in a deadline worker (Pool): a proof that
     carries rules of its own may take long."""
