@@ -27,12 +27,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kb.deadline import Worker
-from kb.errors import AidkbError
-from queries import service
-from queries.case import CASE_ID, CONFIDENCES, END_USES, FLAGS, KINDS, MODES, VEU_TYPES
-from queries.reader import LIMITS, decode, load_json
-from queries.service import Busy, NotFound, PayloadTooLarge, RequestError, at
+from aidkb.kb.deadline import Worker
+from aidkb.kb.errors import AidkbError
+from aidkb.queries import service
+from aidkb.queries.case import CASE_ID, CONFIDENCES, END_USES, FLAGS, KINDS, MODES, VEU_TYPES
+from aidkb.queries.reader import LIMITS, decode, load_json
+from aidkb.queries.service import Busy, NotFound, PayloadTooLarge, RequestError, at
 
 log = logging.getLogger("aidkb.api")
 
@@ -183,7 +183,7 @@ def _cases(value: Any, prefix: str) -> list:
 def _case(data: Any):
     case = service.case_of(data, SOURCE)
     if case.what_if:  # a what-if whose amended rules do not check is refused here, naming the field
-        from queries.reform import Reform
+        from aidkb.queries.reform import Reform
         _check_rules(Reform(case.what_if))
     return case
 
@@ -215,7 +215,7 @@ def _error_body(e: AidkbError) -> dict:
 
 def _schemas() -> dict:
     """Component schemas: the case contract, the reform contract, decision.v2 and proof.v2 (bundled)."""
-    import ontology
+    from aidkb import ontology
     onto = ontology.load()
     countries = sorted(onto.countries)
     country = {"type": "string", "enum": countries}

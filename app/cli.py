@@ -11,9 +11,9 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from kb.deadline import Worker
-from kb.errors import AidkbError, UsageError
-from queries.formats import FORMATS
+from aidkb.kb.deadline import Worker
+from aidkb.kb.errors import AidkbError, UsageError
+from aidkb.queries.formats import FORMATS
 
 # ---- work done in the deadline worker (module-level so that it can be sent to the worker process)
 
@@ -23,29 +23,29 @@ def _program(rules: str | None):
 
 
 def _decide(case, rules: str | None):
-    from queries.decide import decide
+    from aidkb.queries.decide import decide
     return decide(case, _program(rules))
 
 
 def _explain(case, goal: str | None, fmt: str):
-    from queries import service
+    from aidkb.queries import service
     return service.explain(case, goal, fmt)
 
 
 def _screen(portfolio: str, reform: str | None, engine: str, out: str | None, strict: bool, reasons: bool,
             progress=None):
-    from queries.screen import screen
+    from aidkb.queries.screen import screen
     return screen(portfolio, reform, engine=engine, out_path=out, strict=strict, progress=progress,
                   reasons=reasons)
 
 
 def _impact(reform, cases, grid: bool, as_of, mode: str):
-    from queries.impact import impact
+    from aidkb.queries.impact import impact
     return impact(reform, cases, grid, progress=_progress(), as_of=as_of, mode=mode)
 
 
 def _load_program(rules: str | None):
-    from kb.program import baseline_program, load_program
+    from aidkb.kb.program import baseline_program, load_program
 
     if rules is None:
         return baseline_program()
@@ -71,8 +71,8 @@ def _case_files(paths: list[str]) -> list[Path]:
 
 
 def cmd_decide(args) -> int:
-    from queries.case import load_case
-    from queries.render import decision_text
+    from aidkb.queries.case import load_case
+    from aidkb.queries.render import decision_text
 
     _load_program(args.rules)  # a broken rule file is reported before any case is read
     cases = [load_case(f) for f in _case_files(args.files)]  # validate every file before answering any
@@ -95,7 +95,7 @@ def _decide_all(cases, rules: str | None) -> tuple[list, int]:
     """Each case decided in the deadline worker; a case that overruns its time or memory limit (or kills its
     worker) is reported alone (its file named, one `error:` line) and the others are still answered. Returns the
     decisions (None for a case that got no answer) and the number of such cases."""
-    from kb.deadline import DeadlineExceeded, MemoryLimitExceeded, WorkerFailed
+    from aidkb.kb.deadline import DeadlineExceeded, MemoryLimitExceeded, WorkerFailed
 
     decisions: list = []
     with Worker() as worker:
@@ -109,8 +109,8 @@ def _decide_all(cases, rules: str | None) -> tuple[list, int]:
 
 
 def cmd_test(args) -> int:
-    from queries.case import load_case
-    from queries.expectations import mismatches
+    from aidkb.queries.case import load_case
+    from aidkb.queries.expectations import mismatches
 
     _load_program(args.rules)
     cases = [load_case(f) for f in _case_files(args.paths)]
@@ -139,15 +139,15 @@ def cmd_rules(args) -> int:
         return 2
     program = _load_program(args.rules)
     if args.versions:
-        import ontology
+        from aidkb import ontology
         for v in ontology.load().rule_versions:
             dates = ", ".join(f"{k} {v[k]}" for k in ("published", "effective", "compliance") if v[k])
             print(f"{v['effective']}  {v['citation']} [{v['grade']}]\n    {v['title']}\n    {dates}\n"
                   f"    encoded: {v['encodes']}")
         return 0
     if args.show is not None:
-        import ontology
-        from queries.render import rule_card
+        from aidkb import ontology
+        from aidkb.queries.render import rule_card
         chosen = [r for r in program.rules if args.show in ("", r.id) or r.file.endswith(args.show)]
         if not chosen:
             raise UsageError(f"rules --show: no rule or rule file {args.show!r}")
@@ -160,8 +160,8 @@ def cmd_rules(args) -> int:
 def rule_domains() -> dict[str, set[str]]:
     """The names a rule's constants may give, by kind (kb/checks.py DOMAIN_ARGUMENTS): the ontology's groups,
     items and routes, the case contract's flags and modes."""
-    import ontology
-    from queries.case import FLAGS, MODES
+    from aidkb import ontology
+    from aidkb.queries.case import FLAGS, MODES
 
     onto = ontology.load()
     listed = {route for item in onto.items.values() for route, _ in item["exceptions"]}  # e.g. NAC_ACA
@@ -171,8 +171,8 @@ def rule_domains() -> dict[str, set[str]]:
 
 def _rule_problems(rules: str | None) -> int:
     """`aidkb rules`: every error of the rule files, one line each on stderr; how many there are."""
-    from kb.checks import problems_in
-    from kb.program import RULES_DIR, rule_files
+    from aidkb.kb.checks import problems_in
+    from aidkb.kb.program import RULES_DIR, rule_files
 
     directory = Path(rules) if rules else RULES_DIR
     if not directory.is_dir():
@@ -186,12 +186,12 @@ def _rule_problems(rules: str | None) -> int:
 
 
 def cmd_explain(args) -> int:
-    import ontology
-    from queries.case import load_case
-    from queries.explanation import goal_atom
+    from aidkb import ontology
+    from aidkb.queries.case import load_case
+    from aidkb.queries.explanation import goal_atom
 
     if args.row is not None:
-        from queries.screen import case_for_row
+        from aidkb.queries.screen import case_for_row
         case = case_for_row(args.file, args.row)
     else:
         case = load_case(Path(args.file))
@@ -209,7 +209,7 @@ def cmd_explain(args) -> int:
 def cmd_check_proof(args) -> int:
     """0 valid, 1 invalid, 2 unreadable (one `error:` line). The checker bounds the document's size and depth and
     checks a proof that carries rules in its own deadline worker (queries/checker.py)."""
-    from queries.checker import check_file
+    from aidkb.queries.checker import check_file
 
     status, line = check_file(args.file)
     if status == 2:
@@ -221,7 +221,7 @@ def cmd_check_proof(args) -> int:
 
 def cmd_convert_proof(args) -> int:
     """A proof.v1 document (or a decision.v1 answer) written as proof.v2 (decision.v2), on stdout."""
-    from queries.proof_v2 import ConvertError, convert_v1
+    from aidkb.queries.proof_v2 import ConvertError, convert_v1
 
     try:
         doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -253,14 +253,14 @@ def _progress():
 def cmd_impact(args) -> int:
     import csv
 
-    from queries.case import load_case
-    from queries.reform import load_reform
+    from aidkb.queries.case import load_case
+    from aidkb.queries.reform import load_reform
 
     reform = load_reform(Path(args.reform))
     cases = [load_case(f) for f in _case_files(args.cases)] if args.cases else None
     if not cases and not args.grid:
         raise UsageError("impact: give --cases DIR, --grid, or both")
-    from queries.impact import GRID_AS_OF
+    from aidkb.queries.impact import GRID_AS_OF
     try:
         as_of = dt.date.fromisoformat(args.as_of) if args.as_of else GRID_AS_OF
     except ValueError:
@@ -290,12 +290,12 @@ def cmd_impact(args) -> int:
 
 
 def cmd_screen(args) -> int:
-    from queries.screen import FORMATS
+    from aidkb.queries.screen import FORMATS
 
     if args.out and FORMATS.get(Path(args.out).suffix.lower()) not in ("csv", "parquet"):
         raise UsageError(f"{args.out}: --out is written as .csv or .parquet")
     if args.reform:
-        from queries.reform import load_reform
+        from aidkb.queries.reform import load_reform
         load_reform(Path(args.reform))  # a bad reform file is reported before any row is read
     # Screening is set at a time (DuckDB or Spark), not pyDatalog: it runs here, under no per-question deadline.
     result = _screen(args.portfolio, args.reform, args.engine, args.out, args.strict, not args.no_reasons,
@@ -311,7 +311,7 @@ def cmd_screen(args) -> int:
         for b in result.ledger.breaches:
             print(f"  {b.limit} ({b.group}): first breached by row {b.row} ({b.id}): {b.why}", file=sys.stderr)
     if not args.out:
-        from queries.screen import write
+        from aidkb.queries.screen import write
         sys.stdout.flush()
         write(result.rows, sys.stdout.buffer, "csv")
     return 1 if result.bad else 0
@@ -320,12 +320,12 @@ def cmd_screen(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    uvicorn.run("app.api:app", host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run("aidkb.app.api:app", host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
 def cmd_ontology(args) -> int:
-    from ontology.build import build
+    from aidkb.ontology.build import build
 
     for line in build():
         print(line)

@@ -21,16 +21,16 @@ import altair as alt
 import streamlit as st
 import yaml
 
-import ontology
-from kb.deadline import Worker, idle_seconds_from_env
-from kb.program import baseline_program
-from queries import service
-from queries.case import EARLIEST, LATEST, Case, CaseError, load_case, parse_case
-from queries.impact import tier_of_countries
-from queries.proof import children
-from queries.reader import read_document
-from queries.reform import Reform
-from queries.render import failing_point, node_lines
+from aidkb import ontology
+from aidkb.kb.deadline import Worker, idle_seconds_from_env
+from aidkb.kb.program import baseline_program
+from aidkb.queries import service
+from aidkb.queries.case import EARLIEST, LATEST, Case, CaseError, load_case, parse_case
+from aidkb.queries.impact import tier_of_countries
+from aidkb.queries.proof import children
+from aidkb.queries.reader import read_document
+from aidkb.queries.reform import Reform
+from aidkb.queries.render import failing_point, node_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_DIRS = (ROOT / "tests" / "cases", ROOT / "tests" / "shared_cases")
@@ -189,7 +189,7 @@ def status_on(as_of: dt.date, mode: str) -> str:
 
 
 def banner(as_of: dt.date, mode: str) -> None:
-    from kb.errors import AidkbError
+    from aidkb.kb.errors import AidkbError
 
     try:
         status = md(status_on(as_of, mode))

@@ -20,10 +20,10 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from app import ui
-from queries.impact import STATUSES, Baseline, baseline_classes, baseline_key, case_outcomes
-from queries.reader import decode, load_yaml
-from queries.reform import ReformError
+from aidkb.app import ui
+from aidkb.queries.impact import STATUSES, Baseline, baseline_classes, baseline_key, case_outcomes
+from aidkb.queries.reader import decode, load_yaml
+from aidkb.queries.reform import ReformError
 
 LINK_PARAM = "reform"      # the URL query parameter of a shared reform
 MAX_LINK = 16_000          # characters of an encoded reform in a link

@@ -37,7 +37,7 @@ def _json_text(value, key=None) -> str:
     """A case file's data as JSON text with exact numbers (see tests/api/conftest.py)."""
     from decimal import Decimal
 
-    from queries.reader import Numeral
+    from aidkb.queries.reader import Numeral
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(k)}: {_json_text(v, k)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -51,8 +51,8 @@ def _json_text(value, key=None) -> str:
 
 def workload(seed: int) -> list[dict]:
     """Request kinds with their bodies and expected answers (computed here through queries.service)."""
-    from queries import service
-    from queries.reader import load_json, read_document
+    from aidkb.queries import service
+    from aidkb.queries.reader import load_json, read_document
 
     paths = sorted((ROOT / "tests" / "cases").glob("*.yaml")) + sorted((ROOT.parent / "shared" / "cases")
                                                                         .glob("*.yaml"))

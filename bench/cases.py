@@ -4,8 +4,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import ontology
-from queries.case import END_USES, parse_case
+from aidkb import ontology
+from aidkb.queries.case import END_USES, parse_case
 
 ITEMS = ["3A090.a", "4A090.a", "5A992.z", "4A003.z", "4E091"]
 

@@ -38,13 +38,13 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    import ontology
+    from aidkb import ontology
+    from aidkb.kb.engine import Engine
+    from aidkb.kb.program import load_program
+    from aidkb.queries.case import load_case
+    from aidkb.queries.decide import decide, engine_for
+    from aidkb.queries.reform import Reform
     from bench.cases import random_cases
-    from kb.engine import Engine
-    from kb.program import load_program
-    from queries.case import load_case
-    from queries.decide import decide, engine_for
-    from queries.reform import Reform
     print(f"import of the packages:               {ms(time.perf_counter() - t0)}")
 
     t, onto = timed(ontology.load)
@@ -83,7 +83,7 @@ def main() -> None:
           f"p95 {ms(pct(times, 0.95))}, total {sum(times):.2f} s")
 
     fresh = []
-    import queries.decide as qd
+    import aidkb.queries.decide as qd
     for c in cases[: min(30, len(cases))]:
         t = time.perf_counter()
         qd._local.__dict__.pop("engines", None)  # baseline: no engine reuse

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from kb.errors import AidkbError, InputError
+from aidkb.kb.errors import AidkbError, InputError
 
 CASES = Path(__file__).resolve().parent.parent / "tests" / "cases"
 
@@ -150,12 +150,12 @@ def run(seed: int = 2026, n: int = 1000, decide_accepted: bool = True, seconds: 
         deadline: float | None = None) -> dict:
     """Run the three fuzzers; returns a Tally per fuzzer. With a deadline, accepted cases are decided in a worker
     process that is killed when it overruns (kb/deadline.py): a hang is counted, not suffered."""
-    import ontology
-    from kb.deadline import DeadlineExceeded, Worker
-    from queries.case import parse_case
-    from queries.decide import decide
-    from queries.reader import load_yaml
-    from queries.reform import parse_reform
+    from aidkb import ontology
+    from aidkb.kb.deadline import DeadlineExceeded, Worker
+    from aidkb.queries.case import parse_case
+    from aidkb.queries.decide import decide
+    from aidkb.queries.reader import load_yaml
+    from aidkb.queries.reform import parse_reform
 
     rng = random.Random(seed)
     onto = ontology.load()

@@ -25,8 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 STORE = tempfile.mkdtemp(prefix="aidkb-bench-")
 os.environ["AIDKB_SQL_STORE"] = STORE  # read at the engine's first use: this run starts with an empty store
 
-from queries.impact import GRID_ITEMS, GRID_PROFILES, _Baseline, baseline_classes, grid, grid_case, grid_flips, outcomes  # noqa: E402
-from queries.reform import Reform  # noqa: E402
+from aidkb.queries.impact import (  # noqa: E402
+    GRID_ITEMS,
+    GRID_PROFILES,
+    _Baseline,
+    baseline_classes,
+    grid,
+    grid_case,
+    grid_flips,
+    outcomes,
+)
+from aidkb.queries.reform import Reform  # noqa: E402
 
 
 def main() -> None:

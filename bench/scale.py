@@ -37,7 +37,7 @@ FOCUS = ("MY", "SG", "IN", "AE", "DE", "JP", "FR", "BR", "CN", "MO", "VN", "IL",
 
 def templates() -> list[dict]:
     """The bundled case files as plain mappings, without their expectations and what-ifs."""
-    from queries.reader import read_document
+    from aidkb.queries.reader import read_document
 
     out = []
     for path in sorted((ROOT / "tests" / "cases").glob("*.yaml")) + sorted((ROOT / "tests" / "shared_cases")
@@ -81,8 +81,8 @@ def _draw(rng: random.Random, base: dict, countries: list[str], i: int) -> dict:
 
 def case_dicts(n: int, seed: int = 2025) -> list[dict]:
     """n valid case mappings (validated with queries.case.parse_case, the case files' validator)."""
-    import ontology
-    from queries.case import CaseError, parse_case
+    from aidkb import ontology
+    from aidkb.queries.case import CaseError, parse_case
 
     rng = random.Random(seed)
     onto = ontology.load()
@@ -170,7 +170,7 @@ def _edited(rule_id: str):
     a new program (compiled and evaluated again)."""
     import json
 
-    from kb.program import baseline_program
+    from aidkb.kb.program import baseline_program
 
     def make(reform):
         rule = baseline_program().rule(rule_id)
@@ -209,16 +209,16 @@ def _timed(call) -> tuple[float, float, Any]:
 
 def _grid_baseline() -> None:
     """In a fresh process with an empty store: the baseline grid classes computed (and stored)."""
-    wall, cpu, _ = _timed(lambda: __import__("queries.impact", fromlist=["baseline_classes"]).baseline_classes())
+    wall, cpu, _ = _timed(lambda: __import__("aidkb.queries.impact", fromlist=["baseline_classes"]).baseline_classes())
     print(f"wall={wall:.3f} cpu={cpu:.3f}")
 
 
 def _grid_kind(kind: str) -> None:
     """In a fresh process whose store holds the baseline: the first reform of a kind (fresh), the others
     (warm), then the first again (its answers now stored)."""
-    wall, cpu, _ = _timed(lambda: (__import__("queries.impact"), __import__("queries.reform")))
-    from queries.impact import grid_flips
-    from queries.reform import Reform
+    wall, cpu, _ = _timed(lambda: (__import__("aidkb.queries.impact"), __import__("aidkb.queries.reform")))
+    from aidkb.queries.impact import grid_flips
+    from aidkb.queries.reform import Reform
 
     figures = [f"imports={wall:.3f}"]
     for i, make in enumerate(REFORMS[kind] + REFORMS[kind][:1]):
@@ -233,9 +233,9 @@ def _grid_kind(kind: str) -> None:
 def _whatif() -> None:
     """In a fresh process whose store holds the baseline: a What-if run as the app's first one (a tier move over
     the bundled cases and the grid, with the causes of the flips from the proof engine)."""
-    from queries.case import load_case
-    from queries.impact import impact
-    from queries.reform import Reform
+    from aidkb.queries.case import load_case
+    from aidkb.queries.impact import impact
+    from aidkb.queries.reform import Reform
 
     cases = [load_case(p) for p in sorted((ROOT / "tests" / "cases").glob("*.yaml"))]
     wall, cpu, found = _timed(lambda: impact(Reform().move_country("MY", 1), cases, use_grid=True))
@@ -295,9 +295,9 @@ def grid_figures(repeat: int) -> None:
 
 
 def _per_case(n: int) -> float:
-    import ontology
-    from queries.case import parse_case
-    from queries.decide import decide
+    from aidkb import ontology
+    from aidkb.queries.case import parse_case
+    from aidkb.queries.decide import decide
 
     onto = ontology.load()
     cases = [parse_case(c, "<generated>", onto) for c in case_dicts(n, seed=7)]
@@ -310,10 +310,10 @@ def _per_case(n: int) -> float:
 
 def _one(backend: str, size: int) -> None:
     """Generate, validate and decide `size` transactions set at a time; print key=value figures."""
-    import ontology
-    from kb.program import baseline_program
-    from kb.sqlengine import SqlEngine
-    from queries.case import CaseError, parse_case
+    from aidkb import ontology
+    from aidkb.kb.program import baseline_program
+    from aidkb.kb.sqlengine import SqlEngine
+    from aidkb.queries.case import CaseError, parse_case
 
     onto = ontology.load()
     rng = random.Random(size)

@@ -12,8 +12,8 @@ import json
 import rdflib
 from rdflib.namespace import OWL, RDF, XSD
 
-from kb.engine import Engine
-from kb.program import baseline_program
+from aidkb.kb.engine import Engine
+from aidkb.kb.program import baseline_program
 
 from . import AID, BUILT, FACTS, OPEN_END, Ontology, source_graph, to_json
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
-import ontology
-from kb.errors import InputError, escape, show
+from aidkb import ontology
+from aidkb.kb.errors import InputError, escape, show
 
 from .reader import read_document, whole_number
 

@@ -31,11 +31,11 @@ import time
 from dataclasses import dataclass, field
 from typing import NoReturn, cast
 
-import ontology
-from kb.bottomup import Budget, EvaluationError, Model
-from kb.errors import AidkbError
-from kb.program import baseline_program
-from kb.syntax import COMPARISONS, Assign, Compare, Negative, Positive, Program, Var, evaluate
+from aidkb import ontology
+from aidkb.kb.bottomup import Budget, EvaluationError, Model
+from aidkb.kb.errors import AidkbError
+from aidkb.kb.program import baseline_program
+from aidkb.kb.syntax import COMPARISONS, Assign, Compare, Negative, Positive, Program, Var, evaluate
 
 from .case import Case
 from .explain import Explainer, fill
@@ -815,7 +815,7 @@ def check_bounded(doc, seconds: float = 2 * CPU_SECONDS) -> CheckResult:
     evaluation sees; the check then runs in a worker process that is killed at the deadline (kb/deadline.py)."""
     if not _rule_operations(doc):
         return check_proof(doc)
-    from kb.deadline import DeadlineExceeded, Worker
+    from aidkb.kb.deadline import DeadlineExceeded, Worker
 
     with Worker(seconds) as worker:
         try:

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import ontology
+from aidkb import ontology
 
 from .case import END_USES, FLAGS, Case
 from .decide import engine_for
@@ -117,7 +117,7 @@ class Search:
         variants it finds verified by the engine; without the SQL engine (it refuses a program), which()."""
         if not variants:
             return []
-        from kb.sqlengine import SqlEngineError
+        from aidkb.kb.sqlengine import SqlEngineError
 
         from .impact import sql_engine
 

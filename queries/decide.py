@@ -7,11 +7,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
-import ontology
-from kb.bottomup import Budget, EvaluationError
-from kb.engine import Engine, EngineError
-from kb.program import baseline_program
-from kb.syntax import Const, Positive, Program, Rule
+from aidkb import ontology
+from aidkb.kb.bottomup import Budget, EvaluationError
+from aidkb.kb.engine import Engine, EngineError
+from aidkb.kb.program import baseline_program
+from aidkb.kb.syntax import Const, Positive, Program, Rule
 
 from .case import Case, CaseError
 from .explain import Explainer

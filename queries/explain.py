@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import ontology
-from kb.syntax import (
+from aidkb import ontology
+from aidkb.kb.syntax import (
     COMPARISONS,
     PLACEHOLDER,
     Assign,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import ontology
-from kb.errors import AidkbError
-from kb.program import baseline_program
-from kb.syntax import Program
+from aidkb import ontology
+from aidkb.kb.errors import AidkbError
+from aidkb.kb.program import baseline_program
+from aidkb.kb.syntax import Program
 
 from .case import Case
 from .counterfactual import Counterfactual, search_counterfactuals

@@ -39,16 +39,16 @@ def render(explanation: Any, name: str) -> Any:
 
 def document(explanation: Any) -> dict:
     """The proof document, written as proof.v2 (typed values, conclusions keyed by atom)."""
-    import ontology
-    from kb.program import baseline_program
-    from queries.proof_v2 import to_v2
+    from aidkb import ontology
+    from aidkb.kb.program import baseline_program
+    from aidkb.queries.proof_v2 import to_v2
 
     return to_v2(explanation.document, explanation.program or baseline_program(), ontology.load())
 
 
-register(Format("text", "text/plain", "queries.render:explanation_text"))
-register(Format("json", "application/json", "queries.formats:document", counterfactuals=False))
-register(Format("md", "text/markdown", "queries.render:memo_markdown"))
-register(Format("html", "text/html", "queries.render:memo_html"))
-register(Format("dot", "text/vnd.graphviz", "queries.render:proof_dot"))
-register(Format("ttl", "text/turtle", "queries.prov:proof_turtle"))
+register(Format("text", "text/plain", "aidkb.queries.render:explanation_text"))
+register(Format("json", "application/json", "aidkb.queries.formats:document", counterfactuals=False))
+register(Format("md", "text/markdown", "aidkb.queries.render:memo_markdown"))
+register(Format("html", "text/html", "aidkb.queries.render:memo_html"))
+register(Format("dot", "text/vnd.graphviz", "aidkb.queries.render:proof_dot"))
+register(Format("ttl", "text/turtle", "aidkb.queries.prov:proof_turtle"))

@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar, TypedDict
 
-import ontology
-from kb.program import baseline_program
-from kb.sqlengine import SqlEngine
-from kb.syntax import Assign, Atom, BinOp, Compare, Const, Negative, Positive, Program
+from aidkb import ontology
+from aidkb.kb.program import baseline_program
+from aidkb.kb.sqlengine import SqlEngine
+from aidkb.kb.syntax import Assign, Atom, BinOp, Compare, Const, Negative, Positive, Program
 
 from .case import Case
 from .decide import decide, engine_for

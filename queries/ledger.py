@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import ontology
+from aidkb import ontology
 
 from .case import Case, InputError, parse_case
 

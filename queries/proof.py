@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import ontology
-from kb.syntax import Assign, Compare, Negative, Positive, Program, Rule, evaluate
+from aidkb import ontology
+from aidkb.kb.syntax import Assign, Compare, Negative, Positive, Program, Rule, evaluate
 
 from .case import INPUT_FIELDS, Case
 from .explain import Explainer, Failure, fill

@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import ontology
-from kb.syntax import Assign, BinOp, Compare, Const, Expr, Negative, Positive, Program, Rule, Var
+from aidkb import ontology
+from aidkb.kb.syntax import Assign, BinOp, Compare, Const, Expr, Negative, Positive, Program, Rule, Var
 
 from .explain import BEGINNING, OPEN_END
 
@@ -336,7 +336,7 @@ def convert_v1(doc, onto: ontology.Ontology | None = None, program: Program | No
     """A proof.v1 document, or a decision.v1 answer (`decide --json` of the previous version), as proof.v2 (or
     decision.v2, with `obstacles` read from its refutations). The words are taken to be this version's: a
     proof in older words converts, but its sentences fail the check."""
-    from kb.program import baseline_program
+    from aidkb.kb.program import baseline_program
 
     from .decide import obstacles_of
     from .reform import Reform, ReformError, parse_operations

@@ -13,8 +13,8 @@ import json
 import rdflib
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
-import ontology
-from kb.program import baseline_program
+from aidkb import ontology
+from aidkb.kb.program import baseline_program
 
 from .explanation import Explanation
 from .render import atom_text

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 
-from kb.errors import InputError, show
+from aidkb.kb.errors import InputError, show
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ontology
-from kb.checks import check
-from kb.errors import InputError, escape, show
-from kb.graph import components
-from kb.parser import RuleError, parse_text
-from kb.syntax import Program, Rule
+from aidkb import ontology
+from aidkb.kb.checks import check
+from aidkb.kb.errors import InputError, escape, show
+from aidkb.kb.graph import components
+from aidkb.kb.parser import RuleError, parse_text
+from aidkb.kb.syntax import Program, Rule
 
 from .case import EARLIEST, LATEST
 from .reader import read_document, whole_number
@@ -243,7 +243,7 @@ def _set(args: Any, source: str, path: str, onto: ontology.Ontology) -> Operatio
 
 
 def _rule_op(op: str, args: Any, source: str, path: str, program: Program | None) -> Operation:
-    from kb.program import baseline_program
+    from aidkb.kb.program import baseline_program
 
     program = program or baseline_program()
     if op == "disable_rule":
@@ -379,7 +379,7 @@ class Reform:
 
     def program(self, base: Program | None = None, source: str = "<reform>", path: str = "what_if") -> Program:
         """The rule set under this reform's rule operations, checked as a whole (base is unchanged)."""
-        from kb.program import baseline_program
+        from aidkb.kb.program import baseline_program
 
         base = base or baseline_program()
         ops = self.rule_operations()

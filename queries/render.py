@@ -6,9 +6,9 @@ import html
 import json
 import textwrap
 
-import ontology
-from kb.program import baseline_program
-from kb.syntax import Program
+from aidkb import ontology
+from aidkb.kb.program import baseline_program
+from aidkb.kb.syntax import Program
 
 from .decide import Decision
 from .explain import BEGINNING, OPEN_END, fill, format_value

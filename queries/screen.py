@@ -35,9 +35,9 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
-import ontology
-from kb.sqlengine import ANSWER_PREDICATES, Answers, SqlEngine
-from kb.syntax import Program
+from aidkb import ontology
+from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, SqlEngine
+from aidkb.kb.syntax import Program
 
 from .case import Case, InputError, parse_case
 from .decide import ROUTES, Decision, _contested, _read, contested_listings
@@ -304,7 +304,7 @@ def _decide(cases: list[Case], backend: str, reasons: bool, progress: Progress |
 def decision(case: Case, answers: Answers, program: Program, reform: Reform, onto: ontology.Ontology) -> Decision:
     """The case's decision, read off the SQL engine's model exactly as queries.decide.decide reads it off
     pyDatalog (contested listings are decided again without the listing, as decide does)."""
-    from kb.program import baseline_program
+    from aidkb.kb.program import baseline_program
 
     found = _read(case, Explainer(answers, program, onto), onto, reform, program)
     found.caveats += [_contested(case, m, baseline_program(), found, onto) for m in contested_listings(case, onto)]

@@ -19,9 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
 
-import ontology
-from kb.deadline import Worker
-from kb.errors import AidkbError, InputError
+from aidkb import ontology
+from aidkb.kb.deadline import Worker
+from aidkb.kb.errors import AidkbError, InputError
 
 from . import formats
 from .case import EARLIEST, LATEST, Case, CaseError, parse_case
@@ -168,14 +168,14 @@ WARM_CASE = {"id": "warm-up", "as_of": "2025-06-01", "mode": "as_published",
 @lru_cache(maxsize=1)
 def rules() -> tuple[dict, ...]:
     """Every rule of the embedded rule set: id, file, citations, sentence, grade, note and rule text."""
-    from kb.program import baseline_program
+    from aidkb.kb.program import baseline_program
     program = baseline_program()
     return tuple({"id": r.id, "file": r.file, "head": f"{r.head.pred}/{len(r.head.args)}", "citations": list(r.cites),
                   "says": r.says, "grade": r.grade, "note": r.note, "text": r.text()} for r in program.rules)
 
 
 def ruleset_version() -> str:
-    from kb.program import baseline_program
+    from aidkb.kb.program import baseline_program
     return baseline_program().version
 
 

@@ -28,14 +28,14 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def onto():
-    import ontology
+    from aidkb import ontology
 
     return ontology.load()
 
 
 @pytest.fixture(scope="session")
 def program():
-    from kb.program import baseline_program
+    from aidkb.kb.program import baseline_program
 
     return baseline_program()
 

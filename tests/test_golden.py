@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from queries.case import load_case
-from queries.decide import decide
-from queries.explanation import explain
-from queries.render import explanation_text
+from aidkb.queries.case import load_case
+from aidkb.queries.decide import decide
+from aidkb.queries.explanation import explain
+from aidkb.queries.render import explanation_text
 
 from .conftest import ROOT, SHARED_CASES
 
@@ -64,9 +64,9 @@ V1_GOLDEN = sorted((GOLDEN / "v1").glob("*.json"))
 def test_every_v1_golden_converts_to_v2(path):
     from jsonschema import Draft202012Validator
 
-    import ontology
-    from kb.program import baseline_program
-    from queries.proof_v2 import convert_v1, from_v2
+    from aidkb import ontology
+    from aidkb.kb.program import baseline_program
+    from aidkb.queries.proof_v2 import convert_v1, from_v2
 
     v1 = json.loads(path.read_text(encoding="utf-8"))
     v2 = json.loads(json.dumps(convert_v1(v1)))

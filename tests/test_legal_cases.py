@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from queries.case import load_case
-from queries.decide import decide
-from queries.expectations import mismatches
+from aidkb.queries.case import load_case
+from aidkb.queries.decide import decide
+from aidkb.queries.expectations import mismatches
 
 from .conftest import OWN_CASES, SHARED_CASES, UPSTREAM_CASES
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import ui
+from aidkb.app import ui
 
 ui.page_setup("aidkb")
 st.title("The AI Diffusion rule, explained")

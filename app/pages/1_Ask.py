@@ -10,15 +10,15 @@ from typing import Any
 import streamlit as st
 import yaml
 
-from app import ui
-from kb.deadline import DeadlineExceeded
-from kb.errors import AidkbError
-from queries import service
-from queries.case import END_USES, FLAGS, KINDS, Case, CaseError, parse_case
-from queries.decide import Decision
-from queries.explanation import explain
-from queries.reform import ReformError, parse_reform
-from queries.render import (
+from aidkb.app import ui
+from aidkb.kb.deadline import DeadlineExceeded
+from aidkb.kb.errors import AidkbError
+from aidkb.queries import service
+from aidkb.queries.case import END_USES, FLAGS, KINDS, Case, CaseError, parse_case
+from aidkb.queries.decide import Decision
+from aidkb.queries.explanation import explain
+from aidkb.queries.reform import ReformError, parse_reform
+from aidkb.queries.render import (
     answer_sentence,
     memo_html,
     memo_markdown,

@@ -15,14 +15,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-import ontology
-from app import ui
-from app import whatif as w
-from kb.deadline import DeadlineExceeded
-from kb.errors import AidkbError
-from kb.program import baseline_program
-from queries.case import CaseError, load_case
-from queries.impact import (
+from aidkb import ontology
+from aidkb.app import ui
+from aidkb.app import whatif as w
+from aidkb.kb.deadline import DeadlineExceeded
+from aidkb.kb.errors import AidkbError
+from aidkb.kb.program import baseline_program
+from aidkb.queries.case import CaseError, load_case
+from aidkb.queries.impact import (
     FINE_ITEMS,
     FINE_SIZES,
     FINE_YTDS,
@@ -36,7 +36,7 @@ from queries.impact import (
     sweep,
     why,
 )
-from queries.reform import Reform, parse_reform
+from aidkb.queries.reform import Reform, parse_reform
 
 SOURCE = "<what-if>"
 FLIP_COLOURS = {"no flip": "#e9ecef", "1-9 flips": "#ffd8a8", "10-99 flips": "#ff922b", "100+ flips": "#c92a2a"}

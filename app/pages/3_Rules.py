@@ -9,11 +9,11 @@ from pathlib import Path
 
 import streamlit as st
 
-import ontology
-from app import ui
-from kb.errors import AidkbError
-from kb.program import baseline_program
-from queries import service
+from aidkb import ontology
+from aidkb.app import ui
+from aidkb.kb.errors import AidkbError
+from aidkb.kb.program import baseline_program
+from aidkb.queries import service
 
 GRADES = {"R": "rule text seen", "S": "secondary source", "U": "unverified"}
 SHOWN_CASES = 12  # case links shown per list; the rest are counted

@@ -8,13 +8,13 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from app import ui
-from kb.errors import AidkbError
-from queries import service
-from queries.case import MODES, CaseError, parse_case
-from queries.decide import Decision
-from queries.reform import ReformError
-from queries.render import answer_sentence
+from aidkb.app import ui
+from aidkb.kb.errors import AidkbError
+from aidkb.queries import service
+from aidkb.queries.case import MODES, CaseError, parse_case
+from aidkb.queries.decide import Decision
+from aidkb.queries.reform import ReformError
+from aidkb.queries.render import answer_sentence
 
 SOURCES = ("The question in the Ask page's form", "A bundled case file")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from queries.reader import Numeral, read_document
+from aidkb.queries.reader import Numeral, read_document
 
 from ..conftest import OWN_CASES, ROOT, SHARED_CASES
 
@@ -60,8 +60,8 @@ def comparable(decision):
 def client():
     from fastapi.testclient import TestClient
 
-    from app.api import create_app
-    from queries.service import Pool
+    from aidkb.app.api import create_app
+    from aidkb.queries.service import Pool
 
     pool, slow = Pool(2, seconds=120), Pool(1, seconds=120)
     try:

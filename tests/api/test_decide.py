@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from queries.case import load_case
+from aidkb.queries.case import load_case
 
 from .conftest import CASE_FILES, OWN_CASES, case_body, comparable, post_json
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from queries.reader import read_document
+from aidkb.queries.reader import read_document
 
 from .conftest import (
     AIDKB,
@@ -186,7 +186,7 @@ def test_an_unknown_job_is_a_404(client):
 # ---- reference data
 
 def test_rules_are_the_rule_set(client):
-    from kb.program import baseline_program
+    from aidkb.kb.program import baseline_program
     rules = client.get("/v1/rules").json()
     assert [r["id"] for r in rules] == [r.id for r in baseline_program().rules]
     lpp = next(r for r in rules if r["id"] == "lpp_conditions")
@@ -194,7 +194,7 @@ def test_rules_are_the_rule_set(client):
 
 
 def test_provisions_carry_their_text(client):
-    import ontology
+    from aidkb import ontology
     provisions = client.get("/v1/provisions").json()
     assert {p["citation"] for p in provisions} == set(ontology.load().provisions)
     assert sum(1 for p in provisions if p["text"]) >= 10
@@ -211,8 +211,8 @@ def test_countries_with_their_listings(client):
 def test_tiers_on_a_date(client):
     import datetime as dt
 
-    from queries.impact import tier_of_countries
-    from queries.reform import Reform
+    from aidkb.queries.impact import tier_of_countries
+    from aidkb.queries.reform import Reform
     r = client.get("/v1/tiers", params={"as_of": "2025-06-01"})
     assert r.status_code == 200 and r.json()["as_of"] == "2025-06-01"
     assert r.json()["tiers"] == dict(sorted(tier_of_countries(Reform(), dt.date(2025, 6, 1)).items()))

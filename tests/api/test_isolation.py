@@ -95,8 +95,8 @@ def test_batches_mixing_reforms_do_not_leak(client, variants, expected):
 def test_an_overrun_is_a_504_and_the_next_question_is_answered():
     from fastapi.testclient import TestClient
 
-    from app.api import create_app
-    from queries.service import Pool
+    from aidkb.app.api import create_app
+    from aidkb.queries.service import Pool
 
     pool = Pool(1, seconds=0.05)  # a fresh worker cannot even start in that time
     with pool, TestClient(create_app(pool=pool, warm=False), raise_server_exceptions=False) as c:
@@ -114,7 +114,7 @@ def test_an_overrun_is_a_504_and_the_next_question_is_answered():
 def test_a_bug_is_a_500_without_a_traceback():
     from fastapi.testclient import TestClient
 
-    from app.api import create_app
+    from aidkb.app.api import create_app
 
     app = create_app(warm=False)
 

@@ -12,8 +12,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.api import Jobs, create_app
-from queries.service import Pool
+from aidkb.app.api import Jobs, create_app
+from aidkb.queries.service import Pool
 
 POOL = Pool(2, seconds=60)
 SLOW = Pool(1, seconds=60)

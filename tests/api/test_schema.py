@@ -7,8 +7,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from queries.case import load_case
-from queries.service import SCHEMAS
+from aidkb.queries.case import load_case
+from aidkb.queries.service import SCHEMAS
 
 from .conftest import CASE_FILES
 

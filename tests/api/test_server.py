@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from queries.case import load_case
+from aidkb.queries.case import load_case
 
 from .conftest import AIDKB, OWN_CASES, ROOT, case_body, comparable
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from kb.deadline import DeadlineExceeded, WorkerFailed
-from kb.errors import AidkbError
-from queries import service
-from queries.case import CaseError, load_case
-from queries.decide import Decision
-from queries.decide import decide as decide_case
+from aidkb.kb.deadline import DeadlineExceeded, WorkerFailed
+from aidkb.kb.errors import AidkbError
+from aidkb.queries import service
+from aidkb.queries.case import CaseError, load_case
+from aidkb.queries.decide import Decision
+from aidkb.queries.decide import decide as decide_case
 
 from .conftest import OWN_CASES, case_body, comparable
 
@@ -20,7 +20,7 @@ LPP = OWN_CASES / "lpp-exactly-at-annual-limit.yaml"
 
 def test_decide_takes_a_mapping_or_a_case():
     case = load_case(LPP)
-    from queries.reader import load_json
+    from aidkb.queries.reader import load_json
     from_mapping = service.decide(load_json(case_body(LPP), str(LPP)))
     assert isinstance(from_mapping, Decision)
     assert comparable(from_mapping.to_json()) == comparable(service.decide(case).to_json())

@@ -9,8 +9,8 @@ import sys
 
 import yaml
 
-from app import ui
-from queries.case import load_case, parse_case
+from aidkb.app import ui
+from aidkb.queries.case import load_case, parse_case
 from tests.app.conftest import SUBMIT, texts
 
 
@@ -175,7 +175,7 @@ def test_the_saved_case_file_decides_to_the_same_answer(session, tmp_path):
     assert at.get("download_button")[0].proto.label == "Save the form as a case file (YAML)"
     saved = tmp_path / "saved.yaml"
     saved.write_text(ui.case_yaml(ui.form_case(at.session_state["form_kept"], *at.session_state["chosen"])))
-    run = subprocess.run([sys.executable, "-m", "app.cli", "decide", "--json", str(saved)], capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "aidkb.app.cli", "decide", "--json", str(saved)], capture_output=True,
                          text=True, check=True)
     decided = json.loads(run.stdout)
     shown = at.session_state["answers"]["Fill in a form"]["decision"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from app import ui
-from queries import service
-from queries.case import load_case
+from aidkb.app import ui
+from aidkb.queries import service
+from aidkb.queries.case import load_case
 from tests.app.conftest import texts
 
 

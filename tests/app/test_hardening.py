@@ -17,7 +17,7 @@ SERVER = os.getpid()  # AppTest runs the app's scripts in this process: the "ser
 def no_engine_here(monkeypatch):
     """Every engine (pyDatalog, the SQL engine, the bottom-up evaluator) refuses to start in this process; a
     worker (another process) may build them as usual."""
-    from kb import bottomup, engine, sqlengine
+    from aidkb.kb import bottomup, engine, sqlengine
 
     built: list[str] = []
     for cls in (engine.Engine, sqlengine.SqlEngine, bottomup.Model):
@@ -35,7 +35,7 @@ def no_engine_here(monkeypatch):
 
 
 def test_no_engine_work_in_the_server_process(session, no_engine_here):
-    from app import ui
+    from aidkb.app import ui
 
     ui._RESULTS.clear()  # nothing remembered from earlier tests: every answer is asked for again
     at = session("1_Ask")

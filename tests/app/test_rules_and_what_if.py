@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-from app import ui
-from queries.case import load_case
-from queries.decide import decide
+from aidkb.app import ui
+from aidkb.queries.case import load_case
+from aidkb.queries.decide import decide
 from tests.app.conftest import shown, texts
 
 LPP_OVER = next(p for p in ui.case_files() if p.name == "lpp-one-tpp-over-annual-limit.yaml")
@@ -41,8 +41,8 @@ def test_rules_page_lists_using_and_refuting_cases_apart_each_opening_in_ask(ses
 
 
 def test_rules_page_shows_the_law_beside_the_rule(session):
-    import ontology
-    from kb.program import baseline_program
+    from aidkb import ontology
+    from aidkb.kb.program import baseline_program
 
     onto = ontology.load()
     rule = next(r for r in baseline_program().rules if r.id == "lpp_conditions")

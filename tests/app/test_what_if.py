@@ -7,8 +7,8 @@ import datetime as dt
 
 from streamlit.testing.v1 import AppTest
 
-from app import whatif as w
-from kb.program import baseline_program
+from aidkb.app import whatif as w
+from aidkb.kb.program import baseline_program
 from tests.app.conftest import APP, new_session, texts
 
 

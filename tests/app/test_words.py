@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import ontology
-from app import ui
-from queries.case import END_USES, FLAGS, KINDS
+from aidkb import ontology
+from aidkb.app import ui
+from aidkb.queries.case import END_USES, FLAGS, KINDS
 from tests.app.conftest import SUBMIT, texts
 
 RULES = Path(__file__).resolve().parents[2] / "kb" / "rules"
@@ -57,8 +57,8 @@ def test_rule_text_errors_say_what_was_expected_in_words_with_the_line():
     could come next in words, never the parser's token names (LPAR, __ANON_0, ...)."""
     import pytest
 
-    from kb.errors import AidkbError
-    from kb.parser import parse_text
+    from aidkb.kb.errors import AidkbError
+    from aidkb.kb.parser import parse_text
 
     text = '@rule lpp_x\n@cite "15 CFR 740.29"\n@says "x"\nlpp_x(C) :- case(C) authorized(C, "LPP").'
     with pytest.raises(AidkbError) as raised:

@@ -26,11 +26,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kb import checks
-from kb.engine import Engine
-from kb.parser import RuleError
-from kb.rewrite import rewrite_recursion
-from kb.syntax import Assign, Atom, BinOp, Compare, Const, Declaration, Negative, Positive, Program, Rule, Var
+from aidkb.kb import checks
+from aidkb.kb.engine import Engine
+from aidkb.kb.parser import RuleError
+from aidkb.kb.rewrite import rewrite_recursion
+from aidkb.kb.syntax import Assign, Atom, BinOp, Compare, Const, Declaration, Negative, Positive, Program, Rule, Var
 
 CITE = "datalog-conformance"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.sqlengine import SqlEngine, SqlTypeError
+from aidkb.kb.sqlengine import SqlEngine, SqlTypeError
 
 from .adapter import InexactNumberError, check_statements, translate
 from .runner import program_key

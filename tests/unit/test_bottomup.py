@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import ontology
-from kb.bottomup import Model
-from kb.program import baseline_program
-from queries.case import load_case
-from queries.decide import engine_for
-from queries.reform import Reform
+from aidkb import ontology
+from aidkb.kb.bottomup import Model
+from aidkb.kb.program import baseline_program
+from aidkb.queries.case import load_case
+from aidkb.queries.decide import engine_for
+from aidkb.queries.reform import Reform
 
 from ..conftest import OWN_CASES, SHARED_CASES
 

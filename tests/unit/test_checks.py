@@ -8,10 +8,10 @@ import pyshacl
 import rdflib
 from rdflib.namespace import RDF, XSD
 
-import ontology
-from app.cli import main, rule_domains
-from kb.checks import domain_errors, problems_in
-from kb.program import RULES_DIR, baseline_program, rule_files
+from aidkb import ontology
+from aidkb.app.cli import main, rule_domains
+from aidkb.kb.checks import domain_errors, problems_in
+from aidkb.kb.program import RULES_DIR, baseline_program, rule_files
 
 AID = rdflib.Namespace("https://w3id.org/aidkb/ontology#")
 

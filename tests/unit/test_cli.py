@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.cli import main
+from aidkb.app.cli import main
 
 from ..conftest import ROOT, SHARED_CASES
 
@@ -170,7 +170,7 @@ def test_console_script_prints_no_traceback(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(_case(transaction__destination_country="ZZ")))
     exe = Path(sys.executable).parent / "aidkb"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "app.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "aidkb.app.cli"]
     r = subprocess.run(cmd + ["decide", str(path)], capture_output=True, text=True, cwd=tmp_path,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
@@ -194,8 +194,8 @@ def _portfolio(tmp_path, n: int = 40, bad_row: int | None = None) -> Path:
 def test_screen_writes_one_row_per_transaction_as_decide_decides(capsys, tmp_path):
     import csv
 
-    from queries.decide import decide
-    from queries.screen import case_for_row
+    from aidkb.queries.decide import decide
+    from aidkb.queries.screen import case_for_row
 
     portfolio = _portfolio(tmp_path)
     code, out, err = run(capsys, "screen", portfolio, "--out", tmp_path / "out.csv")
@@ -231,14 +231,14 @@ def test_screen_bad_output_name_and_missing_file(capsys, tmp_path):
 
 
 def test_explain_a_portfolio_row(capsys, tmp_path):
-    from queries.screen import case_for_row
+    from aidkb.queries.screen import case_for_row
 
     portfolio = _portfolio(tmp_path, 5)
     case = case_for_row(portfolio, "2")
     code, out, _ = run(capsys, "explain", portfolio, "--row", case.id, "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    from queries.checker import check_proof
+    from aidkb.queries.checker import check_proof
     assert doc["question"]["case"] == case.id and check_proof(doc).valid
     code, _, err = run(capsys, "explain", portfolio, "--row", "no-such-row")
     assert code == 2 and "no row with id 'no-such-row'" in err
@@ -248,8 +248,8 @@ def _slow_for_one(case, rules):
     """_decide, but the case `tier3-china-datacenter` never answers (a stand-in for an engine that hangs)."""
     import time
 
-    from app.cli import _program
-    from queries.decide import decide
+    from aidkb.app.cli import _program
+    from aidkb.queries.decide import decide
 
     if case.id == "tier3-china-datacenter":
         time.sleep(3600)
@@ -260,11 +260,11 @@ def _slow_for_one(case, rules):
 def test_a_case_that_overruns_fails_alone_with_its_file_named(capsys, monkeypatch):
     import functools
 
-    import app.cli
-    from kb.deadline import Worker
+    import aidkb.app.cli
+    from aidkb.kb.deadline import Worker
 
-    monkeypatch.setattr(app.cli, "_decide", _slow_for_one)
-    monkeypatch.setattr(app.cli, "Worker", functools.partial(Worker, seconds=10))
+    monkeypatch.setattr(aidkb.app.cli, "_decide", _slow_for_one)
+    monkeypatch.setattr(aidkb.app.cli, "Worker", functools.partial(Worker, seconds=10))
     slow = SHARED_CASES / "tier3-china-datacenter.yaml"
     code, out, err = run(capsys, "decide", GOOD, slow, SHARED_CASES / "tier3-macau-small-order.yaml", "--json")
     assert code == 2

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from kb import deadline
-from kb.deadline import DeadlineExceeded, Worker
-from kb.errors import AidkbError, UsageError
-from kb.parser import parse_text
-from kb.syntax import Declaration, Program, Rule
+from aidkb.kb import deadline
+from aidkb.kb.deadline import DeadlineExceeded, Worker
+from aidkb.kb.errors import AidkbError, UsageError
+from aidkb.kb.parser import parse_text
+from aidkb.kb.syntax import Declaration, Program, Rule
 from tests.timing import slack
 
 # Right recursion over a cycle: pyDatalog never returns (shared/engine-notes.md). The checks reject this rule,
@@ -34,7 +34,7 @@ reach(C, A, B) :- edge(C, A, M), reach(C, M, B).
 
 
 def hang() -> list:
-    from kb.engine import Engine
+    from aidkb.kb.engine import Engine
     statements = parse_text(HANGING, "hang.dl")
     program = Program(tuple(s for s in statements if isinstance(s, Declaration)),
                       tuple(s for s in statements if isinstance(s, Rule)), "hang")
@@ -120,7 +120,7 @@ def allocate(megabytes: int) -> int:
 def test_deadline_exceeded_is_an_aidkb_error_answered_504():
     assert issubclass(deadline.DeadlineExceeded, AidkbError)
     assert deadline.DeadlineExceeded.http_status == 504
-    assert deadline.DeadlineExceeded.__module__ == "kb.deadline"
+    assert deadline.DeadlineExceeded.__module__ == "aidkb.kb.deadline"
 
 
 def test_a_call_abandoned_by_its_caller_kills_the_worker_and_the_next_answer_is_its_own():
@@ -221,11 +221,11 @@ def test_a_good_aidkb_deadline_is_the_budget(monkeypatch):
 
 def test_a_bad_aidkb_deadline_does_not_break_import_and_the_cli_says_one_error_line():
     env = dict(os.environ, AIDKB_DEADLINE="ten")
-    imported = subprocess.run([sys.executable, "-c", "import kb.deadline, app.ui"], cwd=ROOT, env=env,
+    imported = subprocess.run([sys.executable, "-c", "import aidkb.kb.deadline, aidkb.app.ui"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=300, check=False)
     assert imported.returncode == 0, imported.stderr
     case = ROOT / "tests" / "cases" / "3a090-b-to-france-no-licence.yaml"
-    run = subprocess.run([sys.executable, "-m", "app.cli", "decide", str(case)], cwd=ROOT, env=env,
+    run = subprocess.run([sys.executable, "-m", "aidkb.app.cli", "decide", str(case)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
@@ -251,7 +251,7 @@ def test_the_worker_ends_when_its_pipe_closes():
 
 
 def test_the_worker_ends_when_its_parent_dies():
-    script = ("import sys, time\nfrom kb.deadline import Worker\nw = Worker(seconds=30)\n"
+    script = ("import sys, time\nfrom aidkb.kb.deadline import Worker\nw = Worker(seconds=30)\n"
               "w.call(print, 'ready')\nprint(w.pid, flush=True)\ntime.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
@@ -273,7 +273,7 @@ def test_a_spawned_worker_can_leave_the_callers_main_module_alone(tmp_path):
                       "print('page ran in', os.getpid(), flush=True)\n"
                       "if __name__ == '__main__':\n"
                       "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()  # threaded: spawn\n"
-                      "    from kb.deadline import Worker\n"
+                      "    from aidkb.kb.deadline import Worker\n"
                       "    import operator\n"
                       "    for import_main in (True, False):\n"
                       "        with Worker(seconds=120, import_main=import_main) as w:\n"

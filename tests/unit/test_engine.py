@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from kb.engine import Engine, EngineError
-from kb.program import program_from_text
+from aidkb.kb.engine import Engine, EngineError
+from aidkb.kb.program import program_from_text
 
 SOURCE = '''
 input ytd(C, A) "ytd {A}".

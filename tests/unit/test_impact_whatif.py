@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from kb.program import baseline_program
-from queries.impact import (
+from aidkb.kb.program import baseline_program
+from aidkb.queries.impact import (
     FINE_PROFILES,
     STATUSES,
     GridCase,
@@ -24,7 +24,7 @@ from queries.impact import (
     sweep,
     why,
 )
-from queries.reform import Reform
+from aidkb.queries.reform import Reform
 
 JUNE_2025 = dt.date(2025, 6, 1)
 LOWER_LPP = Reform().set_parameter("lpp_annual_tpp_limit", 10_000_000)

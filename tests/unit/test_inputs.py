@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb.errors import InputError, escape, show
-from queries.case import CaseError, load_case, parse_case
-from queries.reader import Limits, load_json, load_yaml, read_text
-from queries.reform import ReformError, load_reform, parse_operations
+from aidkb.kb.errors import InputError, escape, show
+from aidkb.queries.case import CaseError, load_case, parse_case
+from aidkb.queries.reader import Limits, load_json, load_yaml, read_text
+from aidkb.queries.reform import ReformError, load_reform, parse_operations
 
 CASES = Path(__file__).parents[1] / "cases"
 BASE = yaml.safe_load((CASES / "lpp-exactly-at-annual-limit.yaml").read_text())
@@ -174,7 +174,7 @@ def test_case_file_with_duplicate_key_is_refused(tmp_path):
 # ---- strict reform operations
 
 def _ops(value):
-    import ontology
+    from aidkb import ontology
     return parse_operations(value, "r.yaml", "operations", ontology.load())
 
 
@@ -215,9 +215,9 @@ def test_disabling_any_rule_never_crashes_a_decision():
     import dataclasses
     import glob
 
-    import ontology
-    from kb.program import baseline_program
-    from queries.decide import decide
+    from aidkb import ontology
+    from aidkb.kb.program import baseline_program
+    from aidkb.queries.decide import decide
 
     onto = ontology.load()
     paths = sorted(glob.glob(str(CASES / "*.yaml")))[::6]
@@ -238,7 +238,7 @@ def _rule(i: int, head: str, body: str) -> str:
 def _decide_with(*texts):
     import dataclasses
 
-    from queries.decide import decide
+    from aidkb.queries.decide import decide
 
     case = load_case(CASES / "lpp-exactly-at-annual-limit.yaml")
     return decide(dataclasses.replace(case, what_if=_ops([{"add_rule": {"text": t}} for t in texts])))

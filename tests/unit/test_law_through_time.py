@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-import ontology
-from queries.case import CaseError, parse_case
-from queries.decide import decide
+from aidkb import ontology
+from aidkb.queries.case import CaseError, parse_case
+from aidkb.queries.decide import decide
 
 
 def _case(as_of: str, dest: str = "MY", mode: str = "as_published", **transaction) -> dict:
@@ -126,8 +126,8 @@ def test_provisions_carry_the_text_they_were_read_in():
 
 
 def test_the_rule_card_shows_the_law_beside_the_rule():
-    from kb.program import baseline_program
-    from queries.render import rule_card
+    from aidkb.kb.program import baseline_program
+    from aidkb.queries.render import rule_card
 
     card = rule_card(baseline_program().rule("lpp_conditions"), ontology.load())
     assert "lpp_conditions_met(C) :-" in card and "authorizes the export and reexport of up to 26,900,000" in card

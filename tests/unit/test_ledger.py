@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import copy
 
+from aidkb.queries.reader import read_document
+from aidkb.queries.screen import case_for_row, screen
 from bench.scale import flatten
-from queries.reader import read_document
-from queries.screen import case_for_row, screen
 
 from ..conftest import OWN_CASES, SHARED_CASES
 from .test_screen import write_portfolio

@@ -13,9 +13,9 @@ import rdflib
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDF, XSD
 
-import ontology
-from kb.engine import Engine
-from ontology.build import owl_graph, tier_memberships
+from aidkb import ontology
+from aidkb.kb.engine import Engine
+from aidkb.ontology.build import owl_graph, tier_memberships
 
 AID = ontology.AID
 TIER1_LISTED = {"AU", "BE", "CA", "DK", "FI", "FR", "DE", "IE", "IT", "JP", "NL", "NZ", "NO", "KR", "ES", "SE", "TW",

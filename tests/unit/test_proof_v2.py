@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.cli import main
-from queries.case import load_case
-from queries.checker import check_proof
-from queries.decide import decide
-from queries.proof import children
-from queries.proof_v2 import atom_key, convert_v1
-from queries.render import decision_text
+from aidkb.app.cli import main
+from aidkb.queries.case import load_case
+from aidkb.queries.checker import check_proof
+from aidkb.queries.decide import decide
+from aidkb.queries.proof import children
+from aidkb.queries.proof_v2 import atom_key, convert_v1
+from aidkb.queries.render import decision_text
 
 from ..conftest import OWN_CASES, SHARED_CASES
 
@@ -163,13 +163,13 @@ def test_changed_why_not_text_and_category_are_caught():
 
 
 def test_a_value_of_no_type_is_one_error_line(monkeypatch):
-    import queries.checker
+    import aidkb.queries.checker
 
     doc = json.loads(json.dumps(decide(load_case(SHARED_CASES / "lpp-under-annual-limit.yaml")).to_json()))
     doc["proof"]["question"]["inputs"][1][2] = {"date": "20250601"}
     result = check_proof(doc)
     assert result.error.startswith("proof.question.inputs[1][2]: not valid against the proof.v2 schema")
-    monkeypatch.setattr(queries.checker, "_SCHEMA", {"proof.v1": None, "proof.v2": None})  # without jsonschema
+    monkeypatch.setattr(aidkb.queries.checker, "_SCHEMA", {"proof.v1": None, "proof.v2": None})  # without jsonschema
     result = check_proof(doc)
     assert not result.valid and "\n" not in result.error and "a value of no proof.v2 type" in result.error
 

@@ -10,18 +10,18 @@ import jsonschema
 import pytest
 import rdflib
 
-import ontology
-from app.cli import main
-from kb.program import baseline_program
-from queries import render
-from queries.case import load_case
-from queries.checker import check_proof
-from queries.counterfactual import Search, counterfactuals
-from queries.decide import decide
-from queries.explain import fill
-from queries.explanation import GoalError, explain
-from queries.proof import children
-from queries.prov import proof_graph
+from aidkb import ontology
+from aidkb.app.cli import main
+from aidkb.kb.program import baseline_program
+from aidkb.queries import render
+from aidkb.queries.case import load_case
+from aidkb.queries.checker import check_proof
+from aidkb.queries.counterfactual import Search, counterfactuals
+from aidkb.queries.decide import decide
+from aidkb.queries.explain import fill
+from aidkb.queries.explanation import GoalError, explain
+from aidkb.queries.proof import children
+from aidkb.queries.prov import proof_graph
 
 from ..conftest import OWN_CASES, SHARED_CASES
 
@@ -273,10 +273,10 @@ def test_added_rule_whose_head_is_concluded_later_does_not_crash_decide(tmp_path
 
 
 def test_explainer_never_overwrites_a_bound_variable(tmp_path):
-    from kb.program import baseline_program
-    from queries.decide import engine_for
-    from queries.explain import Explainer
-    from queries.reform import Reform
+    from aidkb.kb.program import baseline_program
+    from aidkb.queries.decide import engine_for
+    from aidkb.queries.explain import Explainer
+    from aidkb.queries.reform import Reform
 
     rule = '@rule doubled @cite "15 CFR 740.29" @says "{N} is twice {Q}" doubled(C, N) :- quantity(C, Q), N = Q * 2.'
     case = _case_with(tmp_path, "lpp-under-annual-limit", [{"add_rule": {"text": rule}}], "doubled")
@@ -290,7 +290,7 @@ def test_explainer_never_overwrites_a_bound_variable(tmp_path):
 
 
 def test_explain_ttl_renders_when_an_added_rule_fires(tmp_path):
-    from queries.prov import proof_turtle
+    from aidkb.queries.prov import proof_turtle
 
     rule = ('@rule extra_flag @cite "15 CFR 744.6" @says "a test flag on {C}" '
             'red_flag(C, "unknown_end_user") :- case(C), destination(C, "MY").')
@@ -312,9 +312,9 @@ def test_dated_reform_proofs_check_valid_and_say_so(tmp_path):
 
 
 def test_truncated_explanation_says_so(monkeypatch):
-    import queries.explain
+    import aidkb.queries.explain
 
-    monkeypatch.setattr(queries.explain, "MAX_DEPTH", 1)
+    monkeypatch.setattr(aidkb.queries.explain, "MAX_DEPTH", 1)
     case = load_case(SHARED_CASES / "lpp-over-annual-limit.yaml")
     proof = json.loads(json.dumps(decide(case).to_json()["proof"]))
     assert proof["truncated"] == ["why-not is followed 1 levels deep, no deeper"]
@@ -343,7 +343,7 @@ def test_rendered_text_has_no_internals():
 
 
 def test_check_file_lines_and_exit_codes(tmp_path):
-    from queries.checker import check_file
+    from aidkb.queries.checker import check_file
 
     good = tmp_path / "good.json"
     good.write_text(json.dumps(decide(load_case(SHARED_CASES / "lpp-under-annual-limit.yaml")).to_json()))
@@ -367,7 +367,7 @@ def test_check_file_lines_and_exit_codes(tmp_path):
 def test_counterfactual_pair_with_the_largest_quantity_is_found():
     # LPP for a buyer whose ultimate parent is in China: another parent alone is not enough (5,000 units exceed
     # the limit), the quantity alone is not enough (the parent): both together, with 1,699 units, are
-    from queries.counterfactual import search_counterfactuals
+    from aidkb.queries.counterfactual import search_counterfactuals
 
     case = load_case(SHARED_CASES / "acm-denied-tier3-ultimate-parent.yaml")
     found = search_counterfactuals(case, ("authorized", (case.id, "LPP")))
@@ -378,7 +378,7 @@ def test_counterfactual_pair_with_the_largest_quantity_is_found():
 
 
 def test_destinations_are_tried_as_named_classes():
-    from queries.counterfactual import country_classes
+    from aidkb.queries.counterfactual import country_classes
 
     classes = country_classes(load_case(SHARED_CASES / "tier3-china-datacenter.yaml"), ontology.load())
     assert classes["BR"] == "a Tier 2 country in no country group, e.g. Brazil (BR)"
@@ -394,7 +394,7 @@ def test_counterfactual_search_finds_a_change_whenever_brute_force_does(name, ro
     every other input with the smallest number): the search finds a change exactly when one exists."""
     import itertools as it
 
-    from queries.counterfactual import NUMERIC, Change, Search, _options, search_counterfactuals
+    from aidkb.queries.counterfactual import NUMERIC, Change, Search, _options, search_counterfactuals
 
     case = load_case(SHARED_CASES / f"{name}.yaml")
     goal = ("authorized", (case.id, route))

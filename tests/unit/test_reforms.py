@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import ontology
-from queries.case import load_case
-from queries.decide import decide
-from queries.impact import GRID_ITEMS, GRID_PROFILES, grid_case, grid_flips, impact, outcomes
-from queries.reform import Reform, ReformError, load_reform
+from aidkb import ontology
+from aidkb.queries.case import load_case
+from aidkb.queries.decide import decide
+from aidkb.queries.impact import GRID_ITEMS, GRID_PROFILES, grid_case, grid_flips, impact, outcomes
+from aidkb.queries.reform import Reform, ReformError, load_reform
 
 from ..conftest import OWN_CASES, ROOT, SHARED_CASES
 
@@ -190,7 +190,7 @@ def test_moving_up_a_tier_never_adds_a_licence_or_removes_a_route(country, to_ti
        st.integers(1, 10**9), st.integers(0, len(GRID_ITEMS) * len(GRID_PROFILES) - 1),
        st.sampled_from(["MY", "BR", "VN", "IN", "DE", "IL"]))
 def test_raising_a_limit_never_makes_an_eligible_case_ineligible(name, increase, index, country):
-    from queries.impact import GridCase
+    from aidkb.queries.impact import GridCase
     g = GridCase(country, GRID_ITEMS[index % len(GRID_ITEMS)], index // len(GRID_ITEMS))
     current = ontology.load().parameter(name, 20250601).value
     before = outcomes([grid_case(g)], Reform())[g.key]

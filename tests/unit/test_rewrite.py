@@ -6,13 +6,13 @@ from contextlib import contextmanager
 
 import pytest
 
-from kb.checks import check, check_recursion_first
-from kb.engine import Engine
-from kb.graph import components
-from kb.parser import RuleError, parse_text
-from kb.program import baseline_program
-from kb.rewrite import linearize_transitive, recursive_first, rewrite_recursion
-from kb.syntax import Assign, Compare, Rule
+from aidkb.kb.checks import check, check_recursion_first
+from aidkb.kb.engine import Engine
+from aidkb.kb.graph import components
+from aidkb.kb.parser import RuleError, parse_text
+from aidkb.kb.program import baseline_program
+from aidkb.kb.rewrite import linearize_transitive, recursive_first, rewrite_recursion
+from aidkb.kb.syntax import Assign, Compare, Rule
 
 
 def rules_of(text: str) -> tuple[list, list[Rule]]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from kb.parser import RuleError, parse_text
-from kb.program import program_from_text
-from kb.syntax import Assign, Compare, Negative, Positive
+from aidkb.kb.parser import RuleError, parse_text
+from aidkb.kb.program import program_from_text
+from aidkb.kb.syntax import Assign, Compare, Negative, Positive
 
 HEAD = 'input p(C, X) "p {X}".\ninput q(C) "q".\n'
 
@@ -135,7 +135,7 @@ def test_negation_through_recursion_is_not_stratifiable():
 
 
 def test_right_recursion_is_rewritten_to_left_recursion():
-    from kb.engine import Engine
+    from aidkb.kb.engine import Engine
     text = (HEAD + 'input e(C, A, B) "e".\n' + rule("e(C, A, B)", head="t(C, A, B)") +
             rule("e(C, A, M), t(C, M, B)", head="t(C, A, B)", rid="r2"))
     program = program_from_text(text, "t.dl")

@@ -12,11 +12,10 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-from bench.scale import case_dicts, flatten
-from queries.case import load_case, parse_case
-from queries.decide import decide
-from queries.reader import read_document
-from queries.screen import (
+from aidkb.queries.case import load_case, parse_case
+from aidkb.queries.decide import decide
+from aidkb.queries.reader import read_document
+from aidkb.queries.screen import (
     ScreenError,
     case_for_row,
     cell,
@@ -24,6 +23,7 @@ from queries.screen import (
     screen,
     unflatten,
 )
+from bench.scale import case_dicts, flatten
 
 from ..conftest import SHARED_CASES
 

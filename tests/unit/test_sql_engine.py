@@ -7,14 +7,14 @@ from collections import defaultdict
 
 import pytest
 
-import ontology
-from kb.bottomup import Model
-from kb.program import baseline_program, program_from_text
-from kb.sql.partition import partition
-from kb.sqlengine import ANSWER_PREDICATES, SqlEngine, SqlEngineError, SqlTypeError
-from queries.case import load_case
-from queries.decide import engine_for
-from queries.reform import Reform
+from aidkb import ontology
+from aidkb.kb.bottomup import Model
+from aidkb.kb.program import baseline_program, program_from_text
+from aidkb.kb.sql.partition import partition
+from aidkb.kb.sqlengine import ANSWER_PREDICATES, SqlEngine, SqlEngineError, SqlTypeError
+from aidkb.queries.case import load_case
+from aidkb.queries.decide import engine_for
+from aidkb.queries.reform import Reform
 
 from ..conftest import OWN_CASES, SHARED_CASES
 
@@ -39,10 +39,10 @@ def by_case(rows: set[tuple]) -> dict[str, set[tuple]]:
 @pytest.fixture(scope="module", autouse=True)
 def no_store():
     """The engine computes every answer here: none is read from the store of answers (kb/sql/store.py)."""
-    import kb.sqlengine
+    import aidkb.kb.sqlengine
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kb.sqlengine, "_store", lambda: None)
+        mp.setattr(aidkb.kb.sqlengine, "_store", lambda: None)
         yield
 
 
@@ -87,7 +87,7 @@ def test_three_engines_agree_on_every_case(path, sql_answers):
 def test_the_whole_grid_agrees_with_pydatalog_and_the_bottom_up_evaluator(onto, program):
     """All 83,664 grid points in one SQL run, against pyDatalog and the bottom-up evaluator on one
     representative of each grid class (queries/impact.py: points of one class have the same outcomes)."""
-    from queries.impact import _class_key, _profiles, grid, grid_case
+    from aidkb.queries.impact import _class_key, _profiles, grid, grid_case
 
     points = grid()
     answers = SqlEngine(program, onto.facts()).evaluate(f for g in points for f in grid_case(g).facts())
@@ -132,10 +132,10 @@ def test_random_cases_under_random_reforms_three_engines_agree(onto, program):
     from hypothesis import HealthCheck, assume, given, settings
     from hypothesis import strategies as st
 
+    from aidkb.kb.deadline import Worker
+    from aidkb.queries.case import parse_case
+    from aidkb.queries.reform import GROUPS, ReformError
     from bench.scale import case_dicts
-    from kb.deadline import Worker
-    from queries.case import parse_case
-    from queries.reform import GROUPS, ReformError
 
     countries = sorted(set(onto.countries) - {"US"})
     numbers = sorted({p.name for p in onto.parameters if p.unit != "date"})
@@ -264,8 +264,8 @@ def test_the_rules_are_parametric_in_the_case():
 
 
 def test_case_abstraction_changes_no_answer(onto):
+    from aidkb.queries.case import parse_case
     from bench.scale import case_dicts
-    from queries.case import parse_case
 
     facts = [f for data in case_dicts(600, seed=11) for f in parse_case(data, "<generated>", onto).facts()]
     program, base = baseline_program(), ontology.load().facts()
@@ -280,14 +280,14 @@ def test_case_abstraction_changes_no_answer(onto):
 def test_relations_dropped_after_their_last_reader_change_no_answer(onto, monkeypatch):
     """A large run drops each relation once no later statement reads it (through views too); forced here on 300
     cases, twice on one engine: the second run finds the base facts intact (a drop never reaches them)."""
-    import kb.sqlengine
+    import aidkb.kb.sqlengine
+    from aidkb.queries.case import parse_case
     from bench.scale import case_dicts
-    from queries.case import parse_case
 
     facts = [f for data in case_dicts(300, seed=5) for f in parse_case(data, "<generated>", onto).facts()]
     program, base = baseline_program(), ontology.load().facts()
     kept = SqlEngine(program, base).evaluate(facts)
-    monkeypatch.setattr(kb.sqlengine, "SMALL_RUN", 0)
+    monkeypatch.setattr(aidkb.kb.sqlengine, "SMALL_RUN", 0)
     engine = SqlEngine(program, base)
     dropped = [engine.evaluate(facts), engine.evaluate(facts)]
     for run in dropped:
@@ -313,7 +313,7 @@ def spark():
 
     if shutil.which("java") is None:
         pytest.skip("Java is not installed: Spark (pyspark local mode) cannot start")
-    from kb.sqlengine import spark_session
+    from aidkb.kb.sqlengine import spark_session
 
     session = spark_session("local[2]")
     yield session
@@ -322,8 +322,8 @@ def spark():
 
 @pytest.mark.slow
 def test_a_portfolio_through_spark_local_mode_gets_exactly_duckdbs_answers(spark, tmp_path):
+    from aidkb.queries.screen import screen
     from bench.scale import case_dicts, flatten
-    from queries.screen import screen
 
     from .test_screen import write_portfolio
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import kb.sqlengine
-import ontology
-from kb.program import baseline_program, program_from_text
-from kb.sql.store import ResultStore
-from kb.sqlengine import ANSWER_PREDICATES, SqlEngine
-from queries.case import load_case
+import aidkb.kb.sqlengine
+from aidkb import ontology
+from aidkb.kb.program import baseline_program, program_from_text
+from aidkb.kb.sql.store import ResultStore
+from aidkb.kb.sqlengine import ANSWER_PREDICATES, SqlEngine
+from aidkb.queries.case import load_case
 
 from ..conftest import OWN_CASES
 
@@ -19,7 +19,7 @@ RULE = '@rule r{n}\n@cite "15 CFR 1"\n@says "s"\n'
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     kept = ResultStore(tmp_path / "store")
-    monkeypatch.setattr(kb.sqlengine, "_store", lambda: kept)
+    monkeypatch.setattr(aidkb.kb.sqlengine, "_store", lambda: kept)
     return kept
 
 
@@ -71,10 +71,10 @@ def test_a_changed_fact_or_rule_is_computed_not_read(store, monkeypatch):
 
 def test_large_runs_are_not_kept_and_a_broken_entry_is_computed_again(store, monkeypatch):
     text = 'input n(C, N) "".\n' + RULE.format(n=1) + 'pos(C) :- n(C, N), N > 0.\n'
-    monkeypatch.setattr(kb.sqlengine, "MAX_INPUT_ROWS", 1)
+    monkeypatch.setattr(aidkb.kb.sqlengine, "MAX_INPUT_ROWS", 1)
     SqlEngine(program_from_text(text), []).evaluate([("n", "a", 1), ("n", "b", 2)], ("pos",))
     assert not store.directory.exists() or not any(store.directory.iterdir())
-    monkeypatch.setattr(kb.sqlengine, "MAX_INPUT_ROWS", 10)
+    monkeypatch.setattr(aidkb.kb.sqlengine, "MAX_INPUT_ROWS", 10)
     runs = computed(monkeypatch)
     SqlEngine(program_from_text(text), []).evaluate([("n", "a", 1)], ("pos",))
     (entry,) = [p for p in store.directory.iterdir() if not p.name.startswith(".")]
@@ -91,6 +91,6 @@ def test_the_setting_names_the_directory_or_turns_the_store_off(tmp_path, monkey
     assert found is not None and found.directory == tmp_path / "s"
     blocked = tmp_path / "file"
     blocked.write_text("")
-    monkeypatch.setattr(kb.sqlengine, "_store", lambda: ResultStore(blocked / "sub"))  # cannot be written
+    monkeypatch.setattr(aidkb.kb.sqlengine, "_store", lambda: ResultStore(blocked / "sub"))  # cannot be written
     text = 'input n(C, N) "".\n' + RULE.format(n=1) + 'pos(C) :- n(C, N), N > 0.\n'
     assert SqlEngine(program_from_text(text), []).evaluate([("n", "a", 1)], ("pos",)).rows("pos") == {("a",)}

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from queries.case import load_case
-from queries.checker import check_proof, check_text
-from queries.decide import decide
-from queries.proof import children
+from aidkb.queries.case import load_case
+from aidkb.queries.checker import check_proof, check_text
+from aidkb.queries.decide import decide
+from aidkb.queries.proof import children
 
 from ..conftest import OWN_CASES, SHARED_CASES
 
@@ -89,8 +89,8 @@ def documents(decisions, written) -> dict[str, dict]:
 
 def _as_v2(doc: dict, decision, written: dict) -> dict:
     """A (tampered) decision.v1 document written as decide --json writes decision.v2."""
-    import ontology
-    from queries.proof_v2 import to_v2
+    from aidkb import ontology
+    from aidkb.queries.proof_v2 import to_v2
 
     proof = to_v2(doc["proof"], decision.program, ontology.load())
     return json.loads(json.dumps({**doc, "obstacles": written["obstacles"], "proof": proof}))
@@ -595,9 +595,9 @@ def test_every_harmful_tampering_is_rejected(decisions, documents, written, caps
     # and the checks that follow are tested on their own (the schema pass costs ~35 ms a document).
     # Each tampering is made to the proof tree and the document then written as proof.v2 (what a reader gets);
     # the V2_TAMPERINGS change what only proof.v2 writes: a value's type or unit, a date, a key, the words.
-    import queries.checker
+    import aidkb.queries.checker
 
-    monkeypatch.setattr(queries.checker, "_SCHEMA", {"proof.v1": None, "proof.v2": None})
+    monkeypatch.setattr(aidkb.queries.checker, "_SCHEMA", {"proof.v1": None, "proof.v2": None})
     tampered = rejected = 0
     accepted: list[str] = []
     by_kind: dict[str, int] = {}
@@ -764,15 +764,15 @@ def test_malformed_text_gets_one_error_line(text):
 
 def _version(doc) -> str:
     """The version of the rules a proof's what-if makes (so that a check gets as far as evaluating them)."""
-    import ontology
-    from queries.reform import Reform, parse_operations
+    from aidkb import ontology
+    from aidkb.queries.reform import Reform, parse_operations
 
     ops = parse_operations([{o["op"]: o["args"]} for o in doc["question"]["what_if"]], "t", "w", ontology.load())
     return Reform(ops).program().version
 
 
 def test_a_runaway_reform_is_stopped():
-    from queries.checker import check_proof as check
+    from aidkb.queries.checker import check_proof as check
 
     start = '@rule count_start @cite "15 CFR 740.99" @says "counting from 0" counter(C, 0) :- case(C).'
     counter = ('@rule count_forever @cite "15 CFR 740.99" @says "counting {N}" '
@@ -786,7 +786,7 @@ def test_a_runaway_reform_is_stopped():
 
 
 def test_a_reform_that_joins_for_ever_is_stopped_by_the_deadline():
-    from queries.checker import check_text
+    from aidkb.queries.checker import check_text
 
     join = ('@rule never_ends @cite "15 CFR 740.99" @says "joined {C}" stuck(C) :- case(C), '
             'group_member(A, G, F, T), group_member(B, H, F2, T2), group_member(D, I, F3, T3), '
@@ -799,9 +799,9 @@ def test_a_reform_that_joins_for_ever_is_stopped_by_the_deadline():
 
 
 def test_every_reform_case_renders_in_every_format(documents, tmp_path):
-    from queries import render
-    from queries.explanation import explain
-    from queries.prov import proof_turtle
+    from aidkb.queries import render
+    from aidkb.queries.explanation import explain
+    from aidkb.queries.prov import proof_turtle
 
     for name in REFORMS:
         e = explain(load_case(_reform_case(tmp_path, name)), with_counterfactuals=False)
