@@ -1,4 +1,5 @@
 """The `aidkb` command: decide cases, run legal tests, check rule files, build the ontology."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,7 @@ from aidkb.queries.formats import FORMATS
 
 # ---- work done in the deadline worker (module-level so that it can be sent to the worker process)
 
+
 @lru_cache(maxsize=4)
 def _program(rules: str | None):
     return _load_program(rules)
@@ -24,23 +26,27 @@ def _program(rules: str | None):
 
 def _decide(case, rules: str | None):
     from aidkb.queries.decide import decide
+
     return decide(case, _program(rules))
 
 
 def _explain(case, goal: str | None, fmt: str):
     from aidkb.queries import service
+
     return service.explain(case, goal, fmt)
 
 
-def _screen(portfolio: str, reform: str | None, engine: str, out: str | None, strict: bool, reasons: bool,
-            progress=None):
+def _screen(
+    portfolio: str, reform: str | None, engine: str, out: str | None, strict: bool, reasons: bool, progress=None
+):
     from aidkb.queries.screen import screen
-    return screen(portfolio, reform, engine=engine, out_path=out, strict=strict, progress=progress,
-                  reasons=reasons)
+
+    return screen(portfolio, reform, engine=engine, out_path=out, strict=strict, progress=progress, reasons=reasons)
 
 
 def _impact(reform, cases, grid: bool, as_of, mode: str):
     from aidkb.queries.impact import impact
+
     return impact(reform, cases, grid, progress=_progress(), as_of=as_of, mode=mode)
 
 
@@ -84,8 +90,13 @@ def cmd_decide(args) -> int:
     decisions, overrun = _decide_all(cases, args.rules)
     if args.json:
         out = [d.to_json() for d in decisions if d is not None]
-        print(json.dumps(out[0] if len(out) == 1 and len(args.files) == 1 and Path(args.files[0]).is_file()
-                         else out, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                out[0] if len(out) == 1 and len(args.files) == 1 and Path(args.files[0]).is_file() else out,
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
         print("\n\n".join(decision_text(d) for d in decisions if d is not None))
     return 2 if overrun else 0
@@ -120,8 +131,7 @@ def cmd_test(args) -> int:
     passed = failed = 0
     decisions, _ = _decide_all(cases, args.rules)
     for case, decision in zip(cases, decisions):
-        problems = (["no answer within the deadline"] if decision is None
-                    else mismatches(decision, case.expected or {}))
+        problems = ["no answer within the deadline"] if decision is None else mismatches(decision, case.expected or {})
         if problems:
             failed += 1
             print(f"FAIL {case.id} ({case.source})")
@@ -140,14 +150,18 @@ def cmd_rules(args) -> int:
     program = _load_program(args.rules)
     if args.versions:
         from aidkb import ontology
+
         for v in ontology.load().rule_versions:
             dates = ", ".join(f"{k} {v[k]}" for k in ("published", "effective", "compliance") if v[k])
-            print(f"{v['effective']}  {v['citation']} [{v['grade']}]\n    {v['title']}\n    {dates}\n"
-                  f"    encoded: {v['encodes']}")
+            print(
+                f"{v['effective']}  {v['citation']} [{v['grade']}]\n    {v['title']}\n    {dates}\n"
+                f"    encoded: {v['encodes']}"
+            )
         return 0
     if args.show is not None:
         from aidkb import ontology
         from aidkb.queries.render import rule_card
+
         chosen = [r for r in program.rules if args.show in ("", r.id) or r.file.endswith(args.show)]
         if not chosen:
             raise UsageError(f"rules --show: no rule or rule file {args.show!r}")
@@ -165,8 +179,13 @@ def rule_domains() -> dict[str, set[str]]:
 
     onto = ontology.load()
     listed = {route for item in onto.items.values() for route, _ in item["exceptions"]}  # e.g. NAC_ACA
-    return {"group": {m.group for m in onto.memberships}, "item": set(onto.items),
-            "route": set(onto.authorizations) | listed, "flag": set(FLAGS), "mode": set(MODES)}
+    return {
+        "group": {m.group for m in onto.memberships},
+        "item": set(onto.items),
+        "route": set(onto.authorizations) | listed,
+        "flag": set(FLAGS),
+        "mode": set(MODES),
+    }
 
 
 def _rule_problems(rules: str | None) -> int:
@@ -192,6 +211,7 @@ def cmd_explain(args) -> int:
 
     if args.row is not None:
         from aidkb.queries.screen import case_for_row
+
         case = case_for_row(args.file, args.row)
     else:
         case = load_case(Path(args.file))
@@ -245,8 +265,8 @@ def _progress():
             return
         last["shown"] = now
         line = f"{label}: {done}/{total}"
-        print(("\r" + line) if tty else line, end="" if tty and done < total else "\n", file=sys.stderr,
-              flush=True)
+        print(("\r" + line) if tty else line, end="" if tty and done < total else "\n", file=sys.stderr, flush=True)
+
     return show
 
 
@@ -261,6 +281,7 @@ def cmd_impact(args) -> int:
     if not cases and not args.grid:
         raise UsageError("impact: give --cases DIR, --grid, or both")
     from aidkb.queries.impact import GRID_AS_OF
+
     try:
         as_of = dt.date.fromisoformat(args.as_of) if args.as_of else GRID_AS_OF
     except ValueError:
@@ -276,11 +297,13 @@ def cmd_impact(args) -> int:
             out.writerow([f.key, f.country, f.item, f.before.describe(), f.after.describe(), " | ".join(f.causes)])
     else:
         print(f"reform: {reform.title}: {'; '.join(reform.describe())}")
-        print(f"compared {result.compared:,} outcomes ({result.evaluated:,} evaluated under the reform) in "
-              f"{result.seconds:.2f} s: {len(result.flips):,} flipped")
+        print(
+            f"compared {result.compared:,} outcomes ({result.evaluated:,} evaluated under the reform) in "
+            f"{result.seconds:.2f} s: {len(result.flips):,} flipped"
+        )
         for name, counts in result.totals().items():
             print(f"  {name.replace('_', ' ')}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-        for f in result.flips[:args.limit]:
+        for f in result.flips[: args.limit]:
             print(f"- {f.key}: {f.before.describe()} -> {f.after.describe()}")
             for cause in f.causes:
                 print(f"    {cause}")
@@ -296,22 +319,28 @@ def cmd_screen(args) -> int:
         raise UsageError(f"{args.out}: --out is written as .csv or .parquet")
     if args.reform:
         from aidkb.queries.reform import load_reform
+
         load_reform(Path(args.reform))  # a bad reform file is reported before any row is read
     # Screening is set at a time (DuckDB or Spark), not pyDatalog: it runs here, under no per-question deadline.
-    result = _screen(args.portfolio, args.reform, args.engine, args.out, args.strict, not args.no_reasons,
-                     progress=_progress())
+    result = _screen(
+        args.portfolio, args.reform, args.engine, args.out, args.strict, not args.no_reasons, progress=_progress()
+    )
     for bad in result.bad:
         print(f"error: {args.portfolio}: {bad}", file=sys.stderr)
     licensed = sum(1 for r in result.rows if r.get("license_required"))
-    print(f"{args.portfolio}: {result.screened:,} rows screened, {len(result.bad):,} bad, "
-          f"{licensed:,} need a licence"
-          + (f"; ledger: {len(result.ledger.breaches):,} breaches" if result.ledger else "")
-          + (f"; written to {result.out_path}" if result.out_path else ""), file=sys.stderr)
+    print(
+        f"{args.portfolio}: {result.screened:,} rows screened, {len(result.bad):,} bad, "
+        f"{licensed:,} need a licence"
+        + (f"; ledger: {len(result.ledger.breaches):,} breaches" if result.ledger else "")
+        + (f"; written to {result.out_path}" if result.out_path else ""),
+        file=sys.stderr,
+    )
     if result.ledger:
         for b in result.ledger.breaches:
             print(f"  {b.limit} ({b.group}): first breached by row {b.row} ({b.id}): {b.why}", file=sys.stderr)
     if not args.out:
         from aidkb.queries.screen import write
+
         sys.stdout.flush()
         write(result.rows, sys.stdout.buffer, "csv")
     return 1 if result.bad else 0
@@ -335,10 +364,13 @@ def cmd_ontology(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     # Warnings (a fallback, a truncated explanation) go to stderr; AIDKB_LOG=INFO or DEBUG shows more.
     level = os.environ.get("AIDKB_LOG", "WARNING").upper()
-    logging.basicConfig(level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING",
-                        format="%(levelname)s: %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="aidkb", description="The AI Diffusion rule (90 FR 4544) as cited "
-                                     "Datalog over an OWL ontology.")
+    logging.basicConfig(
+        level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING",
+        format="%(levelname)s: %(name)s: %(message)s",
+    )
+    parser = argparse.ArgumentParser(
+        prog="aidkb", description="The AI Diffusion rule (90 FR 4544) as cited Datalog over an OWL ontology."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("decide", help="decide case files")
     p.add_argument("files", nargs="+", help="case files (YAML) or folders of them")
@@ -352,14 +384,22 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("rules", help="parse and check the rule files")
     p.add_argument("--rules", help="a folder of .dl rule files (default: the embedded ones)")
     p.add_argument("--versions", action="store_true", help="list the dated texts (rule sets) the rules rest on")
-    p.add_argument("--show", nargs="?", const="", metavar="ID_OR_FILE",
-                   help="print the rules (all, one id, or one file) with the text of the provisions they cite")
+    p.add_argument(
+        "--show",
+        nargs="?",
+        const="",
+        metavar="ID_OR_FILE",
+        help="print the rules (all, one id, or one file) with the text of the provisions they cite",
+    )
     p.set_defaults(func=cmd_rules)
     p = sub.add_parser("explain", help="why and why not, with proofs and counterfactuals")
     p.add_argument("file", help="a case file (YAML), or a portfolio (CSV, Parquet, JSON Lines) with --row")
     p.add_argument("--row", metavar="ID", help="the row of a portfolio (its id, or its row number) to explain")
-    p.add_argument("--goal", help="license_required, a route (AIA, ACM, LPP, ACA, NAC, UVEU, NVEU) or a red flag id; "
-                                  "default: the licence, every route and every red flag")
+    p.add_argument(
+        "--goal",
+        help="license_required, a route (AIA, ACM, LPP, ACA, NAC, UVEU, NVEU) or a red flag id; "
+        "default: the licence, every route and every red flag",
+    )
     p.add_argument("--format", choices=list(FORMATS), default="text")
     p.set_defaults(func=cmd_explain)
     p = sub.add_parser("check-proof", help="check a proof (proof.v2 JSON; proof.v1 too) without the engine")
@@ -373,25 +413,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", nargs="+", help="case files or folders to compare")
     p.add_argument("--grid", action="store_true", help="compare the exhaustive grid (see queries/impact.py)")
     p.add_argument("--as-of", help="the grid's date, YYYY-MM-DD (default 2025-06-01; cases keep their own)")
-    p.add_argument("--mode", choices=("as_published", "as_enforced"), default="as_published",
-                   help="the grid's reading (default as_published; cases keep their own)")
+    p.add_argument(
+        "--mode",
+        choices=("as_published", "as_enforced"),
+        default="as_published",
+        help="the grid's reading (default as_published; cases keep their own)",
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
     p.add_argument("--limit", type=int, default=40, help="flips listed in the text output")
     p.set_defaults(func=cmd_impact)
-    p = sub.add_parser("screen", help="decide every transaction of a portfolio set at a time (CSV, Parquet, "
-                                      "JSON Lines)")
-    p.add_argument("portfolio", help="a .csv, .parquet or .jsonl file: one row per transaction, one column per "
-                                     "case field by its dotted path")
+    p = sub.add_parser(
+        "screen", help="decide every transaction of a portfolio set at a time (CSV, Parquet, JSON Lines)"
+    )
+    p.add_argument(
+        "portfolio",
+        help="a .csv, .parquet or .jsonl file: one row per transaction, one column per case field by its dotted path",
+    )
     p.add_argument("--reform", help="a reform file (YAML) applied to every row")
     p.add_argument("--out", help="write the rows to this .csv or .parquet file (default: CSV on stdout)")
     p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
     p.add_argument("--strict", action="store_true", help="stop at the first bad row")
-    p.add_argument("--no-reasons", action="store_true",
-                   help="outcome columns only (no failing conditions, citations, caveats): the fastest")
+    p.add_argument(
+        "--no-reasons",
+        action="store_true",
+        help="outcome columns only (no failing conditions, citations, caveats): the fastest",
+    )
     p.set_defaults(func=cmd_screen)
-    p = sub.add_parser("serve", help="the HTTP API (README, \"HTTP API\"), served by uvicorn")
+    p = sub.add_parser("serve", help='the HTTP API (README, "HTTP API"), served by uvicorn')
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])

@@ -5,6 +5,7 @@ Engine work (deciding, explaining, tier maps, impact, checking a reform) never r
 process: `ask` sends it to the session's deadline worker (kb/deadline.py), so that rules which loop or explode
 stop that session's question, never the server or the other sessions. User text shown through Markdown goes
 through `md` first."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,8 +49,7 @@ def worker() -> Worker:
     """This session's worker process (started at its first question; it ends when idle or with the session)."""
     w = st.session_state.get("worker")
     if w is None:
-        w = st.session_state["worker"] = Worker(idle_seconds=idle_seconds_from_env(IDLE_SECONDS),
-                                                import_main=False)
+        w = st.session_state["worker"] = Worker(idle_seconds=idle_seconds_from_env(IDLE_SECONDS), import_main=False)
     return w
 
 
@@ -154,11 +154,24 @@ def _through_the_navigation() -> None:
 
 
 def _date_and_reading(twin: str) -> None:
-    st.date_input("Date of the question", min_value=EARLIEST, max_value=LATEST, key=f"{twin}_as_of",
-                  on_change=_choose, args=(twin,))
-    st.radio("Reading", MODES, key=f"{twin}_mode", format_func=lambda m: m.replace("_", " "), on_change=_choose,
-             args=(twin,), help="as published: the rule as printed; as enforced: what BIS enforces (it announced "
-                                "on 13 May 2025 that it would not enforce the rule)")
+    st.date_input(
+        "Date of the question",
+        min_value=EARLIEST,
+        max_value=LATEST,
+        key=f"{twin}_as_of",
+        on_change=_choose,
+        args=(twin,),
+    )
+    st.radio(
+        "Reading",
+        MODES,
+        key=f"{twin}_mode",
+        format_func=lambda m: m.replace("_", " "),
+        on_change=_choose,
+        args=(twin,),
+        help="as published: the rule as printed; as enforced: what BIS enforces (it announced "
+        "on 13 May 2025 that it would not enforce the rule)",
+    )
 
 
 def _choose(twin: str) -> None:
@@ -179,13 +192,22 @@ def chosen() -> tuple[dt.date, str]:
 
 def status_on(as_of: dt.date, mode: str) -> str:
     """The rule's legal status on a date, in the status rules' words (decided for a neutral probe case)."""
-    probe = {"id": "status-probe", "as_of": as_of, "mode": mode,
-             "transaction": {"kind": "export", "item": "3A090.a", "quantity": 1, "tpp_per_unit": 1,
-                             "destination_country": "DE",
-                             "end_user": {"hq_country": "DE", "ultimate_parent_hq_country": "DE",
-                                          "end_use": "unknown"}}}
-    return remembered(("status", as_of, mode), service.decide, parse_case(probe, "<status>"),
-                      note="Reading the rule's status").status
+    probe = {
+        "id": "status-probe",
+        "as_of": as_of,
+        "mode": mode,
+        "transaction": {
+            "kind": "export",
+            "item": "3A090.a",
+            "quantity": 1,
+            "tpp_per_unit": 1,
+            "destination_country": "DE",
+            "end_user": {"hq_country": "DE", "ultimate_parent_hq_country": "DE", "end_use": "unknown"},
+        },
+    }
+    return remembered(
+        ("status", as_of, mode), service.decide, parse_case(probe, "<status>"), note="Reading the rule's status"
+    ).status
 
 
 def banner(as_of: dt.date, mode: str) -> None:
@@ -195,11 +217,15 @@ def banner(as_of: dt.date, mode: str) -> None:
         status = md(status_on(as_of, mode))
     except AidkbError as error:
         status = f"(the status could not be read: {md(error)})"
-    st.warning(f"**Legal status on {as_of.isoformat()} ({mode.replace('_', ' ')}).** {status} "
-               "Research tool, not legal advice.", icon="⚖️")
+    st.warning(
+        f"**Legal status on {as_of.isoformat()} ({mode.replace('_', ' ')}).** {status} "
+        "Research tool, not legal advice.",
+        icon="⚖️",
+    )
 
 
 # ---- countries, citations
+
 
 def onto() -> ontology.Ontology:
     return ontology.load()
@@ -235,8 +261,11 @@ def glossary(kinds: tuple[str, ...]) -> None:
     """Every term of these kinds with its title and help, as the ontology gives them."""
     import pandas as pd
 
-    rows = [{"kind": t.kind, "value": t.id, "title": t.title, "help": t.help}
-            for t in onto().terms.values() if t.kind in kinds]
+    rows = [
+        {"kind": t.kind, "value": t.id, "title": t.title, "help": t.help}
+        for t in onto().terms.values()
+        if t.kind in kinds
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
@@ -252,8 +281,7 @@ def cite_link(cite: str) -> str:
 
 def cite_html(cite: str) -> str:
     p = onto().provisions.get(cite)
-    return (f'<a href="{html.escape(p.url)}" target="_blank">{html.escape(cite)}</a>' if p
-            else html.escape(cite))
+    return f'<a href="{html.escape(p.url)}" target="_blank">{html.escape(cite)}</a>' if p else html.escape(cite)
 
 
 # ---- the Ask form's question as a case mapping (the Compare page asks it too)
@@ -262,37 +290,80 @@ NO_VEU = "none"
 HOLDINGS = ("global_tpp", "tier1_tpp", "us_tpp", "destination_tpp")
 # The form's fields (widget keys) and their first values; the case-file field each one fills is in form_case.
 FORM: dict[str, Any] = {
-    "f_title": "question from the form", "f_kind": "export", "f_item": "3A090.a", "f_quantity": 1000,
-    "f_tpp": 15832, "f_bandwidth": None, "f_from": "US", "f_destination": "MY", "f_end_user": "the end user",
-    "f_hq": "MY", "f_parent": "MY", "f_end_use": "datacenter", "f_ytd": 0, "f_allocated": 0, "f_g2g": False,
-    "f_flags": [], "f_veu": NO_VEU, **{f"f_{k}": 0 for k in HOLDINGS}, "f_nveu_dest": "IN", "f_nveu_cum": 0,
-    "f_ops": "", "f_frontier": "", "f_published": False}
+    "f_title": "question from the form",
+    "f_kind": "export",
+    "f_item": "3A090.a",
+    "f_quantity": 1000,
+    "f_tpp": 15832,
+    "f_bandwidth": None,
+    "f_from": "US",
+    "f_destination": "MY",
+    "f_end_user": "the end user",
+    "f_hq": "MY",
+    "f_parent": "MY",
+    "f_end_use": "datacenter",
+    "f_ytd": 0,
+    "f_allocated": 0,
+    "f_g2g": False,
+    "f_flags": [],
+    "f_veu": NO_VEU,
+    **{f"f_{k}": 0 for k in HOLDINGS},
+    "f_nveu_dest": "IN",
+    "f_nveu_cum": 0,
+    "f_ops": "",
+    "f_frontier": "",
+    "f_published": False,
+}
 # Case-file fields the form has no control for: a case that uses them is loaded without them, and says so.
-NOT_IN_FORM = ("what_if", "transaction.end_user.parent_chain",
-               "transaction.model.derived_from_published_model", "transaction.model.additional_training_ops")
+NOT_IN_FORM = (
+    "what_if",
+    "transaction.end_user.parent_chain",
+    "transaction.model.derived_from_published_model",
+    "transaction.model.additional_training_ops",
+)
 
 
 def form_case(v: dict, as_of, mode: str) -> dict:
     """The form's values as a case mapping (the shared case schema, as `aidkb decide` reads it)."""
-    end_user: dict[str, Any] = {"name": v["f_end_user"] or "the end user", "hq_country": v["f_hq"],
-                                "ultimate_parent_hq_country": v["f_parent"], "end_use": v["f_end_use"],
-                                "veu": None if v["f_veu"] == NO_VEU else v["f_veu"]}
+    end_user: dict[str, Any] = {
+        "name": v["f_end_user"] or "the end user",
+        "hq_country": v["f_hq"],
+        "ultimate_parent_hq_country": v["f_parent"],
+        "end_use": v["f_end_use"],
+        "veu": None if v["f_veu"] == NO_VEU else v["f_veu"],
+    }
     if v["f_veu"] == "UVEU":
         end_user["veu_holdings"] = {k: v[f"f_{k}"] for k in HOLDINGS}
     if v["f_veu"] == "NVEU":
         end_user["nveu_authorization"] = {"destination": v["f_nveu_dest"], "cumulative_tpp": v["f_nveu_cum"]}
     model = None
     if v["f_ops"].strip() or v["f_frontier"].strip():
-        model = {"training_ops": _number(v["f_ops"]), "weights_published": v["f_published"],
-                 "open_weight_frontier_ops": _number(v["f_frontier"])}
-    return {"id": "form-question", "title": v["f_title"] or "question from the form", "as_of": as_of, "mode": mode,
-            "transaction": {"kind": v["f_kind"], "item": v["f_item"], "quantity": v["f_quantity"],
-                            "tpp_per_unit": v["f_tpp"], "memory_bandwidth_gb_s": v["f_bandwidth"],
-                            "model": model, "from_country": v["f_from"],
-                            "destination_country": v["f_destination"], "end_user": end_user,
-                            "consignee_tpp_already_this_year": v["f_ytd"],
-                            "country_tpp_already_allocated": v["f_allocated"],
-                            "gov_to_gov_arrangement": v["f_g2g"], "facts": list(v["f_flags"])}}
+        model = {
+            "training_ops": _number(v["f_ops"]),
+            "weights_published": v["f_published"],
+            "open_weight_frontier_ops": _number(v["f_frontier"]),
+        }
+    return {
+        "id": "form-question",
+        "title": v["f_title"] or "question from the form",
+        "as_of": as_of,
+        "mode": mode,
+        "transaction": {
+            "kind": v["f_kind"],
+            "item": v["f_item"],
+            "quantity": v["f_quantity"],
+            "tpp_per_unit": v["f_tpp"],
+            "memory_bandwidth_gb_s": v["f_bandwidth"],
+            "model": model,
+            "from_country": v["f_from"],
+            "destination_country": v["f_destination"],
+            "end_user": end_user,
+            "consignee_tpp_already_this_year": v["f_ytd"],
+            "country_tpp_already_allocated": v["f_allocated"],
+            "gov_to_gov_arrangement": v["f_g2g"],
+            "facts": list(v["f_flags"]),
+        },
+    }
 
 
 def form_values(data: dict) -> tuple[dict, list[str]]:
@@ -300,17 +371,29 @@ def form_values(data: dict) -> tuple[dict, list[str]]:
     t = data.get("transaction") or {}
     eu, m = t.get("end_user") or {}, t.get("model") or {}
     holdings, nveu = eu.get("veu_holdings") or {}, eu.get("nveu_authorization") or {}
-    v = dict(FORM, f_title=data.get("title") or data.get("id") or FORM["f_title"], f_kind=t.get("kind"),
-             f_item=t.get("item"), f_quantity=t.get("quantity"), f_tpp=t.get("tpp_per_unit"),
-             f_bandwidth=t.get("memory_bandwidth_gb_s"),
-             f_from=t.get("from_country") or "US", f_destination=t.get("destination_country"),
-             f_end_user=eu.get("name") or FORM["f_end_user"], f_hq=eu.get("hq_country"),
-             f_parent=eu.get("ultimate_parent_hq_country"), f_end_use=eu.get("end_use"),
-             f_ytd=t.get("consignee_tpp_already_this_year") or 0,
-             f_allocated=t.get("country_tpp_already_allocated") or 0,
-             f_g2g=bool(t.get("gov_to_gov_arrangement")), f_flags=list(t.get("facts") or []),
-             f_veu=eu.get("veu") or NO_VEU, f_ops=_text(m.get("training_ops")),
-             f_frontier=_text(m.get("open_weight_frontier_ops")), f_published=bool(m.get("weights_published")))
+    v = dict(
+        FORM,
+        f_title=data.get("title") or data.get("id") or FORM["f_title"],
+        f_kind=t.get("kind"),
+        f_item=t.get("item"),
+        f_quantity=t.get("quantity"),
+        f_tpp=t.get("tpp_per_unit"),
+        f_bandwidth=t.get("memory_bandwidth_gb_s"),
+        f_from=t.get("from_country") or "US",
+        f_destination=t.get("destination_country"),
+        f_end_user=eu.get("name") or FORM["f_end_user"],
+        f_hq=eu.get("hq_country"),
+        f_parent=eu.get("ultimate_parent_hq_country"),
+        f_end_use=eu.get("end_use"),
+        f_ytd=t.get("consignee_tpp_already_this_year") or 0,
+        f_allocated=t.get("country_tpp_already_allocated") or 0,
+        f_g2g=bool(t.get("gov_to_gov_arrangement")),
+        f_flags=list(t.get("facts") or []),
+        f_veu=eu.get("veu") or NO_VEU,
+        f_ops=_text(m.get("training_ops")),
+        f_frontier=_text(m.get("open_weight_frontier_ops")),
+        f_published=bool(m.get("weights_published")),
+    )
     v.update({f"f_{k}": holdings.get(k, 0) for k in HOLDINGS})
     if nveu:
         v.update(f_nveu_dest=nveu.get("destination"), f_nveu_cum=nveu.get("cumulative_tpp") or 0)
@@ -356,6 +439,7 @@ def _plain(value: Any) -> Any:
 
 
 # ---- case files
+
 
 def case_files() -> list[Path]:
     """The bundled case files: tests/cases, then tests/shared_cases (the team's worked cases)."""
@@ -407,11 +491,12 @@ def rule_usage() -> dict[str, dict[str, list[str]]]:
 
 def rule_source(rule) -> str:
     """A rule as written in its file, annotations included: the lines from its @rule to the next blank line."""
-    lines = (ROOT / rule.file).read_text(encoding="utf-8").splitlines()[rule.pos.line - 1:]
-    return "\n".join(lines[:next((i for i, line in enumerate(lines) if not line.strip()), len(lines))])
+    lines = (ROOT / rule.file).read_text(encoding="utf-8").splitlines()[rule.pos.line - 1 :]
+    return "\n".join(lines[: next((i for i, line in enumerate(lines) if not line.strip()), len(lines))])
 
 
 # ---- proof trees: the only readers of a proof's nodes in the explorer (node_label, node_children, rule_ids)
+
 
 def node_children(node: dict) -> list[dict]:
     """A proof node's premises, then what it rests on (because) and what blocks it (blocked_by)."""
@@ -458,10 +543,14 @@ def refutation(node: dict) -> dict:
     """Why a goal fails, in the proof's own words: its category and reason, every obstacle (reason, rule id,
     condition number from 1), and the first failing point (rule id, citations, condition number, condition)."""
     point = failing_point(node)
-    return {"category": node["category"], "reason": node["reason"],
-            "obstacles": [(o["reason"], o["rule"], o["failed_at"] + 1) for o in node.get("obstacles", [])],
-            "point": (point["rule"], point["citations"], point["failed_at"] + 1, point["condition"])
-            if point.get("rule") else None}
+    return {
+        "category": node["category"],
+        "reason": node["reason"],
+        "obstacles": [(o["reason"], o["rule"], o["failed_at"] + 1) for o in node.get("obstacles", [])],
+        "point": (point["rule"], point["citations"], point["failed_at"] + 1, point["condition"])
+        if point.get("rule")
+        else None,
+    }
 
 
 def tree_html(node: dict, details: bool = False, depth: int = 0) -> str:
@@ -476,8 +565,10 @@ def tree_html(node: dict, details: bool = False, depth: int = 0) -> str:
     return f"<details{' open' if depth < 1 else ''}><summary>{label}</summary>{inner}</details>"
 
 
-TREE_STYLE = ("<style>.proof details{margin-left:1.1em}.proof summary{cursor:pointer}"
-              ".proof .leaf{margin-left:2.2em;color:#444}.proof{overflow-wrap:anywhere}</style>")
+TREE_STYLE = (
+    "<style>.proof details{margin-left:1.1em}.proof summary{cursor:pointer}"
+    ".proof .leaf{margin-left:2.2em;color:#444}.proof{overflow-wrap:anywhere}</style>"
+)
 
 
 def proof_tree(node: dict, details: bool = False) -> None:
@@ -486,10 +577,12 @@ def proof_tree(node: dict, details: bool = False) -> None:
 
 # ---- tiers and maps
 
+
 def tiers(reform: Reform, as_of: dt.date) -> dict[str, str]:
     """Country code -> "Tier n" on a date under a reform, as the tier rules say (in the session's worker)."""
-    found = remembered(("tiers", reform.key, as_of), tier_of_countries, reform, as_of,
-                       note="Placing the countries in their tiers")
+    found = remembered(
+        ("tiers", reform.key, as_of), tier_of_countries, reform, as_of, note="Placing the countries in their tiers"
+    )
     return {c: f"Tier {n}" for c, n in found.items()}
 
 
@@ -502,16 +595,28 @@ def map_chart(values: dict[str, str], colours: dict[str, str], title: str) -> al
     """A world map (Natural Earth 1:110m, shipped with the app: nothing is fetched) coloured by a value per
     country code; countries too small for the map's scale are only in the tables."""
     geo = world()
-    features = [dict(f, properties=dict(f["properties"], value=values.get(f["id"], "not in the knowledge base"),
-                                        label=country_label(f["id"])))
-                for f in geo["features"]]
+    features = [
+        dict(
+            f,
+            properties=dict(
+                f["properties"], value=values.get(f["id"], "not in the knowledge base"), label=country_label(f["id"])
+            ),
+        )
+        for f in geo["features"]
+    ]
     domain = list(colours) + ["not in the knowledge base"]
-    return (alt.Chart(alt.Data(values=features), title=title)
-            .mark_geoshape(stroke="white", strokeWidth=0.4)
-            .encode(color=alt.Color("properties.value:N", title=None,
-                                    scale=alt.Scale(domain=domain, range=list(colours.values()) + ["#dddddd"]),
-                                    legend=alt.Legend(orient="bottom")),
-                    tooltip=[alt.Tooltip("properties.label:N", title="country"),
-                             alt.Tooltip("properties.value:N", title="")])
-            .project("equalEarth").properties(height=320))
-
+    return (
+        alt.Chart(alt.Data(values=features), title=title)
+        .mark_geoshape(stroke="white", strokeWidth=0.4)
+        .encode(
+            color=alt.Color(
+                "properties.value:N",
+                title=None,
+                scale=alt.Scale(domain=domain, range=list(colours.values()) + ["#dddddd"]),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=[alt.Tooltip("properties.label:N", title="country"), alt.Tooltip("properties.value:N", title="")],
+        )
+        .project("equalEarth")
+        .properties(height=320)
+    )

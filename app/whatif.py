@@ -5,6 +5,7 @@ per server process, and the impact's totals, flips and causes as tables.
 The reform is shared with the other pages through st.session_state["reform_yaml"] (the YAML exactly as the
 page downloads it; "" for no reform) and st.session_state["reform_name"]. Nothing here decides anything: the
 reform is validated and run by queries/* in the session's worker (app/ui.py ask)."""
+
 from __future__ import annotations
 
 import base64
@@ -25,13 +26,14 @@ from aidkb.queries.impact import STATUSES, Baseline, baseline_classes, baseline_
 from aidkb.queries.reader import decode, load_yaml
 from aidkb.queries.reform import ReformError
 
-LINK_PARAM = "reform"      # the URL query parameter of a shared reform
-MAX_LINK = 16_000          # characters of an encoded reform in a link
-MAX_LINK_TEXT = 200_000    # bytes of the reform a link may unpack to
+LINK_PARAM = "reform"  # the URL query parameter of a shared reform
+MAX_LINK = 16_000  # characters of an encoded reform in a link
+MAX_LINK_TEXT = 200_000  # bytes of the reform a link may unpack to
 _LINK = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
 # ---- the reform as text
+
 
 class _Dumper(yaml.SafeDumper):
     """Safe YAML with rule text as literal blocks (as written, one line per line)."""
@@ -48,8 +50,13 @@ _Dumper.add_representer(str, _text)
 def dump(operations: list[dict], name: str) -> str:
     """The reform file of the session's reform: what the page downloads, the link carries and the Ask page
     reads (st.session_state["reform_yaml"])."""
-    return yaml.dump({"title": name or "what-if", "operations": operations}, Dumper=_Dumper, sort_keys=False,
-                     allow_unicode=True, width=100)
+    return yaml.dump(
+        {"title": name or "what-if", "operations": operations},
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
 
 
 def read(text: str, source: str) -> dict:
@@ -94,6 +101,7 @@ def decode_link(token: str, source: str = "<link>") -> str:
 
 
 # ---- the session's reform
+
 
 def operations() -> list[dict]:
     """The session's reform operations, each in its input form (Operation.to_input)."""
@@ -142,8 +150,15 @@ def shared_baseline(as_of: dt.date, mode: str, grid_name: str = "standard", prog
     with _BASELINES_LOCK:
         if key in _BASELINES:
             return _BASELINES[key]
-    table = ui.ask(baseline_classes, as_of, mode, grid_name, progress=progress, seconds=600,
-                   note="Deciding the baseline grid (once per server)")
+    table = ui.ask(
+        baseline_classes,
+        as_of,
+        mode,
+        grid_name,
+        progress=progress,
+        seconds=600,
+        note="Deciding the baseline grid (once per server)",
+    )
     with _BASELINES_LOCK:
         _BASELINES[key] = table
         while len(_BASELINES) > 8:
@@ -169,17 +184,27 @@ def shared_case_baseline(cases: list) -> dict:
 
 # ---- results as tables
 
+
 def status_frame(status_totals: dict, part: str) -> pd.DataFrame:
     """Outcomes by licence status before and after, for "all" or one breakdown (by_tier, by_item, by_country)."""
     rows: list[dict[str, Any]] = []
     before, after = status_totals["before"][part], status_totals["after"][part]
     if part == "all":
-        return pd.DataFrame([{"licence status": s, "before": before[s], "after": after[s],
-                              "change": after[s] - before[s]} for s in STATUSES])
+        return pd.DataFrame(
+            [
+                {"licence status": s, "before": before[s], "after": after[s], "change": after[s] - before[s]}
+                for s in STATUSES
+            ]
+        )
     for group in sorted(set(before) | set(after)):
         b, a = before.get(group, dict.fromkeys(STATUSES, 0)), after.get(group, dict.fromkeys(STATUSES, 0))
-        rows.append({part.removeprefix("by_"): group,
-                     **{f"{s}: before": b[s] for s in STATUSES}, **{f"{s}: after": a[s] for s in STATUSES}})
+        rows.append(
+            {
+                part.removeprefix("by_"): group,
+                **{f"{s}: before": b[s] for s in STATUSES},
+                **{f"{s}: after": a[s] for s in STATUSES},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -204,6 +229,14 @@ def plain(sentence: str) -> str:
 
 def rule_diff(original: str, edited: str, rule_id: str) -> str:
     """An edited rule against the rule as published, as a unified diff."""
-    return "".join(difflib.unified_diff(original.splitlines(keepends=True), edited.splitlines(keepends=True),
-                                        f"{rule_id} (as published)", f"{rule_id} (as edited)")) or \
-        "(no change from the rule as published)"
+    return (
+        "".join(
+            difflib.unified_diff(
+                original.splitlines(keepends=True),
+                edited.splitlines(keepends=True),
+                f"{rule_id} (as published)",
+                f"{rule_id} (as edited)",
+            )
+        )
+        or "(no change from the rule as published)"
+    )

@@ -8,6 +8,7 @@ first, in this process, by queries.service (the functions the command line runs)
 each answer from the server is compared with it. Prints p50/p95 latency (all, and per kind), throughput, the
 error count (non-200 answers or transport errors) and the mismatch count. Asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-REFORMS = ([{"move_country": {"country": "MY", "to_tier": 1}}],
-           [{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000}}],
-           [{"disable_rule": {"id": "acm_supply_chain"}}])
+REFORMS = (
+    [{"move_country": {"country": "MY", "to_tier": 1}}],
+    [{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000}}],
+    [{"disable_rule": {"id": "acm_supply_chain"}}],
+)
 
 
 def _json_text(value, key=None) -> str:
@@ -38,6 +41,7 @@ def _json_text(value, key=None) -> str:
     from decimal import Decimal
 
     from aidkb.queries.reader import Numeral
+
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(k)}: {_json_text(v, k)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -54,43 +58,70 @@ def workload(seed: int) -> list[dict]:
     from aidkb.queries import service
     from aidkb.queries.reader import load_json, read_document
 
-    paths = sorted((ROOT / "tests" / "cases").glob("*.yaml")) + sorted((ROOT.parent / "shared" / "cases")
-                                                                        .glob("*.yaml"))
+    paths = sorted((ROOT / "tests" / "cases").glob("*.yaml")) + sorted(
+        (ROOT.parent / "shared" / "cases").glob("*.yaml")
+    )
     rng = random.Random(seed)
     bodies = [_json_text(read_document(p)) for p in paths]
     items: list[dict] = []
     t = time.perf_counter()
     for text in bodies:
         data = load_json(text, "request")
-        items.append({"kind": "decide", "url": "/v1/decide", "body": text,
-                      "expected": service.decide_json(service.case_of(data, "request"))})
+        items.append(
+            {
+                "kind": "decide",
+                "url": "/v1/decide",
+                "body": text,
+                "expected": service.decide_json(service.case_of(data, "request")),
+            }
+        )
     for text in rng.sample(bodies, 12):  # the same cases under a what-if of their own
         data = load_json(text, "request")
         data["what_if"] = rng.choice(REFORMS)
         data["id"] += "-what-if"
         body = _json_text(data)
-        items.append({"kind": "decide", "url": "/v1/decide", "body": body,
-                      "expected": service.decide_json(service.case_of(load_json(body, "request"), "request"))})
+        items.append(
+            {
+                "kind": "decide",
+                "url": "/v1/decide",
+                "body": body,
+                "expected": service.decide_json(service.case_of(load_json(body, "request"), "request")),
+            }
+        )
     for text in rng.sample(bodies, 8):
         case = service.case_of(load_json(text, "request"), "request")
         goal = rng.choice([None, "LPP", "AIA", "license_required"])
         body = '{"case": ' + text + f', "goal": {json.dumps(goal)}, "format": "json"' + "}"
-        items.append({"kind": "explain", "url": "/v1/explain", "body": body,
-                      "expected": service.explain(case, goal, "json")})
+        items.append(
+            {"kind": "explain", "url": "/v1/explain", "body": body, "expected": service.explain(case, goal, "json")}
+        )
     for text in rng.sample(bodies, 3):
         case = service.case_of(load_json(text, "request"), "request")
         body = '{"case": ' + text + ', "goal": "LPP", "format": "text"}'
-        items.append({"kind": "explain", "url": "/v1/explain", "body": body, "text": True,
-                      "expected": service.explain(case, "LPP", "text")})
+        items.append(
+            {
+                "kind": "explain",
+                "url": "/v1/explain",
+                "body": body,
+                "text": True,
+                "expected": service.explain(case, "LPP", "text"),
+            }
+        )
     for k in range(4):
         chosen = rng.sample(bodies, 6)
         reform = {"title": f"bench {k}", "operations": REFORMS[k % len(REFORMS)]}
         body = '{"reform": ' + json.dumps(reform) + ', "cases": [' + ", ".join(chosen) + "]}"
         cases = [service.case_of(load_json(c, "request"), "request") for c in chosen]
-        items.append({"kind": "impact", "url": "/v1/impact", "body": body, "drop": "seconds",
-                      "expected": _without(service.impact(reform, cases), "seconds")})
-    print(f"expected answers: {len(items)} distinct requests computed in {time.perf_counter() - t:.1f} s",
-          flush=True)
+        items.append(
+            {
+                "kind": "impact",
+                "url": "/v1/impact",
+                "body": body,
+                "drop": "seconds",
+                "expected": _without(service.impact(reform, cases), "seconds"),
+            }
+        )
+    print(f"expected answers: {len(items)} distinct requests computed in {time.perf_counter() - t:.1f} s", flush=True)
     return items
 
 
@@ -111,10 +142,14 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=2000, help="requests in all (default 2000)")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     ap.add_argument("--workers", type=int, default=2, help="the server's quick workers (AIDKB_API_WORKERS)")
-    ap.add_argument("--slow-workers", type=int, default=2,
-                    help="the server's workers for slow questions (AIDKB_API_SLOW_WORKERS)")
-    ap.add_argument("--mix", default="decide=0.75,explain=0.15,impact=0.10",
-                    help="shares of the request kinds (default decide=0.75,explain=0.15,impact=0.10)")
+    ap.add_argument(
+        "--slow-workers", type=int, default=2, help="the server's workers for slow questions (AIDKB_API_SLOW_WORKERS)"
+    )
+    ap.add_argument(
+        "--mix",
+        default="decide=0.75,explain=0.15,impact=0.10",
+        help="shares of the request kinds (default decide=0.75,explain=0.15,impact=0.10)",
+    )
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
 
@@ -126,10 +161,12 @@ def main() -> int:
 
     port = free_port()
     aidkb = Path(sys.executable).with_name("aidkb")
-    server = subprocess.Popen([str(aidkb), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level",
-                               "warning"], cwd=ROOT, env={**os.environ, "AIDKB_API_WORKERS": str(args.workers),
-                                                  "AIDKB_API_SLOW_WORKERS": str(args.slow_workers)},
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [str(aidkb), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env={**os.environ, "AIDKB_API_WORKERS": str(args.workers), "AIDKB_API_SLOW_WORKERS": str(args.slow_workers)},
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -157,8 +194,11 @@ def main() -> int:
                         return
                     start = time.perf_counter()
                     try:
-                        r = http.post(item["url"], content=item["body"].encode("utf-8"),
-                                      headers={"content-type": "application/json"})
+                        r = http.post(
+                            item["url"],
+                            content=item["body"].encode("utf-8"),
+                            headers={"content-type": "application/json"},
+                        )
                         ok = r.status_code == 200
                         answer: Any
                         if not ok:
@@ -199,13 +239,17 @@ def main() -> int:
 
     errors = sum(1 for r in results if not r[2])
     mismatches = sum(1 for r in results if r[2] and not r[3])
-    print(f"{len(results)} requests ({args.mix}), {args.clients} clients, "
-          f"{args.workers} + {args.slow_workers} engine workers, {wall:.1f} s: {len(results) / wall:.1f} requests/s; "
-          f"errors {errors}, mismatches {mismatches}"
-          + (f" (errors: {', '.join(f'{k} x{v}' for k, v in sorted(Counter(failures).items()))})" if failures else ""))
+    print(
+        f"{len(results)} requests ({args.mix}), {args.clients} clients, "
+        f"{args.workers} + {args.slow_workers} engine workers, {wall:.1f} s: {len(results) / wall:.1f} requests/s; "
+        f"errors {errors}, mismatches {mismatches}"
+        + (f" (errors: {', '.join(f'{k} x{v}' for k, v in sorted(Counter(failures).items()))})" if failures else "")
+    )
     lat = [r[1] for r in results]
-    print(f"  all      p50 {pct(lat, 0.5):8.1f} ms  p95 {pct(lat, 0.95):8.1f} ms  mean "
-          f"{statistics.mean(lat) * 1000:8.1f} ms")
+    print(
+        f"  all      p50 {pct(lat, 0.5):8.1f} ms  p95 {pct(lat, 0.95):8.1f} ms  mean "
+        f"{statistics.mean(lat) * 1000:8.1f} ms"
+    )
     for kind in ("decide", "explain", "impact"):
         lat = [r[1] for r in results if r[0] == kind]
         if lat:

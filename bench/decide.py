@@ -3,6 +3,7 @@ and a baseline that builds a fresh engine for every case. Prints figures; assert
 
     .venv/bin/python bench/decide.py [--repeat 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,6 +46,7 @@ def main() -> None:
     from aidkb.queries.decide import decide, engine_for
     from aidkb.queries.reform import Reform
     from bench.cases import random_cases
+
     print(f"import of the packages:               {ms(time.perf_counter() - t0)}")
 
     t, onto = timed(ontology.load)
@@ -73,25 +75,32 @@ def main() -> None:
     for _ in range(args.repeat):
         for c in cases:
             per_case.append(timed(decide, c)[0])
-    print(f"warm decide, {len(cases)} shipped cases x {args.repeat}: median {ms(statistics.median(per_case))}, "
-          f"p95 {ms(pct(per_case, 0.95))}")
+    print(
+        f"warm decide, {len(cases)} shipped cases x {args.repeat}: median {ms(statistics.median(per_case))}, "
+        f"p95 {ms(pct(per_case, 0.95))}"
+    )
 
     batch = random_cases(args.batch)
     engine_for(Reform())
     times = [timed(decide, c)[0] for c in batch]
-    print(f"warm decide, {len(batch)} generated cases:    median {ms(statistics.median(times))}, "
-          f"p95 {ms(pct(times, 0.95))}, total {sum(times):.2f} s")
+    print(
+        f"warm decide, {len(batch)} generated cases:    median {ms(statistics.median(times))}, "
+        f"p95 {ms(pct(times, 0.95))}, total {sum(times):.2f} s"
+    )
 
     fresh = []
     import aidkb.queries.decide as qd
+
     for c in cases[: min(30, len(cases))]:
         t = time.perf_counter()
         qd._local.__dict__.pop("engines", None)  # baseline: no engine reuse
         decide(c)
         fresh.append(time.perf_counter() - t)
     warm_median = statistics.median(per_case)
-    print(f"baseline, fresh engine per case:      median {ms(statistics.median(fresh))} "
-          f"({statistics.median(fresh) / warm_median:.1f}x the warm median)")
+    print(
+        f"baseline, fresh engine per case:      median {ms(statistics.median(fresh))} "
+        f"({statistics.median(fresh) / warm_median:.1f}x the warm median)"
+    )
 
 
 def _run(cmd: list[str]) -> float:

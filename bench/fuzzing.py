@@ -6,6 +6,7 @@ An outcome is *clean* when the input is accepted or refused with an InputError (
 is a crash. A *wrongly accepted* input is a field mutation to a value of the wrong type that validation let
 through (a wrong type must be an error, never a default).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,15 +26,28 @@ CASES = Path(__file__).resolve().parent.parent / "tests" / "cases"
 
 # The type of each field of the case contract that a mutation may break (queries/case.py validates them).
 FIELD_TYPES = {
-    "id": "name", "title": "text?", "as_of": "date", "mode": "choice", "confidence": "choice?",
-    "transaction.kind": "choice", "transaction.item": "name", "transaction.quantity": "count?",
-    "transaction.tpp_per_unit": "count?", "transaction.memory_bandwidth_gb_s": "count?",
-    "transaction.from_country": "country?", "transaction.destination_country": "country",
-    "transaction.consignee_tpp_already_this_year": "count?", "transaction.country_tpp_already_allocated": "count?",
-    "transaction.gov_to_gov_arrangement": "bool?", "transaction.facts": "list?",
-    "transaction.model.training_ops": "count?", "transaction.model.weights_published": "bool?",
-    "transaction.end_user.name": "text?", "transaction.end_user.hq_country": "country?",
-    "transaction.end_user.ultimate_parent_hq_country": "country?", "transaction.end_user.end_use": "choice",
+    "id": "name",
+    "title": "text?",
+    "as_of": "date",
+    "mode": "choice",
+    "confidence": "choice?",
+    "transaction.kind": "choice",
+    "transaction.item": "name",
+    "transaction.quantity": "count?",
+    "transaction.tpp_per_unit": "count?",
+    "transaction.memory_bandwidth_gb_s": "count?",
+    "transaction.from_country": "country?",
+    "transaction.destination_country": "country",
+    "transaction.consignee_tpp_already_this_year": "count?",
+    "transaction.country_tpp_already_allocated": "count?",
+    "transaction.gov_to_gov_arrangement": "bool?",
+    "transaction.facts": "list?",
+    "transaction.model.training_ops": "count?",
+    "transaction.model.weights_published": "bool?",
+    "transaction.end_user.name": "text?",
+    "transaction.end_user.hq_country": "country?",
+    "transaction.end_user.ultimate_parent_hq_country": "country?",
+    "transaction.end_user.end_use": "choice",
     "transaction.end_user.veu": "choice?",
 }
 WRONG = {  # values of the wrong type for each kind of field
@@ -59,8 +73,10 @@ class Tally:
     examples: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"{self.tried:,} inputs tried: {self.accepted:,} accepted, {self.clean_errors:,} clean errors, "
-                f"{self.crashes:,} crashes, {self.hangs:,} hangs, {self.wrongly_accepted:,} wrongly accepted")
+        return (
+            f"{self.tried:,} inputs tried: {self.accepted:,} accepted, {self.clean_errors:,} clean errors, "
+            f"{self.crashes:,} crashes, {self.hangs:,} hangs, {self.wrongly_accepted:,} wrongly accepted"
+        )
 
 
 def base_cases() -> list[dict]:
@@ -104,8 +120,21 @@ def field_mutations(rng: random.Random, cases: list[dict], n: int):
 def text_mutations(rng: random.Random, texts: list[str], n: int):
     """Case file texts with random damage: characters changed, lines duplicated or dropped, YAML features the
     reader refuses (anchors, tags, deep nesting, huge numbers)."""
-    extras = ["&a ", "*a", "!!int ", "!!timestamp ", "<<: ", "[" * 80, "9" * 600, "\x00", "\ufeff", "? ", "- ",
-              "{", "}"]
+    extras = [
+        "&a ",
+        "*a",
+        "!!int ",
+        "!!timestamp ",
+        "<<: ",
+        "[" * 80,
+        "9" * 600,
+        "\x00",
+        "\ufeff",
+        "? ",
+        "- ",
+        "{",
+        "}",
+    ]
     for _ in range(n):
         lines = rng.choice(texts).splitlines()
         for _ in range(rng.randint(1, 4)):
@@ -123,18 +152,40 @@ def text_mutations(rng: random.Random, texts: list[str], n: int):
                 line = lines[i]
                 if ": " in line:
                     key = line.split(": ", 1)[0]
-                    lines[i] = key + ": " + rng.choice(["NO", "yes", "0x10", "01750", "1e999", "2e26", "null", "~",
-                                                        "[]", "{}", "''", "-5", "4E091", "2025-02-30"])
+                    lines[i] = (
+                        key
+                        + ": "
+                        + rng.choice(
+                            [
+                                "NO",
+                                "yes",
+                                "0x10",
+                                "01750",
+                                "1e999",
+                                "2e26",
+                                "null",
+                                "~",
+                                "[]",
+                                "{}",
+                                "''",
+                                "-5",
+                                "4E091",
+                                "2025-02-30",
+                            ]
+                        )
+                    )
         yield "\n".join(lines) + "\n"
 
 
 def reform_mutations(rng: random.Random, n: int):
     """Reform documents with wrong types, unknown fields and conflicting operations."""
     good: list[dict[str, dict[str, Any]]] = [
-            {"move_country": {"country": "MY", "to_tier": 1}}, {"add_to_group": {"country": "VN", "group": "D5"}},
-            {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000}},
-            {"disable_rule": {"id": "acm_supply_chain"}},
-            {"move_country": {"country": "IN", "to_tier": 3, "from": "2025-06-01"}}]
+        {"move_country": {"country": "MY", "to_tier": 1}},
+        {"add_to_group": {"country": "VN", "group": "D5"}},
+        {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000}},
+        {"disable_rule": {"id": "acm_supply_chain"}},
+        {"move_country": {"country": "IN", "to_tier": 3, "from": "2025-06-01"}},
+    ]
     bad_values: list[Any] = [None, True, 0, -1, 10**100, "1", "x", [], {}, ["MY"], "2025-13-01", 1.5, "D6", "US"]
     for _ in range(n):
         ops = [copy.deepcopy(rng.choice(good)) for _ in range(rng.randint(1, 4))]
@@ -146,8 +197,13 @@ def reform_mutations(rng: random.Random, n: int):
         yield {"title": rng.choice(["t", None, 5, "x" * 400]), "operations": ops}
 
 
-def run(seed: int = 2026, n: int = 1000, decide_accepted: bool = True, seconds: float | None = None,
-        deadline: float | None = None) -> dict:
+def run(
+    seed: int = 2026,
+    n: int = 1000,
+    decide_accepted: bool = True,
+    seconds: float | None = None,
+    deadline: float | None = None,
+) -> dict:
     """Run the three fuzzers; returns a Tally per fuzzer. With a deadline, accepted cases are decided in a worker
     process that is killed when it overruns (kb/deadline.py): a hang is counted, not suffered."""
     from aidkb import ontology
@@ -238,8 +294,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="inputs per fuzzer")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-decide", action="store_true", help="only validate accepted inputs, do not decide them")
-    parser.add_argument("--deadline", type=float, default=30.0, help="seconds a decision may take before it counts "
-                        "as a hang")
+    parser.add_argument(
+        "--deadline", type=float, default=30.0, help="seconds a decision may take before it counts as a hang"
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     tallies = run(args.seed, args.n, not args.no_decide, deadline=args.deadline)
@@ -247,8 +304,12 @@ def main() -> None:
         print(f"{name}: {tally.line()}")
         for example in tally.examples:
             print(f"    {example}")
-    total = Tally(**{k: sum(getattr(t, k) for t in tallies.values()) for k in
-                     ("tried", "accepted", "clean_errors", "crashes", "hangs", "wrongly_accepted")})
+    total = Tally(
+        **{
+            k: sum(getattr(t, k) for t in tallies.values())
+            for k in ("tried", "accepted", "clean_errors", "crashes", "hangs", "wrongly_accepted")
+        }
+    )
     print(f"total: {total.line()} in {time.perf_counter() - start:.0f} s (seed {args.seed})")
 
 

@@ -9,6 +9,7 @@ Medians of --repeat runs, CPU time beside wall time (the machine is shared). Run
 empty temporary directory). Prints figures; asserts nothing.
     .venv/bin/python bench/impact.py [--sample 1500] [--full] [--move MY:1] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,10 @@ def main() -> None:
     country, tier = args.move.split(":")
     reform = Reform().move_country(country, int(tier))
     points = grid()
-    print(f"grid: {len(points):,} points ({len(set(p.country for p in points))} countries x {len(GRID_ITEMS)} items "
-          f"x {len(GRID_PROFILES)} profiles); reform: {'; '.join(reform.describe())}")
+    print(
+        f"grid: {len(points):,} points ({len(set(p.country for p in points))} countries x {len(GRID_ITEMS)} items "
+        f"x {len(GRID_PROFILES)} profiles); reform: {'; '.join(reform.describe())}"
+    )
 
     t, c = time.perf_counter(), time.process_time()
     baseline_classes()
@@ -62,19 +65,26 @@ def main() -> None:
         stored.append((time.perf_counter() - t, time.process_time() - c))
     runs = []
     for i in range(args.repeat):
-        moved = Reform().move_country(country, int(tier)).set_parameter("lpp_annual_tpp_limit", 26_900_000 + i) \
-            if i else reform  # each run computed: a reform asked before is read from the store
+        moved = (
+            Reform().move_country(country, int(tier)).set_parameter("lpp_annual_tpp_limit", 26_900_000 + i)
+            if i
+            else reform
+        )  # each run computed: a reform asked before is read from the store
         t, c = time.perf_counter(), time.process_time()
         flips, compared, evaluated = grid_flips(moved)
         runs.append((time.perf_counter() - t, time.process_time() - c))
         if not i:
             first = (len(flips), evaluated)
-    print(f"(2) design, baseline warm: {runs[0][0]:.2f} s ({runs[0][1]:.2f} s CPU) for the move "
-          f"({first[1]} classes evaluated, {first[0]:,} flips); the move with a parameter set (every class "
-          f"evaluated): median {statistics.median(r[0] for r in runs[1:]) if runs[1:] else float('nan'):.2f} s")
-    print(f"    baseline grid classes computed (first time on a machine): {cold_baseline:.2f} s ({cold_cpu:.2f} s "
-          f"CPU); read from the store (any later process): median {statistics.median(s[0] for s in stored):.2f} s "
-          f"({statistics.median(s[1] for s in stored):.2f} s CPU)")
+    print(
+        f"(2) design, baseline warm: {runs[0][0]:.2f} s ({runs[0][1]:.2f} s CPU) for the move "
+        f"({first[1]} classes evaluated, {first[0]:,} flips); the move with a parameter set (every class "
+        f"evaluated): median {statistics.median(r[0] for r in runs[1:]) if runs[1:] else float('nan'):.2f} s"
+    )
+    print(
+        f"    baseline grid classes computed (first time on a machine): {cold_baseline:.2f} s ({cold_cpu:.2f} s "
+        f"CPU); read from the store (any later process): median {statistics.median(s[0] for s in stored):.2f} s "
+        f"({statistics.median(s[1] for s in stored):.2f} s CPU)"
+    )
     design = runs[0][0]  # the move alone, as in (1)
 
     sample = points if args.full else random.Random(7).sample(points, args.sample)
@@ -87,8 +97,9 @@ def main() -> None:
     naive = naive_sample / len(sample) * len(points)
     label = "measured" if args.full else f"extrapolated from {len(sample):,} points ({naive_sample:.1f} s)"
     print(f"(1) naive loop, each point decided one at a time, baseline and reform: {naive:.1f} s ({label})")
-    print(f"ratio naive / design: {naive / design:.0f}x (warm baseline), "
-          f"{naive / (cold_baseline + design):.0f}x (cold)")
+    print(
+        f"ratio naive / design: {naive / design:.0f}x (warm baseline), {naive / (cold_baseline + design):.0f}x (cold)"
+    )
     _Baseline.by_key.clear()
     shutil.rmtree(STORE, ignore_errors=True)
 

@@ -14,6 +14,7 @@ Transactions are generated from the bundled case files (tests/cases, tests/share
 dates, modes, countries and figures drawn at random and every row validated like a case file; a row the
 validator refuses is drawn again. So the generator follows the case contract as it changes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,9 @@ def templates() -> list[dict]:
     from aidkb.queries.reader import read_document
 
     out = []
-    for path in sorted((ROOT / "tests" / "cases").glob("*.yaml")) + sorted((ROOT / "tests" / "shared_cases")
-                                                                            .glob("*.yaml")):
+    for path in sorted((ROOT / "tests" / "cases").glob("*.yaml")) + sorted(
+        (ROOT / "tests" / "shared_cases").glob("*.yaml")
+    ):
         data = read_document(path)
         if isinstance(data, dict) and not data.get("what_if"):
             data.pop("expected", None)
@@ -138,31 +140,42 @@ def main() -> None:
     if args.grid:
         return
     per_case = _per_case(args.sample)
-    print(f"per-case engine (pyDatalog, queries.decide with proofs): {per_case * 1000:.1f} ms a case "
-          f"(mean of {args.sample} generated cases)")
+    print(
+        f"per-case engine (pyDatalog, queries.decide with proofs): {per_case * 1000:.1f} ms a case "
+        f"(mean of {args.sample} generated cases)"
+    )
     spark = {int(s) for s in args.spark.split(",") if s}
-    print(f"screening generated transactions (medians of {args.size_repeat} fresh processes; SQL engine CPU time "
-          f"is this process's, DuckDB's threads included, Spark's JVM not):")
-    print("| transactions | validate + facts (Python) | SQL engine wall (CPU) | peak memory | per-case engine "
-          "(extrapolated) | ratio (SQL / end to end) |")
+    print(
+        f"screening generated transactions (medians of {args.size_repeat} fresh processes; SQL engine CPU time "
+        f"is this process's, DuckDB's threads included, Spark's JVM not):"
+    )
+    print(
+        "| transactions | validate + facts (Python) | SQL engine wall (CPU) | peak memory | per-case engine "
+        "(extrapolated) | ratio (SQL / end to end) |"
+    )
     print("|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
         for backend in ("duckdb",) + (("spark",) if size in spark else ()):
             try:
-                runs = [_figures(["--one", f"{backend}:{size}"], dict(os.environ, AIDKB_SQL_STORE="off"))
-                        for _ in range(args.size_repeat)]
+                runs = [
+                    _figures(["--one", f"{backend}:{size}"], dict(os.environ, AIDKB_SQL_STORE="off"))
+                    for _ in range(args.size_repeat)
+                ]
             except RuntimeError as e:
                 print(f"| {size:,}, {backend} | failed: {e} |")
                 continue
 
             def med(name: str) -> float:
                 return statistics.median(run[name] for run in runs)
+
             sql, rows, extrapolated = med("sql_s"), med("rows_s"), per_case * size
             cpu = f" ({med('sql_cpu'):.2f})" if backend == "duckdb" else ""
             name = "DuckDB" if backend == "duckdb" else "Spark local"
-            print(f"| {size:,}, {name} | {rows:.1f} s | {sql:.2f} s{cpu} | "
-                  f"{med('peak_mb'):,.0f} MB | {extrapolated:,.0f} s | {extrapolated / sql:,.0f}x / "
-                  f"{extrapolated / (sql + rows):,.0f}x |")
+            print(
+                f"| {size:,}, {name} | {rows:.1f} s | {sql:.2f} s{cpu} | "
+                f"{med('peak_mb'):,.0f} MB | {extrapolated:,.0f} s | {extrapolated / sql:,.0f}x / "
+                f"{extrapolated / (sql + rows):,.0f}x |"
+            )
 
 
 def _edited(rule_id: str):
@@ -176,6 +189,7 @@ def _edited(rule_id: str):
         rule = baseline_program().rule(rule_id)
         text = f"@rule {rule.id}\n@cite {json.dumps(rule.cites[0])}\n@says {json.dumps(rule.says)}\n{rule.text()}"
         return reform.replace_rule(rule_id, text)
+
     return make
 
 
@@ -193,12 +207,17 @@ def _off(rule_id: str):
 
 # per kind of reform: the first is run in a fresh process, the others after it (warm); all differ, so that each
 # is computed (the store of answers, kb/sql/store.py, holds the baseline only)
-REFORMS = {"tier move": (_moved("MY"), _moved("IN"), _moved("AE"), _moved("VN")),
-           "parameter": (_limit(40_000_000), _limit(30_000_000), _limit(50_000_000), _limit(20_000_000)),
-           "rule off": (_off("lpp_authorizes"), _off("nveu_authorizes"), _off("uveu_authorizes"),
-                        _off("lpp_conditions")),
-           "rule edit": (_edited("lpp_authorizes"), _edited("nveu_authorizes"), _edited("uveu_authorizes"),
-                         _edited("lpp_conditions"))}
+REFORMS = {
+    "tier move": (_moved("MY"), _moved("IN"), _moved("AE"), _moved("VN")),
+    "parameter": (_limit(40_000_000), _limit(30_000_000), _limit(50_000_000), _limit(20_000_000)),
+    "rule off": (_off("lpp_authorizes"), _off("nveu_authorizes"), _off("uveu_authorizes"), _off("lpp_conditions")),
+    "rule edit": (
+        _edited("lpp_authorizes"),
+        _edited("nveu_authorizes"),
+        _edited("uveu_authorizes"),
+        _edited("lpp_conditions"),
+    ),
+}
 
 
 def _timed(call) -> tuple[float, float, Any]:
@@ -225,8 +244,12 @@ def _grid_kind(kind: str) -> None:
         reform = make(Reform())
         wall, cpu, (flips, points, evaluated) = _timed(lambda: grid_flips(reform))
         label = "fresh" if i == 0 else "stored" if i == len(REFORMS[kind]) else f"warm{i}"
-        figures += [f"{label}_wall={wall:.3f}", f"{label}_cpu={cpu:.3f}", f"{label}_classes={evaluated}",
-                    f"{label}_flips={len(flips)}"]
+        figures += [
+            f"{label}_wall={wall:.3f}",
+            f"{label}_cpu={cpu:.3f}",
+            f"{label}_classes={evaluated}",
+            f"{label}_flips={len(flips)}",
+        ]
     print(" ".join(figures))
 
 
@@ -258,13 +281,16 @@ def grid_figures(repeat: int) -> None:
 
     root = Path(tempfile.mkdtemp(prefix="aidkb-bench-"))
     try:
-        baseline = [_figures(["--one", "grid-baseline"], dict(os.environ, AIDKB_SQL_STORE=str(root / f"b{r}")))
-                    for r in range(repeat)]
-        print(f"grid baseline classes, first time on a machine (computed, then stored): median "
-              f"{statistics.median(b['wall'] for b in baseline):.2f} s wall, "
-              f"{statistics.median(b['cpu'] for b in baseline):.2f} s CPU ({repeat} fresh processes)")
-        print("grid what-if (83,664 points, baseline and reform), medians of "
-              f"{repeat} fresh processes, wall (CPU) s:")
+        baseline = [
+            _figures(["--one", "grid-baseline"], dict(os.environ, AIDKB_SQL_STORE=str(root / f"b{r}")))
+            for r in range(repeat)
+        ]
+        print(
+            f"grid baseline classes, first time on a machine (computed, then stored): median "
+            f"{statistics.median(b['wall'] for b in baseline):.2f} s wall, "
+            f"{statistics.median(b['cpu'] for b in baseline):.2f} s CPU ({repeat} fresh processes)"
+        )
+        print(f"grid what-if (83,664 points, baseline and reform), medians of {repeat} fresh processes, wall (CPU) s:")
         print("| reform | classes | flips | fresh process | warm | same reform again (stored) | imports |")
         print("|---|---|---|---|---|---|---|")
         for kind in REFORMS:
@@ -276,20 +302,25 @@ def grid_figures(repeat: int) -> None:
 
             def med(name: str) -> float:
                 return statistics.median(run[name] for run in runs)
+
             warm = [f"warm{i}" for i in range(1, len(REFORMS[kind]))]
             warm_wall = statistics.median(run[f"{w}_wall"] for run in runs for w in warm)
             warm_cpu = statistics.median(run[f"{w}_cpu"] for run in runs for w in warm)
-            print(f"| {kind} | {med('fresh_classes'):,.0f} | {med('fresh_flips'):,.0f} | "
-                  f"{med('fresh_wall'):.2f} ({med('fresh_cpu'):.2f}) | {warm_wall:.2f} ({warm_cpu:.2f}) | "
-                  f"{med('stored_wall'):.2f} ({med('stored_cpu'):.2f}) | {med('imports'):.2f} |")
+            print(
+                f"| {kind} | {med('fresh_classes'):,.0f} | {med('fresh_flips'):,.0f} | "
+                f"{med('fresh_wall'):.2f} ({med('fresh_cpu'):.2f}) | {warm_wall:.2f} ({warm_cpu:.2f}) | "
+                f"{med('stored_wall'):.2f} ({med('stored_cpu'):.2f}) | {med('imports'):.2f} |"
+            )
         runs = []
         for r in range(repeat):
             store = root / f"whatif{r}"
             shutil.copytree(root / "b0", store)
             runs.append(_figures(["--one", "whatif"], dict(os.environ, AIDKB_SQL_STORE=str(store))))
-        print(f"first What-if run in a fresh process (move MY to Tier 1 over tests/cases and the grid, causes "
-              f"included; queries.impact.impact): median {statistics.median(r['wall'] for r in runs):.2f} s wall, "
-              f"{statistics.median(r['cpu'] for r in runs):.2f} s CPU, {runs[0]['flips']:,.0f} flips")
+        print(
+            f"first What-if run in a fresh process (move MY to Tier 1 over tests/cases and the grid, causes "
+            f"included; queries.impact.impact): median {statistics.median(r['wall'] for r in runs):.2f} s wall, "
+            f"{statistics.median(r['cpu'] for r in runs):.2f} s CPU, {runs[0]['flips']:,.0f} flips"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -340,8 +371,10 @@ def _one(backend: str, size: int) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     s = answers.seconds
     rows = s["facts"] - drawing[0]  # validating the rows, their facts, the facts as tables
-    print(f"rows_s={rows:.3f} sql_s={s['evaluation']:.3f} sql_cpu={s['evaluation_cpu']:.3f} peak_mb={peak:.0f} "
-          f"total_s={total:.3f}")
+    print(
+        f"rows_s={rows:.3f} sql_s={s['evaluation']:.3f} sql_cpu={s['evaluation_cpu']:.3f} peak_mb={peak:.0f} "
+        f"total_s={total:.3f}"
+    )
 
 
 if __name__ == "__main__":

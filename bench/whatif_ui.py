@@ -5,6 +5,7 @@ second session (a new worker; the baseline grid is shared by the server), and a 
     .venv/bin/python bench/whatif_ui.py
 
 Sessions are Streamlit AppTest sessions in this process (one server process, one worker per session)."""
+
 from __future__ import annotations
 
 import sys
@@ -30,13 +31,17 @@ def main() -> None:
     first, second = new_session("2_What_if"), new_session("2_What_if")
     for label, at in (("first session", first), ("second session", second)):
         timed(f"{label}: add a tier move (its worker starts)", lambda: at.button(key="add_move").click().run())
-        timed(f"{label}: first run, grid and 149 cases"
-              + (" (decides the baseline grid and cases)" if at is first else " (shared baseline)"),
-              lambda: at.button(key="run_reform").click().run())
+        timed(
+            f"{label}: first run, grid and 149 cases"
+            + (" (decides the baseline grid and cases)" if at is first else " (shared baseline)"),
+            lambda: at.button(key="run_reform").click().run(),
+        )
     timed("second session: run again", lambda: second.button(key="run_reform").click().run())
     second.number_input(key="sweep_steps").set_value(9)
-    timed("sweep of lpp_annual_tpp_limit, 9 values on the fine sub-grid (its baseline first)",
-          lambda: second.button(key="run_sweep").click().run())
+    timed(
+        "sweep of lpp_annual_tpp_limit, 9 values on the fine sub-grid (its baseline first)",
+        lambda: second.button(key="run_sweep").click().run(),
+    )
 
 
 if __name__ == "__main__":

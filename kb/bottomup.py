@@ -3,6 +3,7 @@
 It shares only the syntax tree with the pyDatalog path (no compiler, no engine), so the proof checker can
 use it to confirm that a negated atom has no derivation, and benchmarks can compare the two engines.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,12 +18,14 @@ from .syntax import COMPARISONS, Assign, Negative, Positive, Program, Rule, Var,
 @dataclass(frozen=True)
 class Budget:
     """Bounds on one evaluation: derived facts and CPU seconds (process time, so load does not count)."""
+
     max_rows: int = 200_000
     cpu_seconds: float = 20.0
 
 
 class EvaluationError(AidkbError):
     """The rules cannot be evaluated on these facts: an arithmetic step fails, or the budget is exceeded."""
+
 
 class Relation:
     """A set of tuples with hash indexes built on demand for the bound positions of a lookup."""
@@ -104,18 +107,21 @@ class Model:
         if self.budget is not None:
             self._rows += 1
             if self._rows > self.budget.max_rows:
-                raise EvaluationError(f"the rules derive more than {self.budget.max_rows:,} facts for this question "
-                                      f"(rule {rule.id} was still deriving {pred} facts): a rule that never stops "
-                                      "counting?")
+                raise EvaluationError(
+                    f"the rules derive more than {self.budget.max_rows:,} facts for this question "
+                    f"(rule {rule.id} was still deriving {pred} facts): a rule that never stops "
+                    "counting?"
+                )
             if self._rows % 1000 == 0 and time.process_time() - self._start > self.budget.cpu_seconds:
-                raise EvaluationError(f"the rules did not reach a fixpoint within {self.budget.cpu_seconds:g} s of "
-                                      f"CPU time (rule {rule.id} was deriving {pred} facts)")
+                raise EvaluationError(
+                    f"the rules did not reach a fixpoint within {self.budget.cpu_seconds:g} s of "
+                    f"CPU time (rule {rule.id} was deriving {pred} facts)"
+                )
         return True
 
     def _failed_step(self, rule: Rule, lit, error: Exception) -> None:
         if self.budget is not None:
-            raise EvaluationError(f"rule {rule.id} cannot be evaluated: {lit} fails ({type(error).__name__}: "
-                                  f"{error})")
+            raise EvaluationError(f"rule {rule.id} cannot be evaluated: {lit} fails ({type(error).__name__}: {error})")
 
     def holds(self, pred: str, args: tuple) -> bool:
         return tuple(args) in self.relations[pred].rows
@@ -147,8 +153,11 @@ class Model:
             for b in frontier:
                 if isinstance(lit, Positive):
                     pattern = tuple(b.get(t.name, _FREE) if isinstance(t, Var) else t.value for t in lit.atom.args)
-                    rows = ([r for r in delta_rows if _matches(r, pattern)] if i == delta_at and delta_rows is not None
-                            else self.relations[lit.atom.pred].lookup(pattern))
+                    rows = (
+                        [r for r in delta_rows if _matches(r, pattern)]
+                        if i == delta_at and delta_rows is not None
+                        else self.relations[lit.atom.pred].lookup(pattern)
+                    )
                     for row in rows:
                         nb = dict(b)
                         if all(bind(nb, t, v) for t, v in zip(lit.atom.args, row)):

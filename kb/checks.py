@@ -18,6 +18,7 @@ Checks, each raising RuleError at the offending place:
   a case flag, a route, a mode or an item must be one of them ("D6" for "D5" is an error at its position).
 `check` raises the first error; `check_all` reports every one (`aidkb rules`).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -64,8 +65,11 @@ def check(statements: list, version: str = "", may_be_empty: AbstractSet[str] = 
     return Program(tuple(declarations), tuple(rules), version)
 
 
-def check_all(statements: list, domains: Mapping[str, AbstractSet[str]] | None = None,
-              may_be_empty: AbstractSet[str] = frozenset()) -> list[RuleError]:
+def check_all(
+    statements: list,
+    domains: Mapping[str, AbstractSet[str]] | None = None,
+    may_be_empty: AbstractSet[str] = frozenset(),
+) -> list[RuleError]:
     """Every error the checks find, not only the first: each check once over the whole rule set, and each rule's
     own checks for every rule; then the constants against the domains, when given."""
     errors: list[RuleError] = []
@@ -113,10 +117,20 @@ def problems_in(paths: list, root=None, domains: Mapping[str, AbstractSet[str]] 
 
 # The arguments of input and base facts whose constants name something the law's data declares, by kind; the
 # kinds follow a variable into the heads of the rules that pass it on (listed(C, Country, Group) names a group).
-DOMAIN_ARGUMENTS = {("group_member", 1): "group", ("flag", 1): "flag", ("mode", 1): "mode", ("item", 1): "item",
-                    ("item_class", 0): "item", ("item_kind", 0): "item", ("item_level", 0): "item",
-                    ("item_exception", 0): "item", ("item_read_as", 0): "item", ("item_exception", 1): "route",
-                    ("authorization", 0): "route", ("veu", 1): "route"}
+DOMAIN_ARGUMENTS = {
+    ("group_member", 1): "group",
+    ("flag", 1): "flag",
+    ("mode", 1): "mode",
+    ("item", 1): "item",
+    ("item_class", 0): "item",
+    ("item_kind", 0): "item",
+    ("item_level", 0): "item",
+    ("item_exception", 0): "item",
+    ("item_read_as", 0): "item",
+    ("item_exception", 1): "route",
+    ("authorization", 0): "route",
+    ("veu", 1): "route",
+}
 
 
 def domain_kinds(rules: list[Rule]) -> dict[tuple[str, int], str]:
@@ -162,9 +176,14 @@ def domain_errors(rules: list[Rule], domains: Mapping[str, AbstractSet[str]]) ->
                 if a.value not in names and a.value not in given.get((lit.atom.pred, i), set()):
                     near = difflib.get_close_matches(str(a.value), sorted(map(str, names)), n=1, cutoff=0.5)
                     hint = f" (did you mean {near[0]!r}?)" if near else ""
-                    errors.append(RuleError(f"rule {rule.id}: {a} in {lit.atom.pred}(...) is not "
-                                            f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} the knowledge base "
-                                            f"declares{hint}", lit.pos or rule.pos))
+                    errors.append(
+                        RuleError(
+                            f"rule {rule.id}: {a} in {lit.atom.pred}(...) is not "
+                            f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} the knowledge base "
+                            f"declares{hint}",
+                            lit.pos or rule.pos,
+                        )
+                    )
     return errors
 
 
@@ -177,8 +196,7 @@ def check_ids(declarations: list[Declaration], rules: list[Rule]) -> None:
     declared: dict[str, Declaration] = {}
     for d in declarations:
         if d.atom.pred in declared:
-            raise RuleError(f"predicate {d.atom.pred} is declared twice (first at {declared[d.atom.pred].pos})",
-                            d.pos)
+            raise RuleError(f"predicate {d.atom.pred} is declared twice (first at {declared[d.atom.pred].pos})", d.pos)
         if any(not hasattr(a, "name") for a in d.atom.args):
             raise RuleError(f"declaration of {d.atom.pred} must name its arguments with variables", d.pos)
         declared[d.atom.pred] = d
@@ -199,24 +217,30 @@ def check_arity(declarations: list[Declaration], rules: list[Rule]) -> dict[str,
         for atom, pos in _atoms(rule):
             if atom.pred in arity and arity[atom.pred][0] != atom.arity:
                 n, where = arity[atom.pred]
-                raise RuleError(f"{atom.pred} is used with {atom.arity} arguments here but with {n} at {where}",
-                                pos)
+                raise RuleError(f"{atom.pred} is used with {atom.arity} arguments here but with {n} at {where}", pos)
             arity.setdefault(atom.pred, (atom.arity, pos))
     return {p: n for p, (n, _) in arity.items()}
 
 
-def check_defined(declarations: list[Declaration], rules: list[Rule], arities: dict[str, int],
-                  may_be_empty: AbstractSet[str] = frozenset()) -> None:
+def check_defined(
+    declarations: list[Declaration],
+    rules: list[Rule],
+    arities: dict[str, int],
+    may_be_empty: AbstractSet[str] = frozenset(),
+) -> None:
     declared = {d.atom.pred: d for d in declarations}
     defined = {r.head.pred for r in rules} | set(may_be_empty)
     for rule in rules:
         if rule.head.pred in declared:
-            raise RuleError(f"{rule.head.pred} is declared as {declared[rule.head.pred].kind} data "
-                            f"and cannot be defined by a rule", rule.pos)
+            raise RuleError(
+                f"{rule.head.pred} is declared as {declared[rule.head.pred].kind} data and cannot be defined by a rule",
+                rule.pos,
+            )
         for atom, pos in _atoms(rule):
             if atom.pred not in declared and atom.pred not in defined:
-                raise RuleError(f"unknown predicate {atom.pred}/{atom.arity}: not declared and not defined by "
-                                f"any rule", pos)
+                raise RuleError(
+                    f"unknown predicate {atom.pred}/{atom.arity}: not declared and not defined by any rule", pos
+                )
 
 
 def _placeholders(text: str) -> set[str]:
@@ -241,18 +265,30 @@ def check_exact(rule: Rule) -> None:
     inexact: set[str] = set()
     for lit in rule.body:
         where = lit.pos or rule.pos
-        exprs = [lit.expr] if isinstance(lit, Assign) else [lit.left, lit.right] if isinstance(lit, Compare) else \
-            list(lit.atom.args)
+        exprs = (
+            [lit.expr]
+            if isinstance(lit, Assign)
+            else [lit.left, lit.right]
+            if isinstance(lit, Compare)
+            else list(lit.atom.args)
+        )
         for expr in exprs:
             for value in _float_constants(expr):
-                raise RuleError(f"fractional constant {value} would lose precision in pyDatalog (32-bit floats); "
-                                f"scale it to a whole number (e.g. percent x 100)", where)
+                raise RuleError(
+                    f"fractional constant {value} would lose precision in pyDatalog (32-bit floats); "
+                    f"scale it to a whole number (e.g. percent x 100)",
+                    where,
+                )
         if isinstance(lit, Assign) and (_has_division(lit.expr) or set(expr_vars(lit.expr)) & inexact):
             inexact.add(lit.var.name)
-        if isinstance(lit, Compare) and (_has_division(lit.left) or _has_division(lit.right) or
-                                         set(lit.vars()) & inexact):
-            raise RuleError(f"'{lit}' compares a value computed by division, which pyDatalog rounds to a 32-bit "
-                            f"float; compare by cross-multiplication instead", where)
+        if isinstance(lit, Compare) and (
+            _has_division(lit.left) or _has_division(lit.right) or set(lit.vars()) & inexact
+        ):
+            raise RuleError(
+                f"'{lit}' compares a value computed by division, which pyDatalog rounds to a 32-bit "
+                f"float; compare by cross-multiplication instead",
+                where,
+            )
 
 
 def check_safety(rule: Rule) -> None:
@@ -267,29 +303,35 @@ def check_safety(rule: Rule) -> None:
         if isinstance(lit, Negative):
             free = [v for v in lit.vars() if v not in bound]
             if free:
-                raise RuleError(f"unsafe negation: variable {free[0]} in 'not {lit.atom}' is not bound by an "
-                                f"earlier positive atom", where)
+                raise RuleError(
+                    f"unsafe negation: variable {free[0]} in 'not {lit.atom}' is not bound by an earlier positive atom",
+                    where,
+                )
         elif isinstance(lit, Compare):
             free = [v for v in lit.vars() if v not in bound]
             if free:
-                raise RuleError(f"unsafe comparison: variable {free[0]} in '{lit}' is not bound by an earlier "
-                                f"positive atom", where)
+                raise RuleError(
+                    f"unsafe comparison: variable {free[0]} in '{lit}' is not bound by an earlier positive atom", where
+                )
         elif isinstance(lit, Assign):
             free = [v for v in expr_vars(lit.expr) if v not in bound]
             if free:
-                raise RuleError(f"unsafe assignment: variable {free[0]} in '{lit}' is not bound by an earlier "
-                                f"positive atom", where)
+                raise RuleError(
+                    f"unsafe assignment: variable {free[0]} in '{lit}' is not bound by an earlier positive atom", where
+                )
             if lit.var.name in bound:
-                raise RuleError(f"'{lit}' assigns {lit.var.name}, which is already bound; compare with == instead",
-                                where)
+                raise RuleError(
+                    f"'{lit}' assigns {lit.var.name}, which is already bound; compare with == instead", where
+                )
             bound.add(lit.var.name)
         if lit.unless:
             _check_template(lit.unless, bound, where, "the failure text")
     free = [v for v in rule.head.vars() if v not in bound]
     if free:
         kind = "fact" if not rule.body else "rule"
-        raise RuleError(f"unsafe {kind} {rule.id}: head variable {free[0]} is not bound by a positive atom "
-                        f"of the body", rule.pos)
+        raise RuleError(
+            f"unsafe {kind} {rule.id}: head variable {free[0]} is not bound by a positive atom of the body", rule.pos
+        )
     _check_template(rule.says, bound, rule.pos, "@says")
 
 
@@ -304,9 +346,11 @@ def check_stratified(rules: list[Rule]) -> None:
     for rule in rules:
         for lit in rule.body:
             if isinstance(lit, Negative) and comp.get(lit.atom.pred) == comp.get(rule.head.pred):
-                raise RuleError(f"negation through recursion: {rule.head.pred} depends on 'not {lit.atom.pred}' "
-                                f"which depends on {rule.head.pred} again (the rules are not stratifiable)",
-                                lit.pos or rule.pos)
+                raise RuleError(
+                    f"negation through recursion: {rule.head.pred} depends on 'not {lit.atom.pred}' "
+                    f"which depends on {rule.head.pred} again (the rules are not stratifiable)",
+                    lit.pos or rule.pos,
+                )
 
 
 def check_recursion_first(rules: list[Rule]) -> None:
@@ -316,9 +360,13 @@ def check_recursion_first(rules: list[Rule]) -> None:
         positives = [lit for lit in rule.body if isinstance(lit, Positive)]
         recursive = [lit for lit in positives if comp.get(lit.atom.pred) == head_comp]
         if recursive and rule.body[0] is not recursive[0]:
-            raise RuleError(f"right recursion in {rule.id}: put the recursive atom {recursive[0].atom} first in the "
-                            f"body (pyDatalog never returns on right recursion over a cycle)",
-                            recursive[0].pos or rule.pos)
+            raise RuleError(
+                f"right recursion in {rule.id}: put the recursive atom {recursive[0].atom} first in the "
+                f"body (pyDatalog never returns on right recursion over a cycle)",
+                recursive[0].pos or rule.pos,
+            )
         if len(recursive) > 1:
-            raise RuleError(f"{rule.id} has {len(recursive)} recursive atoms; only linear left recursion is "
-                            f"supported", recursive[1].pos or rule.pos)
+            raise RuleError(
+                f"{rule.id} has {len(recursive)} recursive atoms; only linear left recursion is supported",
+                recursive[1].pos or rule.pos,
+            )

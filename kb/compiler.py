@@ -4,6 +4,7 @@ No rule text ever reaches pyDatalog's text loader, nor Python's exec or eval: ea
 pyParser.Query, each variable a pyParser.Term, each constant a Term forced to be a constant (pyDatalog would
 otherwise read an upper-case string such as "MY", or one with a dot such as "3A090.a", as a variable).
 """
+
 from __future__ import annotations
 
 from pyDatalog import pyParser

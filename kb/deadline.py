@@ -21,6 +21,7 @@ Settings come from the environment and are read (and checked) at first use, not 
 (seconds, default 60), AIDKB_WORKER_MEMORY_MB (default 4096; 0 for no limit), AIDKB_WORKER_IDLE (seconds; read
 by callers that want an idle limit, see idle_seconds_from_env). A bad value raises kb.errors.UsageError.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,9 +40,9 @@ MEMORY_VARIABLE = "AIDKB_WORKER_MEMORY_MB"
 IDLE_VARIABLE = "AIDKB_WORKER_IDLE"
 DEFAULT_DEADLINE = 60.0
 DEFAULT_MEMORY_MB = 4096
-PARENT_CHECK_SECONDS = 1.0   # how often a worker looks whether its parent is still there
-TICK_SECONDS = 0.5           # how often a waiting caller's `waiting` callback is called
-OUT_OF_MEMORY_EXIT = 3       # a worker's exit status when a question it was sent did not fit in its memory
+PARENT_CHECK_SECONDS = 1.0  # how often a worker looks whether its parent is still there
+TICK_SECONDS = 0.5  # how often a waiting caller's `waiting` callback is called
+OUT_OF_MEMORY_EXIT = 3  # a worker's exit status when a question it was sent did not fit in its memory
 
 _SPAWN_LOCK = threading.Lock()
 _WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()  # live workers of this process (their pipe ends)
@@ -67,6 +68,7 @@ class WorkerFailed(AidkbError):
 
 
 # ---- settings, read at first use
+
 
 def _positive_seconds(variable: str, text: str) -> float:
     try:
@@ -108,13 +110,13 @@ def idle_seconds_from_env(default: float) -> float:
 def _budget(seconds: float | None) -> float:
     if seconds is None:
         return default_seconds()
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
-            or seconds <= 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds <= 0:
         raise UsageError(f"a deadline must be a positive, finite number of seconds, not {show(seconds)}")
     return float(seconds)
 
 
 # ---- the worker process
+
 
 def _watch_parent(parent: int) -> None:
     while True:
@@ -170,9 +172,14 @@ def _serve(conn, parent: int, megabytes: int | None, idle: float | None) -> None
                 result = (request, True, fn(*args))
         except MemoryError:
             out_of_memory = True
-            result = (request, False, MemoryLimitExceeded(
-                f"the question needed more than the worker's {megabytes or '?'} MiB of memory and was stopped "
-                f"(set {MEMORY_VARIABLE} to change the limit)"))
+            result = (
+                request,
+                False,
+                MemoryLimitExceeded(
+                    f"the question needed more than the worker's {megabytes or '?'} MiB of memory and was stopped "
+                    f"(set {MEMORY_VARIABLE} to change the limit)"
+                ),
+            )
         except BaseException as e:  # sent back to the caller, who re-raises it
             result = (request, False, e)
         try:
@@ -218,8 +225,13 @@ class Worker:
     says False: a spawned worker would otherwise run the page (st.* calls without a script run context).
     Calls from several threads are served one at a time."""
 
-    def __init__(self, seconds: float | None = None, memory_mb: int | None = None,
-                 idle_seconds: float | None = None, import_main: bool = True):
+    def __init__(
+        self,
+        seconds: float | None = None,
+        memory_mb: int | None = None,
+        idle_seconds: float | None = None,
+        import_main: bool = True,
+    ):
         self.seconds = seconds
         self.memory_mb = memory_mb
         self.idle_seconds = idle_seconds
@@ -227,7 +239,7 @@ class Worker:
         self._process: Any = None  # a multiprocessing Process of the fork or spawn context
         self._conn: Any = None  # its end of the pipe (multiprocessing.connection.Connection)
         self._request = 0
-        self._last = 0.0        # when the worker last answered (monotonic)
+        self._last = 0.0  # when the worker last answered (monotonic)
         self._lock = threading.Lock()
         _WORKERS.add(self)
 
@@ -241,8 +253,9 @@ class Worker:
         single = threading.active_count() == 1 and "fork" in mp.get_all_start_methods()
         ctx: Any = mp.get_context("fork" if single else "spawn")  # its Process class is typed per context
         self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(child, os.getpid(), megabytes, self.idle_seconds),
-                                    daemon=True, name="aidkb-worker")
+        self._process = ctx.Process(
+            target=_serve, args=(child, os.getpid(), megabytes, self.idle_seconds), daemon=True, name="aidkb-worker"
+        )
         if single or self.import_main:
             self._process.start()
         else:
@@ -302,8 +315,10 @@ class Worker:
         while True:
             now = time.monotonic()
             if now >= deadline:
-                raise DeadlineExceeded(f"no answer within {budget:g} s: the question was stopped "
-                                       f"(set {DEADLINE_VARIABLE} to change the budget)")
+                raise DeadlineExceeded(
+                    f"no answer within {budget:g} s: the question was stopped "
+                    f"(set {DEADLINE_VARIABLE} to change the budget)"
+                )
             wait = deadline - now if waiting is None else min(deadline, tick) - now
             if not self._conn.poll(max(0.0, wait)):
                 if waiting is not None and time.monotonic() >= tick:
@@ -331,12 +346,15 @@ class Worker:
         code = self._process.exitcode
         if code == OUT_OF_MEMORY_EXIT:
             self.kill()
-            raise MemoryLimitExceeded(f"the question did not fit in the worker's memory and was stopped (set "
-                                      f"{MEMORY_VARIABLE} to change the limit)") from None
+            raise MemoryLimitExceeded(
+                f"the question did not fit in the worker's memory and was stopped (set "
+                f"{MEMORY_VARIABLE} to change the limit)"
+            ) from None
         if always:
             self.kill()
-            raise WorkerFailed(f"the worker process ended without answering (exit code {code}); the question was "
-                               "stopped") from None
+            raise WorkerFailed(
+                f"the worker process ended without answering (exit code {code}); the question was stopped"
+            ) from None
 
     def kill(self) -> None:
         if self._process is not None:

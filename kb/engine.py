@@ -4,6 +4,7 @@ pyDatalog keeps its database per thread and a `Logic()` copy shares predicate ob
 so isolation is ours: every Engine is built in a fresh `Logic()` and used only by the thread that built it;
 case facts are asserted for one question and retracted before the call returns.
 """
+
 from __future__ import annotations
 
 import threading
@@ -90,10 +91,10 @@ class Engine:
         try:
             answers = pyParser.Query(pred, terms).lua.ask() or []  # full argument tuples, no temporary clause
         except (ArithmeticError, TypeError) as e:
-            raise EngineError(f"the rules cannot be evaluated for this question: an arithmetic step fails "
-                              f"({type(e).__name__}: {e})") from None
+            raise EngineError(
+                f"the rules cannot be evaluated for this question: an arithmetic step fails ({type(e).__name__}: {e})"
+            ) from None
         return sorted(set(map(tuple, answers)), key=repr)
 
     def holds(self, pred: str, args: tuple) -> bool:
         return bool(self.ask(pred, args))
-

@@ -1,5 +1,6 @@
 """One error hierarchy for the whole tool. Every face maps `AidkbError` subclasses in one place (exit status 2
 on the command line, 422 or 504 over HTTP); anything else is a bug."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,9 @@ SHOWN = 80  # characters of a user value quoted in a message
 def escape(text: str) -> str:
     """User text made safe for a terminal or a log line: control characters (ANSI/OSC escapes, bidi overrides,
     line breaks other than \\n) shown as \\x.. escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
-                        text)
+    return _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 def show(value: object, limit: int = SHOWN) -> str:
@@ -23,7 +25,7 @@ def show(value: object, limit: int = SHOWN) -> str:
     except (RecursionError, ValueError):
         text = f"<{type(value).__name__}>"
     text = escape(text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _short_repr(value: list[Any] | dict[Any, Any] | tuple[Any, ...] | set[Any], limit: int) -> str:
@@ -32,7 +34,7 @@ def _short_repr(value: list[Any] | dict[Any, Any] | tuple[Any, ...] | set[Any], 
     size = 0
     items = value.items() if isinstance(value, dict) else value
     for item in items:
-        piece = (f"{show(item[0], limit)}: {show(item[1], limit)}" if isinstance(value, dict) else show(item, limit))
+        piece = f"{show(item[0], limit)}: {show(item[1], limit)}" if isinstance(value, dict) else show(item, limit)
         parts.append(piece)
         size += len(piece) + 2
         if size > limit:

@@ -1,5 +1,6 @@
 """The predicate dependency graph of a rule set and its strongly connected components (Tarjan, iterative):
 read by the stratification and recursion checks, the recursion rewrite and the bottom-up evaluator."""
+
 from __future__ import annotations
 
 from collections import defaultdict

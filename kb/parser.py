@@ -1,4 +1,5 @@
 """Pass 1, parse: rule text to syntax trees (lark LALR grammar in grammar.lark)."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,12 @@ class RuleError(AidkbError):
 
 @lru_cache(maxsize=1)
 def _grammar() -> Lark:
-    return Lark((Path(__file__).parent / "grammar.lark").read_text(), parser="lalr",
-                propagate_positions=True, maybe_placeholders=False)
+    return Lark(
+        (Path(__file__).parent / "grammar.lark").read_text(),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
 
 
 def _string(token: Token) -> str:
@@ -148,16 +153,26 @@ class _Build(Transformer):
 
 
 # The grammar's named terminals in words (kb/grammar.lark); literal terminals are shown as written.
-TERMINAL_WORDS = {"NAME": "a name (lower case: a predicate or a constant)", "VARIABLE": "a variable (capitalised)",
-                  "STRING": "a quoted text", "NUMBER": "a number", "COMPARATOR": "a comparison (<, <=, ==, !=, >=, >)",
-                  "ADD_OP": "+ or -", "MUL_OP": "* or /", "DECL_KIND": "input or base", "$END": "the end of the text"}
+TERMINAL_WORDS = {
+    "NAME": "a name (lower case: a predicate or a constant)",
+    "VARIABLE": "a variable (capitalised)",
+    "STRING": "a quoted text",
+    "NUMBER": "a number",
+    "COMPARATOR": "a comparison (<, <=, ==, !=, >=, >)",
+    "ADD_OP": "+ or -",
+    "MUL_OP": "* or /",
+    "DECL_KIND": "input or base",
+    "$END": "the end of the text",
+}
 
 
 def expected_in_words(terminals) -> str:
     """What a parser expected next, in words ("a variable (capitalised), '(' or ')'"), not token names."""
     literals = {t.name: t.pattern.value for t in _grammar().terminals if t.pattern.type == "str"}
-    words = sorted({TERMINAL_WORDS.get(t) or (f"'{literals[t]}'" if t in literals else t.lower())
-                    for t in terminals}, key=lambda w: (w.startswith("'"), w))
+    words = sorted(
+        {TERMINAL_WORDS.get(t) or (f"'{literals[t]}'" if t in literals else t.lower()) for t in terminals},
+        key=lambda w: (w.startswith("'"), w),
+    )
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
@@ -167,12 +182,15 @@ def parse_text(text: str, file: str = "<text>") -> list[Declaration | Rule]:
         tree = _grammar().parse(text)
     except UnexpectedEOF:
         lines = text.splitlines() or [""]
-        raise RuleError("unexpected end of text (a clause must end with '.')",
-                        Position(file, len(lines), len(lines[-1]) + 1)) from None
+        raise RuleError(
+            "unexpected end of text (a clause must end with '.')", Position(file, len(lines), len(lines[-1]) + 1)
+        ) from None
     except UnexpectedToken as e:
         found = "end of text" if e.token.type == "$END" else repr(str(e.token))
-        raise RuleError(f"unexpected {found}; expected {expected_in_words(e.accepts or e.expected)}",
-                        Position(file, e.line, e.column)) from None
+        raise RuleError(
+            f"unexpected {found}; expected {expected_in_words(e.accepts or e.expected)}",
+            Position(file, e.line, e.column),
+        ) from None
     except UnexpectedCharacters as e:
         found = text[e.pos_in_stream] if e.pos_in_stream is not None else "?"
         raise RuleError(f"unexpected character {found!r}", Position(file, e.line, e.column)) from None

@@ -1,4 +1,5 @@
 """Loading the law: every rule file under kb/rules, parsed and checked into one Program."""
+
 from __future__ import annotations
 
 import hashlib

@@ -21,6 +21,7 @@ A rule that cannot be rewritten safely (a moved atom's `? "..."` text would name
 left as it is, and check_recursion_first reports it. Rule ids, citations and @says stay; the copies made by
 linearize_transitive get the id `<id>__tc`.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -41,11 +42,16 @@ def _recursive_positions(rule: Rule, scc: frozenset[str]) -> list[int]:
 def is_recursive(rule: Rule, comp: dict[str, frozenset[str]]) -> bool:
     """Whether the rule's body uses a predicate of the head's component (the head itself included)."""
     scc = comp.get(rule.head.pred, frozenset())
-    return any(isinstance(lit, (Positive, Negative)) and lit.atom.pred in scc and
-               (len(scc) > 1 or lit.atom.pred == rule.head.pred) for lit in rule.body)
+    return any(
+        isinstance(lit, (Positive, Negative))
+        and lit.atom.pred in scc
+        and (len(scc) > 1 or lit.atom.pred == rule.head.pred)
+        for lit in rule.body
+    )
 
 
 # --- 1. transitive rules to linear ones -----------------------------------------------------------------------
+
 
 def _transitive(rule: Rule) -> bool:
     """`t(A, C) :- t(A, B), t(B, C)` with three distinct variables and nothing else in the body."""
@@ -65,15 +71,21 @@ def _transitive(rule: Rule) -> bool:
 
 def linearize_transitive(rules: list[Rule]) -> list[Rule]:
     comp = components(rules)
-    used = {p for r in rules for p in [r.head.pred] + [lit.atom.pred for lit in r.body
-                                                        if isinstance(lit, (Positive, Negative))]}
+    used = {
+        p
+        for r in rules
+        for p in [r.head.pred] + [lit.atom.pred for lit in r.body if isinstance(lit, (Positive, Negative))]
+    }
     candidates = sorted({r.head.pred for r in rules if _transitive(r) and comp[r.head.pred] == {r.head.pred}})
     for pred in candidates:
         own = [r for r in rules if r.head.pred == pred]
         others = [r for r in own if not _transitive(r)]
         # every other rule of pred must be linear in pred (and pred cannot be negated in its own rules)
-        if any(len(_recursive_positions(r, frozenset({pred}))) > 1 or
-               any(isinstance(lit, Negative) and lit.atom.pred == pred for lit in r.body) for r in others):
+        if any(
+            len(_recursive_positions(r, frozenset({pred}))) > 1
+            or any(isinstance(lit, Negative) and lit.atom.pred == pred for lit in r.body)
+            for r in others
+        ):
             continue
         step = f"{pred}_tc_step"
         while step in used:
@@ -83,9 +95,18 @@ def linearize_transitive(rules: list[Rule]) -> list[Rule]:
         def rename(atom: Atom, new: str = step) -> Atom:
             return Atom(new, atom.args) if atom.pred == pred else atom
 
-        copies = [replace(r, id=f"{r.id}__tc", head=rename(r.head),
-                          body=tuple(replace(lit, atom=rename(lit.atom)) if isinstance(lit, (Positive, Negative))
-                                     else lit for lit in r.body)) for r in others]
+        copies = [
+            replace(
+                r,
+                id=f"{r.id}__tc",
+                head=rename(r.head),
+                body=tuple(
+                    replace(lit, atom=rename(lit.atom)) if isinstance(lit, (Positive, Negative)) else lit
+                    for lit in r.body
+                ),
+            )
+            for r in others
+        ]
         rewritten: list[Rule] = []
         for r in rules:
             if r.head.pred == pred and _transitive(r):
@@ -103,6 +124,7 @@ def linearize_transitive(rules: list[Rule]) -> list[Rule]:
 
 
 # --- 2. the recursive atom first ------------------------------------------------------------------------------
+
 
 def recursive_first(rules: list[Rule]) -> list[Rule]:
     comp = components(rules)

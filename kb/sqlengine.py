@@ -10,6 +10,7 @@ both; an overflow is an error, never a wrong answer); strings are compared exact
     answers = engine.evaluate(case_facts)            # or facts of many cases at once
     answers.rows("authorized")                       # {("case-1", "LPP"), ...}
 """
+
 from __future__ import annotations
 
 import gc
@@ -43,8 +44,16 @@ from .sql.store import MAX_INPUT_ROWS, ResultStore, code_version, evaluation_key
 from .sql.types import KEY, NUMBER, TEXT, SqlTypeError, Types, value_type
 from .syntax import Const, Negative, Positive, Program, Rule
 
-ANSWER_PREDICATES = ("license_required", "authorized", "red_flag", "review", "uncertain_route", "obligation",
-                     "status", "regime")
+ANSWER_PREDICATES = (
+    "license_required",
+    "authorized",
+    "red_flag",
+    "review",
+    "uncertain_route",
+    "obligation",
+    "status",
+    "regime",
+)
 MAX_ITERATIONS = 100_000  # a recursive stratum that has not reached its fixpoint by then does not terminate
 SPARK_MASTER = os.environ.get("AIDKB_SPARK_MASTER", "local[2]")
 _MAX_EXACT = 10**38 - 1
@@ -65,6 +74,7 @@ class SqlEngineError(Exception):
 
 
 # ---- facts as Arrow tables
+
 
 def _column(values: list, where: str) -> tuple[pa.Array, str]:
     """One column of facts as an exact Arrow array and its type (text or number)."""
@@ -129,9 +139,14 @@ def _concat(pred: str, tables: list[tuple[pa.Table, tuple[str, ...]]]) -> tuple[
         raise SqlTypeError(f"{pred}: a column holds both text and numbers")
     if len(tables) == 1:
         return tables[0]
-    schema = pa.schema([pa.field(c, pa.decimal128(38, 0)) if any(pa.types.is_decimal(t.schema.field(c).type)
-                                                                for t, _ in tables) else tables[0][0].schema.field(c)
-                        for c in tables[0][0].column_names])
+    schema = pa.schema(
+        [
+            pa.field(c, pa.decimal128(38, 0))
+            if any(pa.types.is_decimal(t.schema.field(c).type) for t, _ in tables)
+            else tables[0][0].schema.field(c)
+            for c in tables[0][0].column_names
+        ]
+    )
     return pa.concat_tables([t.cast(schema) for t, _ in tables]), kinds
 
 
@@ -148,6 +163,7 @@ def _no_gc():
 
 # ---- backends: where the SQL runs
 
+
 @lru_cache(maxsize=16)
 def _parsed_type(name: str, dialect: str) -> exp.DataType:
     return exp.DataType.build(name, dialect=dialect)
@@ -160,6 +176,7 @@ def _type(name: str, dialect: str) -> exp.DataType:
 class DuckDBBackend:
     """One evaluation in DuckDB: its own schema (run<n>) of an engine's in-memory database, whose main schema
     holds the base facts, loaded once; names are looked up in the run's schema first."""
+
     dialect = "duckdb"
     _runs = itertools.count()
 
@@ -191,8 +208,11 @@ class DuckDBBackend:
         """A table holding the query's rows (or, if `view`, a view that its one reader inlines)."""
         import duckdb
 
-        head = exp.Create(this=exp.Table(this=exp.to_identifier(name)), kind="VIEW" if view else "TABLE",
-                          expression=exp.Select(expressions=[exp.Literal.number(1)])).sql("duckdb")
+        head = exp.Create(
+            this=exp.Table(this=exp.to_identifier(name)),
+            kind="VIEW" if view else "TABLE",
+            expression=exp.Select(expressions=[exp.Literal.number(1)]),
+        ).sql("duckdb")
         body = query.meta.get("duckdb")  # a compiled rule's SELECT is written once per program (see _Run)
         if body is None:
             body = query.meta["duckdb"] = query.sql("duckdb")
@@ -233,10 +253,15 @@ def spark_session(master: str | None = None):
         if active is not None:
             return active
         master = master or SPARK_MASTER
-        builder = (SparkSession.builder.master(master).appName("aidkb")
-                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.sql.ansi.enabled", "true").config("spark.sql.shuffle.partitions", "2")
-                   .config("spark.sql.adaptive.enabled", "true"))
+        builder = (
+            SparkSession.builder.master(master)
+            .appName("aidkb")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.ansi.enabled", "true")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.sql.adaptive.enabled", "true")
+        )
         if master.startswith("local"):
             builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
         session = builder.getOrCreate()
@@ -246,6 +271,7 @@ def spark_session(master: str | None = None):
 
 class SparkBackend:
     """Temporary views of checkpointed DataFrames in a Spark session, named with a prefix per evaluation."""
+
     dialect = "spark"
     _runs = itertools.count()
 
@@ -274,8 +300,11 @@ class SparkBackend:
 
     def load(self, name: str, table: pa.Table, kinds: tuple[str, ...]) -> None:
         frame = self.spark.createDataFrame(table)
-        casts = [exp.cast(exp.column(c), self.sql_type(k)).as_(c).sql("spark") for c, k in
-                 zip(table.column_names, kinds)] if kinds else ["1 AS u"]
+        casts = (
+            [exp.cast(exp.column(c), self.sql_type(k)).as_(c).sql("spark") for c, k in zip(table.column_names, kinds)]
+            if kinds
+            else ["1 AS u"]
+        )
         self._keep(name, frame.selectExpr(*casts))
 
     def create(self, name: str, query: exp.Expression, view: bool = False) -> None:
@@ -320,14 +349,22 @@ def _casts(columns: list[str], kinds: tuple[str, ...], sql_type) -> list[exp.Exp
 
 # ---- answers
 
+
 class Answers:
     """The rows of each asked predicate: as Arrow tables (columns c0.., exact decimals), as sets of Python tuples,
     or asked like kb.engine.Engine (`ask`), per case. Relations the case abstraction kept per representative
     are expanded to every case only when a whole table is read."""
 
-    def __init__(self, tables: dict[str, pa.Table], arity: dict[str, int], seconds: dict[str, float],
-                 key: dict[str, int] | None = None, case_names: pa.Array | None = None,
-                 maps: np.ndarray | None = None, columns: dict[str, int] | None = None):
+    def __init__(
+        self,
+        tables: dict[str, pa.Table],
+        arity: dict[str, int],
+        seconds: dict[str, float],
+        key: dict[str, int] | None = None,
+        case_names: pa.Array | None = None,
+        maps: np.ndarray | None = None,
+        columns: dict[str, int] | None = None,
+    ):
         self.arity, self.seconds = arity, seconds  # "facts" (to Arrow), "evaluation" (the SQL run); _cpu: CPU
         # time of this process (DuckDB's threads included, Spark's JVM not)
         self._raw, self._key, self._names = tables, key or {}, case_names
@@ -349,8 +386,9 @@ class Answers:
                 c = table.column_names[k]
                 if pred in self._columns:  # rows of the representatives: one copy per case of each class
                     assert self._maps is not None  # kept columns come with their maps
-                    rows, cases = _expand(table.column(c).to_numpy().astype(np.int64),
-                                          self._maps[:, self._columns[pred]])
+                    rows, cases = _expand(
+                        table.column(c).to_numpy().astype(np.int64), self._maps[:, self._columns[pred]]
+                    )
                     table = table.take(rows).set_column(k, c, pa.array(cases))
                 table = table.set_column(k, c, pc.take(self._names, table.column(c).cast(pa.int64())))
             self._tables[pred] = table
@@ -393,7 +431,7 @@ class Answers:
                 by[row[k]].append(row)
             self._by_key[pred] = by
         rep = int(self._maps[code, self._columns[pred]]) if self._maps is not None and pred in self._columns else code
-        return [r[:k] + (case,) + r[k + 1:] for r in self._by_key[pred].get(rep, ())]
+        return [r[:k] + (case,) + r[k + 1 :] for r in self._by_key[pred].get(rep, ())]
 
 
 def _expand(row_reps: np.ndarray, case_reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -418,24 +456,35 @@ def _exact_values(column) -> list:
 
 # ---- the engine
 
+
 class SqlEngine:
     """A checked program with its base facts, evaluated set at a time on DuckDB or Spark."""
 
-    def __init__(self, program: Program, base_facts: Iterable[tuple], backend: str = "duckdb", *,
-                 threads: int | None = None, spark=None, abstraction: bool = True):
+    def __init__(
+        self,
+        program: Program,
+        base_facts: Iterable[tuple],
+        backend: str = "duckdb",
+        *,
+        threads: int | None = None,
+        spark=None,
+        abstraction: bool = True,
+    ):
         if backend not in ("duckdb", "spark"):
             raise ValueError(f"unknown SQL backend {backend!r} (duckdb or spark)")
         self.program, self.backend, self.threads, self.spark = program, backend, threads, spark
         self.arity = {d.atom.pred: d.atom.arity for d in program.declarations}
         for r in program.rules:
             self.arity[r.head.pred] = r.head.arity
-            self.arity.update({lit.atom.pred: lit.atom.arity for lit in r.body
-                               if isinstance(lit, (Positive, Negative))})
+            self.arity.update(
+                {lit.atom.pred: lit.atom.arity for lit in r.body if isinstance(lit, (Positive, Negative))}
+            )
         seeds = [r for r in program.rules if not r.body]
         self.derived = {r.head.pred for r in program.rules if r.body}
-        self.base = fact_tables(list(base_facts) + [(r.head.pred, *(a.value for a in r.head.args
-                                                                     if isinstance(a, Const))) for r in seeds],
-                                self.arity)  # a fact rule's arguments are constants (kb/checks.py)
+        self.base = fact_tables(
+            list(base_facts) + [(r.head.pred, *(a.value for a in r.head.args if isinstance(a, Const))) for r in seeds],
+            self.arity,
+        )  # a fact rule's arguments are constants (kb/checks.py)
         self.declared = {d.atom.pred for d in program.declarations}
         self.program = Program(program.declarations, tuple(r for r in program.rules if r.body), program.version)
         self.partition = partition(self.program) if abstraction else None
@@ -469,16 +518,24 @@ class SqlEngine:
                 con = database.cursor()
                 for pred, (table, kinds) in sorted(self.base.items()):
                     con.register("_aidkb_in", table)
-                    con.execute(exp.Create(this=exp.Table(this=exp.to_identifier(
-                        names[pred] if pred not in self.derived else "s" + names[pred][1:])), kind="TABLE",
-                        expression=exp.select(*_casts(table.column_names, kinds, DuckDBBackend.sql_type)).from_(
-                            "_aidkb_in")).sql("duckdb"))
+                    con.execute(
+                        exp.Create(
+                            this=exp.Table(
+                                this=exp.to_identifier(
+                                    names[pred] if pred not in self.derived else "s" + names[pred][1:]
+                                )
+                            ),
+                            kind="TABLE",
+                            expression=exp.select(*_casts(table.column_names, kinds, DuckDBBackend.sql_type)).from_(
+                                "_aidkb_in"
+                            ),
+                        ).sql("duckdb")
+                    )
                     con.unregister("_aidkb_in")
                 con.close()
         return DuckDBBackend(database)
 
-    def evaluate(self, facts: Iterable[tuple] = (), predicates: Iterable[str] | None = ANSWER_PREDICATES
-                 ) -> Answers:
+    def evaluate(self, facts: Iterable[tuple] = (), predicates: Iterable[str] | None = ANSWER_PREDICATES) -> Answers:
         """The rows of `predicates` (every predicate if None) over the base facts plus `facts` (of any number of
         cases)."""
         wanted = sorted(self.arity) if predicates is None else list(predicates)
@@ -489,8 +546,9 @@ class SqlEngine:
         inputs = fact_tables(facts, self.arity)
         for pred in inputs:
             if pred in self.derived or pred not in self.declared:
-                raise SqlEngineError(f"{pred} is not declared (input or base); facts are given for declared "
-                                     f"predicates only")
+                raise SqlEngineError(
+                    f"{pred} is not declared (input or base); facts are given for declared predicates only"
+                )
         tables = dict(self.base)
         for pred, (table, kinds) in inputs.items():
             if pred in tables:
@@ -505,8 +563,9 @@ class SqlEngine:
         store, key = _store(), None
         rows = sum(t.num_rows for t, _ in inputs.values())
         if store is not None and rows <= MAX_INPUT_ROWS:
-            key = evaluation_key(self.digest(), ((f"{p}/{','.join(k)}", t) for p, (t, k) in sorted(inputs.items())),
-                                 wanted)
+            key = evaluation_key(
+                self.digest(), ((f"{p}/{','.join(k)}", t) for p, (t, k) in sorted(inputs.items())), wanted
+            )
             kept = store.read(key)
             if kept is not None:
                 seconds.update(evaluation=time.perf_counter() - start, evaluation_cpu=time.process_time() - cpu)
@@ -525,11 +584,18 @@ class SqlEngine:
         seconds.update(evaluation=time.perf_counter() - start, evaluation_cpu=time.process_time() - cpu)
         return self._answers(found, seconds, names, run.maps, columns)
 
-    def _answers(self, found: dict[str, pa.Table], seconds: dict[str, float], names: pa.Array | None,
-                 maps: np.ndarray | None, columns: dict[str, int]) -> Answers:
+    def _answers(
+        self,
+        found: dict[str, pa.Table],
+        seconds: dict[str, float],
+        names: pa.Array | None,
+        maps: np.ndarray | None,
+        columns: dict[str, int],
+    ) -> Answers:
         part = self.partition
-        return Answers(found, self.arity, seconds, part.key if part and names is not None else None, names, maps,
-                       columns)
+        return Answers(
+            found, self.arity, seconds, part.key if part and names is not None else None, names, maps, columns
+        )
 
     def _encode_keys(self, tables: dict) -> tuple[dict, pa.Array | None]:
         """Inside the engine, cases are named by numbers (joins on numbers are faster than on text): the key
@@ -548,15 +614,19 @@ class SqlEngine:
             table, kinds = tables[p]
             k = part.key[p]
             codes = pa.chunked_array([next(chunks).indices for _ in column.chunks], pa.int32())
-            out[p] = (table.set_column(k, table.column_names[k], codes), kinds[:k] + (KEY,) + kinds[k + 1:])
+            out[p] = (table.set_column(k, table.column_names[k], codes), kinds[:k] + (KEY,) + kinds[k + 1 :])
         names = encoded.chunks[-1].dictionary if encoded.num_chunks else pa.array([], columns[0].type)
         return out, names
 
     def compiler(self, program: Program, fact_types: dict) -> RuleCompiler:
         """The rule compiler for a program (the engine's, or its abstraction) under the facts' types, shared by
         the engines of one process (a reform that moves a country keeps the rules, and so the statements)."""
-        key = (self.backend, program.declarations, program.rules,
-               tuple(sorted((k, v[0]) for k, v in fact_types.items())))
+        key = (
+            self.backend,
+            program.declarations,
+            program.rules,
+            tuple(sorted((k, v[0]) for k, v in fact_types.items())),
+        )
         with _compiled_lock:
             found = _compiled.get(key)
             if found is not None:
@@ -591,8 +661,15 @@ CLASS_RATIO = 4  # abstract an input set only if it has at most a quarter as man
 class _Run:
     """One evaluation on one backend: load, (abstract), evaluate stratum by stratum, read the answers."""
 
-    def __init__(self, engine: SqlEngine, backend, tables: dict, wanted: set[str], case_names: pa.Array | None,
-                 drop: bool = False):
+    def __init__(
+        self,
+        engine: SqlEngine,
+        backend,
+        tables: dict,
+        wanted: set[str],
+        case_names: pa.Array | None,
+        drop: bool = False,
+    ):
         self.engine, self.backend, self.tables, self.wanted = engine, backend, tables, wanted
         self.drop = drop  # drop each relation after its last reader (large runs: memory; small ones: time)
         self.case_names = case_names
@@ -636,8 +713,9 @@ class _Run:
                 if isinstance(lit, (Positive, Negative)):
                     readers[lit.atom.pred] += 1
         order = strata(program, self.wanted & engine.derived)
-        views = {s.preds[0] for s in order if not s.recursive and readers[s.preds[0]] == 1
-                 and s.preds[0] not in self.wanted}
+        views = {
+            s.preds[0] for s in order if not s.recursive and readers[s.preds[0]] == 1 and s.preds[0] not in self.wanted
+        }
         last = _last_reads(order, by_head, views) if self.drop else {}
         kept = set(self.wanted)
         for i, stratum in enumerate(order):
@@ -657,11 +735,18 @@ class _Run:
     def _statement(self, compiler: RuleCompiler, pred: str, rules: list[Rule], seeds: dict) -> exp.Expression:
         """The statement for a predicate's rules, shared with every program that has the same rules for it under
         the same types and names (a rule edit builds only the statements of the predicates it changes)."""
+
         def table_for(i: int, p: str) -> str:
             return self.names[p]
-        key = (self.backend.dialect, pred, self.names[pred], seeds.get(pred),
-               tuple(compiler.types.columns(pred, self.arity[pred])),
-               tuple(compiler.signature(r, table_for) for r in rules))
+
+        key = (
+            self.backend.dialect,
+            pred,
+            self.names[pred],
+            seeds.get(pred),
+            tuple(compiler.types.columns(pred, self.arity[pred])),
+            tuple(compiler.signature(r, table_for) for r in rules),
+        )
         with _compiled_lock:
             found = _statements.get(key)
             if found is not None:
@@ -752,10 +837,17 @@ class _Run:
         for round_ in range(1, MAX_ITERATIONS + 1):
             new = {p: f"d{names[p][1:]}_{round_}" for p in preds}
             for pred in stratum.preds:
-                parts = [compiler.select(rule, _delta_at(k, delta, names))
-                         for rule in by_head[pred] for k in recursive_positions(rule)]
-                backend.create(new[pred], exp.except_(_union(parts), exp.select("*").from_(names[pred]),
-                                                      distinct=True) if parts else empty(pred))
+                parts = [
+                    compiler.select(rule, _delta_at(k, delta, names))
+                    for rule in by_head[pred]
+                    for k in recursive_positions(rule)
+                ]
+                backend.create(
+                    new[pred],
+                    exp.except_(_union(parts), exp.select("*").from_(names[pred]), distinct=True)
+                    if parts
+                    else empty(pred),
+                )
             grown = 0
             for pred in stratum.preds:
                 backend.drop(delta[pred])
@@ -768,14 +860,20 @@ class _Run:
                 for pred in stratum.preds:
                     backend.drop(delta[pred])
                 return
-        raise SqlEngineError(f"the recursive rules for {', '.join(stratum.preds)} reach no fixpoint within "
-                             f"{MAX_ITERATIONS} rounds (unbounded arithmetic?)")
+        raise SqlEngineError(
+            f"the recursive rules for {', '.join(stratum.preds)} reach no fixpoint within "
+            f"{MAX_ITERATIONS} rounds (unbounded arithmetic?)"
+        )
 
     def _empty(self, pred: str, kinds: list[str]) -> exp.Select:
         if self.arity[pred] == 0:
             return exp.select(exp.Literal.number(1).as_(UNIT)).where(exp.false())
-        return exp.select(*(exp.cast(exp.null(), self.backend.sql_type(k)).as_(c) for c, k in
-                            zip(column_names(self.arity[pred]), kinds))).where(exp.false())
+        return exp.select(
+            *(
+                exp.cast(exp.null(), self.backend.sql_type(k)).as_(c)
+                for c, k in zip(column_names(self.arity[pred]), kinds)
+            )
+        ).where(exp.false())
 
 
 def _last_reads(order: list[Stratum], by_head: dict[str, list[Rule]], views: set[str]) -> dict[int, set[str]]:
@@ -816,8 +914,17 @@ def _fact_codes(table: pa.Table, key: int, n_cases: int) -> np.ndarray:
     fact, equal numbers for equal sets."""
     keys = table.column(key).to_numpy()
     others = [c for i, c in enumerate(table.column_names) if i != key]
-    rows = _combine([pc.dictionary_encode(table.column(c)).combine_chunks().indices.to_numpy().astype(np.int64)
-                     for c in others], len(keys)) if others else np.zeros(len(keys), dtype=np.int64)
+    rows = (
+        _combine(
+            [
+                pc.dictionary_encode(table.column(c)).combine_chunks().indices.to_numpy().astype(np.int64)
+                for c in others
+            ],
+            len(keys),
+        )
+        if others
+        else np.zeros(len(keys), dtype=np.int64)
+    )
     out = np.zeros(n_cases, dtype=np.int64)
     sizes = np.bincount(keys, minlength=n_cases) if len(keys) else np.zeros(n_cases, dtype=np.int64)
     if sizes.max(initial=0) <= 1:  # at most one fact per case: the fact's own number

@@ -1,4 +1,5 @@
 """The abstract syntax of the rule language: what the parser produces and every later pass reads."""
+
 from __future__ import annotations
 
 import operator
@@ -12,6 +13,7 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 @dataclass(frozen=True)
 class Position:
     """Where a piece of rule text starts: file, line and column (1-based)."""
+
     file: str
     line: int
     column: int
@@ -60,8 +62,14 @@ def expr_vars(expr: Expr) -> list[str]:
 
 
 ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
-COMPARISONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
-               "!=": operator.ne}
+COMPARISONS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 def evaluate(expr: Expr, bindings: dict[str, Any]) -> Any:
@@ -168,6 +176,7 @@ Literal = Positive | Negative | Assign | Compare
 @dataclass(frozen=True)
 class Rule:
     """A clause with its legal metadata. A fact is a rule with an empty body."""
+
     id: str
     head: Atom
     body: tuple[Literal, ...]
@@ -191,6 +200,7 @@ class Rule:
 @dataclass(frozen=True)
 class Declaration:
     """An extensional predicate: `input` facts come from a case, `base` facts from the ontology."""
+
     kind: str
     atom: Atom
     template: str
@@ -204,6 +214,7 @@ class Declaration:
 @dataclass(frozen=True)
 class Program:
     """A checked set of declarations and rules: the rule registry every reader shares."""
+
     declarations: tuple[Declaration, ...]
     rules: tuple[Rule, ...]
     version: str = ""

@@ -1,5 +1,6 @@
 """The ontology: Turtle sources under ontology/src, read with rdflib; facts leave it only through the
 SPARQL queries kept in queries/sparql."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,8 +57,13 @@ def select(graph: rdflib.Graph, name: str) -> list[dict]:
     out = []
     for row in rows:
         assert isinstance(row, rdflib.query.ResultRow)  # a SELECT query's rows
-        out.append({str(k): (v.toPython() if isinstance(v, rdflib.Literal) else (str(v) if v is not None else None))
-                    for k, v in row.asdict().items()} | {str(k): None for k in rows.vars or () if row[k] is None})
+        out.append(
+            {
+                str(k): (v.toPython() if isinstance(v, rdflib.Literal) else (str(v) if v is not None else None))
+                for k, v in row.asdict().items()
+            }
+            | {str(k): None for k in rows.vars or () if row[k] is None}
+        )
     return out
 
 
@@ -76,6 +82,7 @@ class Parameter:
 
 class Membership(NamedTuple):
     """A dated listing of a country in a group, with its source (a U grade marks a contested listing)."""
+
     code: str
     group: str
     valid_from: int
@@ -93,15 +100,16 @@ class Provision:
     url: str
     grade: str
     iri: str = ""
-    text: str | None = None         # the provision's words, where they were read (public-domain US text)
+    text: str | None = None  # the provision's words, where they were read (public-domain US text)
     text_source: str | None = None  # where: eCFR issue date and paragraph, or FR citation
 
 
 @dataclass(frozen=True)
 class Term:
     """A value of the case files, decisions or reforms in words: its title and a one-line help (terms.rq)."""
+
     id: str
-    kind: str   # transaction kind, end use, case fact, obligation, parameter, country group or red flag
+    kind: str  # transaction kind, end use, case fact, obligation, parameter, country group or red flag
     title: str
     help: str
 
@@ -109,51 +117,96 @@ class Term:
 @dataclass
 class Ontology:
     """What the rules and the answers need from the ontology, extracted once by SPARQL."""
-    countries: dict[str, str] = field(default_factory=dict)          # code -> English name
+
+    countries: dict[str, str] = field(default_factory=dict)  # code -> English name
     memberships: list[Membership] = field(default_factory=list)
     parameters: list[Parameter] = field(default_factory=list)
     items: dict[str, dict] = field(default_factory=dict)  # eccn -> {class, kind, from, level, exceptions, ...}
-    authorizations: dict[str, dict] = field(default_factory=dict)    # id -> {kind, name, citation}
-    provisions: dict[str, Provision] = field(default_factory=dict)   # citation -> Provision
-    red_flags: dict[str, dict] = field(default_factory=dict)         # id -> {source, label, citation}
+    authorizations: dict[str, dict] = field(default_factory=dict)  # id -> {kind, name, citation}
+    provisions: dict[str, Provision] = field(default_factory=dict)  # citation -> Provision
+    red_flags: dict[str, dict] = field(default_factory=dict)  # id -> {source, label, citation}
     rule_versions: list[dict] = field(default_factory=list)  # the dated texts, oldest first (rule_versions.rq)
-    terms: dict[str, Term] = field(default_factory=dict)             # value -> its title and help (terms.rq)
+    terms: dict[str, Term] = field(default_factory=dict)  # value -> its title and help (terms.rq)
 
     @classmethod
     def from_graph(cls, graph: rdflib.Graph) -> Ontology:
         o = cls()
         o.countries = {r["code"]: r["name"] for r in select(graph, "countries")}
-        o.memberships = [Membership(r["code"], r["group"], date_number(r["from"]),
-                                    date_number(r["to"]) if r["to"] else OPEN_END, r["grade"], r["citation"], r["m"],
-                                    r["note"]) for r in select(graph, "group_members")]
+        o.memberships = [
+            Membership(
+                r["code"],
+                r["group"],
+                date_number(r["from"]),
+                date_number(r["to"]) if r["to"] else OPEN_END,
+                r["grade"],
+                r["citation"],
+                r["m"],
+                r["note"],
+            )
+            for r in select(graph, "group_members")
+        ]
         for r in select(graph, "parameters"):
             value = r["value"]
             if isinstance(value, dt.date):
                 value = date_number(value)
             elif isinstance(value, float):
                 value = exact(value)
-            o.parameters.append(Parameter(r["name"], value, date_number(r["from"]),
-                                          date_number(r["to"]) if r["to"] else OPEN_END,
-                                          r["citation"], r["grade"], r["unit"], r["note"], r["p"]))
+            o.parameters.append(
+                Parameter(
+                    r["name"],
+                    value,
+                    date_number(r["from"]),
+                    date_number(r["to"]) if r["to"] else OPEN_END,
+                    r["citation"],
+                    r["grade"],
+                    r["unit"],
+                    r["note"],
+                    r["p"],
+                )
+            )
         for r in select(graph, "items"):
-            item = o.items.setdefault(r["eccn"], {
-                "class": r["class"], "kind": r["kind"], "from": date_number(r["from"]), "citation": r["citation"],
-                "level": r["level"], "licence": r["licence"], "exceptions": [], "read_as": r["read_as"],
-                "label": r["label"], "text": r["text"], "exception_text": r["exception_text"],
-                "source": r["source"], "grade": r["grade"]})
+            item = o.items.setdefault(
+                r["eccn"],
+                {
+                    "class": r["class"],
+                    "kind": r["kind"],
+                    "from": date_number(r["from"]),
+                    "citation": r["citation"],
+                    "level": r["level"],
+                    "licence": r["licence"],
+                    "exceptions": [],
+                    "read_as": r["read_as"],
+                    "label": r["label"],
+                    "text": r["text"],
+                    "exception_text": r["exception_text"],
+                    "source": r["source"],
+                    "grade": r["grade"],
+                },
+            )
             if r["exception"]:
                 item["exceptions"].append(r["exception"].split(" ", 1))
-        o.authorizations = {r["id"]: {"kind": r["kind"], "name": r["name"], "citation": r["citation"]}
-                            for r in select(graph, "authorizations")}
-        o.provisions = {r["citation"]: Provision(r["citation"], r["title"], r["url"], r["grade"], r["p"], r["text"],
-                                                 r["source"]) for r in select(graph, "provisions")}
-        o.red_flags = {r["id"]: {"source": r["source"], "label": r["label"], "citation": r["citation"]}
-                       for r in select(graph, "red_flags")}
-        o.rule_versions = [{"citation": r["citation"], "title": r["title"], "grade": r["grade"],
-                            "encodes": r["encodes"],
-                            **{k: r[k].date().isoformat() if r[k] else None
-                               for k in ("published", "effective", "compliance")}}
-                           for r in select(graph, "rule_versions")]
+        o.authorizations = {
+            r["id"]: {"kind": r["kind"], "name": r["name"], "citation": r["citation"]}
+            for r in select(graph, "authorizations")
+        }
+        o.provisions = {
+            r["citation"]: Provision(r["citation"], r["title"], r["url"], r["grade"], r["p"], r["text"], r["source"])
+            for r in select(graph, "provisions")
+        }
+        o.red_flags = {
+            r["id"]: {"source": r["source"], "label": r["label"], "citation": r["citation"]}
+            for r in select(graph, "red_flags")
+        }
+        o.rule_versions = [
+            {
+                "citation": r["citation"],
+                "title": r["title"],
+                "grade": r["grade"],
+                "encodes": r["encodes"],
+                **{k: r[k].date().isoformat() if r[k] else None for k in ("published", "effective", "compliance")},
+            }
+            for r in select(graph, "rule_versions")
+        ]
         o.terms = {r["id"]: Term(r["id"], r["kind"], r["title"], r["help"]) for r in select(graph, "terms")}
         return o
 
@@ -165,8 +218,11 @@ class Ontology:
         out += [("item_class", eccn, i["class"], i["from"]) for eccn, i in self.items.items()]
         out += [("item_kind", eccn, i["kind"]) for eccn, i in self.items.items()]
         out += [("item_level", eccn, i["level"]) for eccn, i in self.items.items()]
-        out += [("item_exception", eccn, route, condition) for eccn, i in self.items.items()
-                for route, condition in i["exceptions"]]
+        out += [
+            ("item_exception", eccn, route, condition)
+            for eccn, i in self.items.items()
+            for route, condition in i["exceptions"]
+        ]
         out += [("item_read_as", eccn, i["read_as"]) for eccn, i in self.items.items() if i["read_as"]]
         out += [("authorization", a) for a in self.authorizations]
         return out
@@ -193,12 +249,17 @@ def to_json(o: Ontology) -> dict:
 
 
 def from_json(data: dict) -> Ontology:
-    return Ontology(countries=data["countries"], memberships=[Membership(*m) for m in data["memberships"]],
-                    parameters=[Parameter(**p) for p in data["parameters"]], items=data["items"],
-                    authorizations=data["authorizations"],
-                    provisions={k: Provision(**v) for k, v in data["provisions"].items()},
-                    red_flags=data["red_flags"], rule_versions=data["rule_versions"],
-                    terms={k: Term(**v) for k, v in data["terms"].items()})
+    return Ontology(
+        countries=data["countries"],
+        memberships=[Membership(*m) for m in data["memberships"]],
+        parameters=[Parameter(**p) for p in data["parameters"]],
+        items=data["items"],
+        authorizations=data["authorizations"],
+        provisions={k: Provision(**v) for k, v in data["provisions"].items()},
+        red_flags=data["red_flags"],
+        rule_versions=data["rule_versions"],
+        terms={k: Term(**v) for k, v in data["terms"].items()},
+    )
 
 
 @lru_cache(maxsize=1)
@@ -209,8 +270,7 @@ def load() -> Ontology:
         data = json.loads(FACTS.read_text(encoding="utf-8"))
         if data.get("source_hash") == source_hash():
             return from_json(data)
-        log.warning("%s does not match ontology/src (run `aidkb ontology`): reading the sources through SPARQL",
-                    FACTS)
+        log.warning("%s does not match ontology/src (run `aidkb ontology`): reading the sources through SPARQL", FACTS)
     else:
         log.warning("%s is missing (run `aidkb ontology`): reading the sources through SPARQL", FACTS)
     return Ontology.from_graph(source_graph())

@@ -5,6 +5,7 @@ Tier memberships are not typed by hand: they are computed here by the knowledge 
 (kb/rules/tiers.dl) at every date where a listing changes, and written into the OWL as dated
 TierMembership individuals.
 """
+
 from __future__ import annotations
 
 import json
@@ -72,6 +73,5 @@ def build() -> list[str]:
     onto = Ontology.from_graph(source_graph())
     graph = owl_graph(onto)
     graph.serialize(BUILT, format="xml")
-    FACTS.write_text(json.dumps(to_json(onto), indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-                     encoding="utf-8")
+    FACTS.write_text(json.dumps(to_json(onto), indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return [f"wrote {BUILT.name}: {len(graph)} triples", f"wrote {FACTS.name}: {len(onto.facts())} base facts"]

@@ -4,6 +4,7 @@ Validation rejects what the rules could silently get wrong: unknown fields (typo
 countries or ECCNs, negative or absurd numbers, inconsistent VEU holdings, ownership chains that loop, and
 what-if operations the engine does not support. Every error names the file and the field.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,15 +25,35 @@ if TYPE_CHECKING:
 
 KINDS = ("export", "reexport", "transfer_in_country", "iaas_service")
 MODES = ("as_published", "as_enforced")
-END_USES = ("datacenter", "production", "storage", "development", "model_hosting", "ai_model_training_iaas",
-            "consumer", "unknown")
+END_USES = (
+    "datacenter",
+    "production",
+    "storage",
+    "development",
+    "model_hosting",
+    "ai_model_training_iaas",
+    "consumer",
+    "unknown",
+)
 VEU_TYPES = ("UVEU", "NVEU")
 # Flags of the shared schema, then this project's compatible additions (README, "Case files").
-FLAGS = ("unknown_end_user", "requests_model_weights", "non_datacenter_item", "nac_notified",
-         "foreign_produced_direct_product",
-         "foreign_produced", "government_end_user", "prc_designed_ic", "no_datacenter_footprint",
-         "residential_or_warehouse_address", "refuses_end_use_information", "unverifiable_iaas_customer",
-         "certified_91fr1684", "unauthorized_ic_designer", "onward_to_d5_or_macau")
+FLAGS = (
+    "unknown_end_user",
+    "requests_model_weights",
+    "non_datacenter_item",
+    "nac_notified",
+    "foreign_produced_direct_product",
+    "foreign_produced",
+    "government_end_user",
+    "prc_designed_ic",
+    "no_datacenter_footprint",
+    "residential_or_warehouse_address",
+    "refuses_end_use_information",
+    "unverifiable_iaas_customer",
+    "certified_91fr1684",
+    "unauthorized_ic_designer",
+    "onward_to_d5_or_macau",
+)
 CONFIDENCES = ("high", "medium", "low")
 # Sanity bounds on inputs (not legal numbers): beyond them a figure is a typo, not a transaction.
 MAX_QUANTITY = 10_000_000
@@ -40,44 +61,89 @@ MAX_TPP_PER_UNIT = 100_000_000
 MAX_TPP_TOTAL = 10**15
 MAX_TRAINING_OPS = 10**35
 MAX_BANDWIDTH_GB_S = 10**7
-MAX_CHAIN = 50          # owners in a parent chain
-MAX_NAME = 200          # characters in an id, a name or a title
-MAX_TEXT = 2_000        # characters in an expected explanation or reason
+MAX_CHAIN = 50  # owners in a parent chain
+MAX_NAME = 200  # characters in an id, a name or a title
+MAX_TEXT = 2_000  # characters in an expected explanation or reason
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:#-]*\Z")
 
 TOP_FIELDS = {"id", "title", "as_of", "mode", "transaction", "what_if", "expected", "confidence"}
-TRANSACTION_FIELDS = {"kind", "item", "quantity", "tpp_per_unit", "memory_bandwidth_gb_s", "model", "from_country",
-                      "destination_country", "end_user", "consignee_tpp_already_this_year",
-                      "country_tpp_already_allocated", "gov_to_gov_arrangement", "facts"}
-MODEL_FIELDS = {"training_ops", "weights_published", "open_weight_frontier_ops", "derived_from_published_model",
-                "additional_training_ops"}
-EXPECTED_FIELDS = {"license_required", "authorized_by", "not_available", "red_flags", "citations", "explanation",
-                   "review_policy", "uncertain"}
-END_USER_FIELDS = {"name", "hq_country", "ultimate_parent_hq_country", "parent_chain", "veu", "veu_holdings",
-                   "nveu_authorization", "end_use"}
+TRANSACTION_FIELDS = {
+    "kind",
+    "item",
+    "quantity",
+    "tpp_per_unit",
+    "memory_bandwidth_gb_s",
+    "model",
+    "from_country",
+    "destination_country",
+    "end_user",
+    "consignee_tpp_already_this_year",
+    "country_tpp_already_allocated",
+    "gov_to_gov_arrangement",
+    "facts",
+}
+MODEL_FIELDS = {
+    "training_ops",
+    "weights_published",
+    "open_weight_frontier_ops",
+    "derived_from_published_model",
+    "additional_training_ops",
+}
+EXPECTED_FIELDS = {
+    "license_required",
+    "authorized_by",
+    "not_available",
+    "red_flags",
+    "citations",
+    "explanation",
+    "review_policy",
+    "uncertain",
+}
+END_USER_FIELDS = {
+    "name",
+    "hq_country",
+    "ultimate_parent_hq_country",
+    "parent_chain",
+    "veu",
+    "veu_holdings",
+    "nveu_authorization",
+    "end_use",
+}
 HOLDINGS_FIELDS = {"global_tpp", "tier1_tpp", "us_tpp", "destination_tpp"}
 NVEU_FIELDS = {"destination", "cumulative_tpp"}
 
 
 # Where each `input` fact of kb/rules/base.dl comes from in a case file (the source of a fact in a proof).
 INPUT_FIELDS = {
-    "case": "id", "as_of": "as_of", "mode": "mode", "kind": "transaction.kind", "item": "transaction.item",
-    "quantity": "transaction.quantity", "tpp_per_unit": "transaction.tpp_per_unit",
-    "training_ops": "transaction.model.training_ops", "weights_published": "transaction.model.weights_published",
+    "case": "id",
+    "as_of": "as_of",
+    "mode": "mode",
+    "kind": "transaction.kind",
+    "item": "transaction.item",
+    "quantity": "transaction.quantity",
+    "tpp_per_unit": "transaction.tpp_per_unit",
+    "training_ops": "transaction.model.training_ops",
+    "weights_published": "transaction.model.weights_published",
     "derived_from_published": "transaction.model.derived_from_published_model",
     "additional_training_ops": "transaction.model.additional_training_ops",
     "memory_bandwidth": "transaction.memory_bandwidth_gb_s",
-    "frontier_ops_given": "transaction.model.open_weight_frontier_ops", "origin": "transaction.from_country",
-    "destination": "transaction.destination_country", "end_user": "transaction.end_user.name",
+    "frontier_ops_given": "transaction.model.open_weight_frontier_ops",
+    "origin": "transaction.from_country",
+    "destination": "transaction.destination_country",
+    "end_user": "transaction.end_user.name",
     "hq": "transaction.end_user.hq_country",
     "declared_parent_hq": "transaction.end_user.ultimate_parent_hq_country",
-    "controls": "transaction.end_user.parent_chain", "entity_hq": "transaction.end_user.parent_chain",
-    "veu": "transaction.end_user.veu", "uveu_holdings": "transaction.end_user.veu_holdings",
-    "nveu_authorization": "transaction.end_user.nveu_authorization", "end_use": "transaction.end_user.end_use",
+    "controls": "transaction.end_user.parent_chain",
+    "entity_hq": "transaction.end_user.parent_chain",
+    "veu": "transaction.end_user.veu",
+    "uveu_holdings": "transaction.end_user.veu_holdings",
+    "nveu_authorization": "transaction.end_user.nveu_authorization",
+    "end_use": "transaction.end_user.end_use",
     "consignee_ytd": "transaction.consignee_tpp_already_this_year",
     "country_allocated": "transaction.country_tpp_already_allocated",
-    "g2g": "transaction.gov_to_gov_arrangement", "flag": "transaction.facts",
+    "g2g": "transaction.gov_to_gov_arrangement",
+    "flag": "transaction.facts",
 }
 
 
@@ -94,6 +160,7 @@ class Party:
 @dataclass(frozen=True)
 class Case:
     """One validated question. `source` is where it came from (a file path or '<form>')."""
+
     id: str
     as_of: dt.date
     mode: str
@@ -130,11 +197,19 @@ class Case:
     def facts(self) -> list[tuple]:
         """The `input` facts of kb/rules/base.dl for this case."""
         c = self.id
-        out: list[tuple] = [("case", c), ("as_of", c, ontology.date_number(self.as_of)), ("mode", c, self.mode),
-                            ("kind", c, self.kind), ("item", c, self.item), ("origin", c, self.origin),
-                            ("destination", c, self.destination), ("end_user", c, self.end_user),
-                            ("end_use", c, self.end_use), ("consignee_ytd", c, self.consignee_ytd),
-                            ("country_allocated", c, self.country_allocated)]
+        out: list[tuple] = [
+            ("case", c),
+            ("as_of", c, ontology.date_number(self.as_of)),
+            ("mode", c, self.mode),
+            ("kind", c, self.kind),
+            ("item", c, self.item),
+            ("origin", c, self.origin),
+            ("destination", c, self.destination),
+            ("end_user", c, self.end_user),
+            ("end_use", c, self.end_use),
+            ("consignee_ytd", c, self.consignee_ytd),
+            ("country_allocated", c, self.country_allocated),
+        ]
         if self.quantity is not None:
             out.append(("quantity", c, self.quantity))
         if self.tpp_per_unit is not None:
@@ -187,8 +262,10 @@ class _Reader:
             self.fail(path, f"must be a mapping, not {_kind(value)}")
         for key in value:
             if not isinstance(key, str) or key not in allowed:
-                self.fail(f"{path}.{escape(str(key))}" if path else escape(str(key)),
-                          "unknown field (allowed: " + ", ".join(sorted(allowed)) + ")")
+                self.fail(
+                    f"{path}.{escape(str(key))}" if path else escape(str(key)),
+                    "unknown field (allowed: " + ", ".join(sorted(allowed)) + ")",
+                )
         return value
 
     def required(self, m: dict, key: str, path: str):
@@ -197,15 +274,28 @@ class _Reader:
         return m[key]
 
     @overload
-    def string(self, value: Any, path: str, choices: Collection[str] | None = None, nullable: Literal[False] = False,
-               limit: int = MAX_NAME) -> str: ...
+    def string(
+        self,
+        value: Any,
+        path: str,
+        choices: Collection[str] | None = None,
+        nullable: Literal[False] = False,
+        limit: int = MAX_NAME,
+    ) -> str: ...
 
     @overload
-    def string(self, value: Any, path: str, choices: Collection[str] | None = None, *, nullable: bool,
-               limit: int = MAX_NAME) -> str | None: ...
+    def string(
+        self, value: Any, path: str, choices: Collection[str] | None = None, *, nullable: bool, limit: int = MAX_NAME
+    ) -> str | None: ...
 
-    def string(self, value: Any, path: str, choices: Collection[str] | None = None, nullable: bool = False,
-               limit: int = MAX_NAME) -> str | None:
+    def string(
+        self,
+        value: Any,
+        path: str,
+        choices: Collection[str] | None = None,
+        nullable: bool = False,
+        limit: int = MAX_NAME,
+    ) -> str | None:
         if value is None and nullable:
             return None
         if not isinstance(value, str) or not value.strip():
@@ -241,8 +331,9 @@ class _Reader:
         return value
 
     @overload
-    def integer(self, value: Any, path: str, maximum: int, nullable: Literal[False] = False,
-                minimum: int = 0) -> int: ...
+    def integer(
+        self, value: Any, path: str, maximum: int, nullable: Literal[False] = False, minimum: int = 0
+    ) -> int: ...
 
     @overload
     def integer(self, value: Any, path: str, maximum: int, nullable: bool, minimum: int = 0) -> int | None: ...
@@ -301,7 +392,8 @@ def _kind(value: Any) -> str:
     if isinstance(value, (int, Decimal, float)) and not isinstance(value, bool):
         return "a number"
     return {dict: "a mapping", list: "a list", str: "a string", bool: "true or false", type(None): "null"}.get(
-        type(value), f"a {type(value).__name__}")
+        type(value), f"a {type(value).__name__}"
+    )
 
 
 def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) -> Case:
@@ -323,8 +415,9 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
     item = _item(r, r.string(r.required(t, "item", "transaction"), "transaction.item"))
     quantity = r.integer(t.get("quantity"), "transaction.quantity", MAX_QUANTITY, nullable=True, minimum=1)
     tpp = r.integer(t.get("tpp_per_unit"), "transaction.tpp_per_unit", MAX_TPP_PER_UNIT, nullable=True, minimum=1)
-    bandwidth = r.integer(t.get("memory_bandwidth_gb_s"), "transaction.memory_bandwidth_gb_s", MAX_BANDWIDTH_GB_S,
-                          nullable=True)
+    bandwidth = r.integer(
+        t.get("memory_bandwidth_gb_s"), "transaction.memory_bandwidth_gb_s", MAX_BANDWIDTH_GB_S, nullable=True
+    )
     training_ops = frontier = additional = None
     published = derived = False
     if t.get("model") is not None:
@@ -336,16 +429,24 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
         derived = r.boolean(m.get("derived_from_published_model"), f"{mp}.derived_from_published_model")
         additional = r.operations(m.get("additional_training_ops"), f"{mp}.additional_training_ops")
         if additional is not None and not derived:
-            r.fail(f"{mp}.additional_training_ops", "is only for a model derived from a published model "
-                                                    "(derived_from_published_model: true)")
+            r.fail(
+                f"{mp}.additional_training_ops",
+                "is only for a model derived from a published model (derived_from_published_model: true)",
+            )
         if derived and additional is None:
-            r.fail(f"{mp}.additional_training_ops", "is required when derived_from_published_model is true "
-                                                    "(4E091 Note 1 compares it with the training operations)")
+            r.fail(
+                f"{mp}.additional_training_ops",
+                "is required when derived_from_published_model is true "
+                "(4E091 Note 1 compares it with the training operations)",
+            )
         if derived and training_ops is None:
             r.fail(f"{mp}.training_ops", "is required when derived_from_published_model is true")
         if additional is not None and training_ops is not None and additional > training_ops:
-            r.fail(f"{mp}.additional_training_ops", f"{additional:,} is more than training_ops {training_ops:,} "
-                                                    "(the training operations include the additional training)")
+            r.fail(
+                f"{mp}.additional_training_ops",
+                f"{additional:,} is more than training_ops {training_ops:,} "
+                "(the training operations include the additional training)",
+            )
     from_country = t.get("from_country")
     origin = "US" if from_country is None else r.country(from_country, "transaction.from_country")
     destination = r.country(r.required(t, "destination_country", "transaction"), "transaction.destination_country")
@@ -353,8 +454,9 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
     p = "transaction.end_user"
     name = r.string(eu.get("name"), f"{p}.name", nullable=True) or "the end user"
     hq = r.country(r.required(eu, "hq_country", p), f"{p}.hq_country", nullable=True)
-    parent_hq = r.country(r.required(eu, "ultimate_parent_hq_country", p), f"{p}.ultimate_parent_hq_country",
-                          nullable=True)
+    parent_hq = r.country(
+        r.required(eu, "ultimate_parent_hq_country", p), f"{p}.ultimate_parent_hq_country", nullable=True
+    )
     chain = _parent_chain(r, eu.get("parent_chain"), name, parent_hq, f"{p}.parent_chain")
     veu = r.string(eu.get("veu"), f"{p}.veu", VEU_TYPES, nullable=True)
     holdings = nveu = None
@@ -367,30 +469,56 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
             r.fail(f"{p}.nveu_authorization", "is only for an NVEU (veu: NVEU)")
         a = r.mapping(eu["nveu_authorization"], f"{p}.nveu_authorization", NVEU_FIELDS)
         cumulative = a.get("cumulative_tpp")
-        nveu = (r.country(r.required(a, "destination", f"{p}.nveu_authorization"),
-                          f"{p}.nveu_authorization.destination"),
-                r.integer(0 if cumulative is None else cumulative, f"{p}.nveu_authorization.cumulative_tpp",
-                          MAX_TPP_TOTAL))
+        nveu = (
+            r.country(r.required(a, "destination", f"{p}.nveu_authorization"), f"{p}.nveu_authorization.destination"),
+            r.integer(0 if cumulative is None else cumulative, f"{p}.nveu_authorization.cumulative_tpp", MAX_TPP_TOTAL),
+        )
     end_use = r.string(r.required(eu, "end_use", p), f"{p}.end_use", END_USES)
     ytd = t.get("consignee_tpp_already_this_year")
     ytd = r.integer(0 if ytd is None else ytd, "transaction.consignee_tpp_already_this_year", MAX_TPP_TOTAL)
     allocated = t.get("country_tpp_already_allocated")
-    allocated = r.integer(0 if allocated is None else allocated, "transaction.country_tpp_already_allocated",
-                          MAX_TPP_TOTAL)
+    allocated = r.integer(
+        0 if allocated is None else allocated, "transaction.country_tpp_already_allocated", MAX_TPP_TOTAL
+    )
     if quantity is not None and tpp is not None and quantity * tpp > MAX_TPP_TOTAL:
         r.fail("transaction.quantity", f"{quantity:,} units x {tpp:,} TPP is absurdly large")
     flags = _flags(r, t.get("facts"), "transaction.facts")
     what_if = parse_operations(top.get("what_if"), source, "what_if", onto)
     expected = _expected(r, top.get("expected"), onto) if top.get("expected") is not None else None
-    return Case(id=case_id, as_of=as_of, mode=mode, kind=kind, item=item, destination=destination, origin=origin,
-                end_user=name, hq=hq, parent_hq=parent_hq, end_use=end_use, quantity=quantity, tpp_per_unit=tpp,
-                memory_bandwidth=bandwidth, training_ops=training_ops, weights_published=published,
-                derived_from_published=derived, additional_training_ops=additional, frontier_ops=frontier,
-                parent_chain=chain, veu=veu, uveu_holdings=holdings, nveu_authorization=nveu, consignee_ytd=ytd,
-                country_allocated=allocated, g2g=r.boolean(t.get("gov_to_gov_arrangement"),
-                                                           "transaction.gov_to_gov_arrangement"),
-                flags=flags, what_if=what_if, title=title, confidence=confidence, expected=expected,
-                source=source)
+    return Case(
+        id=case_id,
+        as_of=as_of,
+        mode=mode,
+        kind=kind,
+        item=item,
+        destination=destination,
+        origin=origin,
+        end_user=name,
+        hq=hq,
+        parent_hq=parent_hq,
+        end_use=end_use,
+        quantity=quantity,
+        tpp_per_unit=tpp,
+        memory_bandwidth=bandwidth,
+        training_ops=training_ops,
+        weights_published=published,
+        derived_from_published=derived,
+        additional_training_ops=additional,
+        frontier_ops=frontier,
+        parent_chain=chain,
+        veu=veu,
+        uveu_holdings=holdings,
+        nveu_authorization=nveu,
+        consignee_ytd=ytd,
+        country_allocated=allocated,
+        g2g=r.boolean(t.get("gov_to_gov_arrangement"), "transaction.gov_to_gov_arrangement"),
+        flags=flags,
+        what_if=what_if,
+        title=title,
+        confidence=confidence,
+        expected=expected,
+        source=source,
+    )
 
 
 def _item(r: _Reader, eccn: str) -> str:
@@ -398,11 +526,17 @@ def _item(r: _Reader, eccn: str) -> str:
     if eccn not in r.onto.items:
         paragraphs = sorted(e for e in r.onto.items if e.startswith(eccn + "."))
         if paragraphs:
-            r.fail("transaction.item", f"{show(eccn)} has several paragraphs with different licence requirements: "
-                                       f"name one of {', '.join(paragraphs)}")
+            r.fail(
+                "transaction.item",
+                f"{show(eccn)} has several paragraphs with different licence requirements: "
+                f"name one of {', '.join(paragraphs)}",
+            )
         entries = sorted({e.split(".")[0] for e in r.onto.items})
-        r.fail("transaction.item", f"unknown ECCN paragraph {show(eccn)} (the knowledge base covers the paragraphs "
-                                   f"of {', '.join(entries)}, e.g. 3A090.a, 4A090.b, 5A992.z.1, 4E091)")
+        r.fail(
+            "transaction.item",
+            f"unknown ECCN paragraph {show(eccn)} (the knowledge base covers the paragraphs "
+            f"of {', '.join(entries)}, e.g. 3A090.a, 4A090.b, 5A992.z.1, 4E091)",
+        )
     return eccn
 
 
@@ -423,8 +557,11 @@ def _parent_chain(r: _Reader, value: Any, end_user: str, parent_hq: str | None, 
         seen.add(name)
         chain.append(Party(name, r.country(r.required(e, "hq_country", f"{path}[{i}]"), f"{path}[{i}].hq_country")))
     if parent_hq is not None and chain[-1].hq_country != parent_hq:
-        r.fail(path, f"the last owner ({show(chain[-1].name)}) is headquartered in {chain[-1].hq_country}, but "
-                     f"ultimate_parent_hq_country is {parent_hq}")
+        r.fail(
+            path,
+            f"the last owner ({show(chain[-1].name)}) is headquartered in {chain[-1].hq_country}, but "
+            f"ultimate_parent_hq_country is {parent_hq}",
+        )
     return tuple(chain)
 
 
@@ -433,8 +570,10 @@ def _holdings(r: _Reader, value: Any, path: str, destination: str) -> tuple[int,
     destination outside the US holds none of the US figure). Whether the destination is in Tier 1 on the date
     is the rules' to say: kb/rules/inputs.dl checks the rest."""
     h = r.mapping(value, path, HOLDINGS_FIELDS)
-    g, t1, us, d = (r.integer(r.required(h, k, path), f"{path}.{k}", MAX_TPP_TOTAL)
-                    for k in ("global_tpp", "tier1_tpp", "us_tpp", "destination_tpp"))
+    g, t1, us, d = (
+        r.integer(r.required(h, k, path), f"{path}.{k}", MAX_TPP_TOTAL)
+        for k in ("global_tpp", "tier1_tpp", "us_tpp", "destination_tpp")
+    )
     if t1 > g:
         r.fail(f"{path}.tier1_tpp", f"{t1:,} is more than global_tpp {g:,}")
     if us > t1:
@@ -444,8 +583,7 @@ def _holdings(r: _Reader, value: Any, path: str, destination: str) -> tuple[int,
     if destination == "US" and d != us:
         r.fail(f"{path}.destination_tpp", f"{d:,} differs from us_tpp {us:,}, but the destination is the US")
     if destination != "US" and us + d > g:
-        r.fail(f"{path}.destination_tpp", f"{d:,} in {destination} plus {us:,} in the US is more than global_tpp "
-                                          f"{g:,}")
+        r.fail(f"{path}.destination_tpp", f"{d:,} in {destination} plus {us:,} in the US is more than global_tpp {g:,}")
     return g, t1, us, d
 
 

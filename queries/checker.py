@@ -21,6 +21,7 @@ the words are re-derived by walking the rules against that evaluator's model. La
 from the question and compared: any difference anywhere is reported with its path. A decision document's answer
 fields (licence required, routes, reasons, ...) must be the ones its proof gives.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,11 +46,11 @@ from .proof_v2 import SECTIONS, WORDS, BadValue, from_v2, to_v2
 from .reform import RULE_OPS, Reform, ReformError, parse_operations
 
 # Bounds on what the checker reads and does (a proof of a shipped case is far below each).
-MAX_NODES = 200_000         # JSON values in a document
-MAX_DEPTH = 100             # nesting of JSON arrays and objects
-MAX_STRING = 50_000         # characters in one string
-MAX_INT = 10**40            # magnitude of an integer (TPP, operations, dates are far below)
-CPU_SECONDS = 30.0          # process time for one check, evaluation included
+MAX_NODES = 200_000  # JSON values in a document
+MAX_DEPTH = 100  # nesting of JSON arrays and objects
+MAX_STRING = 50_000  # characters in one string
+MAX_INT = 10**40  # magnitude of an integer (TPP, operations, dates are far below)
+CPU_SECONDS = 30.0  # process time for one check, evaluation included
 MODEL_BUDGET = Budget(max_rows=200_000, cpu_seconds=CPU_SECONDS)
 NODE_KINDS = ("rule", "ref", "fact", "not", "assign", "compare", "refutation")
 MODES = ("as_published", "as_enforced")
@@ -95,6 +96,7 @@ def _brief(value, limit: int = 120) -> str:
 
 
 # ---- the document's shape
+
 
 def _scan(doc) -> None:
     """Only JSON values, within the size and depth bounds (iterative: a deep document cannot overflow the stack)."""
@@ -142,6 +144,7 @@ def _schema_errors(doc: dict, version: str = FORMAT) -> None:
             _SCHEMA[version] = None
         else:
             from pathlib import Path
+
             schema = json.loads((Path(__file__).parent / "schemas" / f"{version}.json").read_text(encoding="utf-8"))
             _SCHEMA[version] = jsonschema.Draft202012Validator(schema)
     validator = _SCHEMA[version]
@@ -161,8 +164,9 @@ def _need(path: str, node: dict, key: str, types, what: str):
     if key not in node:
         raise BadStep(path, f"malformed: missing field {key!r}")
     v = node[key]
-    if not isinstance(v, types) or (isinstance(v, bool) and bool not in (types if isinstance(types, tuple)
-                                                                         else (types,))):
+    if not isinstance(v, types) or (
+        isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,))
+    ):
         raise BadStep(f"{path}.{key}", f"malformed: must be {what}, not {_brief(v)}")
     return v
 
@@ -249,13 +253,15 @@ class _ModelEngine:
             rows = index.get(args[0], [])
         else:
             rows = self.model.rows(pred)
-        return sorted({r for r in rows if len(r) == len(args) and all(a is None or a == v for a, v in zip(args, r))},
-                      key=repr)
+        return sorted(
+            {r for r in rows if len(r) == len(args) and all(a is None or a == v for a, v in zip(args, r))}, key=repr
+        )
 
 
 @dataclass
 class _Question:
     """What a ProofBuilder reads of a case, taken from the proof's question."""
+
     id: str
     source: str
     as_of: dt.date
@@ -303,14 +309,15 @@ class _Checker:
         conclusions = _need("", d, "conclusions", list, "a list of proofs")
         refutations = _need("", d, "refutations", list, "a list of refutations")
         self.question(q)
-        nodes = [(f"conclusions[{i}]", n) for i, n in enumerate(conclusions)] + \
-                [(f"refutations[{i}]", n) for i, n in enumerate(refutations)]
+        nodes = [(f"conclusions[{i}]", n) for i, n in enumerate(conclusions)] + [
+            (f"refutations[{i}]", n) for i, n in enumerate(refutations)
+        ]
         for path, node in nodes:
             _shape(path, node)
-        for path, node in nodes[:len(conclusions)]:
+        for path, node in nodes[: len(conclusions)]:
             if node.get("kind") != "rule":
                 self.fail(path, "a conclusion is a full rule application (kind 'rule')")
-        for path, node in nodes[len(conclusions):]:
+        for path, node in nodes[len(conclusions) :]:
             if node.get("kind") != "refutation":
                 self.fail(path, "a refutation has kind 'refutation'")
         # the rules and facts the question names
@@ -319,8 +326,11 @@ class _Checker:
         except ReformError as e:
             self.fail("question.what_if", str(e))
         if d["ruleset_version"] != self.program.version:
-            self.fail("ruleset_version", f"made with rule set {d['ruleset_version']}, installed rules are "
-                                         f"{self.program.version}" + (" under this reform" if self.described else ""))
+            self.fail(
+                "ruleset_version",
+                f"made with rule set {d['ruleset_version']}, installed rules are "
+                f"{self.program.version}" + (" under this reform" if self.described else ""),
+            )
         key = (id(self.onto), self.program.version, self.reform.key, tuple(sorted(map(repr, self.inputs))))
         if key in _MODELS and _MODELS[key][0] is self.onto and _MODELS[key][1] is self.program:
             _, _, self.base, self.model, engine = _MODELS[key]
@@ -358,15 +368,17 @@ class _Checker:
         _schema_errors(d, V2)
         words = _need("", d, "words", str, "a words version")
         if words != WORDS:
-            self.fail("words", f"written in the wording {_brief(words)}; this checker renders {WORDS!r}, so its "
-                               "sentences cannot be compared (decide the case again for a proof in these words)")
+            self.fail(
+                "words",
+                f"written in the wording {_brief(words)}; this checker renders {WORDS!r}, so its "
+                "sentences cannot be compared (decide the case again for a proof in these words)",
+            )
         q = _need("", d, "question", dict, "an object")
         for section in SECTIONS:
             _need("", d, section, dict, "an object keyed by atom")
         program = self.program
         try:
-            ops = parse_operations([{o["op"]: o["args"]} for o in q["what_if"]], "proof", "question.what_if",
-                                   self.onto)
+            ops = parse_operations([{o["op"]: o["args"]} for o in q["what_if"]], "proof", "question.what_if", self.onto)
             program = Reform(ops).program(program)
         except (ReformError, RecursionError, KeyError, TypeError):
             pass  # the question's check reports it
@@ -405,16 +417,26 @@ class _Checker:
             if tuple(fact) in self.inputs:
                 self.fail(f"question.inputs[{i}]", f"{_show(fact)} is given twice")
             self.inputs.add(tuple(fact))
-        for pred, value, name in (("case", None, "case"), ("as_of", ontology.date_number(day), "as_of"),
-                                  ("mode", mode, "mode")):
+        for pred, value, name in (
+            ("case", None, "case"),
+            ("as_of", ontology.date_number(day), "as_of"),
+            ("mode", mode, "mode"),
+        ):
             given = [f for f in self.inputs if f[0] == pred]
             wanted = (pred, case) if value is None else (pred, case, value)
             if given != [wanted]:
-                self.fail(f"question.{name}", f"the question says {_brief(q[name])} but its inputs give "
-                                              f"{', '.join(_show(f) for f in given) or 'none'}")
+                self.fail(
+                    f"question.{name}",
+                    f"the question says {_brief(q[name])} but its inputs give "
+                    f"{', '.join(_show(f) for f in given) or 'none'}",
+                )
         for i, o in enumerate(what_if):
-            if not isinstance(o, dict) or set(o) != {"op", "args"} or not isinstance(o["op"], str) \
-                    or not isinstance(o["args"], dict):
+            if (
+                not isinstance(o, dict)
+                or set(o) != {"op", "args"}
+                or not isinstance(o["op"], str)
+                or not isinstance(o["args"], dict)
+            ):
                 self.fail(f"question.what_if[{i}]", "malformed: an operation is {op: name, args: {field: value}}")
         try:
             ops = parse_operations([{o["op"]: o["args"]} for o in what_if], "proof", "question.what_if", self.onto)
@@ -448,8 +470,11 @@ class _Checker:
                 self.fail(path, f"{_show(key)} is not an input of the question nor a base fact of the ontology")
             expected = self.builder.fact(key[0], key[1:])["source"]
             if node["source"] != expected:
-                self.fail(f"{path}.source", f"the source of {_show(key)} is {_brief(expected, 300)}, the proof says "
-                                            f"{_brief(node['source'], 300)}")
+                self.fail(
+                    f"{path}.source",
+                    f"the source of {_show(key)} is {_brief(expected, 300)}, the proof says "
+                    f"{_brief(node['source'], 300)}",
+                )
             if set(node) != {"kind", "atom", "source"}:
                 self.fail(path, f"unexpected fields {sorted(set(node) - {'kind', 'atom', 'source'})}")
             return
@@ -476,12 +501,13 @@ class _Checker:
         rule, b = self._application(path, node)
         sentence = fill(rule.says, b, self.onto)
         if node["sentence"] != sentence:
-            self.fail(f"{path}.sentence", f"rule {rule.id} under these bindings says {sentence!r}, the proof says "
-                                          f"{node['sentence']!r}")
+            self.fail(
+                f"{path}.sentence",
+                f"rule {rule.id} under these bindings says {sentence!r}, the proof says {node['sentence']!r}",
+            )
         premises = node["premises"]
         if len(premises) != len(rule.body):
-            self.fail(path, f"rule {rule.id} has {len(rule.body)} conditions, the proof gives {len(premises)} "
-                            "premises")
+            self.fail(path, f"rule {rule.id} has {len(rule.body)} conditions, the proof gives {len(premises)} premises")
         for i, (lit, premise) in enumerate(zip(rule.body, premises)):
             self._premise(f"{path}.premises[{i}]", lit, premise, b)
         if not self.model.holds(key[0], key[1:]):
@@ -493,18 +519,24 @@ class _Checker:
         try:
             rule = self.program.rule(node["rule"])
         except KeyError:
-            self.fail(f"{path}.rule", f"no rule {node['rule']!r} in the rules" +
-                      (" under this reform" if self.described else ""))
+            self.fail(
+                f"{path}.rule",
+                f"no rule {node['rule']!r} in the rules" + (" under this reform" if self.described else ""),
+            )
         b = node["bindings"]
         if node["citations"] != list(rule.cites):
-            self.fail(f"{path}.citations", f"citations {node['citations']} do not match rule {rule.id}: "
-                                           f"{list(rule.cites)}")
+            self.fail(
+                f"{path}.citations", f"citations {node['citations']} do not match rule {rule.id}: {list(rule.cites)}"
+            )
         variables = set(rule.head.vars()) | {v for lit in rule.body for v in lit.vars()}
         if set(b) - variables:
             self.fail(f"{path}.bindings", f"binds {sorted(set(b) - variables)}, which rule {rule.id} does not use")
         if _ground(rule.head, b) != list(node["atom"]):
-            self.fail(path, f"rule {rule.id} under these bindings concludes {_show(_ground(rule.head, b))}, "
-                            f"not {_show(node['atom'])}")
+            self.fail(
+                path,
+                f"rule {rule.id} under these bindings concludes {_show(_ground(rule.head, b))}, "
+                f"not {_show(node['atom'])}",
+            )
         return rule, b
 
     def _premise(self, path: str, lit, premise: dict, b: dict) -> None:
@@ -525,18 +557,22 @@ class _Checker:
                 self.fail(path, f"'not {_show(expected)}' has an unbound argument")
             why = self.x.why_not(expected[0], tuple(expected[1:])).text
             if premise["why_not"] != why:
-                self.fail(f"{path}.why_not", f"the rules say why not {_show(expected)}: {why!r}, the proof says "
-                                             f"{premise['why_not']!r}")
+                self.fail(
+                    f"{path}.why_not",
+                    f"the rules say why not {_show(expected)}: {why!r}, the proof says {premise['why_not']!r}",
+                )
         elif isinstance(lit, Assign):
             self.tick()
             value = self._eval(path, lit.expr, b)
             if kind != "assign":
                 self.fail(path, f"the rule computes {lit} here, the proof gives a {kind!r} node")
             if premise["condition"] != str(lit) or premise["var"] != lit.var.name:
-                self.fail(path, f"the rule's condition is {str(lit)!r} (variable {lit.var.name}), the proof says "
-                                f"{premise['condition']!r} (variable {premise['var']})")
-            if premise["value"] != value or b.get(lit.var.name) != value or \
-                    type(premise["value"]) is not type(value):
+                self.fail(
+                    path,
+                    f"the rule's condition is {str(lit)!r} (variable {lit.var.name}), the proof says "
+                    f"{premise['condition']!r} (variable {premise['var']})",
+                )
+            if premise["value"] != value or b.get(lit.var.name) != value or type(premise["value"]) is not type(value):
                 self.fail(path, f"{lit} gives {value!r}, the proof says {premise.get('value')!r}")
         else:
             self.tick()
@@ -544,11 +580,17 @@ class _Checker:
             if kind != "compare":
                 self.fail(path, f"the rule compares {lit} here, the proof gives a {kind!r} node")
             if premise["condition"] != str(lit) or premise["op"] != lit.op:
-                self.fail(path, f"the rule's condition is {str(lit)!r} (operator {lit.op}), the proof says "
-                                f"{premise['condition']!r} (operator {premise['op']})")
+                self.fail(
+                    path,
+                    f"the rule's condition is {str(lit)!r} (operator {lit.op}), the proof says "
+                    f"{premise['condition']!r} (operator {premise['op']})",
+                )
             if premise["left"] != left or premise["right"] != right:
-                self.fail(path, f"{lit} compares {left!r} with {right!r}, the proof says "
-                                f"{premise['left']!r} and {premise['right']!r}")
+                self.fail(
+                    path,
+                    f"{lit} compares {left!r} with {right!r}, the proof says "
+                    f"{premise['left']!r} and {premise['right']!r}",
+                )
             if not _compare(lit.op, left, right):
                 self.fail(path, f"{left!r} {lit.op} {right!r} does not hold")
 
@@ -574,13 +616,31 @@ class _Checker:
     def _same_refutation(self, path: str, node: dict, expected: dict) -> None:
         """Every field a reader reads must be the one the rules give; premises and blocking proofs are checked."""
         self.tick()
-        for key in ("atom", "reason", "category", "rule", "citations", "bindings", "failed_at", "condition",
-                    "values", "tried", "obstacles"):
+        for key in (
+            "atom",
+            "reason",
+            "category",
+            "rule",
+            "citations",
+            "bindings",
+            "failed_at",
+            "condition",
+            "values",
+            "tried",
+            "obstacles",
+        ):
             if node.get(key) != expected.get(key):
-                what = {"reason": "the reason", "category": "the category", "tried": "the rules tried",
-                    "obstacles": "the list of every obstacle"}.get(key, key)
-                self.fail(f"{path}.{key}", f"{what} is {_brief(expected.get(key), 300)} by the rules, the proof "
-                                           f"says {_brief(node.get(key), 300)}")
+                what = {
+                    "reason": "the reason",
+                    "category": "the category",
+                    "tried": "the rules tried",
+                    "obstacles": "the list of every obstacle",
+                }.get(key, key)
+                self.fail(
+                    f"{path}.{key}",
+                    f"{what} is {_brief(expected.get(key), 300)} by the rules, the proof "
+                    f"says {_brief(node.get(key), 300)}",
+                )
         extra = set(node) - set(expected)
         if extra:
             self.fail(path, f"fields the refutation does not have: {sorted(extra)}")
@@ -611,8 +671,11 @@ class _Checker:
         if "blocked_by" in expected:
             blocker = node["blocked_by"]
             if blocker.get("atom") != expected["blocked_by"]["atom"]:
-                self.fail(f"{path}.blocked_by", f"what blocks the condition is {_show(expected['blocked_by']['atom'])}"
-                                                f", the proof says {_show(blocker.get('atom'))}")
+                self.fail(
+                    f"{path}.blocked_by",
+                    f"what blocks the condition is {_show(expected['blocked_by']['atom'])}"
+                    f", the proof says {_show(blocker.get('atom'))}",
+                )
             self.node(f"{path}.blocked_by", blocker)
 
     # ---- the document as a whole
@@ -620,8 +683,10 @@ class _Checker:
     def whole(self, conclusions: list, refutations: list) -> None:
         """The document rebuilt from its question and goals must be the document: nothing added or changed."""
         builder = ProofBuilder(self.x, self.case, self.reform)  # fresh: the producer's order of proving
-        rebuilt = builder.document([(n["atom"][0], tuple(n["atom"][1:])) for n in conclusions],
-                                        [(n["atom"][0], tuple(n["atom"][1:])) for n in refutations])
+        rebuilt = builder.document(
+            [(n["atom"][0], tuple(n["atom"][1:])) for n in conclusions],
+            [(n["atom"][0], tuple(n["atom"][1:])) for n in refutations],
+        )
         rebuilt["question"]["source"] = self.doc["question"]["source"]
         difference = _difference("", self.doc, json.loads(json.dumps(rebuilt)))
         if difference:
@@ -665,9 +730,29 @@ def _difference(path: str, given, expected) -> tuple[str, str] | None:
 
 # ---- a decision document (`aidkb decide --json`)
 
-DECISION_FIELDS = {"id", "title", "as_of", "mode", "regime", "status", "license_required", "authorized_by",
-                   "not_available", "uncertain", "red_flags", "review_policy", "obligations", "citations", "reasons",
-                   "caveats", "no_licence_because", "what_if", "ruleset_version", "proof", "obstacles"}
+DECISION_FIELDS = {
+    "id",
+    "title",
+    "as_of",
+    "mode",
+    "regime",
+    "status",
+    "license_required",
+    "authorized_by",
+    "not_available",
+    "uncertain",
+    "red_flags",
+    "review_policy",
+    "obligations",
+    "citations",
+    "reasons",
+    "caveats",
+    "no_licence_because",
+    "what_if",
+    "ruleset_version",
+    "proof",
+    "obstacles",
+}
 
 
 def _contested_caveats(checker: _Checker, outcome: dict, c: str) -> list[str]:
@@ -679,32 +764,43 @@ def _contested_caveats(checker: _Checker, outcome: dict, c: str) -> list[str]:
 
     onto, inputs = checker.onto, checker.inputs
     on = ontology.date_number(checker.case.as_of)
-    involved = {f[2] for f in inputs if f[0] in ("destination", "hq", "declared_parent_hq")} | \
-               {f[3] for f in inputs if f[0] == "entity_hq"}
+    involved = {f[2] for f in inputs if f[0] in ("destination", "hq", "declared_parent_hq")} | {
+        f[3] for f in inputs if f[0] == "entity_hq"
+    }
 
     def key(o: dict) -> tuple:
-        return (o["required"], tuple(o["authorized"]),
-                tuple(sorted(a[1] for a in o["answers"]["uncertain_route"])), o["review_policy"])
+        return (
+            o["required"],
+            tuple(o["authorized"]),
+            tuple(sorted(a[1] for a in o["answers"]["uncertain_route"])),
+            o["review_policy"],
+        )
 
     out = []
     for m in onto.memberships:
         if not (m.grade == "U" and m.code in involved and m.valid_from <= on < m.valid_to):
             continue
         checker.tick()
-        without = parse_operations([{"remove_from_group": {"country": m.code, "group": m.group}}], "proof",
-                                   "contested listing", onto)
+        without = parse_operations(
+            [{"remove_from_group": {"country": m.code, "group": m.group}}], "proof", "contested listing", onto
+        )
         reform = Reform(checker.reform.operations + without)
         model = Model(checker.program, list(reform.apply(onto.facts())) + list(inputs), MODEL_BUDGET)
-        other = read_outcome(Explainer(_ModelEngine(model, checker.program), checker.program, onto),
-                         checker.program, onto, c)
+        other = read_outcome(
+            Explainer(_ModelEngine(model, checker.program), checker.program, onto), checker.program, onto, c
+        )
         head = f"Contested listing: {onto.countries[m.code]} ({m.code}) in {m.group} ({m.citation}): {m.note}."
         if key(other) == key(outcome):
             out.append(f"{head} Without that listing the answer is the same.")
         else:
-            text = Decision.outcome_text(types.SimpleNamespace(  # type: ignore[arg-type]  # the fields it reads
-                license_required=other["required"], authorized_by=other["authorized"],
-                uncertain={a[1]: "" for a in other["answers"]["uncertain_route"]},
-                review_policy=other["review_policy"]))
+            text = Decision.outcome_text(
+                types.SimpleNamespace(  # type: ignore[arg-type]  # the fields it reads
+                    license_required=other["required"],
+                    authorized_by=other["authorized"],
+                    uncertain={a[1]: "" for a in other["answers"]["uncertain_route"]},
+                    review_policy=other["review_policy"],
+                )
+            )
             out.append(f"{head} Without that listing the answer would differ: {text}.")
     return out
 
@@ -726,11 +822,16 @@ def _answers(checker: _Checker, decision: dict) -> None:
     answers, required, conclusions, failed = o["answers"], o["required"], o["conclusions"], o["failed"]
     given = [n["atom"] for n in proof["conclusions"]]
     if given != [[p, *a] for p, a in conclusions]:
-        checker.fail("proof.conclusions", "the decision's proof must prove every answer the rules give, in order: "
-                     + ", ".join(_show([p, *a]) for p, a in conclusions))
+        checker.fail(
+            "proof.conclusions",
+            "the decision's proof must prove every answer the rules give, in order: "
+            + ", ".join(_show([p, *a]) for p, a in conclusions),
+        )
     if [n["atom"] for n in proof["refutations"]] != [[p, *a] for p, a in failed]:
-        checker.fail("proof.refutations", "the decision's proof must refute "
-                     + (", ".join(_show([p, *a]) for p, a in failed) or "nothing"))
+        checker.fail(
+            "proof.refutations",
+            "the decision's proof must refute " + (", ".join(_show([p, *a]) for p, a in failed) or "nothing"),
+        )
     nodes = proof["conclusions"]
     status = [n["sentence"] for (p, _), n in zip(conclusions, nodes) if p == "status"]
     stated = [n["sentence"] for (p, _), n in zip(conclusions, nodes) if p == "caveat"]
@@ -738,24 +839,38 @@ def _answers(checker: _Checker, decision: dict) -> None:
     rules_used = fired + [r for n in proof["refutations"] for r in rules_in(n, program)]
     bound = [(program.rule(n["rule"]), n["bindings"]) for n in nodes + proof["refutations"] if n.get("rule")]
     expected = {
-        "id": c, "as_of": q["as_of"], "mode": q["mode"], "ruleset_version": proof["ruleset_version"],
+        "id": c,
+        "as_of": q["as_of"],
+        "mode": q["mode"],
+        "ruleset_version": proof["ruleset_version"],
         "what_if": checker.described,
         "regime": answers["regime"][0][1] if answers["regime"] else "undetermined",
         "status": " ".join(dict.fromkeys(status)) or "legal status unknown on this date",
-        "license_required": required, "authorized_by": o["authorized"],
+        "license_required": required,
+        "authorized_by": o["authorized"],
         "not_available": {a[1]: n["reason"] for (_, a), n in zip(failed, proof["refutations"])} if required else {},
-        **({"obstacles": {a[1]: obstacles_of(n) for (_, a), n in zip(failed, proof["refutations"])} if required
-            else {}} if "obstacles" in fields else {}),
+        **(
+            {
+                "obstacles": {a[1]: obstacles_of(n) for (_, a), n in zip(failed, proof["refutations"])}
+                if required
+                else {}
+            }
+            if "obstacles" in fields
+            else {}
+        ),
         "uncertain": {a[1]: checker.full[("uncertain_route", *a)][1]["sentence"] for a in answers["uncertain_route"]},
         "red_flags": sorted({a[1] for a in answers["red_flag"]}),
         "review_policy": o["review_policy"],
         "obligations": sorted({a[1] for a in answers["obligation"]}),
         "citations": list(dict.fromkeys(cite for rule in rules_used for cite in rule.cites)),
-        "reasons": [{"conclusion": _label(p, a), "rule": n["rule"], "citations": n["citations"], "text": n["sentence"]}
-                    for (p, a), n in zip(conclusions, nodes) if p not in ("status", "caveat")],
+        "reasons": [
+            {"conclusion": _label(p, a), "rule": n["rule"], "citations": n["citations"], "text": n["sentence"]}
+            for (p, a), n in zip(conclusions, nodes)
+            if p not in ("status", "caveat")
+        ],
         "no_licence_because": None if required else proof["refutations"][0]["reason"],
         "caveats": list(dict.fromkeys(stated + _caveats(fired, bound, checker.onto, checker.case)))
-                   + _contested_caveats(checker, o, c),
+        + _contested_caveats(checker, o, c),
     }
     for key, value in expected.items():
         if decision[key] != value or type(decision[key]) is not type(value):
@@ -782,18 +897,25 @@ def check_proof(doc, program: Program | None = None, onto: ontology.Ontology | N
     except BadStep as e:
         return CheckResult(False, checker.steps, _keyed(str(e), checker.keys), checker.described)
     except RecursionError:
-        return CheckResult(False, checker.steps, "error: the document is nested too deeply to check",
-                           checker.described)
+        return CheckResult(False, checker.steps, "error: the document is nested too deeply to check", checker.described)
     except (AidkbError, ArithmeticError, TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
-        return CheckResult(False, checker.steps, f"error: the document cannot be checked ({type(e).__name__}: "
-                                                 f"{_brief(str(e))})", checker.described)
-    old = None if checker.written is not None else (f"a {FORMAT} document (the previous format), checked as "
-                                                    f"written; `aidkb convert-proof` writes it as {V2}")
+        return CheckResult(
+            False,
+            checker.steps,
+            f"error: the document cannot be checked ({type(e).__name__}: {_brief(str(e))})",
+            checker.described,
+        )
+    old = (
+        None
+        if checker.written is not None
+        else (f"a {FORMAT} document (the previous format), checked as written; `aidkb convert-proof` writes it as {V2}")
+    )
     return CheckResult(True, checker.steps, None, checker.described, old)
 
 
 def _keyed(error: str, keys: dict[str, list[str]]) -> str:
     """A path into the proof tree as the proof.v2 document's: conclusions[2] is conclusions["<its atom>"]."""
+
     def key(m: re.Match) -> str:
         names = keys.get(m.group(2), [])
         i = int(m.group(3))
@@ -821,12 +943,17 @@ def check_bounded(doc, seconds: float = 2 * CPU_SECONDS) -> CheckResult:
         try:
             return worker.call(check_proof, doc)
         except DeadlineExceeded:
-            return CheckResult(False, 0, f"error: the check did not finish within {seconds:g} s (the rules the "
-                                         "proof carries do not reach a fixpoint in time)")
+            return CheckResult(
+                False,
+                0,
+                f"error: the check did not finish within {seconds:g} s (the rules the "
+                "proof carries do not reach a fixpoint in time)",
+            )
 
 
-def check_text(text: str, program: Program | None = None, onto: ontology.Ontology | None = None,
-               seconds: float = 2 * CPU_SECONDS) -> CheckResult:
+def check_text(
+    text: str, program: Program | None = None, onto: ontology.Ontology | None = None, seconds: float = 2 * CPU_SECONDS
+) -> CheckResult:
     """Check a document given as JSON text (a `decide --json` or `explain --format json` output)."""
     try:
         doc = json.loads(text)

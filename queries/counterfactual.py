@@ -6,6 +6,7 @@ that still fits, the largest year-to-date figure that still leaves room) by bise
 Only if no single change works are pairs tried. Every counterfactual returned has been verified by asking the
 engine the goal on the changed case.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,8 +35,9 @@ class Change:
         if self.field == "flags":
             new, old = set(self.new), set(self.old)  # type: ignore[call-overload]  # flags: lists of ids
             added, removed = new - old, old - new
-            return "; ".join([f"fact {f} added" for f in sorted(added)]
-                             + [f"fact {f} removed" for f in sorted(removed)])
+            return "; ".join(
+                [f"fact {f} added" for f in sorted(added)] + [f"fact {f} removed" for f in sorted(removed)]
+            )
         return f"{self.field}: {_show(self.old, onto)} -> {self.label or _show(self.new, onto)}"
 
 
@@ -49,13 +51,20 @@ class Counterfactual:
         return f"{text} ({self.note})" if self.note else text
 
     def to_json(self) -> dict:
-        return {"changes": [{"field": c.field, "from": c.old, "to": c.new, **({"as": c.label} if c.label else {})}
-                            for c in self.changes], "note": self.note, "verified": True}
+        return {
+            "changes": [
+                {"field": c.field, "from": c.old, "to": c.new, **({"as": c.label} if c.label else {})}
+                for c in self.changes
+            ],
+            "note": self.note,
+            "verified": True,
+        }
 
 
 @dataclass
 class Searched:
     """What a counterfactual search found, and how many variants of the case it asked about."""
+
     found: list[Counterfactual]
     tried: int
 
@@ -153,7 +162,6 @@ class Search:
                 hi = mid
         return lo
 
-
     def boundaries(self, field: str, low: int, high: int, bases: list[tuple]) -> list[int | None]:
         """For each list of changes in `bases`, boundary(field, low, high) with those changes made too: the
         bisections run side by side, one query per round for all of them."""
@@ -174,8 +182,41 @@ class Search:
 
 # Representatives of a class of countries, best known first (a class is named by its listings, not by the
 # first country of the alphabet).
-PREFERRED = ("BR", "IN", "MY", "VN", "MX", "ID", "TH", "SA", "AE", "IL", "DE", "FR", "JP", "GB", "KR", "CA", "AU",
-             "SG", "TW", "CN", "MO", "HK", "RU", "IR", "KP", "CU", "SY", "BY", "VE", "CY", "KH", "NI", "ET")
+PREFERRED = (
+    "BR",
+    "IN",
+    "MY",
+    "VN",
+    "MX",
+    "ID",
+    "TH",
+    "SA",
+    "AE",
+    "IL",
+    "DE",
+    "FR",
+    "JP",
+    "GB",
+    "KR",
+    "CA",
+    "AU",
+    "SG",
+    "TW",
+    "CN",
+    "MO",
+    "HK",
+    "RU",
+    "IR",
+    "KP",
+    "CU",
+    "SY",
+    "BY",
+    "VE",
+    "CY",
+    "KH",
+    "NI",
+    "ET",
+)
 TIER_OF = {"Supp5A": 1, "D5": 3, "Macau": 3}
 
 
@@ -216,10 +257,15 @@ def _options(case: Case, onto: ontology.Ontology, countries: list[str] | None = 
     classes = country_classes(case, onto)
     countries = countries or country_candidates(case, onto)
     label = {c: classes.get(c, "") for c in countries}
-    out = [Change("destination", case.destination, c, label[c]) for c in countries
-           if c not in (case.destination, "US")]  # shipping to the US is not an export
-    out += [Change(f, getattr(case, f), c, label[c]) for f in ("hq", "parent_hq") for c in countries
-            if c != getattr(case, f)]
+    out = [
+        Change("destination", case.destination, c, label[c]) for c in countries if c not in (case.destination, "US")
+    ]  # shipping to the US is not an export
+    out += [
+        Change(f, getattr(case, f), c, label[c])
+        for f in ("hq", "parent_hq")
+        for c in countries
+        if c != getattr(case, f)
+    ]
     out += [Change("end_use", case.end_use, u) for u in END_USES if u != case.end_use]
     if case.training_ops is not None:
         out.append(Change("weights_published", case.weights_published, not case.weights_published))
@@ -229,9 +275,11 @@ def _options(case: Case, onto: ontology.Ontology, countries: list[str] | None = 
     return out
 
 
-NUMERIC = (("quantity", 1, "the largest quantity for which it holds"),
-           ("consignee_ytd", 0, "the largest year-to-date LPP figure for which it holds"),
-           ("country_allocated", 0, "the largest figure already counted for which it holds"))
+NUMERIC = (
+    ("quantity", 1, "the largest quantity for which it holds"),
+    ("consignee_ytd", 0, "the largest year-to-date LPP figure for which it holds"),
+    ("country_allocated", 0, "the largest figure already counted for which it holds"),
+)
 
 
 def single_changes(case: Case, search: Search, onto: ontology.Ontology) -> list[Counterfactual]:
@@ -265,18 +313,21 @@ def paired_changes(case: Case, search: Search, onto: ontology.Ontology, limit: i
                 out.append(Counterfactual((change, Change(field, current, best)), note))
     # every pair of other inputs (countries by class), in batches, until enough are found
     order = {"destination": 0, "hq": 0, "parent_hq": 0, "end_use": 1, "weights_published": 1, "flags": 2}
-    pairs = sorted(((a, b) for a, b in itertools.combinations(options, 2) if a.field != b.field),
-                   key=lambda p: max(order.get(p[0].field, 3), order.get(p[1].field, 3)))[:MAX_PAIRS]
+    pairs = sorted(
+        ((a, b) for a, b in itertools.combinations(options, 2) if a.field != b.field),
+        key=lambda p: max(order.get(p[0].field, 3), order.get(p[1].field, 3)),
+    )[:MAX_PAIRS]
     for start in range(0, len(pairs), PAIR_BATCH):
         if len(out) >= limit:
             break
-        batch = pairs[start:start + PAIR_BATCH]
+        batch = pairs[start : start + PAIR_BATCH]
         out += [Counterfactual(pair) for pair, ok in zip(batch, search.screen([list(p) for p in batch])) if ok]
     return out
 
 
-def search_counterfactuals(case: Case, goal: tuple[str, tuple], onto: ontology.Ontology | None = None,
-                           limit: int = 6) -> Searched:
+def search_counterfactuals(
+    case: Case, goal: tuple[str, tuple], onto: ontology.Ontology | None = None, limit: int = 6
+) -> Searched:
     """Subset-minimal changes that make `goal` hold, single changes first, each verified; with the number of
     variants of the case the search asked about."""
     onto = onto or ontology.load()
@@ -287,7 +338,8 @@ def search_counterfactuals(case: Case, goal: tuple[str, tuple], onto: ontology.O
     return Searched(found[:limit], search.tried)
 
 
-def counterfactuals(case: Case, goal: tuple[str, tuple], onto: ontology.Ontology | None = None,
-                    limit: int = 6) -> list[Counterfactual]:
+def counterfactuals(
+    case: Case, goal: tuple[str, tuple], onto: ontology.Ontology | None = None, limit: int = 6
+) -> list[Counterfactual]:
     """Subset-minimal changes that make `goal` hold, single changes first, each verified."""
     return search_counterfactuals(case, goal, onto, limit).found

@@ -1,5 +1,6 @@
 """Deciding a case: licence required or not, the routes that authorise it, the routes that do not and why,
 red flags, review policy, the provisions that decide it, and the rule's legal status on the date asked."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,6 +47,7 @@ def engine_for(reform: Reform, program: Program | None = None) -> Engine:
 @dataclass
 class Reason:
     """A conclusion the rules reached, in the rule's words, with its rule id and citations."""
+
     conclusion: str
     rule: str
     citations: list[str]
@@ -90,8 +92,9 @@ class Decision:
         """The rules the proof was made with; a decision sent from another process (which leaves its rules
         behind: they weigh six times the rest) gets the installed rules under its what-if again."""
         if self.program is None:
-            ops = parse_operations([{o["op"]: o["args"]} for o in self.proof["question"]["what_if"]], self.id,
-                                   "what_if", ontology.load())
+            ops = parse_operations(
+                [{o["op"]: o["args"]} for o in self.proof["question"]["what_if"]], self.id, "what_if", ontology.load()
+            )
             self.program = Reform(ops).program(baseline_program())
         return self.program
 
@@ -105,8 +108,11 @@ class Decision:
     def outcome_text(self) -> str:
         if not self.license_required:
             return "no licence required"
-        text = "licence required, " + (f"authorized by {', '.join(self.authorized_by)}" if self.authorized_by
-                                        else "no exception or authorization applies")
+        text = "licence required, " + (
+            f"authorized by {', '.join(self.authorized_by)}"
+            if self.authorized_by
+            else "no exception or authorization applies"
+        )
         if self.uncertain:
             text += f"; unclear: {', '.join(sorted(self.uncertain))}"
         return text + (f"; review policy: {self.review_policy}" if self.review_policy else "")
@@ -144,11 +150,13 @@ def contested_listings(case: Case, onto: ontology.Ontology) -> list[ontology.Mem
     return [m for m in onto.memberships if m.grade == "U" and m.code in involved and m.valid_from <= on < m.valid_to]
 
 
-def _contested(case: Case, m: ontology.Membership, program: Program, decision: Decision,
-               onto: ontology.Ontology) -> str:
+def _contested(
+    case: Case, m: ontology.Membership, program: Program, decision: Decision, onto: ontology.Ontology
+) -> str:
     """A caveat on a contested listing: what it rests on, and the answer without it."""
-    without = parse_operations([{"remove_from_group": {"country": m.code, "group": m.group}}], case.source,
-                               "contested listing", onto)
+    without = parse_operations(
+        [{"remove_from_group": {"country": m.code, "group": m.group}}], case.source, "contested listing", onto
+    )
     other = decide(dataclasses.replace(case, what_if=case.what_if + without), program, contested=False)
     head = f"Contested listing: {onto.countries[m.code]} ({m.code}) in {m.group} ({m.citation}): {m.note}."
     if other.outcome() == decision.outcome():
@@ -160,9 +168,10 @@ def read_outcome(x: Explainer, program: Program, onto: ontology.Ontology, c: str
     """What a decision answers, read off a model (pyDatalog, SQL or the checker's bottom-up one): the answer
     rows, the licence, the routes in order, the conclusions to prove and the goals that failed."""
     known = x.engine.arity  # a reform may leave an answer predicate without any rule: then it has no answers
-    answers = {pred: x.ask(pred, (c, None)) if known.get(pred) == 2 else []
-               for pred in ("status", "regime", "authorized", "red_flag", "review", "uncertain_route", "obligation",
-                            "caveat")}
+    answers = {
+        pred: x.ask(pred, (c, None)) if known.get(pred) == 2 else []
+        for pred in ("status", "regime", "authorized", "red_flag", "review", "uncertain_route", "obligation", "caveat")
+    }
     answers["status"] = sorted(answers["status"], key=lambda a: _order(program, "status", a[1]))
     answers["caveat"] = sorted(answers["caveat"], key=lambda a: _order(program, "caveat", a[1]))
     required = known.get("license_required") == 1 and x.ask("license_required", (c,)) != []
@@ -177,9 +186,14 @@ def read_outcome(x: Explainer, program: Program, onto: ontology.Ontology, c: str
         failed = [("authorized", (c, r)) for r in ROUTES if r in onto.authorizations and r not in authorized]
     else:
         failed = [("license_required", (c,))]
-    return {"answers": answers, "required": required, "authorized": authorized, "conclusions": conclusions,
-            "failed": failed,
-            "review_policy": "; ".join(dict.fromkeys(a[1] for a in answers["review"])) or None}
+    return {
+        "answers": answers,
+        "required": required,
+        "authorized": authorized,
+        "conclusions": conclusions,
+        "failed": failed,
+        "review_policy": "; ".join(dict.fromkeys(a[1] for a in answers["review"])) or None,
+    }
 
 
 def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, program: Program) -> Decision:
@@ -191,38 +205,57 @@ def _read(case: Case, x: Explainer, onto: ontology.Ontology, reform: Reform, pro
     answers, required, authorized = o["answers"], o["required"], o["authorized"]
     conclusions, failed = o["conclusions"], o["failed"]
     proof = builder.document(conclusions, failed)
-    status_nodes = proof["conclusions"][:len(answers["status"])]
+    status_nodes = proof["conclusions"][: len(answers["status"])]
 
-    reasons = [Reason(_label(pred, args), n["rule"], n["citations"], n["sentence"])
-               for (pred, args), n in zip(conclusions, proof["conclusions"]) if pred not in ("status", "caveat")]
+    reasons = [
+        Reason(_label(pred, args), n["rule"], n["citations"], n["sentence"])
+        for (pred, args), n in zip(conclusions, proof["conclusions"])
+        if pred not in ("status", "caveat")
+    ]
     stated = [n["sentence"] for (pred, _), n in zip(conclusions, proof["conclusions"]) if pred == "caveat"]
     not_available = {args[1]: n["reason"] for (_, args), n in zip(failed, proof["refutations"]) if required}
     obstacles = {args[1]: obstacles_of(n) for (_, args), n in zip(failed, proof["refutations"]) if required}
     fired = [r for n in proof["conclusions"] for r in rules_in(n, program)]
     rules_used = fired + [r for n in proof["refutations"] for r in rules_in(n, program)]
-    bound = [(program.rule(n["rule"]), n["bindings"]) for n in proof["conclusions"] + proof["refutations"]
-             if n.get("rule")]
+    bound = [
+        (program.rule(n["rule"]), n["bindings"]) for n in proof["conclusions"] + proof["refutations"] if n.get("rule")
+    ]
     return Decision(
-        id=c, title=case.title, as_of=case.as_of.isoformat(), mode=case.mode,
+        id=c,
+        title=case.title,
+        as_of=case.as_of.isoformat(),
+        mode=case.mode,
         regime=answers["regime"][0][1] if answers["regime"] else "undetermined",
         status=" ".join(dict.fromkeys(n["sentence"] for n in status_nodes)) or "legal status unknown on this date",
-        license_required=required, authorized_by=authorized, not_available=not_available,
+        license_required=required,
+        authorized_by=authorized,
+        not_available=not_available,
         uncertain={a[1]: builder.prove("uncertain_route", a)["sentence"] for a in answers["uncertain_route"]},
         red_flags=sorted({a[1] for a in answers["red_flag"]}),
         review_policy=o["review_policy"],
         obligations=sorted({a[1] for a in answers["obligation"]}),
-        citations=list(dict.fromkeys(cite for rule in rules_used for cite in rule.cites)), reasons=reasons,
+        citations=list(dict.fromkeys(cite for rule in rules_used for cite in rule.cites)),
+        reasons=reasons,
         caveats=list(dict.fromkeys(stated + _caveats(fired, bound, onto, case))),
         no_licence_because=None if required else proof["refutations"][0]["reason"],
-        what_if=reform.describe(), ruleset_version=program.version, proof=proof, obstacles=obstacles,
-        program=program)
+        what_if=reform.describe(),
+        ruleset_version=program.version,
+        proof=proof,
+        obstacles=obstacles,
+        program=program,
+    )
 
 
 def _label(pred: str, args: tuple) -> str:
     if pred == "license_required":
         return "licence required"
-    return {"authorized": "authorized by", "red_flag": "red flag", "review": "licence review:",
-            "uncertain_route": "unclear:", "obligation": "obligation:"}[pred] + f" {args[1]}"
+    return {
+        "authorized": "authorized by",
+        "red_flag": "red flag",
+        "review": "licence review:",
+        "uncertain_route": "unclear:",
+        "obligation": "obligation:",
+    }[pred] + f" {args[1]}"
 
 
 def _order(program: Program, pred: str, key: str) -> int:
@@ -239,8 +272,10 @@ def _caveats(rules: list[Rule], bound: list[tuple[Rule, dict]], onto: ontology.O
     out: list[str] = []
     for rule in rules:
         if rule.grade == "U":
-            out.append(f"rule {rule.id} ({', '.join(rule.cites)}) rests on an unverified reading"
-                       + (f": {rule.note}" if rule.note else ""))
+            out.append(
+                f"rule {rule.id} ({', '.join(rule.cites)}) rests on an unverified reading"
+                + (f": {rule.note}" if rule.note else "")
+            )
         elif rule.note:
             out.append(f"rule {rule.id}: {rule.note}")
     on = ontology.date_number(case.as_of)
@@ -249,8 +284,11 @@ def _caveats(rules: list[Rule], bound: list[tuple[Rule, dict]], onto: ontology.O
             if not (isinstance(lit, Positive) and lit.atom.pred == "param_on"):
                 continue
             name = lit.atom.args[1]
-            if isinstance(name, Const) and isinstance(name.value, str) \
-                    and getattr(lit.atom.args[2], "name", None) in bindings:
+            if (
+                isinstance(name, Const)
+                and isinstance(name.value, str)
+                and getattr(lit.atom.args[2], "name", None) in bindings
+            ):
                 p = onto.parameter(name.value, on)
                 if p and p.grade == "U":
                     out.append(f"parameter {p.name} = {p.value} ({p.citation}) is unverified: {p.note}")

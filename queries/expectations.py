@@ -1,4 +1,5 @@
 """Legal tests: compare a Decision with a case file's `expected` block (as `aidkb test` and pytest do)."""
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,7 @@ def mismatches(decision: Decision, expected: dict) -> list[str]:
     for key in ("authorized_by", "red_flags"):
         if key in expected and set(getattr(decision, key)) != set(expected[key] or []):
             out.append(f"{key}: expected {sorted(expected[key] or [])}, got {sorted(getattr(decision, key))}")
-    for route in (expected.get("not_available") or {}):
+    for route in expected.get("not_available") or {}:
         if route not in decision.not_available:
             out.append(f"not_available: expected a reason why {route} is not available, got none")
     if "review_policy" in expected and decision.review_policy != expected["review_policy"]:

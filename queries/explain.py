@@ -6,6 +6,7 @@ a positive atom is a query with the bindings so far, a negated atom a check that
 comparisons are evaluated here on the AST (no eval). The walk that gets furthest is the best partial match;
 its first failing literal gives the reason, in the rule's own words (`? "..."`), with the values.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,9 +60,14 @@ def format_value(name: str, value, onto: ontology.Ontology | None = None, is_dat
 
 
 # The values of a case's enumerated fields (queries/case.py KINDS, MODES, END_USES), in words.
-ENUMERATED = {"transfer_in_country": "in-country transfer", "iaas_service": "IaaS service",
-              "as_published": "as published", "as_enforced": "as enforced", "model_hosting": "model hosting",
-              "ai_model_training_iaas": "AI model training (IaaS)"}
+ENUMERATED = {
+    "transfer_in_country": "in-country transfer",
+    "iaas_service": "IaaS service",
+    "as_published": "as published",
+    "as_enforced": "as enforced",
+    "model_hosting": "model hosting",
+    "ai_model_training_iaas": "AI model training (IaaS)",
+}
 
 
 _ARTICLE = re.compile(r"\b([Aa])n? \{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -90,7 +96,7 @@ def fill(template: str, b: dict, onto: ontology.Ontology | None = None) -> str:
         return format_value(name, b[name], onto, dated and name == "Value")
 
     def article(m: re.Match) -> str:
-        text = value(m.group(2), template[m.end():])
+        text = value(m.group(2), template[m.end() :])
         a = m.group(1) + ("n" if text[:1].lower() in "aeiou" and text[:1] else "")
         return f"{a} {{{m.group(2)}}}"
 
@@ -100,12 +106,13 @@ def fill(template: str, b: dict, onto: ontology.Ontology | None = None) -> str:
 
     template = _OPEN_CLAUSE.sub(open_clause, template)
     template = _ARTICLE.sub(article, template)
-    return PLACEHOLDER.sub(lambda m: value(m.group(1), template[m.end():]), template)
+    return PLACEHOLDER.sub(lambda m: value(m.group(1), template[m.end() :]), template)
 
 
 @dataclass
 class Application:
     """A rule that fired, with one set of bindings under which its whole body holds."""
+
     rule: Rule
     bindings: dict
 
@@ -116,6 +123,7 @@ class Application:
 @dataclass
 class Failure:
     """Why a goal does not hold: the best partial match and its first failing condition."""
+
     goal: str
     text: str
     rule: Rule | None = None
@@ -301,8 +309,12 @@ class Explainer:
                 if nxt is None:
                     continue
                 sub = self.args(lit.atom, b) if isinstance(lit, (Positive, Negative)) else ()
-                if isinstance(lit, Positive) and not lit.unless and depth < MAX_DEPTH \
-                        and self.program.rules_for(lit.atom.pred, len(sub)):
+                if (
+                    isinstance(lit, Positive)
+                    and not lit.unless
+                    and depth < MAX_DEPTH
+                    and self.program.rules_for(lit.atom.pred, len(sub))
+                ):
                     deeper = self.obstacles(lit.atom.pred, sub, depth + 1, memo)
                     if deeper:
                         out += deeper

@@ -1,5 +1,6 @@
 """Explaining a case: for every goal asked (or every conclusion and failed route), the proof or the
 refutation, and for what fails, minimal counterfactuals. The proofs form one checkable proof.v1 document."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,8 +48,10 @@ def goal_atom(case: Case, goal: str, onto: ontology.Ontology) -> tuple[str, tupl
         return f"authorized by {goal.upper()}", ("authorized", (case.id, goal.upper()))
     if goal in onto.red_flags:
         return f"red flag {goal}", ("red_flag", (case.id, goal))
-    raise GoalError(f"unknown goal {goal!r}: choose license_required, a route ({', '.join(ROUTES)}) or a red flag "
-                    f"({', '.join(sorted(onto.red_flags))})")
+    raise GoalError(
+        f"unknown goal {goal!r}: choose license_required, a route ({', '.join(ROUTES)}) or a red flag "
+        f"({', '.join(sorted(onto.red_flags))})"
+    )
 
 
 def explain(case: Case, goal: str | None = None, with_counterfactuals: bool = True) -> Explanation:
@@ -59,8 +62,11 @@ def explain(case: Case, goal: str | None = None, with_counterfactuals: bool = Tr
     c = case.id
     if goal is None:
         wanted: list[tuple[str, tuple[str, tuple]]] = [("licence required", ("license_required", (c,)))]
-        wanted += [(f"authorized by {r}", ("authorized", (c, r))) for r in ROUTES
-                   if decision.license_required or r in decision.authorized_by]
+        wanted += [
+            (f"authorized by {r}", ("authorized", (c, r)))
+            for r in ROUTES
+            if decision.license_required or r in decision.authorized_by
+        ]
         wanted += [(f"red flag {f}", ("red_flag", (c, f))) for f in decision.red_flags]
     else:
         wanted = [goal_atom(case, goal, onto)]

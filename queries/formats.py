@@ -5,6 +5,7 @@ OpenAPI document) imports nothing heavy; a renderer is imported when it is first
 `register` call. Every face (queries.service, and through it `aidkb explain` and `POST /v1/explain`) renders
 through `render`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -17,7 +18,7 @@ from typing import Any
 class Format:
     name: str
     media_type: str
-    renderer: str            # "module:function", called with the Explanation
+    renderer: str  # "module:function", called with the Explanation
     counterfactuals: bool = True  # whether the explanation searches counterfactuals for it
 
     def function(self) -> Callable[[Any], Any]:

@@ -12,6 +12,7 @@ documented set of end-user profiles (GRID_PROFILES). Evaluation is set at a time
 The cause of a flip names the reform operations that bear on it, the rules that fire or no longer fire, and
 the premises (base facts) that changed, read off the two proofs of one representative case.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,6 +51,7 @@ TPP_PER_UNIT = 15_832
 
 class Profile(TypedDict):
     """An end-user profile of the grid (see above)."""
+
     hq: str
     parent: str
     veu: str | None
@@ -57,8 +59,9 @@ class Profile(TypedDict):
     ytd: int
 
 
-GRID_PROFILES: tuple[Profile, ...] = tuple(Profile(hq=h, parent=p, veu=v, quantity=q, ytd=y)
-                                           for h, p in HQ_PARENT for v in VEUS for q in SIZES for y in YTDS)
+GRID_PROFILES: tuple[Profile, ...] = tuple(
+    Profile(hq=h, parent=p, veu=v, quantity=q, ytd=y) for h, p in HQ_PARENT for v in VEUS for q in SIZES for y in YTDS
+)
 OUTCOME_PREDICATES = ("license_required", "authorized", "red_flag", "review")
 STATUSES = ("no licence required", "licence required, authorized", "individual licence needed")
 FLIP_KINDS = ("tighter", "looser", "route-only")
@@ -78,13 +81,16 @@ class Outcome:
     def describe(self) -> str:
         if not self.license_required:
             return "no licence"
-        return "licence; " + (f"authorized by {', '.join(self.authorized)}" if self.authorized else
-                              "individual licence" + (f" ({', '.join(self.review)})" if self.review else ""))
+        return "licence; " + (
+            f"authorized by {', '.join(self.authorized)}"
+            if self.authorized
+            else "individual licence" + (f" ({', '.join(self.review)})" if self.review else "")
+        )
 
 
 @dataclass
 class Flip:
-    key: str                 # case id, or grid key "MY/3A090.a/profile 12"
+    key: str  # case id, or grid key "MY/3A090.a/profile 12"
     country: str
     item: str
     before: Outcome
@@ -104,18 +110,20 @@ class Impact:
     reform: Reform
     compared: int
     flips: list[Flip]
-    evaluated: int           # cases and grid classes actually evaluated under the reform
+    evaluated: int  # cases and grid classes actually evaluated under the reform
     seconds: float
-    as_of: dt.date = GRID_AS_OF      # the grid's date and reading (each case keeps its own)
+    as_of: dt.date = GRID_AS_OF  # the grid's date and reading (each case keeps its own)
     mode: str = "as_published"
     counted: Counter = field(default_factory=Counter)  # baseline outcomes compared: (country, item, status) -> n
 
     def totals(self) -> dict[str, dict[str, int]]:
         tiers = tier_of_countries(Reform(), self.as_of)
-        return {"by_tier": dict(sorted(Counter(f"Tier {tiers.get(f.country, '?')}" for f in self.flips).items())),
-                "by_country": dict(sorted(Counter(f.country for f in self.flips).items())),
-                "by_item": dict(sorted(Counter(f.item for f in self.flips).items())),
-                "by_kind": {k: n for k in FLIP_KINDS if (n := sum(f.kind == k for f in self.flips))}}
+        return {
+            "by_tier": dict(sorted(Counter(f"Tier {tiers.get(f.country, '?')}" for f in self.flips).items())),
+            "by_country": dict(sorted(Counter(f.country for f in self.flips).items())),
+            "by_item": dict(sorted(Counter(f.item for f in self.flips).items())),
+            "by_kind": {k: n for k in FLIP_KINDS if (n := sum(f.kind == k for f in self.flips))},
+        }
 
     def status_totals(self) -> dict[str, dict]:
         """The outcomes compared, counted by licence status before and after the reform: overall, by baseline
@@ -131,8 +139,11 @@ class Impact:
             for (country, item, status), n in sorted(counts.items()):
                 if n:
                     out["all"][status] += n
-                    for part, name in (("by_tier", f"Tier {tiers.get(country, '?')}"), ("by_item", item),
-                                       ("by_country", country)):
+                    for part, name in (
+                        ("by_tier", f"Tier {tiers.get(country, '?')}"),
+                        ("by_item", item),
+                        ("by_country", country),
+                    ):
                         row = out[part].setdefault(name, {s: 0 for s in STATUSES})
                         row[status] += n
             return out
@@ -140,13 +151,29 @@ class Impact:
         return {"before": table(self.counted), "after": table(after)}
 
     def to_json(self) -> dict:
-        return {"reform": self.reform.describe(), "as_of": self.as_of.isoformat(), "mode": self.mode,
-                "compared": self.compared, "evaluated": self.evaluated,
-                "flipped": len(self.flips), "seconds": round(self.seconds, 3), "totals": self.totals(),
-                "status_totals": self.status_totals(),
-                "flips": [{"key": f.key, "country": f.country, "item": f.item, "kind": f.kind,
-                           "before": dataclasses.asdict(f.before), "after": dataclasses.asdict(f.after),
-                           "causes": f.causes} for f in self.flips]}
+        return {
+            "reform": self.reform.describe(),
+            "as_of": self.as_of.isoformat(),
+            "mode": self.mode,
+            "compared": self.compared,
+            "evaluated": self.evaluated,
+            "flipped": len(self.flips),
+            "seconds": round(self.seconds, 3),
+            "totals": self.totals(),
+            "status_totals": self.status_totals(),
+            "flips": [
+                {
+                    "key": f.key,
+                    "country": f.country,
+                    "item": f.item,
+                    "kind": f.kind,
+                    "before": dataclasses.asdict(f.before),
+                    "after": dataclasses.asdict(f.after),
+                    "causes": f.causes,
+                }
+                for f in self.flips
+            ],
+        }
 
 
 Progress = Callable[[str, int, int], None]
@@ -164,27 +191,40 @@ def tier_of_countries(reform: Reform, on: dt.date) -> dict[str, int]:
 
 # ---- outcomes, set at a time
 
-def outcomes(cases: list[Case], reform: Reform, program: Program | None = None, batch: int = 150,
-             progress: Progress | None = None, label: str = "cases") -> dict[str, Outcome]:
+
+def outcomes(
+    cases: list[Case],
+    reform: Reform,
+    program: Program | None = None,
+    batch: int = 150,
+    progress: Progress | None = None,
+    label: str = "cases",
+) -> dict[str, Outcome]:
     """The outcome of every case under the reform from pyDatalog, asserting `batch` cases at a time in one
     engine (the per-case engine's answer; sql_outcomes gives the same set at a time)."""
     program = program or reform.program()
     engine = engine_for(reform, program)
     out: dict[str, Outcome] = {}
     for start in range(0, len(cases), batch):
-        chunk = cases[start:start + batch]
+        chunk = cases[start : start + batch]
         facts = [f for c in chunk for f in c.facts()]
         with engine.facts(facts):
-            rows = {pred: engine.ask(pred, (None,) * (1 if pred == "license_required" else 2))
-                    for pred in OUTCOME_PREDICATES}
+            rows = {
+                pred: engine.ask(pred, (None,) * (1 if pred == "license_required" else 2))
+                for pred in OUTCOME_PREDICATES
+            }
         by_case: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
         for pred, answers in rows.items():
             for row in answers:
                 by_case[row[0]][pred].add(row[1] if len(row) > 1 else True)
         for c in chunk:
             r = by_case.get(c.id, {})
-            out[c.id] = Outcome(bool(r.get("license_required")), tuple(sorted(r.get("authorized", ()))),
-                                tuple(sorted(r.get("red_flag", ()))), tuple(sorted(r.get("review", ()))))
+            out[c.id] = Outcome(
+                bool(r.get("license_required")),
+                tuple(sorted(r.get("authorized", ()))),
+                tuple(sorted(r.get("red_flag", ()))),
+                tuple(sorted(r.get("review", ()))),
+            )
         if progress:
             progress(label, min(start + batch, len(cases)), len(cases))
     return out
@@ -211,8 +251,13 @@ def sql_engine(reform: Reform, program: Program | None = None) -> SqlEngine:
     return engine
 
 
-def sql_outcomes(cases: list[Case], reform: Reform, program: Program | None = None, progress: Progress | None = None,
-                 label: str = "cases") -> dict[str, Outcome]:
+def sql_outcomes(
+    cases: list[Case],
+    reform: Reform,
+    program: Program | None = None,
+    progress: Progress | None = None,
+    label: str = "cases",
+) -> dict[str, Outcome]:
     """The outcome of every case under the reform, all cases at once in the SQL engine (kb/sqlengine.py)."""
     engine = sql_engine(reform, program)
     asked = [p for p in OUTCOME_PREDICATES if p in engine.arity]
@@ -227,8 +272,12 @@ def sql_outcomes(cases: list[Case], reform: Reform, program: Program | None = No
 
 
 def _outcome(r: dict) -> Outcome:
-    return Outcome(bool(r.get("license_required")), tuple(sorted(r.get("authorized", ()))),
-                   tuple(sorted(r.get("red_flag", ()))), tuple(sorted(r.get("review", ()))))
+    return Outcome(
+        bool(r.get("license_required")),
+        tuple(sorted(r.get("authorized", ()))),
+        tuple(sorted(r.get("red_flag", ()))),
+        tuple(sorted(r.get("review", ()))),
+    )
 
 
 def case_outcomes(cases: list[Case], extra: Reform | None = None) -> dict[str, Outcome]:
@@ -237,7 +286,8 @@ def case_outcomes(cases: list[Case], extra: Reform | None = None) -> dict[str, O
     groups: dict[str, list[Case]] = defaultdict(list)
     for c in cases:
         groups[Reform(c.what_if + extra.operations).key].append(
-            dataclasses.replace(c, what_if=c.what_if + extra.operations))
+            dataclasses.replace(c, what_if=c.what_if + extra.operations)
+        )
     out: dict[str, Outcome] = {}
     for group in groups.values():
         out.update(sql_outcomes(group, Reform(group[0].what_if)))
@@ -245,6 +295,7 @@ def case_outcomes(cases: list[Case], extra: Reform | None = None) -> dict[str, O
 
 
 # ---- the grid
+
 
 def _constants(node) -> list:
     if isinstance(node, Const):
@@ -264,8 +315,13 @@ def _constants(node) -> list:
 
 def named_countries(program: Program, onto: ontology.Ontology) -> set[str]:
     """Country codes the rules name as constants (such as "US"): each such country is a class of its own."""
-    return {v for r in program.rules for part in (r.head,) + r.body for v in _constants(part)
-            if isinstance(v, str) and v in onto.countries}
+    return {
+        v
+        for r in program.rules
+        for part in (r.head,) + r.body
+        for v in _constants(part)
+        if isinstance(v, str) and v in onto.countries
+    }
 
 
 def listing_profiles(facts: Iterable[tuple], on: dt.date, named: set[str]) -> dict[str, tuple]:
@@ -285,11 +341,16 @@ def listing_profiles(facts: Iterable[tuple], on: dt.date, named: set[str]) -> di
 FINE_ITEMS = ("3A090.a", "4A090.a")
 FINE_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2500)
 FINE_YTDS = (0, 5_000_000, 10_000_000, 20_000_000, 26_000_000)
-FINE_PROFILES: tuple[Profile, ...] = tuple(Profile(hq=h, parent=p, veu=None, quantity=q, ytd=y)
-                                           for h, p in (("dest", "dest"), ("US", "US"))
-                                           for q in FINE_SIZES for y in FINE_YTDS)
-GRIDS: dict[str, tuple[tuple[str, ...], tuple[Profile, ...]]] = {"standard": (GRID_ITEMS, GRID_PROFILES),
-                                                                 "fine": (FINE_ITEMS, FINE_PROFILES)}
+FINE_PROFILES: tuple[Profile, ...] = tuple(
+    Profile(hq=h, parent=p, veu=None, quantity=q, ytd=y)
+    for h, p in (("dest", "dest"), ("US", "US"))
+    for q in FINE_SIZES
+    for y in FINE_YTDS
+)
+GRIDS: dict[str, tuple[tuple[str, ...], tuple[Profile, ...]]] = {
+    "standard": (GRID_ITEMS, GRID_PROFILES),
+    "fine": (FINE_ITEMS, FINE_PROFILES),
+}
 
 
 @dataclass(frozen=True)
@@ -315,33 +376,52 @@ def grid_size(name: str = "standard") -> int:
     return len(ontology.load().countries) * len(items) * len(profiles)
 
 
-def grid_case(g: GridCase, as_of: dt.date = GRID_AS_OF, mode: str = "as_published", case_id: str | None = None
-              ) -> Case:
+def grid_case(g: GridCase, as_of: dt.date = GRID_AS_OF, mode: str = "as_published", case_id: str | None = None) -> Case:
     """A grid point as a case (the same facts a case file with these values would give)."""
     p = GRIDS[g.grid][1][g.profile]
     hq = g.country if p["hq"] == "dest" else p["hq"]
     parent = g.country if p["parent"] == "dest" else p["parent"]
     weights = g.item == "4E091"
     holdings = (10_000_000_000, 8_500_000_000, 6_000_000_000, 500_000_000) if p["veu"] == "UVEU" else None
-    return Case(id=case_id or g.key, as_of=as_of, mode=mode, kind="export", item=g.item, destination=g.country,
-                origin="US", end_user="grid end user", hq=hq, parent_hq=parent,
-                end_use="model_hosting" if weights else "datacenter",
-                quantity=None if weights else p["quantity"], tpp_per_unit=None if weights else TPP_PER_UNIT,
-                training_ops=2 * 10**26 if weights else None, veu=None if weights else p["veu"],
-                uveu_holdings=None if weights else holdings,
-                nveu_authorization=(g.country, 100_000_000) if p["veu"] == "NVEU" and not weights else None,
-                consignee_ytd=0 if weights else p["ytd"], source="<grid>")
+    return Case(
+        id=case_id or g.key,
+        as_of=as_of,
+        mode=mode,
+        kind="export",
+        item=g.item,
+        destination=g.country,
+        origin="US",
+        end_user="grid end user",
+        hq=hq,
+        parent_hq=parent,
+        end_use="model_hosting" if weights else "datacenter",
+        quantity=None if weights else p["quantity"],
+        tpp_per_unit=None if weights else TPP_PER_UNIT,
+        training_ops=2 * 10**26 if weights else None,
+        veu=None if weights else p["veu"],
+        uveu_holdings=None if weights else holdings,
+        nveu_authorization=(g.country, 100_000_000) if p["veu"] == "NVEU" and not weights else None,
+        consignee_ytd=0 if weights else p["ytd"],
+        source="<grid>",
+    )
 
 
 class _Baseline:
     """Baseline class outcomes, per process and per (rules, ontology, date, reading, grid): computed once,
     reforms only read them."""
+
     lock = threading.Lock()
     by_key: ClassVar[dict[tuple, dict]] = {}
 
 
-def _class_key(country_profile: tuple, role_profile, item: str, index: int, onto: ontology.Ontology,
-               profiles: tuple[Profile, ...] = GRID_PROFILES) -> tuple:
+def _class_key(
+    country_profile: tuple,
+    role_profile,
+    item: str,
+    index: int,
+    onto: ontology.Ontology,
+    profiles: tuple[Profile, ...] = GRID_PROFILES,
+) -> tuple:
     """What the rules can see of a grid point: the listings of its destination, headquarters and parent, the
     item's class and kind, and the end-user profile."""
     p = profiles[index]
@@ -351,13 +431,21 @@ def _class_key(country_profile: tuple, role_profile, item: str, index: int, onto
     return (country_profile, hq, parent, info["class"], info["kind"], index)
 
 
-def _profiles(reform: Reform, program: Program, onto: ontology.Ontology, as_of: dt.date = GRID_AS_OF
-              ) -> dict[str, tuple]:
+def _profiles(
+    reform: Reform, program: Program, onto: ontology.Ontology, as_of: dt.date = GRID_AS_OF
+) -> dict[str, tuple]:
     return listing_profiles(reform.apply(onto.facts()), as_of, named_countries(program, onto))
 
 
-def _evaluate(needed: dict[tuple, GridCase], reform: Reform, program: Program, progress: Progress | None,
-              label: str, as_of: dt.date = GRID_AS_OF, mode: str = "as_published") -> dict[tuple, Outcome]:
+def _evaluate(
+    needed: dict[tuple, GridCase],
+    reform: Reform,
+    program: Program,
+    progress: Progress | None,
+    label: str,
+    as_of: dt.date = GRID_AS_OF,
+    mode: str = "as_published",
+) -> dict[tuple, Outcome]:
     cases = [grid_case(g, as_of, mode, case_id=f"class{i}") for i, g in enumerate(needed.values())]
     results = sql_outcomes(cases, reform, program, progress=progress, label=label)
     return {k: results[c.id] for k, c in zip(needed, cases)}
@@ -371,8 +459,12 @@ def baseline_key(as_of: dt.date = GRID_AS_OF, mode: str = "as_published", grid_n
     return (baseline_program().version, ontology.source_hash(), as_of, mode, grid_name)
 
 
-def baseline_classes(as_of: dt.date = GRID_AS_OF, mode: str = "as_published", grid_name: str = "standard",
-                     progress: Progress | None = None) -> Baseline:
+def baseline_classes(
+    as_of: dt.date = GRID_AS_OF,
+    mode: str = "as_published",
+    grid_name: str = "standard",
+    progress: Progress | None = None,
+) -> Baseline:
     """The baseline outcome of every grid class, computed once per process and reused by every reform."""
     key = baseline_key(as_of, mode, grid_name)
     with _Baseline.lock:
@@ -385,17 +477,24 @@ def baseline_classes(as_of: dt.date = GRID_AS_OF, mode: str = "as_published", gr
     for country in sorted(onto.countries):
         for item in items:
             for i in range(len(grid_profiles)):
-                needed.setdefault(_class_key(profiles[country], profiles.get, item, i, onto, grid_profiles),
-                                  GridCase(country, item, i, grid_name))
+                needed.setdefault(
+                    _class_key(profiles[country], profiles.get, item, i, onto, grid_profiles),
+                    GridCase(country, item, i, grid_name),
+                )
     table = _evaluate(needed, Reform(), program, progress, "baseline grid classes", as_of, mode)
     with _Baseline.lock:
         _Baseline.by_key[key] = table
     return table
 
 
-def grid_flips(reform: Reform, progress: Progress | None = None, as_of: dt.date = GRID_AS_OF,
-               mode: str = "as_published", baseline: Baseline | None = None, grid_name: str = "standard"
-               ) -> tuple[list[tuple[Flip, GridCase]], int, int]:
+def grid_flips(
+    reform: Reform,
+    progress: Progress | None = None,
+    as_of: dt.date = GRID_AS_OF,
+    mode: str = "as_published",
+    baseline: Baseline | None = None,
+    grid_name: str = "standard",
+) -> tuple[list[tuple[Flip, GridCase]], int, int]:
     """Every grid point whose outcome the reform changes, how many points were compared, and how many classes
     had to be evaluated under the reform. `baseline` is baseline_classes' table for the same date, reading and
     grid, when the caller keeps it (the app shares one between sessions)."""
@@ -413,8 +512,12 @@ def grid_flips(reform: Reform, progress: Progress | None = None, as_of: dt.date 
     for country in sorted(onto.countries):
         if rules_or_numbers or country in moved or fixed_roles & moved:
             groups[(before[country], after[country])].append(country)
-    points = [(bp, ap, countries, item, i) for (bp, ap), countries in groups.items() for item in items
-              for i in range(len(grid_profiles))]
+    points = [
+        (bp, ap, countries, item, i)
+        for (bp, ap), countries in groups.items()
+        for item in items
+        for i in range(len(grid_profiles))
+    ]
     needed: dict[tuple, GridCase] = {}
     for _bp, ap, countries, item, i in points:
         k = _class_key(ap, after.get, item, i, onto, grid_profiles)
@@ -432,8 +535,7 @@ def grid_flips(reform: Reform, progress: Progress | None = None, as_of: dt.date 
     return flips, len(onto.countries) * len(items) * len(grid_profiles), len(needed)
 
 
-def grid_outcome_counts(baseline: Baseline, as_of: dt.date = GRID_AS_OF, grid_name: str = "standard"
-                        ) -> Counter:
+def grid_outcome_counts(baseline: Baseline, as_of: dt.date = GRID_AS_OF, grid_name: str = "standard") -> Counter:
     """How many baseline grid points have each outcome status, per (country, item, status)."""
     onto = ontology.load()
     items, grid_profiles = GRIDS[grid_name]
@@ -442,17 +544,32 @@ def grid_outcome_counts(baseline: Baseline, as_of: dt.date = GRID_AS_OF, grid_na
     for country in sorted(onto.countries):
         for item in items:
             for i in range(len(grid_profiles)):
-                out[(country, item, baseline[_class_key(profiles[country], profiles.get, item, i, onto,
-                                                        grid_profiles)].status())] += 1
+                out[
+                    (
+                        country,
+                        item,
+                        baseline[_class_key(profiles[country], profiles.get, item, i, onto, grid_profiles)].status(),
+                    )
+                ] += 1
     return out
 
 
 # ---- impact
 
-def impact(reform: Reform, cases: list[Case] | None = None, use_grid: bool = False,
-           progress: Progress | None = None, explain_causes: bool = True, max_causes: int = 200,
-           as_of: dt.date = GRID_AS_OF, mode: str = "as_published", baseline: Baseline | None = None,
-           grid_name: str = "standard", case_baseline: dict[str, Outcome] | None = None) -> Impact:
+
+def impact(
+    reform: Reform,
+    cases: list[Case] | None = None,
+    use_grid: bool = False,
+    progress: Progress | None = None,
+    explain_causes: bool = True,
+    max_causes: int = 200,
+    as_of: dt.date = GRID_AS_OF,
+    mode: str = "as_published",
+    baseline: Baseline | None = None,
+    grid_name: str = "standard",
+    case_baseline: dict[str, Outcome] | None = None,
+) -> Impact:
     """Baseline against reform over case files and/or the grid (decided on `as_of` in reading `mode`; each
     case on its own date and reading): every flipped outcome and its cause. `baseline` and `case_baseline`
     are the baseline grid table and the cases' baseline outcomes, when the caller keeps them."""
@@ -483,19 +600,41 @@ def impact(reform: Reform, cases: list[Case] | None = None, use_grid: bool = Fal
     return Impact(reform, compared, flips, evaluated, time.perf_counter() - start, as_of, mode, counted)
 
 
-def impact_report(reform: Reform, cases: list[Case] | None, use_grid: bool, as_of: dt.date, mode: str,
-                  baseline: Baseline | None = None, case_baseline: dict[str, Outcome] | None = None,
-                  progress: Progress | None = None) -> tuple[Impact, dict]:
+def impact_report(
+    reform: Reform,
+    cases: list[Case] | None,
+    use_grid: bool,
+    as_of: dt.date,
+    mode: str,
+    baseline: Baseline | None = None,
+    case_baseline: dict[str, Outcome] | None = None,
+    progress: Progress | None = None,
+) -> tuple[Impact, dict]:
     """impact() without causes, and its JSON report, in one call (the app runs it in the session's worker and
     asks `why` for the flips the user opens)."""
-    result = impact(reform, cases, use_grid, progress, explain_causes=False, as_of=as_of, mode=mode,
-                    baseline=baseline, case_baseline=case_baseline)
+    result = impact(
+        reform,
+        cases,
+        use_grid,
+        progress,
+        explain_causes=False,
+        as_of=as_of,
+        mode=mode,
+        baseline=baseline,
+        case_baseline=case_baseline,
+    )
     return result, result.to_json()
 
 
-def sweep(name: str, values: Iterable, as_of: dt.date = GRID_AS_OF, mode: str = "as_published",
-          baseline: Baseline | None = None, grid_name: str = "fine", progress: Progress | None = None
-          ) -> list[dict]:
+def sweep(
+    name: str,
+    values: Iterable,
+    as_of: dt.date = GRID_AS_OF,
+    mode: str = "as_published",
+    baseline: Baseline | None = None,
+    grid_name: str = "fine",
+    progress: Progress | None = None,
+) -> list[dict]:
     """A parameter swept over `values` on a grid (the fine sub-grid unless told): for each value, how many
     points flip against the baseline, by kind. Each value is one reform, evaluated set at a time."""
     values = list(values)
@@ -511,8 +650,15 @@ def sweep(name: str, values: Iterable, as_of: dt.date = GRID_AS_OF, mode: str = 
     return out
 
 
-def _explain(reform: Reform, flips: list[Flip], grid_points: dict, cases: list[Case], limit: int,
-             as_of: dt.date = GRID_AS_OF, mode: str = "as_published") -> None:
+def _explain(
+    reform: Reform,
+    flips: list[Flip],
+    grid_points: dict,
+    cases: list[Case],
+    limit: int,
+    as_of: dt.date = GRID_AS_OF,
+    mode: str = "as_published",
+) -> None:
     """Causes, read off the proofs of one representative per distinct kind of flip."""
     by_id = {c.id: c for c in cases}
     memo: dict[tuple, list[str]] = {}
@@ -538,8 +684,11 @@ def causes(case: Case, reform: Reform) -> list[str]:
     fired_after = {r.id for n in after.proof["conclusions"] for r in rules_in(n, program_after)}
     premises_before, premises_after = _base_premises(before.proof), _base_premises(after.proof)
     involved = {case.destination, case.hq, case.parent_hq}
-    out = [f"reform: {o.describe()}" for o in reform.operations
-           if o.countries() & involved or o.op not in ("move_country", "add_to_group", "remove_from_group")]
+    out = [
+        f"reform: {o.describe()}"
+        for o in reform.operations
+        if o.countries() & involved or o.op not in ("move_country", "add_to_group", "remove_from_group")
+    ]
     out += [f"now fires: {r}" for r in sorted(fired_after - fired_before)]
     out += [f"no longer fires: {r}" for r in sorted(fired_before - fired_after)]
     out += [f"premise added: {p}" for p in sorted(premises_after - premises_before)]
@@ -579,8 +728,9 @@ def grid_point(key: str) -> GridCase | None:
     return GridCase(m.group(1), m.group(2), int(m.group(4)), grid_name)
 
 
-def why(key: str, reform: Reform, case: Case | None, as_of: dt.date = GRID_AS_OF, mode: str = "as_published"
-        ) -> list[str]:
+def why(
+    key: str, reform: Reform, case: Case | None, as_of: dt.date = GRID_AS_OF, mode: str = "as_published"
+) -> list[str]:
     """The causes of one flip (a grid point's key, or the flipped case itself) in the rules' sentences."""
     g = grid_point(key)
     if g is not None:
@@ -588,6 +738,7 @@ def why(key: str, reform: Reform, case: Case | None, as_of: dt.date = GRID_AS_OF
     elif case is None:
         raise ValueError(f"{key!r} is neither a grid point nor given as a case")
     return cause_sentences(causes(case, reform), reform)
+
 
 _ATOM = re.compile(r"(\w+)\((.*)\)\Z")
 

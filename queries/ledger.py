@@ -19,6 +19,7 @@ answer for that route changes if the running total is taken as zero: the rules, 
 limit is. For each limit (and each consignee, destination or authorization) the first breaching row is named,
 with the rules' reason.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,9 +40,10 @@ ALLOCATION_PARAMETER = "tier2_country_allocation_tpp"  # its validity intervals 
 @dataclass(frozen=True)
 class Limit:
     """One running total: which rows count towards it, how they are grouped, and the case field it fills."""
+
     name: str
-    route: str                                      # the claimed route whose rows count
-    column: str                                     # the case field (dotted path) it fills
+    route: str  # the claimed route whose rows count
+    column: str  # the case field (dotted path) it fills
     group: Callable[[Case, dt.date], tuple | None]  # None: the row is outside any group of this limit
 
 
@@ -64,8 +66,7 @@ def _authorization(case: Case, day: dt.date) -> tuple | None:
 LIMITS = (
     Limit("LPP annual limit per ultimate consignee", "LPP", "transaction.consignee_tpp_already_this_year", _year),
     Limit("Tier 2 country allocation", LICENCE, "transaction.country_tpp_already_allocated", _allocation_period),
-    Limit("NVEU cumulative ceiling", "NVEU", "transaction.end_user.nveu_authorization.cumulative_tpp",
-          _authorization),
+    Limit("NVEU cumulative ceiling", "NVEU", "transaction.end_user.nveu_authorization.cumulative_tpp", _authorization),
 )
 
 
@@ -81,14 +82,15 @@ class Breach:
 @dataclass
 class Ledger:
     """The running totals of every ledger row and, once decided, the breaches."""
-    totals: dict[int, dict[str, int]] = field(default_factory=dict)   # row -> limit name -> total used
-    claims: dict[int, str] = field(default_factory=dict)              # row -> claimed route
+
+    totals: dict[int, dict[str, int]] = field(default_factory=dict)  # row -> limit name -> total used
+    claims: dict[int, str] = field(default_factory=dict)  # row -> claimed route
     groups: dict[tuple[int, str], str] = field(default_factory=dict)  # (row, limit name) -> its group, in words
-    order: list[int] = field(default_factory=list)                    # ledger rows in date order
-    problems: list = field(default_factory=list)                      # bad rows (queries.screen.BadRow)
+    order: list[int] = field(default_factory=list)  # ledger rows in date order
+    problems: list = field(default_factory=list)  # bad rows (queries.screen.BadRow)
     claim_ok: dict[int, bool] = field(default_factory=dict)
-    breaches: list[Breach] = field(default_factory=list)              # the first breach per limit and group
-    breached: dict[int, list[str]] = field(default_factory=dict)      # row -> limits it breaches
+    breaches: list[Breach] = field(default_factory=list)  # the first breach per limit and group
+    breached: dict[int, list[str]] = field(default_factory=dict)  # row -> limits it breaches
 
     def bad_rows(self) -> list:
         return [(p.row, p) for p in self.problems]
@@ -137,8 +139,13 @@ class Ledger:
                 self.breached.setdefault(n, []).append(limit.name)
                 key = (limit.name, self.groups[(n, limit.name)])
                 if key not in first:
-                    first[key] = Breach(limit.name, key[1], n, ids[n], _why(outcome, alternative, claim, limit,
-                                                                            self.totals[n][limit.name]))
+                    first[key] = Breach(
+                        limit.name,
+                        key[1],
+                        n,
+                        ids[n],
+                        _why(outcome, alternative, claim, limit, self.totals[n][limit.name]),
+                    )
         self.breaches = sorted(first.values(), key=lambda b: (b.limit, b.row))
 
 
@@ -151,8 +158,10 @@ def _claimed(outcome: dict, claim: str) -> tuple:
 
 def _why(outcome: dict, alternative: dict, claim: str, limit: Limit, total: int) -> str:
     if claim == LICENCE:
-        return (f"with {total:,} TPP already counted the licence review is {outcome.get('review_policy')!r}; "
-                f"without them it would be {alternative.get('review_policy')!r}")
+        return (
+            f"with {total:,} TPP already counted the licence review is {outcome.get('review_policy')!r}; "
+            f"without them it would be {alternative.get('review_policy')!r}"
+        )
     reason = outcome.get(f"not_available.{claim}")
     return reason or f"{claim} no longer authorizes the row once {total:,} TPP already used are counted"
 
@@ -174,8 +183,9 @@ def apply_ledger(rows: list) -> Ledger | None:
             continue
         day, claim = flat.get("date"), flat.get("claimed_route")
         if claim is not None and claim not in routes:
-            ledger.problems.append(BadRow(n, case.id, "claimed_route", f"{claim!r} is not one of: "
-                                                                       f"{', '.join(sorted(routes))}"))
+            ledger.problems.append(
+                BadRow(n, case.id, "claimed_route", f"{claim!r} is not one of: {', '.join(sorted(routes))}")
+            )
             continue
         if day is None:
             if claim is not None:

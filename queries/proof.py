@@ -7,6 +7,7 @@ a negation with the why-not of the absent atom). Refutations say why a goal does
 match, its first failing condition in words, a category, the rules tried, and the deeper reason.
 The shortest proof is kept when several rules derive a fact. Output is deterministic.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -72,19 +73,37 @@ class ProofBuilder:
                     premises.append(self.negation(lit.atom.pred, sub))
                     size += 1
                 elif isinstance(lit, Assign):
-                    premises.append({"kind": "assign", "condition": str(lit), "var": lit.var.name,
-                                     "value": app.bindings[lit.var.name]})
+                    premises.append(
+                        {
+                            "kind": "assign",
+                            "condition": str(lit),
+                            "var": lit.var.name,
+                            "value": app.bindings[lit.var.name],
+                        }
+                    )
                     size += 1
                 else:
-                    premises.append({"kind": "compare", "condition": str(lit), "op": lit.op,
-                                     "left": evaluate(lit.left, app.bindings),
-                                     "right": evaluate(lit.right, app.bindings)})
+                    premises.append(
+                        {
+                            "kind": "compare",
+                            "condition": str(lit),
+                            "op": lit.op,
+                            "left": evaluate(lit.left, app.bindings),
+                            "right": evaluate(lit.right, app.bindings),
+                        }
+                    )
                     size += 1
             if cyclic:
                 continue
-            node = {"kind": "rule", "atom": atom_list(pred, args), "rule": app.rule.id,
-                    "citations": list(app.rule.cites), "bindings": dict(sorted(app.bindings.items())),
-                    "sentence": fill(app.rule.says, app.bindings, self.onto), "premises": premises}
+            node = {
+                "kind": "rule",
+                "atom": atom_list(pred, args),
+                "rule": app.rule.id,
+                "citations": list(app.rule.cites),
+                "bindings": dict(sorted(app.bindings.items())),
+                "sentence": fill(app.rule.says, app.bindings, self.onto),
+                "premises": premises,
+            }
             if best is None or size < best[0]:
                 best = (size, node)
         self._open.discard(key)
@@ -118,26 +137,46 @@ class ProofBuilder:
         return node
 
     def _refutation(self, f: Failure, pred: str, args: tuple) -> dict:
-        node: dict[str, Any] = {"kind": "refutation", "atom": atom_list(pred, args), "reason": f.text,
-                                "category": category(f, self)}
+        node: dict[str, Any] = {
+            "kind": "refutation",
+            "atom": atom_list(pred, args),
+            "reason": f.text,
+            "category": category(f, self),
+        }
         if f.rule is None:
             return node
         lit = f.rule.body[f.index]
-        node.update({
-            "rule": f.rule.id, "citations": list(f.rule.cites), "bindings": dict(sorted(f.bindings.items())),
-            "failed_at": f.index, "condition": str(lit),
-            "premises": [self._premise(lit, f.bindings) for lit in f.rule.body[:f.index]],
-            "tried": [{"rule": r.id, "failed_at": i, "condition": str(r.body[i]),
-                       "reason": self.x.condition_text(r.body[i], b)} for r, i, b in f.alternatives],
-        })
+        node.update(
+            {
+                "rule": f.rule.id,
+                "citations": list(f.rule.cites),
+                "bindings": dict(sorted(f.bindings.items())),
+                "failed_at": f.index,
+                "condition": str(lit),
+                "premises": [self._premise(lit, f.bindings) for lit in f.rule.body[: f.index]],
+                "tried": [
+                    {
+                        "rule": r.id,
+                        "failed_at": i,
+                        "condition": str(r.body[i]),
+                        "reason": self.x.condition_text(r.body[i], b),
+                    }
+                    for r, i, b in f.alternatives
+                ],
+            }
+        )
         if isinstance(lit, Compare):
-            node["values"] = {"left": evaluate(lit.left, f.bindings), "op": lit.op,
-                              "right": evaluate(lit.right, f.bindings)}
+            node["values"] = {
+                "left": evaluate(lit.left, f.bindings),
+                "op": lit.op,
+                "right": evaluate(lit.right, f.bindings),
+            }
         if f.child is not None and isinstance(lit, (Positive, Negative)):
             node["because"] = self._refutation(f.child, lit.atom.pred, self.x.args(lit.atom, f.bindings))
         if f.blocking is not None:
-            node["blocked_by"] = self.prove(f.blocking.rule.head.pred,
-                                            self.x.args(f.blocking.rule.head, f.blocking.bindings))
+            node["blocked_by"] = self.prove(
+                f.blocking.rule.head.pred, self.x.args(f.blocking.rule.head, f.blocking.bindings)
+            )
         elif isinstance(lit, Negative):
             args = self.x.args(lit.atom, f.bindings)
             node["blocked_by"] = self.prove(lit.atom.pred, args)
@@ -150,23 +189,35 @@ class ProofBuilder:
             return self.negation(lit.atom.pred, self.x.args(lit.atom, b))
         if isinstance(lit, Assign):
             return {"kind": "assign", "condition": str(lit), "var": lit.var.name, "value": b[lit.var.name]}
-        return {"kind": "compare", "condition": str(lit), "op": lit.op, "left": evaluate(lit.left, b),
-                "right": evaluate(lit.right, b)}
+        return {
+            "kind": "compare",
+            "condition": str(lit),
+            "op": lit.op,
+            "left": evaluate(lit.left, b),
+            "right": evaluate(lit.right, b),
+        }
 
     # ---- the document
 
     def document(self, conclusions: list[tuple], refutations: list[tuple]) -> dict:
         c = self.case
         self.x.truncated.clear()  # what this document's own walks cut short
-        document = compact({
-            "format": FORMAT,
-            "ruleset_version": self.program.version,
-            "question": {"case": c.id, "source": c.source, "as_of": c.as_of.isoformat(), "mode": c.mode,
-                         "what_if": [{"op": o.op, "args": o.to_input()[o.op]} for o in self.reform.operations],
-                         "inputs": [list(f) for f in c.facts()]},
-            "conclusions": [self.prove(p, a) for p, a in conclusions],
-            "refutations": [self.refute(p, a) for p, a in refutations],
-        })
+        document = compact(
+            {
+                "format": FORMAT,
+                "ruleset_version": self.program.version,
+                "question": {
+                    "case": c.id,
+                    "source": c.source,
+                    "as_of": c.as_of.isoformat(),
+                    "mode": c.mode,
+                    "what_if": [{"op": o.op, "args": o.to_input()[o.op]} for o in self.reform.operations],
+                    "inputs": [list(f) for f in c.facts()],
+                },
+                "conclusions": [self.prove(p, a) for p, a in conclusions],
+                "refutations": [self.refute(p, a) for p, a in refutations],
+            }
+        )
         if self.x.truncated:
             document["truncated"] = sorted(self.x.truncated)
         return document
@@ -218,14 +269,19 @@ def category(f: Failure, builder: ProofBuilder) -> str:
         return "not applicable"
     lit = deepest.rule.body[deepest.index]
     if deepest.rule.file.endswith(TIME_RULES_FILE) or (
-            isinstance(lit, Positive) and lit.atom.pred in ("regime", "guidance_applies", "rule_binding")):
+        isinstance(lit, Positive) and lit.atom.pred in ("regime", "guidance_applies", "rule_binding")
+    ):
         return "not in force or not enforced on that date"
     if isinstance(lit, Compare):
         return "threshold exceeded"
     if isinstance(lit, Negative):
         return "defeated by an exclusion"
-    if isinstance(lit, Positive) and lit.atom.pred in builder.inputs and lit.atom.pred not in ABSENCE_IS_AN_ANSWER \
-            and not builder.x.ask(lit.atom.pred, (builder.case.id,) + (None,) * (lit.atom.arity - 1)):
+    if (
+        isinstance(lit, Positive)
+        and lit.atom.pred in builder.inputs
+        and lit.atom.pred not in ABSENCE_IS_AN_ANSWER
+        and not builder.x.ask(lit.atom.pred, (builder.case.id,) + (None,) * (lit.atom.arity - 1))
+    ):
         return "missing fact"
     return "not applicable"
 
@@ -238,11 +294,22 @@ def base_sources(onto: ontology.Ontology) -> dict[tuple, dict]:
     onto.__dict__["_sources"] = out
     for m in onto.memberships:
         out[("group_member", (m.code, m.group, m.valid_from, m.valid_to))] = {
-            "type": "ontology", "iri": m.iri, "grade": m.grade, "citation": m.citation}
+            "type": "ontology",
+            "iri": m.iri,
+            "grade": m.grade,
+            "citation": m.citation,
+        }
     for p in onto.parameters:
         out[("param", (p.name, p.value, p.valid_from, p.valid_to))] = {
-            "type": "parameter", "iri": p.iri, "name": p.name, "value": p.value, "valid_from": p.valid_from,
-            "valid_to": p.valid_to, "citation": p.citation, "grade": p.grade}
+            "type": "parameter",
+            "iri": p.iri,
+            "name": p.name,
+            "value": p.value,
+            "valid_from": p.valid_from,
+            "valid_to": p.valid_to,
+            "citation": p.citation,
+            "grade": p.grade,
+        }
     for code in onto.countries:
         out[("country", (code,))] = {"type": "ontology", "iri": str(ontology.AID[code])}
     for eccn, item in onto.items.items():
@@ -251,8 +318,11 @@ def base_sources(onto: ontology.Ontology) -> dict[tuple, dict]:
         out[("item_kind", (eccn, item["kind"]))] = {"type": "ontology", "iri": iri}
         out[("item_level", (eccn, item["level"]))] = {"type": "ontology", "iri": iri, "citation": item["licence"]}
         for route, condition in item["exceptions"]:
-            out[("item_exception", (eccn, route, condition))] = {"type": "ontology", "iri": iri,
-                                                                 "citation": item["citation"]}
+            out[("item_exception", (eccn, route, condition))] = {
+                "type": "ontology",
+                "iri": iri,
+                "citation": item["citation"],
+            }
         if item["read_as"]:
             out[("item_read_as", (eccn, item["read_as"]))] = {"type": "ontology", "iri": iri}
     for a in onto.authorizations:

@@ -14,6 +14,7 @@ A value's type comes from where it stands: the declared argument of an input or 
 propagated through the rules to the variables and the derived facts; a parameter's value has the unit the
 ontology gives that parameter. `Typing` computes this once per program.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,9 +32,21 @@ WORDS = "words.3"  # the wording of sentences and why-nots; bumped whenever the 
 SECTIONS = ("conclusions", "refutations")
 
 # The declared arguments' names (kb/rules/base.dl) that carry a type; other arguments are names and ids.
-ARGUMENT_TYPES = {"Date": "date", "FromDate": "from", "ToDate": "until", "Tpp": "TPP", "Ops": "operations",
-                  "Country": "country", "Quantity": "units", "GbS": "GB/s", "Global": "TPP", "Tier1": "TPP",
-                  "Us": "TPP", "InDestination": "TPP", "Cumulative": "TPP"}
+ARGUMENT_TYPES = {
+    "Date": "date",
+    "FromDate": "from",
+    "ToDate": "until",
+    "Tpp": "TPP",
+    "Ops": "operations",
+    "Country": "country",
+    "Quantity": "units",
+    "GbS": "GB/s",
+    "Global": "TPP",
+    "Tier1": "TPP",
+    "Us": "TPP",
+    "InDestination": "TPP",
+    "Cumulative": "TPP",
+}
 PARAMETER = "parameter@"  # a parameter's value: its unit is the named parameter's ("parameter@1": named by arg 1)
 
 
@@ -96,7 +109,7 @@ class Typing:
         """A parameter's value type in a rule: the unit of a constant name, or the variable naming it."""
         if not t.startswith(PARAMETER):
             return t
-        name = args[int(t[len(PARAMETER):])]
+        name = args[int(t[len(PARAMETER) :])]
         if isinstance(name, Const):
             return unit_of(self.onto, name.value) or "number"
         return PARAMETER + str(name)
@@ -104,13 +117,13 @@ class Typing:
     def of_variable(self, rule: Rule | None, var: str, bindings: dict) -> str | None:
         t = self.rules.get(rule.id, {}).get(var) if rule else None
         if t and t.startswith(PARAMETER):
-            return unit_of(self.onto, bindings.get(t[len(PARAMETER):]))
+            return unit_of(self.onto, bindings.get(t[len(PARAMETER) :]))
         return t
 
     def of_argument(self, pred, i: int, atom: list) -> str | None:
         t = self.args.get((pred, i))
         if t and t.startswith(PARAMETER):
-            j = int(t[len(PARAMETER):]) + 1
+            j = int(t[len(PARAMETER) :]) + 1
             return unit_of(self.onto, atom[j]) if j < len(atom) and isinstance(atom[j], str) else None
         return t
 
@@ -141,6 +154,7 @@ def _times_100(expr: Expr) -> bool:
 
 
 # ---- values
+
 
 def write_value(value, t: str | None, onto: ontology.Ontology):
     """An engine value as proof.v2 writes it, by its type."""
@@ -222,8 +236,7 @@ class _Walk:
     def atom(self, atom) -> Any:
         if not isinstance(atom, list) or not atom or not isinstance(atom[0], str):
             return atom
-        return [atom[0]] + [self.convert(a, self.typing.of_argument(atom[0], i, atom)) for i, a in
-                            enumerate(atom[1:])]
+        return [atom[0]] + [self.convert(a, self.typing.of_argument(atom[0], i, atom)) for i, a in enumerate(atom[1:])]
 
     def bindings(self, rule: Rule | None, b) -> Any:
         if not isinstance(b, dict):
@@ -242,12 +255,12 @@ class _Walk:
         if node.get("kind") == "compare":
             for side in ("left", "right"):
                 expr = getattr(lit, side) if isinstance(lit, Compare) else None
-                out[side] = self.convert(node.get(side), self.typing.of_expression(rule, expr, names)
-                                         if expr is not None else None)
+                out[side] = self.convert(
+                    node.get(side), self.typing.of_expression(rule, expr, names) if expr is not None else None
+                )
         if node.get("kind") == "assign":
             var = lit.var.name if isinstance(lit, Assign) else None
-            out["value"] = self.convert(node.get("value"), self.typing.of_variable(rule, var, names)
-                                        if var else None)
+            out["value"] = self.convert(node.get("value"), self.typing.of_variable(rule, var, names) if var else None)
         if node.get("kind") == "fact" and isinstance(node.get("source"), dict):
             out["source"] = self.source(node["source"])
         own = self.rule(node)
@@ -259,8 +272,12 @@ class _Walk:
             for side in ("left", "right"):
                 if side in values:
                     expr = getattr(failed, side) if isinstance(failed, Compare) else None
-                    values[side] = self.convert(values[side], self.typing.of_expression(
-                        own, expr, _names(node.get("bindings"))) if expr is not None else None)
+                    values[side] = self.convert(
+                        values[side],
+                        self.typing.of_expression(own, expr, _names(node.get("bindings")))
+                        if expr is not None
+                        else None,
+                    )
             out["values"] = values
         if isinstance(node.get("premises"), list):
             out["premises"] = [self.node(p, own, i, node.get("bindings")) for i, p in enumerate(node["premises"])]
@@ -292,8 +309,7 @@ def to_v2(doc: dict, program: Program, onto: ontology.Ontology, typing: Typing |
     w = _Walk(typing, program, lambda v, t: write_value(v, t, onto))
     q = dict(doc["question"])
     q["inputs"] = [w.atom(a) for a in q["inputs"]]
-    out: dict[str, Any] = {"format": FORMAT, "ruleset_version": doc["ruleset_version"], "words": WORDS,
-                           "question": q}
+    out: dict[str, Any] = {"format": FORMAT, "ruleset_version": doc["ruleset_version"], "words": WORDS, "question": q}
     for section in SECTIONS:
         out[section] = {atom_key(n["atom"]): w.node(n) for n in doc[section]}
     if "truncated" in doc:
@@ -347,8 +363,9 @@ def convert_v1(doc, onto: ontology.Ontology | None = None, program: Program | No
         raise ConvertError("format: not a proof.v1 document (nor a decision whose proof is one)")
     onto = onto or ontology.load()
     try:
-        ops = parse_operations([{o["op"]: o["args"]} for o in proof["question"]["what_if"]], "proof",
-                               "question.what_if", onto)
+        ops = parse_operations(
+            [{o["op"]: o["args"]} for o in proof["question"]["what_if"]], "proof", "question.what_if", onto
+        )
         written = to_v2(proof, Reform(ops).program(program or baseline_program()), onto)
     except ReformError as e:
         raise ConvertError(str(e)) from None
@@ -357,5 +374,8 @@ def convert_v1(doc, onto: ontology.Ontology | None = None, program: Program | No
     if not decision:
         return written
     required = doc.get("license_required") is True
-    return {**doc, "obstacles": {n["atom"][2]: obstacles_of(n) for n in proof["refutations"]} if required else {},
-            "proof": written}
+    return {
+        **doc,
+        "obstacles": {n["atom"][2]: obstacles_of(n) for n in proof["refutations"]} if required else {},
+        "proof": written,
+    }

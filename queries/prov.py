@@ -5,6 +5,7 @@ premises' entities and was associated with the rule as its prov:Plan; the plan c
 Provision individuals (aid:citedProvision). Input and base facts are entities with a primary source: the
 case file, or the ontology individual they come from.
 """
+
 from __future__ import annotations
 
 import hashlib

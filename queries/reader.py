@@ -11,6 +11,7 @@ documents and HTTP bodies all come through here before any validation.
 - JSON: the same number rules, duplicate keys and NaN/Infinity refused, nesting bounded;
 - every failure is one `InputError` naming the source (and line and column where known), never a traceback.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,6 +32,7 @@ from aidkb.kb.errors import InputError, show
 @dataclass(frozen=True)
 class Limits:
     """Bounds on one input document (README, "Input limits")."""
+
     max_bytes: int = 1_000_000
     max_depth: int = 32
     max_nodes: int = 100_000
@@ -143,8 +145,9 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_number)
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"),
-                              list("tTfF"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"), list("tTfF")
+)
 _Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"(?:~|null|Null|NULL|)\Z"), ["~", "n", "N", ""])
 _Loader.add_implicit_resolver("tag:yaml.org,2002:int", _NUMBER, list("-+0123456789"))
 _Loader.add_constructor("tag:aidkb:numeral", _Loader.construct_numeral)
@@ -169,8 +172,11 @@ def load_yaml(text: str, source: str, limits: Limits = LIMITS) -> Any:
     except yaml.MarkedYAMLError as e:
         raise InputError(source, "", f"malformed YAML: {_where(e.problem_mark)}{e.problem or e.context}") from None
     except yaml.reader.ReaderError as e:
-        raise InputError(source, "", f"not accepted: character {e.character:#06x} at position {e.position} "
-                                     "(control characters are not allowed)") from None
+        raise InputError(
+            source,
+            "",
+            f"not accepted: character {e.character:#06x} at position {e.position} (control characters are not allowed)",
+        ) from None
     except (yaml.YAMLError, RecursionError, ValueError, ArithmeticError) as e:
         raise InputError(source, "", f"malformed YAML: {show(str(e))}") from None
     finally:
@@ -195,8 +201,13 @@ def load_json(text: str, source: str, limits: Limits = LIMITS) -> Any:
         raise _Refused(None, f"{name} is not a number")
 
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant,
-                          parse_int=lambda s: _number(s, limits), parse_float=lambda s: _number(s, limits))
+        data = json.loads(
+            text,
+            object_pairs_hook=pairs,
+            parse_constant=constant,
+            parse_int=lambda s: _number(s, limits),
+            parse_float=lambda s: _number(s, limits),
+        )
     except _Refused as e:
         raise InputError(source, "", f"not accepted: {e.message}") from None
     except json.JSONDecodeError as e:

@@ -16,6 +16,7 @@ A case's `what_if` takes the same operations: one mapping (several keys allowed)
 Rule text goes through the project's parser and checks (never exec); every error names the file and field.
 The Python API has the same operations: Reform().move_country("MY", 1).set_parameter("lpp_annual_tpp_limit", 4e7).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,9 +39,9 @@ from .case import EARLIEST, LATEST
 from .reader import read_document, whole_number
 
 GROUPS = ("A5", "A6", "D1", "D4", "D5", "Supp5A", "Macau", "PRC", "NamedB")
-TIER_GROUPS = {1: ("Supp5A",), 3: ("D5",)}          # what listing puts a country in a tier
-CLEARED_BY_MOVE = ("Supp5A", "D5", "Macau")         # listings a move to another tier ends
-BEGINNING = 19000101                                # the first day of every base fact (ontology/src)
+TIER_GROUPS = {1: ("Supp5A",), 3: ("D5",)}  # what listing puts a country in a tier
+CLEARED_BY_MOVE = ("Supp5A", "D5", "Macau")  # listings a move to another tier ends
+BEGINNING = 19000101  # the first day of every base fact (ontology/src)
 FACT_OPS = ("move_country", "add_to_group", "remove_from_group", "set_parameter")
 RULE_OPS = ("disable_rule", "replace_rule", "add_rule")
 REFORM_FIELDS = {"title", "description", "operations"}
@@ -54,6 +55,7 @@ class ReformError(InputError):
 class Operation:
     """One reform operation, kept in its input form (what a reform file says: dates as YYYY-MM-DD, rule text as
     written), so that it re-parses wherever it is stored (a proof, a download, a link)."""
+
     op: str
     args: tuple  # sorted (key, value) pairs, plain JSON values
 
@@ -106,8 +108,10 @@ MAX_RULE_TEXT = 20_000
 
 # ---- validation
 
-def parse_operations(value: Any, source: str, path: str, onto: ontology.Ontology,
-                     program: Program | None = None) -> tuple[Operation, ...]:
+
+def parse_operations(
+    value: Any, source: str, path: str, onto: ontology.Ontology, program: Program | None = None
+) -> tuple[Operation, ...]:
     if value is None:
         return ()
     entries = value if isinstance(value, list) else [value]
@@ -117,8 +121,9 @@ def parse_operations(value: Any, source: str, path: str, onto: ontology.Ontology
     for i, entry in enumerate(entries):
         where = f"{path}[{i}]" if isinstance(value, list) else path
         if not isinstance(entry, dict) or not entry:
-            raise ReformError(source, where, "must be a mapping of operations, e.g. {move_country: {country: MY, "
-                                             "to_tier: 1}}")
+            raise ReformError(
+                source, where, "must be a mapping of operations, e.g. {move_country: {country: MY, to_tier: 1}}"
+            )
         for op, args in entry.items():
             at = f"{where}.{escape(str(op))}"
             if op == "move_country":
@@ -130,8 +135,9 @@ def parse_operations(value: Any, source: str, path: str, onto: ontology.Ontology
             elif op in RULE_OPS:
                 ops.append(_rule_op(op, args, source, at, program))
             else:
-                raise ReformError(source, at, f"unsupported what-if operation (supported: "
-                                              f"{', '.join(FACT_OPS + RULE_OPS)})")
+                raise ReformError(
+                    source, at, f"unsupported what-if operation (supported: {', '.join(FACT_OPS + RULE_OPS)})"
+                )
     _check_conflicts(ops, source, path)
     reform = Reform(tuple(ops))
     if reform.rule_operations():
@@ -147,8 +153,12 @@ def _check_conflicts(ops: list[Operation], source: str, path: str) -> None:
         if rule_id is None:
             continue
         if rule_id in touched:
-            raise ReformError(source, path, f"conflicting operations on rule {rule_id!r}: {touched[rule_id]} and "
-                                            f"{o.op}; give one operation per rule")
+            raise ReformError(
+                source,
+                path,
+                f"conflicting operations on rule {rule_id!r}: {touched[rule_id]} and "
+                f"{o.op}; give one operation per rule",
+            )
         touched[rule_id] = o.op
 
 
@@ -159,14 +169,18 @@ def _the_rule(text: str, where: str) -> Rule:
     return rule
 
 
-def _fields(args: Any, source: str, path: str, required: AbstractSet[str],
-            optional: AbstractSet[str] = frozenset()) -> dict:
+def _fields(
+    args: Any, source: str, path: str, required: AbstractSet[str], optional: AbstractSet[str] = frozenset()
+) -> dict:
     if not isinstance(args, dict):
         raise ReformError(source, path, f"must be a mapping, not {show(args)}")
     for key in args:
         if not isinstance(key, str) or key not in required | optional:
-            raise ReformError(source, f"{path}.{escape(str(key))}", "unknown field (allowed: " +
-                              ", ".join(sorted(required | optional)) + ")")
+            raise ReformError(
+                source,
+                f"{path}.{escape(str(key))}",
+                "unknown field (allowed: " + ", ".join(sorted(required | optional)) + ")",
+            )
     for key in sorted(required):
         if key not in args:
             raise ReformError(source, f"{path}.{key}", "missing required field")
@@ -237,8 +251,9 @@ def _set(args: Any, source: str, path: str, onto: ontology.Ontology) -> Operatio
             raise ReformError(source, f"{path}.value", f"{e}, not {show(a['value'])}") from None
         bound = PARAMETER_BOUNDS.get(unit, DEFAULT_BOUND)
         if not 0 <= value <= bound:
-            raise ReformError(source, f"{path}.value",
-                              f"must be non-negative and at most {bound:,} ({unit}), not {value:,}")
+            raise ReformError(
+                source, f"{path}.value", f"must be non-negative and at most {bound:,} ({unit}), not {value:,}"
+            )
     return _op("set_parameter", name=name, value=value, **{"from": _since(a, source, path)})
 
 
@@ -287,8 +302,9 @@ def load_reform(path: Path, onto: ontology.Ontology | None = None) -> Reform:
     return parse_reform(data, source, onto, Path(path).stem)
 
 
-def parse_reform(data: Any, source: str, onto: ontology.Ontology | None = None, default_title: str = "what-if"
-                 ) -> Reform:
+def parse_reform(
+    data: Any, source: str, onto: ontology.Ontology | None = None, default_title: str = "what-if"
+) -> Reform:
     """A reform document ({title, description, operations}), as a file, an upload or an HTTP body holds it."""
     onto = onto or ontology.load()
     if not isinstance(data, dict):
@@ -308,9 +324,11 @@ def parse_reform(data: Any, source: str, onto: ontology.Ontology | None = None, 
 
 # ---- the reform
 
+
 @dataclass(frozen=True)
 class Reform:
     """An ordered set of operations over the baseline; a value, hashable, safe to share between threads."""
+
     operations: tuple[Operation, ...] = ()
     title: str = ""
 
@@ -363,15 +381,19 @@ class Reform:
             a = dict(o.args)
             start = o.since() or BEGINNING
             if o.op == "move_country":
-                out = _clip(out, lambda f: f[0] == "group_member" and f[1] == a["country"]
-                            and f[2] in CLEARED_BY_MOVE, start)
-                out += [("group_member", a["country"], g, start, ontology.OPEN_END)
-                        for g in TIER_GROUPS.get(a["to_tier"], ())]
+                out = _clip(
+                    out, lambda f: f[0] == "group_member" and f[1] == a["country"] and f[2] in CLEARED_BY_MOVE, start
+                )
+                out += [
+                    ("group_member", a["country"], g, start, ontology.OPEN_END)
+                    for g in TIER_GROUPS.get(a["to_tier"], ())
+                ]
             elif o.op == "add_to_group":
                 out.append(("group_member", a["country"], a["group"], start, ontology.OPEN_END))
             elif o.op == "remove_from_group":
-                out = _clip(out, lambda f: f[0] == "group_member" and f[1] == a["country"] and f[2] == a["group"],
-                            start)
+                out = _clip(
+                    out, lambda f: f[0] == "group_member" and f[1] == a["country"] and f[2] == a["group"], start
+                )
             elif o.op == "set_parameter":
                 value = ontology.date_number(a["value"]) if isinstance(a["value"], str) else a["value"]
                 out = _apply_set(out, a["name"], value, o.since())
@@ -394,8 +416,11 @@ class Reform:
                 rules = [new if r.id == new.id else r for r in rules] if o.op == "replace_rule" else rules + [new]
         digest = hashlib.sha256(json.dumps([[o.op, list(o.args)] for o in ops]).encode()).hexdigest()[:8]
         try:
-            amended = check(list(base.declarations) + rules, f"{base.version}+{digest}",
-                            may_be_empty={r.head.pred for r in base.rules})
+            amended = check(
+                list(base.declarations) + rules,
+                f"{base.version}+{digest}",
+                may_be_empty={r.head.pred for r in base.rules},
+            )
         except RuleError as e:
             raise ReformError(source, path, f"the amended rules do not check: {e}") from None
         _refuse_new_mutual_recursion(base, amended, source, path)
@@ -408,9 +433,14 @@ def _refuse_new_mutual_recursion(base: Program, amended: Program, source: str, p
     before = {c for c in components(list(base.rules)).values() if len(c) > 1}
     for component in set(components(list(amended.rules)).values()):
         if len(component) > 1 and component not in before:
-            raise ReformError(source, path, "the amended rules recurse through several predicates ("
-                              + ", ".join(sorted(component)) + "); a reform may only add recursion within one "
-                              "predicate, which the engine can evaluate safely")
+            raise ReformError(
+                source,
+                path,
+                "the amended rules recurse through several predicates ("
+                + ", ".join(sorted(component))
+                + "); a reform may only add recursion within one "
+                "predicate, which the engine can evaluate safely",
+            )
 
 
 def _clip(facts: list[tuple], match, start: int) -> list[tuple]:
@@ -439,4 +469,3 @@ def _apply_set(facts: list[tuple], name: str, value, start: int | None) -> list[
                 f = ("param", name, value, start, to)
         out.append(f)
     return out
-

@@ -1,5 +1,6 @@
 """Views of decisions, proofs and explanations: plain text, a Markdown or HTML memo for the audit file, and
 Graphviz DOT. (RDF in W3C PROV-O is in queries/prov.py.) Renderers only read data; they decide nothing."""
+
 from __future__ import annotations
 
 import html
@@ -59,6 +60,7 @@ def answer_sentence(d: Decision) -> str:
 
 # ---- proof trees
 
+
 def atom_text(atom: list, program: Program, onto: ontology.Ontology) -> str:
     """An atom in words: the declaration's template for a fact, else pred(args)."""
     pred, args = atom[0], atom[1:]
@@ -73,9 +75,11 @@ def _source(source: dict) -> str:
     if kind == "case":
         return f"case field {source['field']}"
     if kind == "parameter":
-        return (f"parameter {source['name']} = {format_value(source['name'], source['value'])}, "
-                f"{_validity(source['valid_from'], source['valid_to'])}, "
-                f"{source['citation']}, grade {source['grade']}")
+        return (
+            f"parameter {source['name']} = {format_value(source['name'], source['value'])}, "
+            f"{_validity(source['valid_from'], source['valid_to'])}, "
+            f"{source['citation']}, grade {source['grade']}"
+        )
     if kind == "ontology":
         return f"ontology {source['iri'].rsplit('#', 1)[-1]}"
     return f"what-if: {'; '.join(source.get('what_if', []))}"
@@ -119,14 +123,18 @@ def node_lines(node: dict, program: Program, onto: ontology.Ontology, depth: int
             if name.endswith("Date") and side in (BEGINNING, OPEN_END):  # an open end of a validity
                 end = "start" if side == BEGINNING else "end"
                 return [f"{pad}- check {node['condition']}: holds ({name}: the value has no {end} date)"]
-        return [f"{pad}- check {node['condition']}: {format_value(left, node['left'], onto)} {node['op']} "
-                f"{format_value(right, node['right'], onto)} holds"]
+        return [
+            f"{pad}- check {node['condition']}: {format_value(left, node['left'], onto)} {node['op']} "
+            f"{format_value(right, node['right'], onto)} holds"
+        ]
     if kind == "assign":
         return [f"{pad}- compute {node['condition']}: {node['var']} = {format_value(node['var'], node['value'], onto)}"]
     lines = [f"{pad}- NOT {atom_text(node['atom'], program, onto)}: {node['reason']} [{node['category']}]"]
     if node.get("rule"):
-        lines.append(f"{pad}  rule {node['rule']} [{'; '.join(node['citations'])}] fails at condition "
-                     f"{node['failed_at'] + 1}: {node['condition']}")
+        lines.append(
+            f"{pad}  rule {node['rule']} [{'; '.join(node['citations'])}] fails at condition "
+            f"{node['failed_at'] + 1}: {node['condition']}"
+        )
         for p in node.get("premises", []):
             lines += node_lines(p, program, onto, depth + 2)
         for t in node.get("tried", []):
@@ -134,8 +142,10 @@ def node_lines(node: dict, program: Program, onto: ontology.Ontology, depth: int
                 lines.append(f"{pad}  also tried {t['rule']}: fails at condition {t['failed_at'] + 1}: {t['reason']}")
     if len(node.get("obstacles", [])) > 1:
         lines.append(f"{pad}  every obstacle ({len(node['obstacles'])}):")
-        lines += [_wrap(f"- {o['reason']} (rule {o['rule']}, condition {o['failed_at'] + 1})", pad + "    ")
-                  for o in node["obstacles"]]
+        lines += [
+            _wrap(f"- {o['reason']} (rule {o['rule']}, condition {o['failed_at'] + 1})", pad + "    ")
+            for o in node["obstacles"]
+        ]
     if "because" in node:
         lines += node_lines(node["because"], program, onto, depth + 1)
     if "blocked_by" in node:
@@ -175,10 +185,11 @@ def truncation_notes(document: dict) -> list[str]:
 
 # ---- memo
 
+
 def provision_url(url: str, as_of: str) -> str:
     """An eCFR link to the text in force on the date asked (eCFR keeps point-in-time versions)."""
     prefix = "https://www.ecfr.gov/current/"
-    return f"https://www.ecfr.gov/on/{as_of}/{url[len(prefix):]}" if url.startswith(prefix) else url
+    return f"https://www.ecfr.gov/on/{as_of}/{url[len(prefix) :]}" if url.startswith(prefix) else url
 
 
 def _cite_md(cite: str, onto: ontology.Ontology, as_of: str = "") -> str:
@@ -197,15 +208,21 @@ def memo_header(e: Explanation, generated: str | None = None) -> list[tuple[str,
     def country(code) -> str:
         return format_value("", code, onto) if code else "not given"
 
-    parties = (f"exporter in {country((given.get('origin') or [None])[0])}; end user "
-               f"{(given.get('end_user') or ['not given'])[0]}, "
-               f"headquartered in {country((given.get('hq') or [None])[0])}; "
-               f"destination {country((given.get('destination') or [None])[0])}")
+    parties = (
+        f"exporter in {country((given.get('origin') or [None])[0])}; end user "
+        f"{(given.get('end_user') or ['not given'])[0]}, "
+        f"headquartered in {country((given.get('hq') or [None])[0])}; "
+        f"destination {country((given.get('destination') or [None])[0])}"
+    )
     generated = generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return [("Matter reference", f"{d.id} ({q['source']})"), ("Parties", parties),
-            ("Prepared by", "aidkb, automated analysis for review by counsel"), ("Generated", generated),
-            ("Rule set version", d.ruleset_version),
-            ("Law as of", f"{d.as_of}; citations link to the eCFR as in force on that date")]
+    return [
+        ("Matter reference", f"{d.id} ({q['source']})"),
+        ("Parties", parties),
+        ("Prepared by", "aidkb, automated analysis for review by counsel"),
+        ("Generated", generated),
+        ("Rule set version", d.ruleset_version),
+        ("Law as of", f"{d.as_of}; citations link to the eCFR as in force on that date"),
+    ]
 
 
 def _red_flag(flag: str, onto: ontology.Ontology) -> str:
@@ -221,10 +238,20 @@ def _obligations(d: Decision) -> list[str]:
 
 def _question_rows(e: Explanation) -> list[tuple[str, str]]:
     q = e.document["question"]
-    return [("Case", f"{q['case']} ({q['source']})"), ("As of", q["as_of"]), ("Reading", q["mode"].replace("_", " ")),
-            ("What if", "; ".join(e.decision.what_if) or "none"),
-            ("Facts", "; ".join(atom_text(a, baseline_program(), ontology.load()) for a in q["inputs"]
-                                if a[0] not in ("case", "as_of", "mode")))]
+    return [
+        ("Case", f"{q['case']} ({q['source']})"),
+        ("As of", q["as_of"]),
+        ("Reading", q["mode"].replace("_", " ")),
+        ("What if", "; ".join(e.decision.what_if) or "none"),
+        (
+            "Facts",
+            "; ".join(
+                atom_text(a, baseline_program(), ontology.load())
+                for a in q["inputs"]
+                if a[0] not in ("case", "as_of", "mode")
+            ),
+        ),
+    ]
 
 
 def memo_markdown(e: Explanation, generated: str | None = None) -> str:
@@ -233,10 +260,22 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
     lines += [f"- **{k}:** {v}" for k, v in memo_header(e, generated)]
     lines += ["", "## Question", ""]
     lines += [f"- **{k}:** {v}" for k, v in _question_rows(e)]
-    lines += ["", "## Answer", "", answer_sentence(d), "", f"## Legal status on {d.as_of}", "", d.status, "",
-              "## Reasons", ""]
-    lines += [f"- {r.text} ({', '.join(_cite_md(c, onto, d.as_of) for c in r.citations)}; rule `{r.rule}`)"
-              for r in d.reasons]
+    lines += [
+        "",
+        "## Answer",
+        "",
+        answer_sentence(d),
+        "",
+        f"## Legal status on {d.as_of}",
+        "",
+        d.status,
+        "",
+        "## Reasons",
+        "",
+    ]
+    lines += [
+        f"- {r.text} ({', '.join(_cite_md(c, onto, d.as_of) for c in r.citations)}; rule `{r.rule}`)" for r in d.reasons
+    ]
     failed = [g for g in e.goals if not g.holds]
     if failed:
         lines += ["", "## Why not", ""]
@@ -244,19 +283,29 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
             n = g.node
             lines += [f"### {g.label}: does not hold", "", f"{n['reason']} *({n['category']})*", ""]
             if len(n.get("obstacles", [])) > 1:
-                lines += ["Every obstacle:"] + [f"- {o['reason']} (rule `{o['rule']}`, condition {o['failed_at'] + 1})"
-                                                for o in n["obstacles"]] + [""]
+                lines += (
+                    ["Every obstacle:"]
+                    + [f"- {o['reason']} (rule `{o['rule']}`, condition {o['failed_at'] + 1})" for o in n["obstacles"]]
+                    + [""]
+                )
             n = failing_point(n)
             if n.get("rule"):
                 cited = ", ".join(_cite_md(c, onto, d.as_of) for c in n["citations"])
-                lines.append(f"Rule `{n['rule']}` ({cited}) fails at "
-                             f"condition {n['failed_at'] + 1}: `{n['condition']}`.")
-            lines += ["", "It would hold if:"] + [f"- {cf.describe(onto)}" for cf in g.counterfactuals] \
-                if g.counterfactuals else ["", searched_text(g)]
+                lines.append(
+                    f"Rule `{n['rule']}` ({cited}) fails at condition {n['failed_at'] + 1}: `{n['condition']}`."
+                )
+            lines += (
+                ["", "It would hold if:"] + [f"- {cf.describe(onto)}" for cf in g.counterfactuals]
+                if g.counterfactuals
+                else ["", searched_text(g)]
+            )
             lines.append("")
-    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
-                         ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
-                         ("Obligations", _obligations(d)), ("Caveats", d.caveats)):
+    for title, items in (
+        ("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
+        ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
+        ("Obligations", _obligations(d)),
+        ("Caveats", d.caveats),
+    ):
         if items:
             lines += ["", f"## {title}", ""] + [f"- {i}" for i in items]
     lines += ["", "## Provisions", ""] + [f"- {_cite_md(c, onto, d.as_of)}" for c in d.citations]
@@ -267,8 +316,11 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
     lines += ["```", ""]
     for note in truncation_notes(e.document):
         lines += [f"**{note}**", ""]
-    lines += [f"Rule set version {d.ruleset_version}. Checkable with `aidkb check-proof` "
-                        f"(format {V2}, {WORDS}). Not legal advice.", ""]
+    lines += [
+        f"Rule set version {d.ruleset_version}. Checkable with `aidkb check-proof` "
+        f"(format {V2}, {WORDS}). Not legal advice.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -280,43 +332,64 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
         p = onto.provisions.get(c)
         return f'<a href="{esc(provision_url(p.url, d.as_of))}">{esc(c)}</a>' if p else esc(c)
 
-    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(d.title or d.id)}</title>"
-             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
-             "pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}.status{border-left:4px solid #b60;"
-             "padding-left:1em}@media print{details>*{display:block}details summary{display:none}"
-             "a[href]::after{content:\" (\" attr(href) \")\";font-size:80%;word-break:break-all}}"
-             "</style></head><body>",
-             f"<h1>Export-control memo: {esc(d.title or d.id)}</h1><ul class=\"header\">"]
+    parts = [
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(d.title or d.id)}</title>'
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+        "pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}.status{border-left:4px solid #b60;"
+        "padding-left:1em}@media print{details>*{display:block}details summary{display:none}"
+        'a[href]::after{content:" (" attr(href) ")";font-size:80%;word-break:break-all}}'
+        "</style></head><body>",
+        f'<h1>Export-control memo: {esc(d.title or d.id)}</h1><ul class="header">',
+    ]
     parts += [f"<li><b>{esc(k)}:</b> {esc(v)}</li>" for k, v in memo_header(e, generated)]
     parts += ["</ul><h2>Question</h2><ul>"]
     parts += [f"<li><b>{esc(k)}:</b> {esc(v)}</li>" for k, v in _question_rows(e)]
-    parts += [f"</ul><h2>Answer</h2><p>{esc(answer_sentence(d))}</p>",
-              f"<h2>Legal status on {esc(d.as_of)}</h2><p class=\"status\">{esc(d.status)}</p><h2>Reasons</h2><ul>"]
-    parts += [f"<li>{esc(r.text)} ({', '.join(cite(c) for c in r.citations)}; rule <code>{esc(r.rule)}</code>)</li>"
-              for r in d.reasons]
+    parts += [
+        f"</ul><h2>Answer</h2><p>{esc(answer_sentence(d))}</p>",
+        f'<h2>Legal status on {esc(d.as_of)}</h2><p class="status">{esc(d.status)}</p><h2>Reasons</h2><ul>',
+    ]
+    parts += [
+        f"<li>{esc(r.text)} ({', '.join(cite(c) for c in r.citations)}; rule <code>{esc(r.rule)}</code>)</li>"
+        for r in d.reasons
+    ]
     parts.append("</ul>")
     failed = [g for g in e.goals if not g.holds]
     if failed:
         parts.append("<h2>Why not</h2>")
         for g in failed:
             n = g.node
-            parts.append(f"<h3>{esc(g.label)}: does not hold</h3>"
-                         f"<p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>")
+            parts.append(
+                f"<h3>{esc(g.label)}: does not hold</h3><p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>"
+            )
             if len(n.get("obstacles", [])) > 1:
-                parts.append("<p>Every obstacle:</p><ul>" + "".join(
-                    f"<li>{esc(o['reason'])} (rule <code>{esc(o['rule'])}</code>, "
-                    f"condition {o['failed_at'] + 1})</li>"
-                    for o in n["obstacles"]) + "</ul>")
+                parts.append(
+                    "<p>Every obstacle:</p><ul>"
+                    + "".join(
+                        f"<li>{esc(o['reason'])} (rule <code>{esc(o['rule'])}</code>, "
+                        f"condition {o['failed_at'] + 1})</li>"
+                        for o in n["obstacles"]
+                    )
+                    + "</ul>"
+                )
             n = failing_point(n)
             if n.get("rule"):
-                parts.append(f"<p>Rule <code>{esc(n['rule'])}</code> ({', '.join(cite(c) for c in n['citations'])}) "
-                             f"fails at condition {n['failed_at'] + 1}: <code>{esc(n['condition'])}</code>.</p>")
-            parts.append("<p>It would hold if:</p><ul>" + "".join(f"<li>{esc(cf.describe(onto))}</li>"
-                                                                  for cf in g.counterfactuals) + "</ul>"
-                         if g.counterfactuals else f"<p>{esc(searched_text(g))}</p>")
-    for title, items in (("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
-                         ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
-                         ("Obligations", _obligations(d)), ("Caveats", d.caveats)):
+                parts.append(
+                    f"<p>Rule <code>{esc(n['rule'])}</code> ({', '.join(cite(c) for c in n['citations'])}) "
+                    f"fails at condition {n['failed_at'] + 1}: <code>{esc(n['condition'])}</code>.</p>"
+                )
+            parts.append(
+                "<p>It would hold if:</p><ul>"
+                + "".join(f"<li>{esc(cf.describe(onto))}</li>" for cf in g.counterfactuals)
+                + "</ul>"
+                if g.counterfactuals
+                else f"<p>{esc(searched_text(g))}</p>"
+            )
+    for title, items in (
+        ("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
+        ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
+        ("Obligations", _obligations(d)),
+        ("Caveats", d.caveats),
+    ):
         if items:
             parts.append(f"<h2>{title}</h2><ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>")
     parts.append("<h2>Provisions</h2><ul>" + "".join(f"<li>{cite(c)}</li>" for c in d.citations) + "</ul>")
@@ -324,15 +397,19 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
     for g in e.goals:
         tree.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
         tree += node_lines(g.node, program, onto, 1)
-    parts.append("<h2>Proof</h2><details open><summary>proof tree</summary>"
-                 f"<pre>{esc(chr(10).join(tree))}</pre></details>")
+    parts.append(
+        f"<h2>Proof</h2><details open><summary>proof tree</summary><pre>{esc(chr(10).join(tree))}</pre></details>"
+    )
     parts += [f"<p><b>{esc(n)}</b></p>" for n in truncation_notes(e.document)]
-    parts.append(f"<p>Rule set version {esc(d.ruleset_version)}. Checkable with <code>aidkb check-proof</code> "
-                 f"(format {V2}, {WORDS}). Not legal advice.</p></body></html>")
+    parts.append(
+        f"<p>Rule set version {esc(d.ruleset_version)}. Checkable with <code>aidkb check-proof</code> "
+        f"(format {V2}, {WORDS}). Not legal advice.</p></body></html>"
+    )
     return "\n".join(parts) + "\n"
 
 
 # ---- Graphviz
+
 
 def proof_dot(e: Explanation) -> str:
     program, onto = baseline_program(), ontology.load()

@@ -20,6 +20,7 @@ The output (CSV or Parquet, by the extension of `out_path`) has one row per tran
 license_required, authorized_by, red_flags, review_policy, status, regime, uncertain, obligations, one column
 `not_available.<route>` per route, citations, caveats, and the ledger's columns when it applies.
 """
+
 from __future__ import annotations
 
 import csv
@@ -57,7 +58,7 @@ class ScreenError(InputError):
 
 @dataclass(frozen=True)
 class BadRow:
-    row: int                 # 1 = the first data row
+    row: int  # 1 = the first data row
     id: str | None
     field: str
     message: str
@@ -70,6 +71,7 @@ class BadRow:
 class ScreenResult:
     """What screening found: one output row per transaction (bad rows carry their error), the bad rows, and
     the ledger's breaches when the portfolio has dates and claimed routes."""
+
     rows: list[dict]
     bad: list[BadRow]
     ledger: Ledger | None = None
@@ -82,6 +84,7 @@ class ScreenResult:
 
 
 # ---- reading
+
 
 def read_rows(path: Path | str) -> Iterator[tuple[int, dict]]:
     """(row number, flat row) for every data row of a portfolio file."""
@@ -109,8 +112,12 @@ def read_rows(path: Path | str) -> Iterator[tuple[int, dict]]:
 
             with path.open(encoding="utf-8-sig", newline="") as f:
                 names = next(csv.reader(f), [])
-            table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=False))
+            table = pcsv.read_csv(
+                path,
+                convert_options=pcsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names}, strings_can_be_null=False
+                ),
+            )
     except (pa.ArrowInvalid, OSError) as e:
         raise ScreenError(str(path), "", f"cannot read the portfolio: {e}") from None
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
@@ -158,7 +165,7 @@ def unflatten(row: dict, row_number: int) -> dict:
                 node[part] = {}
             node = node[part]
             if not isinstance(node, dict):
-                raise InputError(f"row {row_number}", ".".join(parts[:i + 1]), "is both a value and a mapping")
+                raise InputError(f"row {row_number}", ".".join(parts[: i + 1]), "is both a value and a mapping")
         leaf, old = parts[-1], node.get(parts[-1])
         value = _plain(value)
         if value is None and leaf in node:
@@ -190,14 +197,16 @@ def _collapse(node: Any) -> Any:
 
 # ---- screening
 
+
 def _reform(reform: Reform | str | Path | None) -> Reform:
     if reform is None:
         return Reform()
     return reform if isinstance(reform, Reform) else load_reform(Path(reform))
 
 
-def validate(path: Path | str, strict: bool = False, progress: Progress | None = None
-             ) -> tuple[list[tuple[int, dict, Case | None]], list[BadRow]]:
+def validate(
+    path: Path | str, strict: bool = False, progress: Progress | None = None
+) -> tuple[list[tuple[int, dict, Case | None]], list[BadRow]]:
     """Every row un-flattened and validated (ledger totals filled in where the portfolio has them)."""
     onto = ontology.load()
     rows: list[tuple[int, dict, Case | None]] = []
@@ -222,9 +231,15 @@ def validate(path: Path | str, strict: bool = False, progress: Progress | None =
     return rows, bad
 
 
-def screen(portfolio_path: Path | str, reform: Reform | str | Path | None = None, engine: str = "duckdb",
-           out_path: Path | str | None = None, strict: bool = False, progress: Progress | None = None,
-           reasons: bool = True) -> ScreenResult:
+def screen(
+    portfolio_path: Path | str,
+    reform: Reform | str | Path | None = None,
+    engine: str = "duckdb",
+    out_path: Path | str | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+    reasons: bool = True,
+) -> ScreenResult:
     """Decide every row of a portfolio set at a time (module docstring); write the rows to `out_path`."""
     times: dict[str, float] = {}
     start = time.perf_counter()
@@ -238,8 +253,11 @@ def screen(portfolio_path: Path | str, reform: Reform | str | Path | None = None
     times["validation"] = time.perf_counter() - start
     start = time.perf_counter()
     extra = _reform(reform)
-    cases = [dataclasses.replace(c, what_if=c.what_if + extra.operations) for n, _, c in rows
-             if c is not None and n not in bad_numbers]
+    cases = [
+        dataclasses.replace(c, what_if=c.what_if + extra.operations)
+        for n, _, c in rows
+        if c is not None and n not in bad_numbers
+    ]
     decided: dict[str, dict] = {}
     for group in _scenarios(cases).values():
         decided.update(_decide(group, engine, reasons, progress))
@@ -261,17 +279,22 @@ def screen(portfolio_path: Path | str, reform: Reform | str | Path | None = None
     return result
 
 
-def _judge(ledger: Ledger, rows: list, bad_numbers: set[int], extra: Reform, decided: dict[str, dict],
-           engine: str) -> None:
+def _judge(
+    ledger: Ledger, rows: list, bad_numbers: set[int], extra: Reform, decided: dict[str, dict], engine: str
+) -> None:
     """Decide the ledger rows again with their running totals taken as zero, and let the ledger judge."""
     good = {n: c for n, _, c in rows if c is not None and n not in bad_numbers}
     zeroed = {n: z for n, c in good.items() if (z := ledger.zeroed(n, c)) is not None}
     without: dict[str, dict] = {}
-    for group in _scenarios([dataclasses.replace(z, what_if=z.what_if + extra.operations)
-                             for z in zeroed.values()]).values():
+    for group in _scenarios(
+        [dataclasses.replace(z, what_if=z.what_if + extra.operations) for z in zeroed.values()]
+    ).values():
         without.update(_decide(group, engine, False, None))
-    ledger.judge({n: decided[c.id] for n, c in good.items()}, {n: without[z.id] for n, z in zeroed.items()},
-                 {n: c.id for n, c in good.items()})
+    ledger.judge(
+        {n: decided[c.id] for n, c in good.items()},
+        {n: without[z.id] for n, z in zeroed.items()},
+        {n: c.id for n, c in good.items()},
+    )
 
 
 def _scenarios(cases: list[Case]) -> dict[str, list[Case]]:
@@ -292,7 +315,7 @@ def _decide(cases: list[Case], backend: str, reasons: bool, progress: Progress |
         return {c.id: outcome_columns(c.id, answers) for c in cases}
     out: dict[str, dict] = {}
     for start in range(0, len(cases), REASONS_CHUNK):
-        chunk = cases[start:start + REASONS_CHUNK]
+        chunk = cases[start : start + REASONS_CHUNK]
         answers = engine.evaluate((f for c in chunk for f in c.facts()), predicates=None)
         for case in chunk:
             out[case.id] = decision_columns(decision(case, answers, program, reform, onto))
@@ -312,29 +335,42 @@ def decision(case: Case, answers: Answers, program: Program, reform: Reform, ont
 
 
 def decision_columns(d: Decision) -> dict:
-    return {"license_required": d.license_required, "authorized_by": list(d.authorized_by),
-            "red_flags": list(d.red_flags), "review_policy": d.review_policy, "status": d.status,
-            "regime": d.regime, "uncertain": sorted(d.uncertain), "obligations": list(d.obligations),
-            **{f"not_available.{route}": d.not_available.get(route) for route in ROUTES},
-            "citations": list(d.citations), "caveats": list(d.caveats)}
+    return {
+        "license_required": d.license_required,
+        "authorized_by": list(d.authorized_by),
+        "red_flags": list(d.red_flags),
+        "review_policy": d.review_policy,
+        "status": d.status,
+        "regime": d.regime,
+        "uncertain": sorted(d.uncertain),
+        "obligations": list(d.obligations),
+        **{f"not_available.{route}": d.not_available.get(route) for route in ROUTES},
+        "citations": list(d.citations),
+        "caveats": list(d.caveats),
+    }
 
 
 def outcome_columns(case_id: str, answers: Answers) -> dict:
     """The outcome columns of one case from the answer predicates alone (no reasons)."""
-    got = {pred: answers.ask(pred, (case_id,) + (None,) * (answers.arity[pred] - 1)) if pred in answers.arity
-           else [] for pred in ANSWER_PREDICATES}
+    got = {
+        pred: answers.ask(pred, (case_id,) + (None,) * (answers.arity[pred] - 1)) if pred in answers.arity else []
+        for pred in ANSWER_PREDICATES
+    }
     routes = {r[1] for r in got["authorized"]}
-    return {"license_required": bool(got["license_required"]),
-            "authorized_by": [r for r in ROUTES if r in routes] + sorted(routes - set(ROUTES)),
-            "red_flags": sorted({r[1] for r in got["red_flag"]}),
-            "review_policy": "; ".join(dict.fromkeys(r[1] for r in got["review"])) or None,
-            "status": "; ".join(r[1] for r in got["status"]) or None,
-            "regime": "; ".join(r[1] for r in got["regime"]) or None,
-            "uncertain": sorted({r[1] for r in got["uncertain_route"]}),
-            "obligations": sorted({r[1] for r in got["obligation"]})}
+    return {
+        "license_required": bool(got["license_required"]),
+        "authorized_by": [r for r in ROUTES if r in routes] + sorted(routes - set(ROUTES)),
+        "red_flags": sorted({r[1] for r in got["red_flag"]}),
+        "review_policy": "; ".join(dict.fromkeys(r[1] for r in got["review"])) or None,
+        "status": "; ".join(r[1] for r in got["status"]) or None,
+        "regime": "; ".join(r[1] for r in got["regime"]) or None,
+        "uncertain": sorted({r[1] for r in got["uncertain_route"]}),
+        "obligations": sorted({r[1] for r in got["obligation"]}),
+    }
 
 
 # ---- writing
+
 
 def write(rows: list[dict], path: Path | BinaryIO, kind: str | None = None) -> None:
     """The rows as CSV (lists as JSON text) or Parquet (lists as lists), by the file's extension, or to an open
@@ -349,9 +385,19 @@ def write(rows: list[dict], path: Path | BinaryIO, kind: str | None = None) -> N
     if kind == "csv":
         import pyarrow.csv as pcsv
 
-        text = {n: [None if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict))
-                    else str(v).lower() if isinstance(v, bool) else str(v) for v in values]
-                for n, values in columns.items()}
+        text = {
+            n: [
+                None
+                if v is None
+                else json.dumps(v, ensure_ascii=False)
+                if isinstance(v, (list, dict))
+                else str(v).lower()
+                if isinstance(v, bool)
+                else str(v)
+                for v in values
+            ]
+            for n, values in columns.items()
+        }
         pcsv.write_csv(pa.table({n: pa.array(v, pa.string()) for n, v in text.items()}), path)
     else:
         import pyarrow.parquet as pq
@@ -370,6 +416,7 @@ def _array(values: list) -> pa.Array:
 
 
 # ---- one row, for `aidkb explain PORTFOLIO --row ID`
+
 
 def case_for_row(portfolio_path: Path | str, row_id: str) -> Case:
     """The validated case of the row with this id (or this row number), with the running totals the ledger

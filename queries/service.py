@@ -5,6 +5,7 @@ mapping, as a file or an HTTP body holds it) or the validated objects, and retur
 return. No legal logic lives here. Errors are `kb.errors.AidkbError` subclasses, each with its HTTP status, so
 that a face maps them in one place; `Pool` runs engine work in deadline workers (kb/deadline.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,6 +36,7 @@ SCHEMAS = Path(__file__).resolve().parent / "schemas"
 # ---- errors a face reports (each with its HTTP status; exit status 2 on the command line). An engine that
 # overruns or dies raises kb.deadline's own DeadlineExceeded (504), WorkerFailed and MemoryLimitExceeded (503).
 
+
 class RequestError(InputError):
     """A request that is not a question: an unknown goal or format, a bad date, a document that is not a proof."""
 
@@ -49,10 +51,12 @@ class NotFound(AidkbError):
 
 class Busy(AidkbError):
     """Every worker stayed busy for the whole wait: try again later."""
+
     http_status = 503
 
 
 # ---- inputs
+
 
 def case_of(value: Case | Any, source: str = "<request>") -> Case:
     """A validated Case from a Case or a case mapping (the case-file contract; CaseError/ReformError name the
@@ -83,6 +87,7 @@ def date_of(value: dt.date | str | None, source: str = "<request>", field: str =
 
 def check_goal(case: Case, goal: str | None, source: str = "<request>", field: str = "goal") -> None:
     from .explanation import GoalError, goal_atom
+
     if goal is None:
         return
     if not isinstance(goal, str):
@@ -101,9 +106,11 @@ def check_format(fmt: Any, source: str = "<request>", field: str = "format") -> 
 
 # ---- questions (engine work: run them in a worker, see Pool)
 
+
 def decide(case: Case | Any, program=None):
     """The Decision of `aidkb decide` for one case (its what_if applied in its own scenario)."""
     from .decide import decide as _decide
+
     return _decide(case_of(case), program)
 
 
@@ -131,12 +138,21 @@ def check_proof(doc: Any, source: str = "<request>") -> dict:
     from .checker import check_proof as _check
 
     result = _check(doc)
-    return {"valid": result.valid, "steps": result.steps, "error": result.error, "reform": list(result.reform),
-            "verdict": result.verdict()}
+    return {
+        "valid": result.valid,
+        "steps": result.steps,
+        "error": result.error,
+        "reform": list(result.reform),
+        "verdict": result.verdict(),
+    }
 
 
-def impact(reform: Reform | Any, cases: list[Case | Any] | None = None, grid: bool = False,
-           progress: Callable[[str, int, int], None] | None = None) -> dict:
+def impact(
+    reform: Reform | Any,
+    cases: list[Case | Any] | None = None,
+    grid: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """`aidkb impact --json`: baseline against the reform over the cases and/or the grid."""
     from .impact import impact as _impact
 
@@ -147,6 +163,7 @@ def impact(reform: Reform | Any, cases: list[Case | Any] | None = None, grid: bo
 def tiers(as_of: dt.date | str | None = None) -> dict[str, int]:
     """Each country's tier (1, 2 or 3) on a date, as the baseline tier rules say."""
     from .impact import tier_of_countries
+
     return dict(sorted(tier_of_countries(Reform(), date_of(as_of)).items()))
 
 
@@ -156,26 +173,48 @@ def warm() -> str:
     return "ready"
 
 
-WARM_CASE = {"id": "warm-up", "as_of": "2025-06-01", "mode": "as_published",
-             "transaction": {"kind": "export", "item": "3A090.a", "quantity": 1, "tpp_per_unit": 15832,
-                             "destination_country": "FR",
-                             "end_user": {"hq_country": "FR", "ultimate_parent_hq_country": "FR",
-                                          "end_use": "datacenter"}}}
+WARM_CASE = {
+    "id": "warm-up",
+    "as_of": "2025-06-01",
+    "mode": "as_published",
+    "transaction": {
+        "kind": "export",
+        "item": "3A090.a",
+        "quantity": 1,
+        "tpp_per_unit": 15832,
+        "destination_country": "FR",
+        "end_user": {"hq_country": "FR", "ultimate_parent_hq_country": "FR", "end_use": "datacenter"},
+    },
+}
 
 
 # ---- reference data (no engine)
+
 
 @lru_cache(maxsize=1)
 def rules() -> tuple[dict, ...]:
     """Every rule of the embedded rule set: id, file, citations, sentence, grade, note and rule text."""
     from aidkb.kb.program import baseline_program
+
     program = baseline_program()
-    return tuple({"id": r.id, "file": r.file, "head": f"{r.head.pred}/{len(r.head.args)}", "citations": list(r.cites),
-                  "says": r.says, "grade": r.grade, "note": r.note, "text": r.text()} for r in program.rules)
+    return tuple(
+        {
+            "id": r.id,
+            "file": r.file,
+            "head": f"{r.head.pred}/{len(r.head.args)}",
+            "citations": list(r.cites),
+            "says": r.says,
+            "grade": r.grade,
+            "note": r.note,
+            "text": r.text(),
+        }
+        for r in program.rules
+    )
 
 
 def ruleset_version() -> str:
     from aidkb.kb.program import baseline_program
+
     return baseline_program().version
 
 
@@ -192,11 +231,20 @@ def countries() -> tuple[dict, ...]:
     onto = ontology.load()
     listings: dict[str, list[dict]] = {}
     for m in onto.memberships:
-        listings.setdefault(m.code, []).append({
-            "group": m.group, "valid_from": _iso(m.valid_from), "valid_to": _iso(m.valid_to), "grade": m.grade,
-            "citation": m.citation, "note": m.note})
-    return tuple({"code": code, "name": name, "listings": listings.get(code, [])}
-                 for code, name in sorted(onto.countries.items()))
+        listings.setdefault(m.code, []).append(
+            {
+                "group": m.group,
+                "valid_from": _iso(m.valid_from),
+                "valid_to": _iso(m.valid_to),
+                "grade": m.grade,
+                "citation": m.citation,
+                "note": m.note,
+            }
+        )
+    return tuple(
+        {"code": code, "name": name, "listings": listings.get(code, [])}
+        for code, name in sorted(onto.countries.items())
+    )
 
 
 def _iso(number: int) -> str | None:
@@ -208,6 +256,7 @@ def _iso(number: int) -> str | None:
 
 # ---- helpers
 
+
 def _json(data: Any) -> Any:
     """JSON data exactly as the command line prints it (Decimals as numbers, tuples as lists)."""
     return json.loads(json.dumps(data, ensure_ascii=False, default=_plain))
@@ -215,6 +264,7 @@ def _json(data: Any) -> Any:
 
 def _plain(value: Any) -> Any:
     from decimal import Decimal
+
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, (dt.date, set, frozenset)):
@@ -310,6 +360,7 @@ __all__ = [
 
 
 # ---- where in a request a bad field is
+
 
 class at:
     """Context manager: an InputError raised inside names its field from the request body's root, prefixed

@@ -1,4 +1,5 @@
 """Shared fixtures and the counting of legal cases (the run says how many passed)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,9 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     if _legal["passed"] or _legal["failed"]:
-        terminalreporter.write_line(f"legal cases (shared/cases and tests/cases): {_legal['passed']} passed, "
-                                    f"{_legal['failed']} failed")
+        terminalreporter.write_line(
+            f"legal cases (shared/cases and tests/cases): {_legal['passed']} passed, {_legal['failed']} failed"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ diff. golden/v1/ keeps the proofs as proof.v1 wrote them, the last time: each co
 After a deliberate change, regenerate and review the diff before committing:
     AIDKB_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
 """
+
 from __future__ import annotations
 
 import difflib
@@ -32,8 +33,11 @@ def _compare(path: Path, actual: str) -> None:
     assert path.exists(), f"no golden file {path.name}: run AIDKB_UPDATE_GOLDEN=1 pytest {__file__}"
     expected = path.read_text(encoding="utf-8")
     if actual != expected:
-        diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True),
-                                            f"golden/{path.name}", "actual", n=2))
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(True), actual.splitlines(True), f"golden/{path.name}", "actual", n=2
+            )
+        )
         pytest.fail(f"output differs from golden/{path.name}:\n{diff[:6000]}")
 
 
@@ -41,13 +45,19 @@ def _compare(path: Path, actual: str) -> None:
 def test_golden(path, monkeypatch):
     monkeypatch.chdir(ROOT)  # sources are named relative to the project root, as on the command line
     case = load_case(Path(os.path.relpath(path, ROOT)))
-    _compare(GOLDEN / f"{case.id}.json", json.dumps(decide(case).to_json()["proof"], indent=1, ensure_ascii=False)
-             + "\n")
+    _compare(
+        GOLDEN / f"{case.id}.json", json.dumps(decide(case).to_json()["proof"], indent=1, ensure_ascii=False) + "\n"
+    )
     _compare(GOLDEN / f"{case.id}.txt", explanation_text(explain(case, with_counterfactuals=False)))
 
 
-COUNTERFACTUAL_CASES = ["lpp-over-annual-limit", "uveu-8-percent-exceeds", "acm-denied-tier3-ultimate-parent",
-                        "tier1-location-tier2-hq-uses-lpp", "aca-consumer-gpus-to-brazil"]
+COUNTERFACTUAL_CASES = [
+    "lpp-over-annual-limit",
+    "uveu-8-percent-exceeds",
+    "acm-denied-tier3-ultimate-parent",
+    "tier1-location-tier2-hq-uses-lpp",
+    "aca-consumer-gpus-to-brazil",
+]
 
 
 @pytest.mark.parametrize("name", COUNTERFACTUAL_CASES)
@@ -74,7 +84,8 @@ def test_every_v1_golden_converts_to_v2(path):
     errors = [e.message for e in Draft202012Validator(schema).iter_errors(v2)]
     assert not errors, errors[:3]
     assert v2["format"] == "proof.v2" and list(v2["conclusions"]) == [
-        f"{n['atom'][0]}({', '.join(map(str, n['atom'][1:]))})" for n in v1["conclusions"]]
+        f"{n['atom'][0]}({', '.join(map(str, n['atom'][1:]))})" for n in v1["conclusions"]
+    ]
     assert from_v2(v2, baseline_program(), ontology.load()) == v1  # nothing lost
 
 

@@ -1,5 +1,6 @@
 """Every worked case in tests/shared_cases (the vendored ../shared/cases) and tests/cases, run as a legal test:
 the decision must match the case's expected outcome (licence, routes, red flags, unavailable routes, citations)."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,4 +36,6 @@ def test_vendored_cases_match_upstream():
     upstream = {p.name: p.read_bytes() for p in UPSTREAM_CASES.iterdir() if p.is_file()}
     vendored = {p.name: p.read_bytes() for p in SHARED_CASES.iterdir() if p.is_file()}
     assert sorted(upstream) == sorted(vendored), "copy ../shared/cases into tests/shared_cases again"
-    assert [n for n in upstream if upstream[n] != vendored[n]] == [], "copy ../shared/cases into tests/shared_cases again"
+    assert [n for n in upstream if upstream[n] != vendored[n]] == [], (
+        "copy ../shared/cases into tests/shared_cases again"
+    )

@@ -1,5 +1,6 @@
 """Time in tests: limits that scale with the machine's load, and CPU time read from /proc, so that a busy machine
 makes tests slower, never red."""
+
 from __future__ import annotations
 
 import os

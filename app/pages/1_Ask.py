@@ -1,6 +1,7 @@
 """Ask: a transaction (a form, a bundled case file or an uploaded one) -> the answer in one sentence, the
 reasons with linked citations, the proof as a tree and a graph, the why-not of each unavailable route with
 its counterfactuals, and the memo and JSON to download."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,6 +28,8 @@ from aidkb.queries.render import (
 )
 
 SOURCES = ("Fill in a form", "Bundled case file", "Upload a case file")
+
+
 def load_into_form(data: dict, as_of, mode: str) -> None:
     """(A button's callback) a case into the form, and its date and reading into the session's choice."""
     values, left_out = ui.form_values(data)
@@ -43,16 +46,18 @@ def form() -> dict:
         state.setdefault(key, value)
     as_of, mode = ui.chosen()
     if state.get("form_left_out"):
-        st.warning("The loaded case also had " + ", ".join(f"`{f}`" for f in state["form_left_out"]) +
-                   ": the form has no field for them, so the form's question is without them.")
+        st.warning(
+            "The loaded case also had "
+            + ", ".join(f"`{f}`" for f in state["form_left_out"])
+            + ": the form has no field for them, so the form's question is without them."
+        )
     st.text_input("Title", key="f_title", max_chars=200)
     c1, c2, c3 = st.columns(3)
     ui.explain_choice(c1.selectbox("Kind", KINDS, format_func=ui.words, key="f_kind"), c1)
     c1.selectbox("Item (ECCN)", sorted(o.items), key="f_item")
     c1.number_input("Quantity (units)", min_value=1, step=1, key="f_quantity")
     c1.number_input("TPP per unit", min_value=1, step=1, key="f_tpp")
-    c1.number_input("Memory bandwidth (GB/s; empty if not given)", min_value=1, step=1, value=None,
-                    key="f_bandwidth")
+    c1.number_input("Memory bandwidth (GB/s; empty if not given)", min_value=1, step=1, value=None, key="f_bandwidth")
     c2.selectbox("From", codes, format_func=ui.country_label, key="f_from")
     c2.selectbox("Destination", codes, format_func=ui.country_label, key="f_destination")
     c2.text_input("End user", key="f_end_user", max_chars=200)
@@ -60,8 +65,7 @@ def form() -> dict:
     c2.selectbox("Ultimate parent's headquarters", optional, format_func=ui.country_label, key="f_parent")
     ui.explain_choice(c3.selectbox("End use", END_USES, format_func=ui.words, key="f_end_use"), c3)
     c3.number_input("TPP already shipped to this consignee under LPP this year", min_value=0, step=1, key="f_ytd")
-    c3.number_input("TPP already counted against the destination's allocation", min_value=0, step=1,
-                    key="f_allocated")
+    c3.number_input("TPP already counted against the destination's allocation", min_value=0, step=1, key="f_allocated")
     c3.checkbox("Government-to-government arrangement", key="f_g2g")
     ui.explain_choice(st.multiselect("Facts", FLAGS, format_func=ui.words, key="f_flags"))
     with st.expander("What the choices mean"):
@@ -86,15 +90,22 @@ def form() -> dict:
 def case_file_choice() -> tuple[Any, dict] | None:
     """A bundled case file, picked by its title (none before one is chosen): (its path, its mapping)."""
     files = ui.case_files()
-    path = st.selectbox("Case file", files, index=None, format_func=ui.case_title, key="case_file",
-                        placeholder="Choose a case by its title")
+    path = st.selectbox(
+        "Case file",
+        files,
+        index=None,
+        format_func=ui.case_title,
+        key="case_file",
+        placeholder="Choose a case by its title",
+    )
     return (path, ui.case_data(path)) if path else None
 
 
 def upload_choice() -> tuple[Any, dict] | None:
     """An uploaded case file (raises CaseError on YAML that does not parse): (its name, its mapping)."""
-    upload = st.file_uploader("Case file (YAML, the schema of shared/cases/README.md)", type=["yaml", "yml"],
-                              key="case_upload")
+    upload = st.file_uploader(
+        "Case file (YAML, the schema of shared/cases/README.md)", type=["yaml", "yml"], key="case_upload"
+    )
     if upload is None:
         return None
     try:
@@ -111,9 +122,12 @@ def file_date_note(case: Case) -> None:
     if (case.as_of, case.mode) == (as_of, mode):
         st.caption(f"The case file is decided at its own date and reading: {own} (the same as chosen above).")
     else:
-        st.info(f"The case file is decided at its own date and reading, **{own}**, not the date and reading "
-                f"chosen above ({as_of.isoformat()}, {mode.replace('_', ' ')}). Load it into the form to ask it at "
-                "another date.", icon="📅")
+        st.info(
+            f"The case file is decided at its own date and reading, **{own}**, not the date and reading "
+            f"chosen above ({as_of.isoformat()}, {mode.replace('_', ' ')}). Load it into the form to ask it at "
+            "another date.",
+            icon="📅",
+        )
 
 
 def explanation(case: Case, goal: str | None, with_counterfactuals: bool = True):
@@ -131,8 +145,10 @@ def show_answer(d: Decision, reform: str | None) -> None:
     if reform:
         sentence = f"Under the reform “{reform}”: {sentence}"
     (st.success if not d.license_required or d.authorized_by else st.error)(md(sentence))
-    st.markdown(f"**Legal status on {md(d.as_of)} ({md(d.mode.replace('_', ' '))}), "
-                f"{md(d.regime.replace('_', '-'))} controls:** {md(d.status)}")
+    st.markdown(
+        f"**Legal status on {md(d.as_of)} ({md(d.mode.replace('_', ' '))}), "
+        f"{md(d.regime.replace('_', '-'))} controls:** {md(d.status)}"
+    )
     if d.what_if:
         st.info("What if: " + "; ".join(md(w) for w in d.what_if))
     c1, c2, c3 = st.columns(3)
@@ -148,8 +164,12 @@ def show_answer(d: Decision, reform: str | None) -> None:
     for obligation in d.obligations:
         st.info(f"Obligation: **{md(ui.title(obligation))}**: {md(ui.term_help(obligation))}")
     st.subheader("Reasons")
-    st.markdown("\n".join(f"- {md(r.text)} ({', '.join(ui.cite_link(c) for c in r.citations)}; rule "
-                          f"`{r.rule}`)" for r in d.reasons) or "—")  # rule ids are names: safe in code
+    st.markdown(
+        "\n".join(
+            f"- {md(r.text)} ({', '.join(ui.cite_link(c) for c in r.citations)}; rule `{r.rule}`)" for r in d.reasons
+        )
+        or "—"
+    )  # rule ids are names: safe in code
     if d.caveats:
         with st.expander(f"Caveats ({len(d.caveats)})"):
             st.markdown("\n".join(f"- {md(c)}" for c in d.caveats))
@@ -189,16 +209,21 @@ def show_refutation(goal) -> None:
     md, why = ui.md, ui.refutation(goal.node)
     st.markdown(f"*Category:* **{md(why['category'])}**. {md(why['reason'])}")
     if len(why["obstacles"]) > 1:  # every failing condition of every rule that could derive it
-        st.markdown("**Every obstacle:**\n" + "\n".join(
-            f"- {md(reason)}" + (f" (rule `{rule}`, condition {n})" if details() else "")
-            for reason, rule, n in why["obstacles"]))
+        st.markdown(
+            "**Every obstacle:**\n"
+            + "\n".join(
+                f"- {md(reason)}" + (f" (rule `{rule}`, condition {n})" if details() else "")
+                for reason, rule, n in why["obstacles"]
+            )
+        )
     if why["point"] and details():
         rule, cites, n, condition = why["point"]
         st.markdown(f"Rule `{rule}` ({', '.join(ui.cite_link(c) for c in cites)}) fails at condition {n}:")
         st.code(condition, language="prolog")
     if goal.counterfactuals:
-        st.markdown("**It would hold if:**\n" + "\n".join(f"- {md(cf.describe(ui.onto()))}"
-                                                          for cf in goal.counterfactuals))
+        st.markdown(
+            "**It would hold if:**\n" + "\n".join(f"- {md(cf.describe(ui.onto()))}" for cf in goal.counterfactuals)
+        )
     else:
         st.markdown(md(searched_text(goal)))
     ui.proof_tree(goal.node, details())
@@ -206,8 +231,10 @@ def show_refutation(goal) -> None:
 
 @st.dialog("The proof as a graph", width="large")
 def graph_dialog(dot: str) -> None:
-    st.caption("Full width; the chart's own toolbar opens it full screen. The DOT file opens in any Graphviz "
-               "viewer for zooming.")
+    st.caption(
+        "Full width; the chart's own toolbar opens it full screen. The DOT file opens in any Graphviz "
+        "viewer for zooming."
+    )
     st.graphviz_chart(dot, width="stretch")
 
 
@@ -227,16 +254,21 @@ def show_proof(case: Case, d: Decision) -> None:
         left, right = st.columns(2)
         if left.button("Open the graph full size", key="graph_full", icon="🔍"):
             graph_dialog(dot)
-        right.download_button("Graph (DOT)", dot, file_name=f"{d.id}-proof.dot", mime="text/vnd.graphviz",
-                              key="graph_dot")
+        right.download_button(
+            "Graph (DOT)", dot, file_name=f"{d.id}-proof.dot", mime="text/vnd.graphviz", key="graph_dot"
+        )
         st.graphviz_chart(dot, width="stretch")
 
 
 def show_downloads(case: Case, d: Decision) -> None:
     st.subheader("Downloads")
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Decision (JSON)", json.dumps(d.to_json(), indent=2, ensure_ascii=False),
-                       file_name=f"{d.id}.json", mime="application/json")
+    c1.download_button(
+        "Decision (JSON)",
+        json.dumps(d.to_json(), indent=2, ensure_ascii=False),
+        file_name=f"{d.id}.json",
+        mime="application/json",
+    )
     if st.session_state.get("memo_ready") != ui.case_key(case):
         if c2.button("Prepare the memo", help="counterfactuals for every failed route: a few seconds"):
             try:
@@ -270,14 +302,19 @@ def reform_choice() -> tuple[tuple, str] | None:
     text, name = state.get("reform_yaml"), state.get("reform_name") or "what-if"
     if not text:
         return None
-    if not st.toggle(f"Answer under the reform “{ui.md(name)}” (from the What-if page)", key="ask_under_reform",
-                     help="Off: under the law as it is"):
+    if not st.toggle(
+        f"Answer under the reform “{ui.md(name)}” (from the What-if page)",
+        key="ask_under_reform",
+        help="Off: under the law as it is",
+    ):
         return None
     try:
         reform = parse_reform(yaml.safe_load(text), "<what-if reform>")
     except (yaml.YAMLError, ReformError) as error:
-        st.error(f"The What-if page's reform cannot be read, so the answer is under the law as it is: "
-                 f"{ui.md(error)}", icon="🚫")
+        st.error(
+            f"The What-if page's reform cannot be read, so the answer is under the law as it is: {ui.md(error)}",
+            icon="🚫",
+        )
         return None
     return reform.operations, name
 
@@ -303,9 +340,14 @@ def question() -> tuple[tuple, dict, Case, bool] | None:
         data = form()
         left, right = st.columns([1, 3])
         now = left.button("Decide", type="primary", key="decide")
-        right.download_button("Save the form as a case file (YAML)", ui.case_yaml(data), key="save_case",
-                              file_name="form-question.yaml", mime="application/x-yaml",
-                              help="`aidkb decide` reads it; upload it here again to ask it later")
+        right.download_button(
+            "Save the form as a case file (YAML)",
+            ui.case_yaml(data),
+            key="save_case",
+            file_name="form-question.yaml",
+            mime="application/x-yaml",
+            help="`aidkb decide` reads it; upload it here again to ask it later",
+        )
         name = "<form>"
     else:
         chosen = case_file_choice() if source == SOURCES[1] else upload_choice()
@@ -316,8 +358,13 @@ def question() -> tuple[tuple, dict, Case, bool] | None:
     case = parse_case(data, name)
     if source != SOURCES[0]:
         file_date_note(case)
-        st.button("Edit in the form", key="edit_case", on_click=load_into_form, args=(data, case.as_of, case.mode),
-                  help="Copies this case into the form, and its date and reading into the choice above")
+        st.button(
+            "Edit in the form",
+            key="edit_case",
+            on_click=load_into_form,
+            args=(data, case.as_of, case.mode),
+            help="Copies this case into the form, and its date and reading into the choice above",
+        )
     if reform:
         case = dataclasses.replace(case, what_if=case.what_if + reform[0])
     key = (source, repr(data), reform and (reform[1], st.session_state["reform_yaml"]))
@@ -340,9 +387,13 @@ answers = state.setdefault("answers", {})  # source -> the last answer given, wi
 try:
     asked = question()
     if asked and asked[3] and answers.get(source, {}).get("key") != asked[0]:
-        answers[source] = {"key": asked[0], "data": asked[1], "case": asked[2],
-                           "decision": ui.ask(service.decide, asked[2]),
-                           "reform": asked[0][2] and asked[0][2][0]}
+        answers[source] = {
+            "key": asked[0],
+            "data": asked[1],
+            "case": asked[2],
+            "decision": ui.ask(service.decide, asked[2]),
+            "reform": asked[0][2] and asked[0][2][0],
+        }
 except (CaseError, ReformError) as error:
     st.error(f"Bad input: {ui.md(error)}", icon="🚫")
     asked = None
@@ -357,9 +408,12 @@ if answer:
         what = changed_fields(answer["data"], asked[1]) if asked else []
         if asked and answer["key"][2] != asked[0][2]:
             what.append("the reform")
-        st.warning("**Stale answer:** it answers the question as it was when Decide was pressed" +
-                   (f"; since then these changed: {', '.join(ui.md(w) for w in what)}" if what else "") +
-                   ". Press **Decide** to answer the question on screen.", icon="⚠️")
+        st.warning(
+            "**Stale answer:** it answers the question as it was when Decide was pressed"
+            + (f"; since then these changed: {', '.join(ui.md(w) for w in what)}" if what else "")
+            + ". Press **Decide** to answer the question on screen.",
+            icon="⚠️",
+        )
     if state.get("asked") != ui.case_key(case):  # a new question: forget the last one's why-nots
         state.update(asked=ui.case_key(case), opened=set(), explanations={}, memo_ready=None)
     if case.title:

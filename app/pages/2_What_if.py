@@ -6,6 +6,7 @@ The reform lives in this browser session (st.session_state, shared with the othe
 URL (a reload or a shared link brings it back); the baseline is never changed (queries/reform.py applies a
 reform to a copy). Checking a reform, its tier maps and its impact all run in the session's deadline worker
 (app/ui.py `ask`): rules that loop or explode stop this session's question, never the server."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -107,11 +108,13 @@ def since(tab, key: str) -> str | None:
 
 def editors() -> None:
     o, program = ui.onto(), baseline_program()
-    move, param, off, edit, paste, upload = st.tabs(["Move a country", "Set a parameter", "Switch a rule off",
-                                                     "Edit a rule", "Paste a reform", "Upload a reform"])
+    move, param, off, edit, paste, upload = st.tabs(
+        ["Move a country", "Set a parameter", "Switch a rule off", "Edit a rule", "Paste a reform", "Upload a reform"]
+    )
     codes = [c for c in sorted(o.countries) if c != "US"]
-    country = move.selectbox("Country", codes, index=codes.index("MY"), format_func=ui.country_label,
-                             key="move_country")
+    country = move.selectbox(
+        "Country", codes, index=codes.index("MY"), format_func=ui.country_label, key="move_country"
+    )
     tier = move.radio("to", (1, 2, 3), format_func=lambda n: f"Tier {n}", horizontal=True, key="move_tier")
     frm = since(move, "move")
     if move.button("Add the move", key="add_move"):
@@ -120,8 +123,11 @@ def editors() -> None:
     names = sorted({p.name for p in o.parameters})
     name = param.selectbox("Parameter", names, index=names.index("lpp_annual_tpp_limit"), key="param_name")
     current = o.parameter(name, ontology.date_number(ui.chosen()[0]))
-    param.caption(f"On {ui.chosen()[0]}: {current.value:,} ({current.unit}; {current.citation}, grade "
-                  f"{current.grade})" if current else f"not in force on {ui.chosen()[0]}")
+    param.caption(
+        f"On {ui.chosen()[0]}: {current.value:,} ({current.unit}; {current.citation}, grade {current.grade})"
+        if current
+        else f"not in force on {ui.chosen()[0]}"
+    )
     value = param.text_input("New value (a number, or a date YYYY-MM-DD for dates)", key="param_value")
     frm = since(param, "param")
     if param.button("Set the parameter", key="add_param"):
@@ -135,16 +141,20 @@ def editors() -> None:
 
     rule_id = edit.selectbox("Rule", ids, index=ids.index("lpp_conditions"), key="edit_rule")
     original = ui.rule_source(program.rule(rule_id))
-    text = edit.text_area("Rule text (the rule language; errors show file:line:column)", original, height=300,
-                          key=f"edit_text_{rule_id}")
+    text = edit.text_area(
+        "Rule text (the rule language; errors show file:line:column)", original, height=300, key=f"edit_text_{rule_id}"
+    )
     edit.code(w.rule_diff(original, text, rule_id), language="diff")
     if edit.button("Replace the rule", key="add_edit"):
         add([{"replace_rule": {"id": rule_id, "text": text}}], edit)
 
-    pasted = paste.text_area("A reform file (as the page downloads it), or a list of operations", key="paste_ops",
-                             placeholder="title: Malaysia to Tier 1\noperations:\n"
-                                         "- move_country: {country: MY, to_tier: 1}\n"
-                                         "- set_parameter: {name: lpp_annual_tpp_limit, value: 40000000}")
+    pasted = paste.text_area(
+        "A reform file (as the page downloads it), or a list of operations",
+        key="paste_ops",
+        placeholder="title: Malaysia to Tier 1\noperations:\n"
+        "- move_country: {country: MY, to_tier: 1}\n"
+        "- set_parameter: {name: lpp_annual_tpp_limit, value: 40000000}",
+    )
     if paste.button("Add these operations", key="add_paste"):
         try:
             document = w.read(pasted, "<paste>")
@@ -157,8 +167,9 @@ def editors() -> None:
             elif add(ops, paste) and document.get("title") and len(w.operations()) == len(ops):
                 st.session_state["reform_name_input"] = str(document["title"])
 
-    file = upload.file_uploader("A reform file (YAML), e.g. one downloaded from this page", type=["yaml", "yml"],
-                                key="reform_upload")
+    file = upload.file_uploader(
+        "A reform file (YAML), e.g. one downloaded from this page", type=["yaml", "yml"], key="reform_upload"
+    )
     if file is not None and upload.button("Use this reform (replaces the current one)", key="load_upload"):
         try:
             document = w.read_upload(file.getvalue(), file.name)
@@ -184,22 +195,31 @@ def current_reform() -> Reform:
         left.markdown(f"{i + 1}. {ui.md(line)}")
         if op.op == "replace_rule":
             with left.expander(f"What changed in {op.get('id')}"):
-                st.code(w.rule_diff(ui.rule_source(program.rule(op.get("id"))), op.get("text"), op.get("id")),
-                        language="diff")
+                st.code(
+                    w.rule_diff(ui.rule_source(program.rule(op.get("id"))), op.get("text"), op.get("id")),
+                    language="diff",
+                )
         if right.button("Remove", key=f"remove_{i}"):
             del ops[i]
             st.rerun()
     text = w.dump(ops, w.name())
     left, right = st.columns(2)
-    left.download_button("Download the reform (YAML)", text, file_name=f"{safe_file(w.name())}.yaml",
-                         mime="application/x-yaml", key="download_reform")
+    left.download_button(
+        "Download the reform (YAML)",
+        text,
+        file_name=f"{safe_file(w.name())}.yaml",
+        mime="application/x-yaml",
+        key="download_reform",
+    )
     if right.button("Keep it for comparison", key="keep_reform"):
         state.setdefault("kept_reforms", {})[w.name()] = text
     with st.expander("Share: a link to this page with the reform"):
         base = (st.context.url or "").split("?")[0]
         st.code(f"{base}?{w.LINK_PARAM}={w.encode_link(text)}", language=None, wrap_lines=True)
-        st.caption("The link carries the reform itself (compressed, base64url): whoever opens it gets this "
-                   "reform in their own session. The page's address bar holds the same link.")
+        st.caption(
+            "The link carries the reform itself (compressed, base64url): whoever opens it gets this "
+            "reform in their own session. The page's address bar holds the same link."
+        )
     return reform
 
 
@@ -232,9 +252,19 @@ def run(reform: Reform, use_grid: bool, as_of: dt.date, mode: str) -> tuple[Impa
     bar, progress = progress_bar("Deciding the bundled cases before and after…")
     baseline = w.shared_baseline(as_of, mode, progress=progress) if use_grid else None
     cases = bundled_cases()
-    result, report = ui.ask(impact_report, reform, cases, use_grid, as_of, mode, baseline,
-                            w.shared_case_baseline(cases), progress=progress, seconds=600,
-                            note="Running the reform")
+    result, report = ui.ask(
+        impact_report,
+        reform,
+        cases,
+        use_grid,
+        as_of,
+        mode,
+        baseline,
+        w.shared_case_baseline(cases),
+        progress=progress,
+        seconds=600,
+        note="Running the reform",
+    )
     bar.progress(1.0, text=f"Done in {result.seconds:.1f} s")
     return result, report
 
@@ -262,47 +292,74 @@ def show_maps(reform: Reform, result: Impact | None) -> None:
     left, right = st.columns(2)
     left.altair_chart(ui.map_chart(before, ui.TIER_COLOURS, f"Tiers on {as_of}: baseline"), width="stretch")
     if after is not None:
-        right.altair_chart(ui.map_chart(after, ui.TIER_COLOURS, f"Tiers on {as_of}: under the reform"),
-                           width="stretch")
-        moved = [{"country": ui.country_label(c), "baseline": before[c], "reform": after.get(c)}
-                 for c in sorted(before) if before[c] != after.get(c)]
+        right.altair_chart(ui.map_chart(after, ui.TIER_COLOURS, f"Tiers on {as_of}: under the reform"), width="stretch")
+        moved = [
+            {"country": ui.country_label(c), "baseline": before[c], "reform": after.get(c)}
+            for c in sorted(before)
+            if before[c] != after.get(c)
+        ]
         if moved:
             st.dataframe(pd.DataFrame(moved), hide_index=True)
     counts = pd.Series([f.country for f in result.flips]).value_counts().to_dict() if result and result.flips else {}
     if result is not None:
         bucket = {c: "1-9 flips" if n < 10 else "10-99 flips" if n < 100 else "100+ flips" for c, n in counts.items()}
-        st.altair_chart(ui.map_chart({c: bucket.get(c, "no flip") for c in before}, FLIP_COLOURS,
-                                     "Where outcomes flip (destination of the case or grid point)"),
-                        width="stretch")
+        st.altair_chart(
+            ui.map_chart(
+                {c: bucket.get(c, "no flip") for c in before},
+                FLIP_COLOURS,
+                "Where outcomes flip (destination of the case or grid point)",
+            ),
+            width="stretch",
+        )
     with st.expander("The maps as a table (every country)"):
-        rows = [{"country": ui.country_label(c), "baseline": before[c],
-                 "under the reform": (after or {}).get(c, "?"), **({"flips": counts.get(c, 0)} if result else {})}
-                for c in sorted(before)]
+        rows = [
+            {
+                "country": ui.country_label(c),
+                "baseline": before[c],
+                "under the reform": (after or {}).get(c, "?"),
+                **({"flips": counts.get(c, 0)} if result else {}),
+            }
+            for c in sorted(before)
+        ]
         st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption("Map: Natural Earth 1:110m, shipped with the app; countries too small for it (e.g. SG, HK, MO) "
-               "are in the tables only.")
+    st.caption(
+        "Map: Natural Earth 1:110m, shipped with the app; countries too small for it (e.g. SG, HK, MO) "
+        "are in the tables only."
+    )
 
 
 def show_totals(report: dict) -> None:
     totals = report["status_totals"]
     st.subheader("Outcomes before and after")
     st.dataframe(w.status_frame(totals, "all"), hide_index=True)
-    part = st.radio("Break down by", ("by_tier", "by_item", "by_country"), horizontal=True, key="totals_part",
-                    format_func=lambda p: p.replace("_", " ") + (" (baseline tiers)" if p == "by_tier" else ""))
+    part = st.radio(
+        "Break down by",
+        ("by_tier", "by_item", "by_country"),
+        horizontal=True,
+        key="totals_part",
+        format_func=lambda p: p.replace("_", " ") + (" (baseline tiers)" if p == "by_tier" else ""),
+    )
     data = w.long_status(totals, part)
     most = pd.Series([f["country"] for f in report["flips"]], dtype=str).value_counts().index[:COUNTRIES_SHOWN]
     if part == "by_country":
         data = data[data["group"].isin(set(most))]
         st.caption(f"The {len(most)} countries with the most flips (all countries: the table under the maps).")
     if not data.empty:
-        chart = (alt.Chart(data).mark_bar()
-                 .encode(x=alt.X("sum(outcomes):Q", title="outcomes compared", stack="normalize"),
-                         y=alt.Y("when:N", title=None, sort=["before", "after"]),
-                         row=alt.Row("group:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-                         color=alt.Color("licence status:N", scale=alt.Scale(domain=list(STATUS_COLOURS),
-                                                                            range=list(STATUS_COLOURS.values())),
-                                         legend=alt.Legend(orient="bottom")),
-                         tooltip=["group", "when", "licence status", "outcomes"]))
+        chart = (
+            alt.Chart(data)
+            .mark_bar()
+            .encode(
+                x=alt.X("sum(outcomes):Q", title="outcomes compared", stack="normalize"),
+                y=alt.Y("when:N", title=None, sort=["before", "after"]),
+                row=alt.Row("group:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+                color=alt.Color(
+                    "licence status:N",
+                    scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values())),
+                    legend=alt.Legend(orient="bottom"),
+                ),
+                tooltip=["group", "when", "licence status", "outcomes"],
+            )
+        )
         st.altair_chart(chart, width="stretch")
     frame = w.status_frame(totals, part)
     if part == "by_country":
@@ -312,27 +369,46 @@ def show_totals(report: dict) -> None:
 
 def show_flips(result: Impact, report: dict) -> None:
     st.subheader(f"{len(result.flips):,} flips out of {result.compared:,} outcomes compared")
-    st.caption(f"{result.evaluated:,} cases and grid classes evaluated under the reform in {result.seconds:.1f} s; "
-               f"grid points are decided as of {result.as_of} ({result.mode.replace('_', ' ')}), each bundled case "
-               "on its own date and reading. Tighter: a stricter licence status; looser: a laxer one; route-only: "
-               "the same status, with other routes, review policy or red flags.")
+    st.caption(
+        f"{result.evaluated:,} cases and grid classes evaluated under the reform in {result.seconds:.1f} s; "
+        f"grid points are decided as of {result.as_of} ({result.mode.replace('_', ' ')}), each bundled case "
+        "on its own date and reading. Tighter: a stricter licence status; looser: a laxer one; route-only: "
+        "the same status, with other routes, review policy or red flags."
+    )
     if not result.flips:
         return
     kinds = report["totals"]["by_kind"]
-    chosen = st.multiselect("Kinds of flip", FLIP_KINDS, default=list(FLIP_KINDS), key="flip_kinds",
-                            format_func=lambda k: f"{k} ({kinds.get(k, 0):,})")
+    chosen = st.multiselect(
+        "Kinds of flip",
+        FLIP_KINDS,
+        default=list(FLIP_KINDS),
+        key="flip_kinds",
+        format_func=lambda k: f"{k} ({kinds.get(k, 0):,})",
+    )
     countries = sorted({f.country for f in result.flips})
-    where = st.multiselect("Countries (all when empty)", countries, key="flip_countries",
-                           format_func=ui.country_label)
-    rows = [{"case or grid point": f.key, "kind": f.kind, "country": f.country, "item": f.item,
-             "before": f.before.describe(), "after": f.after.describe()} for f in result.flips
-            if f.kind in chosen and (not where or f.country in where)]
+    where = st.multiselect("Countries (all when empty)", countries, key="flip_countries", format_func=ui.country_label)
+    rows = [
+        {
+            "case or grid point": f.key,
+            "kind": f.kind,
+            "country": f.country,
+            "item": f.item,
+            "before": f.before.describe(),
+            "after": f.after.describe(),
+        }
+        for f in result.flips
+        if f.kind in chosen and (not where or f.country in where)
+    ]
     flips = pd.DataFrame(rows, columns=["case or grid point", "kind", "country", "item", "before", "after"])
     st.dataframe(flips, hide_index=True)
     c1, c2 = st.columns(2)
     c1.download_button("Flips (CSV)", flips.to_csv(index=False), file_name="flips.csv", mime="text/csv")
-    c2.download_button("Impact (JSON; causes: `aidkb impact --json`)", json.dumps(report, indent=2),
-                       file_name="impact.json", mime="application/json")
+    c2.download_button(
+        "Impact (JSON; causes: `aidkb impact --json`)",
+        json.dumps(report, indent=2),
+        file_name="impact.json",
+        mime="application/json",
+    )
     if rows:
         st.markdown("**Why** (the rules' own sentences; ‹Name› stands for the case's value)")
         keys = [r["case or grid point"] for r in rows]
@@ -344,8 +420,9 @@ def show_flips(result: Impact, report: dict) -> None:
         if asked not in said:
             case = None if grid_point(key) else next(c for c in bundled_cases() if c.id == key)
             try:
-                said[asked] = ui.ask(why, key, result.reform, case, result.as_of, result.mode,
-                                     note="Reading the proofs before and after")
+                said[asked] = ui.ask(
+                    why, key, result.reform, case, result.as_of, result.mode, note="Reading the proofs before and after"
+                )
             except AidkbError as error:
                 st.error(f"No causes: {ui.md(error)}", icon="⏱️")
                 return
@@ -358,26 +435,44 @@ def show_flips(result: Impact, report: dict) -> None:
 def show_sweep(as_of: dt.date, mode: str) -> None:
     o = ui.onto()
     numeric = sorted({p.name for p in o.parameters if p.unit != "date"})
-    st.caption(f"On a fine sub-grid: every country × {', '.join(FINE_ITEMS)} × {len(FINE_SIZES)} quantities "
-               f"({min(FINE_SIZES):,} to {max(FINE_SIZES):,} units of {TPP_PER_UNIT:,} TPP) × {len(FINE_YTDS)} "
-               f"amounts already shipped this year (0 to {max(FINE_YTDS):,} TPP) × headquarters in the "
-               f"destination or the US ({grid_size('fine'):,} points), decided on {as_of} "
-               f"({mode.replace('_', ' ')}), each value set at a time by the SQL engine.")
+    st.caption(
+        f"On a fine sub-grid: every country × {', '.join(FINE_ITEMS)} × {len(FINE_SIZES)} quantities "
+        f"({min(FINE_SIZES):,} to {max(FINE_SIZES):,} units of {TPP_PER_UNIT:,} TPP) × {len(FINE_YTDS)} "
+        f"amounts already shipped this year (0 to {max(FINE_YTDS):,} TPP) × headquarters in the "
+        f"destination or the US ({grid_size('fine'):,} points), decided on {as_of} "
+        f"({mode.replace('_', ' ')}), each value set at a time by the SQL engine."
+    )
     name = st.selectbox("Parameter", numeric, index=numeric.index("lpp_annual_tpp_limit"), key="sweep_name")
     current = o.parameter(name, ontology.date_number(as_of))
     c1, c2, c3 = st.columns(3)
-    low = c1.number_input("from", min_value=0, value=1_000_000 if name == "lpp_annual_tpp_limit" else 0,
-                          step=1_000_000, key="sweep_low")
-    high = c2.number_input("to", min_value=0, value=40_000_000 if name == "lpp_annual_tpp_limit" else
-                           int(current.value * 2) if current else 100, step=1_000_000, key="sweep_high")
+    low = c1.number_input(
+        "from", min_value=0, value=1_000_000 if name == "lpp_annual_tpp_limit" else 0, step=1_000_000, key="sweep_low"
+    )
+    high = c2.number_input(
+        "to",
+        min_value=0,
+        value=40_000_000 if name == "lpp_annual_tpp_limit" else int(current.value * 2) if current else 100,
+        step=1_000_000,
+        key="sweep_high",
+    )
     steps = c3.number_input("values", min_value=2, max_value=25, value=9, key="sweep_steps")
     if st.button("Sweep", key="run_sweep", disabled=high <= low):
         values = sorted({round(low + (high - low) * i / (steps - 1)) for i in range(int(steps))})
         bar, progress = progress_bar("Deciding the baseline sub-grid…")
         try:
             baseline = w.shared_baseline(as_of, mode, "fine", progress)
-            rows = ui.ask(sweep, name, values, as_of, mode, baseline, "fine", progress=progress, seconds=600,
-                          note="Sweeping the parameter")
+            rows = ui.ask(
+                sweep,
+                name,
+                values,
+                as_of,
+                mode,
+                baseline,
+                "fine",
+                progress=progress,
+                seconds=600,
+                note="Sweeping the parameter",
+            )
         except AidkbError as error:
             st.error(f"The engine did not answer: {ui.md(error)}", icon="⏱️")
             return
@@ -389,9 +484,16 @@ def show_sweep(as_of: dt.date, mode: str) -> None:
     _, rows, now = stored
     data = pd.DataFrame(rows)
     long = data.melt(id_vars=["value"], value_vars=list(FLIP_KINDS), var_name="kind", value_name="points")
-    chart = alt.Chart(long, title=f"Sub-grid points that flip against the law on {as_of}").mark_line(point=True) \
-        .encode(x=alt.X("value:Q", title=name), y=alt.Y("points:Q", title="flips"), color="kind:N",
-                tooltip=["value", "kind", "points"])
+    chart = (
+        alt.Chart(long, title=f"Sub-grid points that flip against the law on {as_of}")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("value:Q", title=name),
+            y=alt.Y("points:Q", title="flips"),
+            color="kind:N",
+            tooltip=["value", "kind", "points"],
+        )
+    )
     if now is not None:
         chart = chart + alt.Chart(pd.DataFrame([{"value": now}])).mark_rule(strokeDash=[4, 4]).encode(x="value:Q")
         st.caption(f"Dashed line: the value in force on {as_of}, {now:,}.")
@@ -432,15 +534,19 @@ def show_compare(as_of: dt.date, mode: str) -> None:
             column.markdown(f"- {ui.md(line)}")
         column.metric("flips", f"{len(result.flips):,}")
         kinds = report["totals"]["by_kind"]
-        column.dataframe(pd.DataFrame([{"kind": k, "flips": kinds.get(k, 0)} for k in FLIP_KINDS]),
-                         hide_index=True)
+        column.dataframe(pd.DataFrame([{"kind": k, "flips": kinds.get(k, 0)} for k in FLIP_KINDS]), hide_index=True)
         column.dataframe(w.status_frame(report["status_totals"], "all"), hide_index=True)
     keys_a = {f.key: f for f in out["A"][0].flips}
     keys_b = {f.key: f for f in out["B"][0].flips}
-    rows = [{"case or grid point": k, "A": keys_a[k].after.describe() if k in keys_a else "no change",
-             "B": keys_b[k].after.describe() if k in keys_b else "no change"}
-            for k in sorted(set(keys_a) | set(keys_b))
-            if k not in keys_a or k not in keys_b or keys_a[k].after != keys_b[k].after]
+    rows = [
+        {
+            "case or grid point": k,
+            "A": keys_a[k].after.describe() if k in keys_a else "no change",
+            "B": keys_b[k].after.describe() if k in keys_b else "no change",
+        }
+        for k in sorted(set(keys_a) | set(keys_b))
+        if k not in keys_a or k not in keys_b or keys_a[k].after != keys_b[k].after
+    ]
     st.markdown(f"**{len(rows):,} outcomes where the two reforms differ**")
     st.dataframe(pd.DataFrame(rows, columns=["case or grid point", "A", "B"]), hide_index=True)
 
@@ -448,9 +554,11 @@ def show_compare(as_of: dt.date, mode: str) -> None:
 ui.page_setup("What-if · aidkb")
 st.html(TABS_WRAP)
 st.title("What-if")
-st.caption("Change the law, then run the change over the bundled cases and the grid (every country × item class "
-           "× end-user profile). Only this browser session sees the reform; its link (in the address bar) "
-           "brings it back.")
+st.caption(
+    "Change the law, then run the change over the bundled cases and the grid (every country × item class "
+    "× end-user profile). Only this browser session sees the reform; its link (in the address bar) "
+    "brings it back."
+)
 try:
     linked = w.linked_document()
 except AidkbError as error:
@@ -466,25 +574,33 @@ except AidkbError as error:
     reform = Reform()
 w.publish()
 as_of, mode = ui.chosen()
-use_grid = st.checkbox(f"Include the grid ({grid_size():,} outcomes, evaluated by class; the baseline is decided "
-                       "once per server for each date and reading)", value=st.session_state.get("kept_use_grid", True),
-                       key="use_grid")
+use_grid = st.checkbox(
+    f"Include the grid ({grid_size():,} outcomes, evaluated by class; the baseline is decided "
+    "once per server for each date and reading)",
+    value=st.session_state.get("kept_use_grid", True),
+    key="use_grid",
+)
 st.session_state["kept_use_grid"] = use_grid
-st.caption(f"The grid is decided on **{as_of}**, reading **{mode.replace('_', ' ')}** (the sidebar's date and "
-           "reading); each bundled case on its own date and reading.")
+st.caption(
+    f"The grid is decided on **{as_of}**, reading **{mode.replace('_', ' ')}** (the sidebar's date and "
+    "reading); each bundled case on its own date and reading."
+)
 run_key = (reform.key, as_of, mode, use_grid)
 if st.button("Run the reform", type="primary", disabled=not reform.operations, key="run_reform"):
     try:
         st.session_state["impact"] = (run_key, *run(reform, use_grid, as_of, mode))
     except AidkbError as error:
-        st.error(f"The engine did not answer: {ui.md(error)}", icon="⏱️" if isinstance(error, DeadlineExceeded)
-                 else "🚫")
+        st.error(
+            f"The engine did not answer: {ui.md(error)}", icon="⏱️" if isinstance(error, DeadlineExceeded) else "🚫"
+        )
 stored = st.session_state.get("impact")
 result, report = stored[1:] if stored and stored[0] == run_key else (None, {})
 if stored and result is None and stored[0][0] == reform.key:
-    st.info(f"The last run was on {stored[0][1]} ({stored[0][2].replace('_', ' ')}"
-            f"{', with the grid' if stored[0][3] else ', cases only'}): run again for what is chosen now.",
-            icon="🔁")
+    st.info(
+        f"The last run was on {stored[0][1]} ({stored[0][2].replace('_', ' ')}"
+        f"{', with the grid' if stored[0][3] else ', cases only'}): run again for what is chosen now.",
+        icon="🔁",
+    )
 impact_tab, maps_tab, sweep_tab, compare_tab = st.tabs(["Impact", "Maps", "Parameter sweep", "Compare reforms"])
 with impact_tab:
     if result is not None:

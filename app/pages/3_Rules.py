@@ -2,6 +2,7 @@
 (multi-line, with its annotations), its citations linked to the eCFR, its English sentence, the words of the
 provisions it cites (with their eCFR date or FR citation), its source grade and note, and the bundled cases whose
 proofs apply it and those whose proofs show it failing, each opening in Ask."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -32,8 +33,9 @@ def case_links(label: str, paths: list[str]) -> None:
     """Bundled cases as links that open each one in Ask."""
     st.markdown(f"**{label} {len(paths)} case(s)**" + ("" if paths else ": none"))
     for path in paths[:SHOWN_CASES]:
-        st.page_link("pages/1_Ask.py", label=ui.md(ui.case_title(Path(path))), icon="❓",
-                     query_params={"case": Path(path).stem})
+        st.page_link(
+            "pages/1_Ask.py", label=ui.md(ui.case_title(Path(path))), icon="❓", query_params={"case": Path(path).stem}
+        )
     if len(paths) > SHOWN_CASES:
         st.caption(f"… and {len(paths) - SHOWN_CASES} more (filter by the rule id to see fewer rules)")
 
@@ -49,16 +51,26 @@ except AidkbError as error:
     st.error(f"The cases that use each rule could not be worked out: {ui.md(error)}", icon="⏱️")
     usage = {}
 files = list(dict.fromkeys(r["file"] for r in rules))
-st.caption(f"{len(rules)} rules in {len(files)} files, rule set version {service.ruleset_version()}. Under each "
-           "rule: the bundled cases whose decision proofs apply it, and those whose proofs show it failing.")
+st.caption(
+    f"{len(rules)} rules in {len(files)} files, rule set version {service.ruleset_version()}. Under each "
+    "rule: the bundled cases whose decision proofs apply it, and those whose proofs show it failing."
+)
 c1, c2 = st.columns([1, 2])
-file = c1.selectbox("Provision (rule file)", ["all"] + files, key="rules_file",
-                    format_func=lambda f: "all" if f == "all" else f"{section_title(f)} ({Path(f).name})")
+file = c1.selectbox(
+    "Provision (rule file)",
+    ["all"] + files,
+    key="rules_file",
+    format_func=lambda f: "all" if f == "all" else f"{section_title(f)} ({Path(f).name})",
+)
 search = c2.text_input("Filter (id, citation or words)", key="rules_filter").strip().lower()
 program = {r.id: r for r in baseline_program().rules}
 for name in files if file == "all" else [file]:
-    shown = [r for r in rules if r["file"] == name
-             and (not search or search in f"{r['id']} {' '.join(r['citations'])} {r['says']} {r['text']}".lower())]
+    shown = [
+        r
+        for r in rules
+        if r["file"] == name
+        and (not search or search in f"{r['id']} {' '.join(r['citations'])} {r['says']} {r['text']}".lower())
+    ]
     if not shown:
         continue
     st.subheader(ui.md(section_title(name)))
@@ -67,10 +79,11 @@ for name in files if file == "all" else [file]:
         used = usage.get(rule["id"], {"used": [], "refuted": []})
         md = ui.md  # rule text is shown as written, never as Markdown
         with st.expander(f"{md(rule['id'])} — {md(rule['says'])}", expanded=bool(search)):
-            st.markdown(f"**Cites:** {', '.join(ui.cite_link(c) for c in rule['citations'])}  \n"
-                        f"**Says:** {md(rule['says'])}  \n**Grade:** {md(rule['grade'])} "
-                        f"({GRADES.get(rule['grade'], '?')})" + (f"  \n**Note:** {md(rule['note'])}"
-                                                                  if rule["note"] else ""))
+            st.markdown(
+                f"**Cites:** {', '.join(ui.cite_link(c) for c in rule['citations'])}  \n"
+                f"**Says:** {md(rule['says'])}  \n**Grade:** {md(rule['grade'])} "
+                f"({GRADES.get(rule['grade'], '?')})" + (f"  \n**Note:** {md(rule['note'])}" if rule["note"] else "")
+            )
             st.code(ui.rule_source(program[rule["id"]]), language="prolog")
             for cite in rule["citations"]:  # the law beside the rule: each cited provision's words, with their source
                 provision = onto.provisions.get(cite)

@@ -1,5 +1,6 @@
 """Compare: one question (the Ask page's form, or a bundled case) decided on two dates or in both readings,
 side by side, with what differs marked (licence, routes, flags, review policy, status)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,28 +22,43 @@ SOURCES = ("The question in the Ask page's form", "A bundled case file")
 
 def rows(d: Decision) -> dict[str, str]:
     """What a lawyer compares, in words (the decision's own fields)."""
-    return {"Answer": answer_sentence(d), "Legal status": d.status,
-            "Licence required": "yes" if d.license_required else "no",
-            "Authorized by": ", ".join(d.authorized_by) or "—",
-            "Not available": ", ".join(d.not_available) or "—",
-            "Unclear": ", ".join(sorted(d.uncertain)) or "—",
-            "Red flags": "; ".join(ui.title(f) for f in d.red_flags) or "—",
-            "Review policy": d.review_policy or "—",
-            "Obligations": "; ".join(ui.title(o) for o in d.obligations) or "—"}
+    return {
+        "Answer": answer_sentence(d),
+        "Legal status": d.status,
+        "Licence required": "yes" if d.license_required else "no",
+        "Authorized by": ", ".join(d.authorized_by) or "—",
+        "Not available": ", ".join(d.not_available) or "—",
+        "Unclear": ", ".join(sorted(d.uncertain)) or "—",
+        "Red flags": "; ".join(ui.title(f) for f in d.red_flags) or "—",
+        "Review policy": d.review_policy or "—",
+        "Obligations": "; ".join(ui.title(o) for o in d.obligations) or "—",
+    }
 
 
 def comparison(left: Decision, right: Decision, names: tuple[str, str]) -> pd.DataFrame:
     a, b = rows(left), rows(right)
-    return pd.DataFrame({"": list(a), names[0]: list(a.values()), names[1]: list(b.values()),
-                         "differs": ["yes" if a[k] != b[k] else "" for k in a]})
+    return pd.DataFrame(
+        {
+            "": list(a),
+            names[0]: list(a.values()),
+            names[1]: list(b.values()),
+            "differs": ["yes" if a[k] != b[k] else "" for k in a],
+        }
+    )
 
 
 def side(column, n: int, as_of: dt.date, mode: str) -> tuple[dt.date, str]:
     with column:
         st.markdown(f"**{'AB'[n]}**")
         day = st.date_input("Date", value=as_of, min_value=ui.EARLIEST, max_value=ui.LATEST, key=f"cmp_as_of_{n}")
-        reading = st.radio("Reading", MODES, index=MODES.index(mode), key=f"cmp_mode_{n}", horizontal=True,
-                           format_func=lambda m: m.replace("_", " "))
+        reading = st.radio(
+            "Reading",
+            MODES,
+            index=MODES.index(mode),
+            key=f"cmp_mode_{n}",
+            horizontal=True,
+            format_func=lambda m: m.replace("_", " "),
+        )
     return day or as_of, reading
 
 
@@ -67,8 +83,14 @@ if source == SOURCES[0]:
     st.caption(f"“{ui.md(form['title'])}” as the Ask page's form holds it now.")
     data = form
 else:
-    path = st.selectbox("Case file", ui.case_files(), index=None, format_func=ui.case_title, key="cmp_case",
-                        placeholder="Choose a case by its title")
+    path = st.selectbox(
+        "Case file",
+        ui.case_files(),
+        index=None,
+        format_func=ui.case_title,
+        key="cmp_case",
+        placeholder="Choose a case by its title",
+    )
     data = ui.case_data(path) if path else None
 if data is not None:
     c1, c2 = st.columns(2)
@@ -90,5 +112,8 @@ if data is not None:
             st.warning("**What differs:** " + ", ".join(differ), icon="↔️")
         else:
             st.success("The two answers are the same in every respect compared below.")
-        st.dataframe(table.style.apply(lambda r: ["background-color: #fff3bf" if r["differs"] else ""] * len(r),
-                                       axis=1), hide_index=True, width="stretch")
+        st.dataframe(
+            table.style.apply(lambda r: ["background-color: #fff3bf" if r["differs"] else ""] * len(r), axis=1),
+            hide_index=True,
+            width="stretch",
+        )

@@ -12,6 +12,7 @@ A rule body, read left to right as the checks made it safe, becomes:
 A predicate's relation is the UNION of its rules' SELECTs. Constants reach SQL only through sqlglot's literals
 (quoted and escaped for each dialect); facts reach it only as loaded tables.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -50,6 +51,7 @@ def column_names(arity: int) -> list[str]:
 @dataclass(frozen=True)
 class Stratum:
     """Predicates evaluated together: one, or a recursive component (evaluated to a fixpoint)."""
+
     preds: tuple[str, ...]
     recursive: bool
 
@@ -147,8 +149,11 @@ class RuleCompiler:
                     where += conds
                     first = False
                 else:  # built as nodes: the builder's join() would parse its join type each time
-                    join = exp.Join(this=table, on=exp.and_(*conds, copy=False)) if conds else \
-                        exp.Join(this=table, kind="CROSS")
+                    join = (
+                        exp.Join(this=table, on=exp.and_(*conds, copy=False))
+                        if conds
+                        else exp.Join(this=table, kind="CROSS")
+                    )
                     query.append("joins", join)
             elif isinstance(lit, Negative):
                 alias = f"n{i}"
@@ -173,8 +178,10 @@ class RuleCompiler:
         if head.arity == 0:
             cols = [named(exp.Literal.number(1), UNIT)]
         else:
-            cols = [named(exp.Cast(this=self.term(t, bound, kind), to=self.sql_type(kind)), name)
-                    for t, kind, name in zip(head.args, kinds, names)]
+            cols = [
+                named(exp.Cast(this=self.term(t, bound, kind), to=self.sql_type(kind)), name)
+                for t, kind, name in zip(head.args, kinds, names)
+            ]
         query = query.select(*cols, copy=False).distinct(copy=False)
         return query.where(exp.and_(*where, copy=False), copy=False) if where else query
 
@@ -183,10 +190,14 @@ class RuleCompiler:
         assigned variables and the tables it reads. Equal signatures give equal statements, in any program."""
         n = self.index[rule]
         atoms = (rule.head,) + tuple(lit.atom for lit in rule.body if isinstance(lit, (Positive, Negative)))
-        return (rule, tuple(tuple(self.types.columns(a.pred, a.arity)) for a in atoms),
-                tuple(self.types.variable(n, lit.var.name) for lit in rule.body if isinstance(lit, Assign)),
-                tuple(table_for(i, lit.atom.pred) for i, lit in enumerate(rule.body)
-                      if isinstance(lit, (Positive, Negative))))
+        return (
+            rule,
+            tuple(tuple(self.types.columns(a.pred, a.arity)) for a in atoms),
+            tuple(self.types.variable(n, lit.var.name) for lit in rule.body if isinstance(lit, Assign)),
+            tuple(
+                table_for(i, lit.atom.pred) for i, lit in enumerate(rule.body) if isinstance(lit, (Positive, Negative))
+            ),
+        )
 
     def term(self, t, bound: dict, kind: str) -> exp.Expression:
         return bound[t.name] if isinstance(t, Var) else self.literal(t.value, kind)
@@ -242,8 +253,9 @@ class RuleCompiler:
 def _holds_quotient(e: Expr, quotients: dict) -> bool:
     if isinstance(e, Var):
         return e.name in quotients
-    return isinstance(e, BinOp) and (e.op == "/" or _holds_quotient(e.left, quotients)
-                                     or _holds_quotient(e.right, quotients))
+    return isinstance(e, BinOp) and (
+        e.op == "/" or _holds_quotient(e.left, quotients) or _holds_quotient(e.right, quotients)
+    )
 
 
 def check_types_exact(types: Types, program: Program) -> None:
@@ -252,5 +264,7 @@ def check_types_exact(types: Types, program: Program) -> None:
         for atom in [rule.head] + [lit.atom for lit in rule.body if isinstance(lit, (Positive, Negative))]:
             for i in range(atom.arity):
                 if types.column(atom.pred, i) == QUOTIENT:
-                    raise SqlTypeError(f"rule {rule.id}: column {i + 1} of {atom.pred} would hold a quotient; the SQL "
-                                       f"engine keeps numbers exact")
+                    raise SqlTypeError(
+                        f"rule {rule.id}: column {i + 1} of {atom.pred} would hold a quotient; the SQL "
+                        f"engine keeps numbers exact"
+                    )

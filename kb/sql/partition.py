@@ -19,6 +19,7 @@ the input predicates it depends on; every other case reaches those rows through 
    body atom of a keyed derived q whose J' differs and is abstracted is read through `map_J'(K, R), q(R, ...)`.
    A predicate whose J is not abstracted is computed for every case, as before.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ from ..syntax import (
 @dataclass(frozen=True)
 class Partition:
     """Where each keyed predicate holds its key, and which keyed inputs each derived predicate depends on."""
+
     key: dict[str, int]
     inputs: frozenset[str]
     depends: dict[str, frozenset[str]]

@@ -11,6 +11,7 @@ place, so a concurrent reader sees a whole entry or none.
 Settings, read at first use: AIDKB_SQL_STORE names the directory (default: $XDG_CACHE_HOME/aidkb/sql, or
 ~/.cache/aidkb/sql); AIDKB_SQL_STORE=off keeps nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 MAX_INPUT_ROWS = 100_000  # larger evaluations (portfolios) are not kept: they are rarely asked twice
-MAX_ENTRIES = 64          # the oldest entries beyond these are removed when one is added
+MAX_ENTRIES = 64  # the oldest entries beyond these are removed when one is added
 
 
 @lru_cache(maxsize=1)
@@ -79,8 +80,14 @@ class ResultStore:
         matrix = np.column_stack([c.to_numpy() for c in maps.columns]) if maps is not None else None
         return {"tables": tables, "names": names, "maps": matrix, "columns": meta["columns"]}
 
-    def write(self, key: str, tables: dict[str, pa.Table], names: pa.Array | None, maps: np.ndarray | None,
-              columns: dict[str, int]) -> None:
+    def write(
+        self,
+        key: str,
+        tables: dict[str, pa.Table],
+        names: pa.Array | None,
+        maps: np.ndarray | None,
+        columns: dict[str, int],
+    ) -> None:
         """Keep an entry (quietly not, if the directory cannot be written: the store only saves time)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -92,8 +99,9 @@ class ResultStore:
                 _write(tmp / "names.arrow", pa.table({"name": names}))
             if maps is not None:
                 _write(tmp / "maps.arrow", pa.table({f"m{i}": maps[:, i] for i in range(maps.shape[1])}))
-            (tmp / "meta.json").write_text(json.dumps({"preds": preds, "names": names is not None,
-                                                       "maps": maps is not None, "columns": columns}))
+            (tmp / "meta.json").write_text(
+                json.dumps({"preds": preds, "names": names is not None, "maps": maps is not None, "columns": columns})
+            )
             try:
                 tmp.rename(self.directory / key)
             except OSError:  # another process stored the same answers first
@@ -103,8 +111,9 @@ class ResultStore:
             return
 
     def _prune(self) -> None:
-        entries = sorted((p for p in self.directory.iterdir() if not p.name.startswith(".")),
-                         key=lambda p: p.stat().st_mtime)
+        entries = sorted(
+            (p for p in self.directory.iterdir() if not p.name.startswith(".")), key=lambda p: p.stat().st_mtime
+        )
         for old in entries[:-MAX_ENTRIES]:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -6,6 +6,7 @@ arithmetic and the facts give a class its type. A class that gets two types, or 
 stored (only whole numbers are exact), is an error naming the place. A class with no evidence at all can only
 ever be empty (values come from facts, constants or arithmetic), so text is as good as any type for it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -91,8 +92,10 @@ class _Classes:
 
 def _conflict(t1: str, why1: str, t2: str, why2: str) -> str:
     if QUOTIENT in (t1, t2):
-        return (f"a quotient would be stored or joined ({why1 if t1 == QUOTIENT else why2}); the SQL engine keeps "
-                f"numbers exact, so a value computed with '/' may only be used in a rule's texts")
+        return (
+            f"a quotient would be stored or joined ({why1 if t1 == QUOTIENT else why2}); the SQL engine keeps "
+            f"numbers exact, so a value computed with '/' may only be used in a rule's texts"
+        )
     return f"one column holds {t1} ({why1}) and {t2} ({why2})"
 
 
@@ -156,8 +159,9 @@ class Types:
     def _is_quotient(self, n: int, expr: Expr) -> bool:
         if isinstance(expr, Var):
             return self._c.type_of(("var", n, expr.name)) == QUOTIENT
-        return isinstance(expr, BinOp) and (expr.op == "/" or self._is_quotient(n, expr.left)
-                                            or self._is_quotient(n, expr.right))
+        return isinstance(expr, BinOp) and (
+            expr.op == "/" or self._is_quotient(n, expr.left) or self._is_quotient(n, expr.right)
+        )
 
     def _expr_into(self, n: int, expr: Expr, slot: tuple, where: str) -> None:
         t = self._expr_type(n, expr, where)

@@ -1,5 +1,6 @@
 """Fixtures of the HTTP API tests: one app (with its deadline workers) per session, the bundled case files as
 JSON bodies, and the command line's own answers for them."""
+
 from __future__ import annotations
 
 import json
@@ -45,14 +46,22 @@ def post_json(client, url: str, text: str):
 def comparable(decision):
     """A decision (or a list of them, or a proof) without where its question came from: a file path on the
     command line, `request` over HTTP (the proof's question.source and the `file` of each case fact)."""
+
     def walk(node):
         if isinstance(node, dict):
-            return {k: ("<source>" if (k == "file" and node.get("type") == "case") or
-                        (k == "source" and isinstance(v, str) and "inputs" in node) else walk(v))
-                    for k, v in node.items()}
+            return {
+                k: (
+                    "<source>"
+                    if (k == "file" and node.get("type") == "case")
+                    or (k == "source" and isinstance(v, str) and "inputs" in node)
+                    else walk(v)
+                )
+                for k, v in node.items()
+            }
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
+
     return walk(decision)
 
 
@@ -77,8 +86,15 @@ def cli_decisions() -> dict[str, dict]:
     """`aidkb decide FOLDER --json` for both case folders, run as the command line, by case id."""
     out: dict[str, dict] = {}
     for folder in (OWN_CASES, SHARED_CASES):
-        run = subprocess.run([str(AIDKB), "decide", str(folder), "--json"], capture_output=True, text=True, check=False,
-                             cwd=ROOT, timeout=600, env={**os.environ, "PYTHONHASHSEED": "0"})
+        run = subprocess.run(
+            [str(AIDKB), "decide", str(folder), "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+            timeout=600,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
         assert run.returncode == 0, run.stderr
         out.update({d["id"]: d for d in json.loads(run.stdout)})
     return out

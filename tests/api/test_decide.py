@@ -1,5 +1,6 @@
 """POST /v1/decide answers exactly what `aidkb decide --json` prints, for every bundled case, one at a time and
 as a batch; a bad field is a 422 that names it."""
+
 from __future__ import annotations
 
 import json
@@ -38,31 +39,39 @@ def _case() -> dict:
 
 
 def _error(client, body, status=422) -> dict:
-    r = client.post("/v1/decide", content=body if isinstance(body, (bytes, str)) else json.dumps(body),
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/decide",
+        content=body if isinstance(body, (bytes, str)) else json.dumps(body),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == status, r.text
     out = r.json()
     assert set(out) >= {"error", "field"} and "Traceback" not in r.text
     return out
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda c: c["transaction"].update(item=3), "transaction.item"),                     # wrong type
-    (lambda c: c["transaction"].update(item="3A090.zz"), "transaction.item"),            # unknown ECCN
-    (lambda c: c["transaction"].update(quantity="12"), "transaction.quantity"),         # a number as text
-    (lambda c: c["transaction"].update(quantity=-1), "transaction.quantity"),            # negative
-    (lambda c: c["transaction"].update(quantity=1.5), "transaction.quantity"),           # not whole
-    (lambda c: c["transaction"].update(destinaton_country="MY"), "transaction.destinaton_country"),  # typo
-    (lambda c: c.update(colour="red"), "colour"),                                          # unknown field
-    (lambda c: c.update(as_of="2025-02-30"), "as_of"),                                     # not a date
-    (lambda c: c.update(as_of="1 June 2025"), "as_of"),                                    # not YYYY-MM-DD
-    (lambda c: c.update(mode="as_enforcd"), "mode"),
-    (lambda c: c.pop("transaction"), "transaction"),                                       # missing
-    (lambda c: c["transaction"]["end_user"].update(hq_country="XX"), "transaction.end_user.hq_country"),
-    (lambda c: c.update(what_if={"move_country": {"country": "XX", "to_tier": 1}}), "what_if.move_country.country"),
-    (lambda c: c.update(what_if=[{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": -5}}]),
-     "what_if[0].set_parameter.value"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda c: c["transaction"].update(item=3), "transaction.item"),  # wrong type
+        (lambda c: c["transaction"].update(item="3A090.zz"), "transaction.item"),  # unknown ECCN
+        (lambda c: c["transaction"].update(quantity="12"), "transaction.quantity"),  # a number as text
+        (lambda c: c["transaction"].update(quantity=-1), "transaction.quantity"),  # negative
+        (lambda c: c["transaction"].update(quantity=1.5), "transaction.quantity"),  # not whole
+        (lambda c: c["transaction"].update(destinaton_country="MY"), "transaction.destinaton_country"),  # typo
+        (lambda c: c.update(colour="red"), "colour"),  # unknown field
+        (lambda c: c.update(as_of="2025-02-30"), "as_of"),  # not a date
+        (lambda c: c.update(as_of="1 June 2025"), "as_of"),  # not YYYY-MM-DD
+        (lambda c: c.update(mode="as_enforcd"), "mode"),
+        (lambda c: c.pop("transaction"), "transaction"),  # missing
+        (lambda c: c["transaction"]["end_user"].update(hq_country="XX"), "transaction.end_user.hq_country"),
+        (lambda c: c.update(what_if={"move_country": {"country": "XX", "to_tier": 1}}), "what_if.move_country.country"),
+        (
+            lambda c: c.update(what_if=[{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": -5}}]),
+            "what_if[0].set_parameter.value",
+        ),
+    ],
+)
 def test_a_bad_field_is_a_422_naming_it(client, change, field):
     case = _case()
     change(case)
@@ -81,10 +90,18 @@ def test_in_a_batch_the_field_names_the_index(client):
     assert "at most 200" in _error(client, [good] * 201)["error"]
 
 
-@pytest.mark.parametrize("body, words", [
-    (b"", "empty body"), (b"{", "not JSON"), (b'{"id": 1, "id": 2}', "duplicate key"), (b"\xff\xfe{}", "UTF-8"),
-    (b'{"quantity": NaN}', "NaN"), (b"[" * 100 + b"]" * 100, "nested"), (b'"a case"', "mapping"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (b"", "empty body"),
+        (b"{", "not JSON"),
+        (b'{"id": 1, "id": 2}', "duplicate key"),
+        (b"\xff\xfe{}", "UTF-8"),
+        (b'{"quantity": NaN}', "NaN"),
+        (b"[" * 100 + b"]" * 100, "nested"),
+        (b'"a case"', "mapping"),
+    ],
+)
 def test_a_body_that_is_not_a_case_is_a_422(client, body, words):
     assert words in _error(client, body)["error"]
 
@@ -95,8 +112,11 @@ def test_a_body_over_one_megabyte_is_a_413(client):
     out = _error(client, json.dumps(big), status=413)
     assert "1,000,000" in out["error"]
     # without a Content-Length (chunked), the limit holds while reading
-    r = client.post("/v1/decide", content=iter([b'{"title": "' + b"x" * 600_000, b"x" * 600_000 + b'"}']),
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/decide",
+        content=iter([b'{"title": "' + b"x" * 600_000, b"x" * 600_000 + b'"}']),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 413
 
 

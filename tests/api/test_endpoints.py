@@ -1,5 +1,6 @@
 """explain, check-proof, impact (cases, and the grid as a job), the reference endpoints, health and OpenAPI:
 each answers what the command line answers, and bad input is a 422 naming the field."""
+
 from __future__ import annotations
 
 import json
@@ -37,6 +38,7 @@ def explain_body(path, **extra) -> str:
 
 # ---- explain
 
+
 @pytest.mark.parametrize("goal", [None, "LPP", "license_required"])
 def test_explain_json_is_the_cli_proof(client, goal):
     r = post_json(client, "/v1/explain", explain_body(LPP, goal=goal, format="json"))
@@ -45,8 +47,16 @@ def test_explain_json_is_the_cli_proof(client, goal):
     assert comparable(r.json()) == comparable(json.loads(cli(*args)))
 
 
-@pytest.mark.parametrize("fmt, media", [("text", "text/plain"), ("md", "text/markdown"), ("html", "text/html"),
-                                        ("dot", "text/vnd.graphviz"), ("ttl", "text/turtle")])
+@pytest.mark.parametrize(
+    "fmt, media",
+    [
+        ("text", "text/plain"),
+        ("md", "text/markdown"),
+        ("html", "text/html"),
+        ("dot", "text/vnd.graphviz"),
+        ("ttl", "text/turtle"),
+    ],
+)
 def test_explain_formats_are_the_cli_output(client, fmt, media):
     r = post_json(client, "/v1/explain", explain_body(LPP, goal="LPP", format=fmt))
     assert r.status_code == 200, r.text
@@ -54,13 +64,18 @@ def test_explain_formats_are_the_cli_output(client, fmt, media):
     expected = cli("explain", str(LPP.relative_to(ROOT)), "--goal", "LPP", "--format", fmt)
     source = str(LPP.relative_to(ROOT))
     question = re.compile(r"/question/[0-9a-f]+")  # the question's IRI hashes its source too
-    assert question.sub("/question/-", r.text.replace("request", "<source>")) == \
-        question.sub("/question/-", expected.replace(source, "<source>"))
+    assert question.sub("/question/-", r.text.replace("request", "<source>")) == question.sub(
+        "/question/-", expected.replace(source, "<source>")
+    )
 
 
 def test_explain_refuses_a_bad_goal_format_or_field(client):
-    for extra, field in (({"goal": "LPX"}, "goal"), ({"format": "pdf"}, "format"), ({"goals": "LPP"}, "goals"),
-                         ({"goal": 5}, "goal")):
+    for extra, field in (
+        ({"goal": "LPX"}, "goal"),
+        ({"format": "pdf"}, "format"),
+        ({"goals": "LPP"}, "goals"),
+        ({"goal": 5}, "goal"),
+    ):
         r = post_json(client, "/v1/explain", explain_body(LPP, **extra))
         assert r.status_code == 422 and r.json()["field"] == field, r.text
     bad = json.loads(case_body(LPP))
@@ -72,6 +87,7 @@ def test_explain_refuses_a_bad_goal_format_or_field(client):
 
 
 # ---- check-proof
+
 
 def test_check_proof_accepts_a_decision_and_its_proof(client):
     decision = post_json(client, "/v1/decide", case_body(LPP)).json()
@@ -101,16 +117,21 @@ def test_check_proof_answers_as_the_cli(client, tmp_path):
     decision["proof"]["refutations"] = {}
     path = tmp_path / "tampered.json"
     path.write_text(json.dumps(decision), encoding="utf-8")
-    run = subprocess.run([str(AIDKB), "check-proof", str(path)], capture_output=True, text=True, check=False,
-                         cwd=ROOT, timeout=600)
+    run = subprocess.run(
+        [str(AIDKB), "check-proof", str(path)], capture_output=True, text=True, check=False, cwd=ROOT, timeout=600
+    )
     out = client.post("/v1/check-proof", json=decision).json()
     assert run.stdout.strip() == f"{path}: {out['verdict']}"
     assert run.returncode == (0 if out["valid"] else 1)
 
 
 def test_check_proof_reports_what_is_not_a_proof_as_invalid(client):
-    for doc in ({"format": "proof.v1"}, [1, 2], "text",
-                {"format": "proof.v1", "ruleset_version": "x", "question": {}, "conclusions": [], "refutations": []}):
+    for doc in (
+        {"format": "proof.v1"},
+        [1, 2],
+        "text",
+        {"format": "proof.v1", "ruleset_version": "x", "question": {}, "conclusions": [], "refutations": []},
+    ):
         r = client.post("/v1/check-proof", json=doc)
         assert r.status_code == 200, r.text
         assert r.json()["valid"] is False and r.json()["error"]
@@ -119,6 +140,7 @@ def test_check_proof_reports_what_is_not_a_proof_as_invalid(client):
 
 
 # ---- impact
+
 
 def _reform(name: str) -> str:
     return json_text(read_document(REFORMS / name))
@@ -130,12 +152,18 @@ def _without_seconds(result: dict) -> dict:
 
 def test_impact_over_cases_is_the_cli_impact(client):
     paths = sorted(OWN_CASES.glob("*.yaml"))
-    body = '{"reform": ' + _reform("acm-without-parent-test.yaml") + ', "cases": [' + \
-           ", ".join(case_body(p) for p in paths) + "]}"
+    body = (
+        '{"reform": '
+        + _reform("acm-without-parent-test.yaml")
+        + ', "cases": ['
+        + ", ".join(case_body(p) for p in paths)
+        + "]}"
+    )
     r = post_json(client, "/v1/impact", body)
     assert r.status_code == 200, r.text
-    expected = json.loads(cli("impact", "examples/reforms/acm-without-parent-test.yaml", "--cases", "tests/cases",
-                              "--json"))
+    expected = json.loads(
+        cli("impact", "examples/reforms/acm-without-parent-test.yaml", "--cases", "tests/cases", "--json")
+    )
     assert _without_seconds(r.json()) == _without_seconds(expected)
     assert r.json()["flipped"] >= 1
 
@@ -161,20 +189,29 @@ def test_impact_over_the_grid_runs_as_a_job(client):
 def test_impact_refuses_bad_reforms_naming_the_field(client):
     case = case_body(LPP)
     for reform, field in (
-            ({"operations": []}, "reform.operations"),
-            ({"operations": [{"move_country": {"country": "ZZ", "to_tier": 1}}]}, "reform.operations[0].move_country.country"),
-            ({"operations": [{"set_parameter": {"name": "no_such_parameter", "value": 1}}]},
-             "reform.operations[0].set_parameter.name"),
-            ({"operations": [{"replace_rule": {"id": "acm_supply_chain", "text": "@rule acm_supply_chain broken"}}]},
-             "reform.operations[0].replace_rule.text"),
-            ({"title": "x", "operatons": []}, "reform.operatons")):
+        ({"operations": []}, "reform.operations"),
+        (
+            {"operations": [{"move_country": {"country": "ZZ", "to_tier": 1}}]},
+            "reform.operations[0].move_country.country",
+        ),
+        (
+            {"operations": [{"set_parameter": {"name": "no_such_parameter", "value": 1}}]},
+            "reform.operations[0].set_parameter.name",
+        ),
+        (
+            {"operations": [{"replace_rule": {"id": "acm_supply_chain", "text": "@rule acm_supply_chain broken"}}]},
+            "reform.operations[0].replace_rule.text",
+        ),
+        ({"title": "x", "operatons": []}, "reform.operatons"),
+    ):
         r = post_json(client, "/v1/impact", json.dumps({"reform": reform, "cases": ["@"]}).replace('"@"', case))
         assert r.status_code == 422, r.text
         assert r.json()["field"] == field, r.json()
     r = client.post("/v1/impact", json={"reform": {"operations": [{"disable_rule": {"id": "acm_supply_chain"}}]}})
     assert r.status_code == 422 and r.json()["field"] == "cases"
-    r = client.post("/v1/impact", json={"reform": {"operations": [{"disable_rule": {"id": "acm_supply_chain"}}]},
-                                        "grid": "yes"})
+    r = client.post(
+        "/v1/impact", json={"reform": {"operations": [{"disable_rule": {"id": "acm_supply_chain"}}]}, "grid": "yes"}
+    )
     assert r.status_code == 422 and r.json()["field"] == "grid"
 
 
@@ -185,8 +222,10 @@ def test_an_unknown_job_is_a_404(client):
 
 # ---- reference data
 
+
 def test_rules_are_the_rule_set(client):
     from aidkb.kb.program import baseline_program
+
     rules = client.get("/v1/rules").json()
     assert [r["id"] for r in rules] == [r.id for r in baseline_program().rules]
     lpp = next(r for r in rules if r["id"] == "lpp_conditions")
@@ -195,6 +234,7 @@ def test_rules_are_the_rule_set(client):
 
 def test_provisions_carry_their_text(client):
     from aidkb import ontology
+
     provisions = client.get("/v1/provisions").json()
     assert {p["citation"] for p in provisions} == set(ontology.load().provisions)
     assert sum(1 for p in provisions if p["text"]) >= 10
@@ -213,6 +253,7 @@ def test_tiers_on_a_date(client):
 
     from aidkb.queries.impact import tier_of_countries
     from aidkb.queries.reform import Reform
+
     r = client.get("/v1/tiers", params={"as_of": "2025-06-01"})
     assert r.status_code == 200 and r.json()["as_of"] == "2025-06-01"
     assert r.json()["tiers"] == dict(sorted(tier_of_countries(Reform(), dt.date(2025, 6, 1)).items()))
@@ -227,8 +268,18 @@ def test_health_and_openapi(client):
     assert health["status"] == "ok" and health["ruleset_version"]
     doc = client.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.1")
-    assert {"/v1/decide", "/v1/explain", "/v1/check-proof", "/v1/impact", "/v1/jobs/{job_id}", "/v1/rules",
-            "/v1/provisions", "/v1/countries", "/v1/tiers", "/health"} <= set(doc["paths"])
+    assert {
+        "/v1/decide",
+        "/v1/explain",
+        "/v1/check-proof",
+        "/v1/impact",
+        "/v1/jobs/{job_id}",
+        "/v1/rules",
+        "/v1/provisions",
+        "/v1/countries",
+        "/v1/tiers",
+        "/health",
+    } <= set(doc["paths"])
     assert {"Case", "Reform", "Decision", "Proof", "Error"} <= set(doc["components"]["schemas"])
 
 

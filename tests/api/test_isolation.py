@@ -1,5 +1,6 @@
 """Concurrent requests with different what-if reforms each get their own answer (the command line's), never
 another request's; an overrun is a 504 and a bug a 500, both without a traceback."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,12 @@ from .conftest import (
     post_json,
 )
 
-BASES = [OWN_CASES / "lpp-exactly-at-annual-limit.yaml", OWN_CASES / "compliance-required-2025-05-15-malaysia.yaml",
-         SHARED_CASES / "acm-eligible-server-assembly-malaysia.yaml", OWN_CASES / "lpp-one-tpp-over-annual-limit.yaml"]
+BASES = [
+    OWN_CASES / "lpp-exactly-at-annual-limit.yaml",
+    OWN_CASES / "compliance-required-2025-05-15-malaysia.yaml",
+    SHARED_CASES / "acm-eligible-server-assembly-malaysia.yaml",
+    OWN_CASES / "lpp-one-tpp-over-annual-limit.yaml",
+]
 REFORMS = [
     None,
     [{"move_country": {"country": "MY", "to_tier": 1}}],
@@ -53,8 +58,14 @@ def variants(folder) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def expected(variants, folder) -> dict[str, dict]:
-    run = subprocess.run([str(AIDKB), "decide", str(folder), "--json"], capture_output=True, text=True, check=False, cwd=ROOT,
-                         timeout=600)
+    run = subprocess.run(
+        [str(AIDKB), "decide", str(folder), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     return {d["id"]: comparable(d) for d in json.loads(run.stdout)}
 
@@ -62,8 +73,10 @@ def expected(variants, folder) -> dict[str, dict]:
 def test_the_reforms_change_answers(expected):
     for base in BASES:
         stem = json.loads(case_body(base))["id"]
-        outcomes = {json.dumps([expected[f"{stem}-r{k}"][f] for f in ("license_required", "authorized_by",
-                                                                      "review_policy")]) for k in range(len(REFORMS))}
+        outcomes = {
+            json.dumps([expected[f"{stem}-r{k}"][f] for f in ("license_required", "authorized_by", "review_policy")])
+            for k in range(len(REFORMS))
+        }
         assert len(outcomes) >= 2, stem  # otherwise the test could not see a leak
 
 

@@ -1,5 +1,6 @@
 """Schemathesis against the OpenAPI document (bounded): generated requests, valid and not, never get a 500,
 and every response conforms to the document (status code, content type, schema)."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,15 +33,23 @@ def _close():
 
 
 @schema.exclude(path="/v1/explain").parametrize()
-@settings(max_examples=12, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 def test_the_api_conforms_to_its_document(case):
     case.call_and_validate(checks=CHECKS)
 
 
 # explain computes counterfactuals (seconds per case): fewer examples
 @schema.include(path="/v1/explain").parametrize()
-@settings(max_examples=4, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 def test_explain_conforms_to_its_document(case):
     case.call_and_validate(checks=CHECKS)

@@ -1,4 +1,5 @@
 """A real server: `aidkb serve --port N` on 127.0.0.1 as a subprocess, /health, one decide, stopped."""
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,14 @@ def free_port() -> int:
 
 def start_server(port: int, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
     """Start `aidkb serve` and wait (up to `timeout` s, the machine may be busy) until /health answers."""
-    process = subprocess.Popen([str(AIDKB), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                "--log-level", "warning"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env={**os.environ, "AIDKB_API_WORKERS": "1"}, start_new_session=True)
+    process = subprocess.Popen(
+        [str(AIDKB), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "AIDKB_API_WORKERS": "1"},
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -56,12 +62,17 @@ def stop_server(process: subprocess.Popen) -> None:
 def test_a_real_server_answers_as_the_cli(cli_decisions):
     process, url = start_server(free_port())
     try:
-        r = httpx.post(f"{url}/v1/decide", content=case_body(LPP).encode(),
-                       headers={"content-type": "application/json"}, timeout=120)
+        r = httpx.post(
+            f"{url}/v1/decide",
+            content=case_body(LPP).encode(),
+            headers={"content-type": "application/json"},
+            timeout=120,
+        )
         assert r.status_code == 200, r.text
         assert comparable(r.json()) == comparable(cli_decisions[load_case(LPP).id])
-        r = httpx.post(f"{url}/v1/decide", content=b'{"id": 1}', headers={"content-type": "application/json"},
-                       timeout=60)
+        r = httpx.post(
+            f"{url}/v1/decide", content=b'{"id": 1}', headers={"content-type": "application/json"}, timeout=60
+        )
         assert r.status_code == 422 and r.json()["field"] == "id"
         assert httpx.get(f"{url}/openapi.json", timeout=30).json()["info"]["title"] == "aidkb"
     finally:

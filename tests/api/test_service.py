@@ -1,5 +1,6 @@
 """queries.service, the facade every face calls: the same answers as queries/* for a mapping or a Case, and
 errors that carry their HTTP status."""
+
 from __future__ import annotations
 
 import json
@@ -21,6 +22,7 @@ LPP = OWN_CASES / "lpp-exactly-at-annual-limit.yaml"
 def test_decide_takes_a_mapping_or_a_case():
     case = load_case(LPP)
     from aidkb.queries.reader import load_json
+
     from_mapping = service.decide(load_json(case_body(LPP), str(LPP)))
     assert isinstance(from_mapping, Decision)
     assert comparable(from_mapping.to_json()) == comparable(service.decide(case).to_json())
@@ -43,8 +45,17 @@ def test_explain_formats_and_goals():
 def test_errors_carry_their_status():
     assert service.PayloadTooLarge.http_status == 413 and DeadlineExceeded.http_status == 504
     assert service.Busy.http_status == 503 and service.NotFound.http_status == 404 and WorkerFailed.http_status == 503
-    assert all(issubclass(c, AidkbError) for c in (service.RequestError, service.PayloadTooLarge, DeadlineExceeded,
-                                                  service.Busy, service.NotFound, WorkerFailed))
+    assert all(
+        issubclass(c, AidkbError)
+        for c in (
+            service.RequestError,
+            service.PayloadTooLarge,
+            DeadlineExceeded,
+            service.Busy,
+            service.NotFound,
+            WorkerFailed,
+        )
+    )
     # one error per failure: the engine's own deadline errors cross the service unwrapped
     assert not hasattr(service, "Timeout") and not hasattr(service, "EngineUnavailable")
     with pytest.raises(CaseError) as e:
@@ -69,8 +80,9 @@ def test_reference_data():
 
 def test_impact_over_cases():
     case = load_case(LPP)
-    result = service.impact({"operations": [{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 1000}}]},
-                            [case])
+    result = service.impact(
+        {"operations": [{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 1000}}]}, [case]
+    )
     assert result["compared"] == 1 and result["flipped"] == 1
 
 

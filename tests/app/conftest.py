@@ -1,4 +1,5 @@
 """Fixtures for the Streamlit explorer's tests: a fresh AppTest session per test (a browser session)."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The Ask page as a lawyer uses it: a form, a bundled or uploaded case, the answer, why-not, memo."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -107,8 +108,9 @@ def test_a_case_files_own_date_is_said_when_it_differs_from_the_chosen_one(sessi
     at.selectbox(key="case_file").set_value(path).run()
     said = f"{own.as_of.isoformat()}, read {own.mode.replace('_', ' ')}"
     assert (own.as_of, own.mode) != (dt.date(2025, 6, 1), "as_published")
-    assert any(said in i and "not the date and reading chosen above (2025-06-01, as published)" in i
-               for i in texts(at.info))
+    assert any(
+        said in i and "not the date and reading chosen above (2025-06-01, as published)" in i for i in texts(at.info)
+    )
 
 
 def test_a_date_change_marks_the_answer_stale(session):
@@ -175,12 +177,19 @@ def test_the_saved_case_file_decides_to_the_same_answer(session, tmp_path):
     assert at.get("download_button")[0].proto.label == "Save the form as a case file (YAML)"
     saved = tmp_path / "saved.yaml"
     saved.write_text(ui.case_yaml(ui.form_case(at.session_state["form_kept"], *at.session_state["chosen"])))
-    run = subprocess.run([sys.executable, "-m", "aidkb.app.cli", "decide", "--json", str(saved)], capture_output=True,
-                         text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "aidkb.app.cli", "decide", "--json", str(saved)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     decided = json.loads(run.stdout)
     shown = at.session_state["answers"]["Fill in a form"]["decision"]
-    assert (decided["license_required"], decided["authorized_by"], decided["review_policy"]) == \
-        (shown.license_required, shown.authorized_by, shown.review_policy) == (True, [], "presumption of denial")
+    assert (
+        (decided["license_required"], decided["authorized_by"], decided["review_policy"])
+        == (shown.license_required, shown.authorized_by, shown.review_policy)
+        == (True, [], "presumption of denial")
+    )
 
 
 def test_every_bundled_case_without_extra_fields_round_trips_through_the_form():
@@ -193,8 +202,7 @@ def test_every_bundled_case_without_extra_fields_round_trips_through_the_form():
             continue
         case = load_case(path)
         again = parse_case(yaml.safe_load(ui.case_yaml(ui.form_case(values, case.as_of, case.mode))), "<saved>")
-        assert sorted((f[0], *f[2:]) for f in again.facts()) == sorted((f[0], *f[2:]) for f in case.facts()), \
-            path.name
+        assert sorted((f[0], *f[2:]) for f in again.facts()) == sorted((f[0], *f[2:]) for f in case.facts()), path.name
         checked += 1
     assert checked > 100
 
@@ -232,8 +240,9 @@ def test_uploaded_case_and_malformed_upload(session):
     at.get("file_uploader")[0].upload("broken.yaml", b"id: [unclosed\n", "application/x-yaml").run()
     assert not at.exception
     assert any(e.startswith("Bad input: broken.yaml") and "malformed YAML" in e for e in texts(at.error))
-    at.get("file_uploader")[0].upload("typo.yaml", b"id: x\nas_of: 2025-06-01\nmode: as_published\ntransactoin: {}\n",
-                                      "application/x-yaml").run()
+    at.get("file_uploader")[0].upload(
+        "typo.yaml", b"id: x\nas_of: 2025-06-01\nmode: as_published\ntransactoin: {}\n", "application/x-yaml"
+    ).run()
     assert any("typo.yaml: transactoin: unknown field" in e for e in texts(at.error))
 
 

@@ -1,6 +1,7 @@
 """The explorer in a real browser: start `streamlit run` on 127.0.0.1, drive it with Playwright in Debian's
 headless Chromium, save screenshots under test-output/, and check that the page fetched nothing from outside
 (no CDN, tiles or fonts)."""
+
 from __future__ import annotations
 
 import os
@@ -20,20 +21,31 @@ from tests.timing import slack
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "test-output"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 try:
     from playwright.sync_api import expect, sync_playwright
 except ImportError:
     sync_playwright = None
 
-missing = [what for what, gone in (("playwright", sync_playwright is None),
-                                   (CHROMIUM, not Path(CHROMIUM).exists())) if gone]
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(bool(missing) and not os.environ.get("AIDKB_REQUIRE_BROWSER"),
-                                 reason=f"needs {' and '.join(missing)} (apt-get install chromium; pip install "
-                                        f"playwright); set AIDKB_REQUIRE_BROWSER=1 to fail instead")]
+missing = [
+    what for what, gone in (("playwright", sync_playwright is None), (CHROMIUM, not Path(CHROMIUM).exists())) if gone
+]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        bool(missing) and not os.environ.get("AIDKB_REQUIRE_BROWSER"),
+        reason=f"needs {' and '.join(missing)} (apt-get install chromium; pip install "
+        f"playwright); set AIDKB_REQUIRE_BROWSER=1 to fail instead",
+    ),
+]
 
 
 def free_port() -> int:
@@ -50,10 +62,27 @@ def streamlit_server(log_name: str, env: dict | None = None) -> Iterator[tuple[s
     OUT.mkdir(exist_ok=True)
     log_path = OUT / log_name
     log = open(log_path, "w")
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py",
-                               "--server.headless", "true", "--server.address", "127.0.0.1",
-                               "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app/streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -83,8 +112,14 @@ def page(app_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.on("request", lambda r: outside.append(r.url)
-              if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:")) else None)
+        pg.on(
+            "request",
+            lambda r: (
+                outside.append(r.url)
+                if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:"))
+                else None
+            ),
+        )
         # Playwright's assertions wait 5 s unless told otherwise: on a loaded machine the first answer of a
         # session can take longer (regression: a CI run with another CPU-heavy process failed here).
         waited = int(60_000 * slack())

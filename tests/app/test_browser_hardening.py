@@ -5,6 +5,7 @@ endpoint answers and session B's question is answered. Then A starts a reform ru
 runs: no crash, no stale answer.
 
 Time limits scale with the machine's load: a slow machine must never fail this test."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ except ImportError:
     sync_playwright = None
 
 DEADLINE = 20  # AIDKB_DEADLINE of the server under test: the heavy tier map is stopped after this long
-IDLE = 8       # AIDKB_WORKER_IDLE of the server under test: an idle session's worker ends after this long
+IDLE = 8  # AIDKB_WORKER_IDLE of the server under test: an idle session's worker ends after this long
 
 
 def ms(seconds: float) -> int:
@@ -81,8 +82,7 @@ def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_sessio
         expect(a.get_by_text("Placing the countries in their tiers")).to_be_visible()  # A is still at it
         a.screenshot(path=str(OUT / "screenshot-what-if-runaway.png"))
 
-        expect(a.get_by_text("No tier map under the reform: no answer within")).to_be_visible(
-            timeout=ms(DEADLINE + 30))
+        expect(a.get_by_text("No tier map under the reform: no answer within")).to_be_visible(timeout=ms(DEADLINE + 30))
         waits.append(healthy_within(url, 5))
 
         # A starts a run with the same rules and switches pages while it runs
@@ -101,8 +101,10 @@ def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_sessio
         browser.close()
     log = log_path.read_text()
     assert "Traceback" not in log and "TypeError" not in log, log[-3000:]
-    print(f"health answered in {', '.join(f'{w:.2f}' for w in waits)} s while session A's rules ran; the server "
-          f"process used {server_load:.0%} of a core meanwhile")
+    print(
+        f"health answered in {', '.join(f'{w:.2f}' for w in waits)} s while session A's rules ran; the server "
+        f"process used {server_load:.0%} of a core meanwhile"
+    )
 
 
 def workers_of(pid: int) -> list[int]:
@@ -128,8 +130,7 @@ def test_the_workers_of_closed_sessions_end(server):
         page = browser.new_page()
         page.goto(f"{url}/Ask")
         page.get_by_role("button", name="Decide").click(timeout=ms(120))
-        expect(page.get_by_text("A licence requirement applies; it is lifted by LPP.")).to_be_visible(
-            timeout=ms(120))
+        expect(page.get_by_text("A licence requirement applies; it is lifted by LPP.")).to_be_visible(timeout=ms(120))
         assert workers_of(server_pid)
         browser.close()  # the tab is gone; its session's worker ends when idle
     limit = time.monotonic() + (IDLE + 10) * slack()

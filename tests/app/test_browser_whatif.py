@@ -1,6 +1,7 @@
 """The What-if page in a real browser (Debian Chromium, the server on 127.0.0.1): the reform survives a reload
 through its URL and opens from its link in a new session, the downloaded reform uploads again, the impact's
 totals show, the tabs wrap at 390 px, and the server log stays free of warnings."""
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,14 @@ def new_page(browser, app_url: str, width: int = 1400, height: int = 1000):
     """A page in a new browser context: a new session of the app. What it fetches from outside is noted."""
     page = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True).new_page()
     page.set_default_timeout(int(60_000 * slack()))
-    page.on("request", lambda r: OUTSIDE.append(r.url)
-            if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:")) else None)
+    page.on(
+        "request",
+        lambda r: (
+            OUTSIDE.append(r.url)
+            if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:"))
+            else None
+        ),
+    )
     return page
 
 
@@ -94,8 +101,10 @@ def test_tabs_wrap_on_a_phone(browser, app_url):
     expect(tabs.first).to_be_visible()
     assert tabs.count() >= 10
     # the page's style arrives with the script's first elements: wait until the tabs have wrapped
-    page.wait_for_function("() => [...document.querySelectorAll('[role=tab]')]"
-                           ".every(t => t.getBoundingClientRect().right <= window.innerWidth)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[role=tab]')]"
+        ".every(t => t.getBoundingClientRect().right <= window.innerWidth)"
+    )
     for i in range(tabs.count()):
         box = tabs.nth(i).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (tabs.nth(i).inner_text(), box)

@@ -1,4 +1,5 @@
 """Compare: one question on two dates or in both readings, side by side, with what differs marked."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,5 +1,6 @@
 """Issue 15: the app cannot be frozen or confused. Engine work never runs in the Streamlit server process,
 user text is not Markdown, an idle session's worker ends, and an overrun is a message."""
+
 from __future__ import annotations
 
 import os
@@ -86,17 +87,21 @@ def test_user_text_is_escaped_before_markdown(session):
     assert "![pixel](" not in header and "](javascript" not in header and "<b>" not in header
     assert ":red[" not in header and "$x^2$" not in header and "**loud**" not in header
     assert texts([type("E", (), {"value": header})()]) == [  # shown as typed
-        "Hello ![pixel](http://example.invalid/p.png) [click](javascript:alert(1)) <b>bold</b> :red[x] $x^2$ **loud**"]
-    at.get("file_uploader")[0].upload("![x](http://example.invalid).yaml", b"id: [unclosed\n",
-                                      "application/x-yaml").run()
+        "Hello ![pixel](http://example.invalid/p.png) [click](javascript:alert(1)) <b>bold</b> :red[x] $x^2$ **loud**"
+    ]
+    at.get("file_uploader")[0].upload(
+        "![x](http://example.invalid).yaml", b"id: [unclosed\n", "application/x-yaml"
+    ).run()
     (error,) = [e for e in raw(at.error) if "Bad input" in e]
     assert "![x](" not in error and "malformed YAML" in error
 
 
 def test_a_reform_rule_says_text_is_escaped(session):
     at = session("2_What_if")
-    ops = ('- add_rule: {text: "@rule shout\\n@cite \\"x\\"\\n@says \\"![i](http://example.invalid) **{C}**\\"\\n'
-           'caveat(C, \\"shout\\") :- case(C)."}')
+    ops = (
+        '- add_rule: {text: "@rule shout\\n@cite \\"x\\"\\n@says \\"![i](http://example.invalid) **{C}**\\"\\n'
+        'caveat(C, \\"shout\\") :- case(C)."}'
+    )
     at.text_area(key="paste_ops").set_value(ops)
     at.button(key="add_paste").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -121,8 +126,10 @@ def test_an_idle_sessions_worker_ends(session, monkeypatch):
 
 HEAVY = "\n".join(
     f'- add_rule: {{text: "@rule heavy_{i}\\n@cite \\"x\\"\\n@says \\"heavy\\"\\n'
-    f'tier{1 + i % 3}(C, X) :- case(C), country(X), country(A), country(B), country(D), A != B, B != D, '
-    f'X == \\"Z{i}\\"."}}' for i in range(6))
+    f"tier{1 + i % 3}(C, X) :- case(C), country(X), country(A), country(B), country(D), A != B, B != D, "
+    f'X == \\"Z{i}\\"."}}'
+    for i in range(6)
+)
 
 
 def test_tier_rules_that_never_finish_are_stopped_and_reported_once(session, monkeypatch):

@@ -1,4 +1,5 @@
 """The Rules and What-if pages as an analyst uses them, and sessions kept apart."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,9 @@ def test_rules_page_lists_rules_with_links_text_and_cases(session):
     assert "[15 CFR 740.29](https://www.ecfr.gov/" in shown and "**Grade:**" in shown
     code = next(c.value for c in at.code if "lpp_conditions_met(C) :-" in c.value)
     assert code.startswith("@rule lpp_conditions") and code.count("\n") > 3  # as written, multi-line
-    assert texts(at.subheader) == ["License Exception LPP, Low Processing Performance (15 CFR 740.29, added by "
-                                   "90 FR 4544)"]  # the rule file's own title
+    assert texts(at.subheader) == [
+        "License Exception LPP, Low Processing Performance (15 CFR 740.29, added by 90 FR 4544)"
+    ]  # the rule file's own title
 
 
 def test_rules_page_lists_using_and_refuting_cases_apart_each_opening_in_ask(session):

@@ -1,6 +1,7 @@
 """The What-if page as a policy analyst uses it: a reform that persists, downloads, pastes back and travels in
 a link; impact at the sidebar's date and reading, readable totals, flips and causes; a parameter sweep;
 two reforms side by side."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,11 @@ def test_the_downloaded_reform_pastes_back_and_its_link_restores_it():
     at = new_session("2_What_if")
     build_reform(at)
     lines = [m for m in texts(at.markdown) if m[:3] in ("1. ", "2. ", "3. ")]
-    assert lines == ["1. move MY to Tier 1 from 2025-07-01", "2. set lpp_annual_tpp_limit to 40000000",
-                     "3. replace rule lpp_conditions"]
+    assert lines == [
+        "1. move MY to Tier 1 from 2025-07-01",
+        "2. set lpp_annual_tpp_limit to 40000000",
+        "3. replace rule lpp_conditions",
+    ]
     text = at.session_state["reform_yaml"]
     assert text == w.dump(at.session_state["reform_ops"], "Malaysia up, LPP at 40 M")  # what the download holds
     assert text.startswith("title: Malaysia up, LPP at 40 M\noperations:\n") and "text: |" in text
@@ -72,10 +76,14 @@ def test_the_downloaded_reform_pastes_back_and_its_link_restores_it():
 
 
 def test_a_bad_link_says_so_and_loads_nothing():
-    for token, said in (("not*base64", "<link>: reform: not a reform link"),
-                        (w.encode_link("x")[:-3], "<link>: reform: not a reform link"),
-                        (w.encode_link("title: t\noperations:\n- explode: {id: lpp_conditions}\n"),
-                         "<link>: operations[0].explode: unsupported what-if operation")):
+    for token, said in (
+        ("not*base64", "<link>: reform: not a reform link"),
+        (w.encode_link("x")[:-3], "<link>: reform: not a reform link"),
+        (
+            w.encode_link("title: t\noperations:\n- explode: {id: lpp_conditions}\n"),
+            "<link>: operations[0].explode: unsupported what-if operation",
+        ),
+    ):
         at = linked_session(token)
         assert any(e.startswith("The link's reform was not loaded: " + said) for e in texts(at.error)), texts(at.error)
         assert not at.session_state["reform_ops"]

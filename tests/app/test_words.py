@@ -1,5 +1,6 @@
 """Words: every value the explorer offers or shows (transaction kinds, end uses, case facts, obligations,
 parameters, country groups, red flags) has a title and a one-line help in the ontology, and the app shows those."""
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,15 @@ def obligations_in_the_rules() -> set[str]:
 
 def test_every_value_has_a_title_and_a_help_in_the_ontology():
     onto = ontology.load()
-    wanted = {"transaction kind": set(KINDS), "end use": set(END_USES), "case fact": set(FLAGS),
-              "obligation": obligations_in_the_rules(), "parameter": {p.name for p in onto.parameters},
-              "country group": {m.group for m in onto.memberships}, "red flag": set(onto.red_flags)}
+    wanted = {
+        "transaction kind": set(KINDS),
+        "end use": set(END_USES),
+        "case fact": set(FLAGS),
+        "obligation": obligations_in_the_rules(),
+        "parameter": {p.name for p in onto.parameters},
+        "country group": {m.group for m in onto.memberships},
+        "red flag": set(onto.red_flags),
+    }
     assert len(wanted["obligation"]) == 5
     for kind, values in wanted.items():
         for value in values:

@@ -21,6 +21,7 @@ Rejections: kb.checks raises kb.parser.RuleError; the adapter finds which check 
 the checks one by one, in check()'s order) and raises a SuiteRejection subclass carrying the suite's error code
 (see ERROR_CODES). The runner accepts an exception whose class name or `.code` equals the expected error.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,6 +37,7 @@ CITE = "datalog-conformance"
 
 
 # --- rejections ----------------------------------------------------------------------------------------------
+
 
 class SuiteRejection(Exception):
     """The project's checks rejected a suite program; `code` is the suite's name for the error."""
@@ -81,9 +83,20 @@ class UnsupportedRecursionError(SuiteRejection):
     code = "unsupported_recursion"
 
 
-REJECTIONS = {cls.__name__: cls for cls in (SuiteRejection, SyntaxRejection, ArityMismatchError,
-                                            SafetyViolationError, CyclicNegationError, UnknownPredicateError,
-                                            DuplicateError, InexactNumberError, UnsupportedRecursionError)}
+REJECTIONS = {
+    cls.__name__: cls
+    for cls in (
+        SuiteRejection,
+        SyntaxRejection,
+        ArityMismatchError,
+        SafetyViolationError,
+        CyclicNegationError,
+        UnknownPredicateError,
+        DuplicateError,
+        InexactNumberError,
+        UnsupportedRecursionError,
+    )
+}
 
 # which kb.checks function rejected the program -> the exception (class name and default code) the suite sees.
 # The suite names the same mistake differently depending on where a case was harvested from: an unbound head
@@ -102,13 +115,16 @@ ERROR_CODES = {
 
 # --- the suite's rule syntax ---------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>:-|<=|>=|==|!=|<|>|=|\+|-|\*|/|\(|\)|,|\.|!)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 _COMPARATORS = {"<", ">", "<=", ">=", "==", "!=", "="}
 
@@ -269,8 +285,15 @@ def translate_rule(text: str, number: int) -> list[Rule]:
             if any(_anonymous(a) for a in atom.args):
                 named = tuple(dict.fromkeys(a for a in atom.args if isinstance(a, Var) and not _anonymous(a)))
                 helper = Atom(f"{atom.pred}_proj{len(extra) + 1}_{number}", named)
-                extra.append(Rule(f"{rule_id}_proj{len(extra) + 1}", helper, (Positive(atom),), (CITE,),
-                                  "suite rule (projection of a negated atom)"))
+                extra.append(
+                    Rule(
+                        f"{rule_id}_proj{len(extra) + 1}",
+                        helper,
+                        (Positive(atom),),
+                        (CITE,),
+                        "suite rule (projection of a negated atom)",
+                    )
+                )
                 atom = helper
             others.append(Negative(atom))
         others.extend(Compare("==", var, expr) for var, expr in after)
@@ -303,22 +326,25 @@ def translate(program) -> list:
     for pred, rows in program.facts.items():
         for row in rows:
             n += 1
-            rules.append(Rule(f"suite_fact_{n}", Atom(pred, tuple(Const(v) for v in row)), (), (CITE,),
-                              "suite fact"))
+            rules.append(Rule(f"suite_fact_{n}", Atom(pred, tuple(Const(v) for v in row)), (), (CITE,), "suite fact"))
     for i, text in enumerate(program.rules, 1):
         rules.extend(translate_rule(text, i))
     defined = {r.head.pred for r in rules}
     declarations: dict[str, Declaration] = {}
     for rule in rules:
         for lit in rule.body:
-            if isinstance(lit, (Positive, Negative)) and lit.atom.pred not in defined \
-                    and lit.atom.pred not in declarations:
+            if (
+                isinstance(lit, (Positive, Negative))
+                and lit.atom.pred not in defined
+                and lit.atom.pred not in declarations
+            ):
                 args = tuple(Var(f"A{k}") for k in range(lit.atom.arity))
                 declarations[lit.atom.pred] = Declaration("base", Atom(lit.atom.pred, args), "suite relation")
     return [*declarations.values(), *rules]
 
 
 # --- checking, evaluation ------------------------------------------------------------------------------------
+
 
 def check_statements(statements: list) -> Program:
     """rewrite_recursion, then kb.checks.check; a RuleError becomes the SuiteRejection the suite expects."""
@@ -333,6 +359,7 @@ def check_statements(statements: list) -> Program:
 
 def classify(error: RuleError, declarations: list, rules: list) -> SuiteRejection:
     """Which check rejected the program (re-run one by one, in check()'s order) -> the suite's error."""
+
     def per_rule():  # check() runs check_safety then check_exact on each rule in turn
         for r in rules:
             try:
@@ -345,8 +372,7 @@ def classify(error: RuleError, declarations: list, rules: list) -> SuiteRejectio
     steps = [
         ("check_ids", lambda: checks.check_ids(declarations, rules)),
         ("check_arity", lambda: checks.check_arity(declarations, rules)),
-        ("check_defined", lambda: checks.check_defined(declarations, rules, checks.check_arity(declarations,
-                                                                                              rules))),
+        ("check_defined", lambda: checks.check_defined(declarations, rules, checks.check_arity(declarations, rules))),
         ("check_exact", per_rule),  # a RuleError("check_safety") from it means check_safety
         ("check_stratified", lambda: checks.check_stratified(rules)),
         ("check_recursion_first", lambda: checks.check_recursion_first(rules)),
@@ -385,7 +411,7 @@ def query_relations(engine: Engine, wanted=None) -> dict[str, set[tuple]]:
     """Every tuple of each wanted relation (all the program's relations if None); an unknown one is empty."""
     arities = dict(engine.arity)
     result: dict[str, set[tuple]] = {}
-    for pred in (wanted if wanted is not None else sorted(arities)):
+    for pred in wanted if wanted is not None else sorted(arities):
         result[pred] = set(engine.ask(pred, (None,) * arities[pred])) if pred in arities else set()
     return result
 
@@ -405,5 +431,14 @@ class ProjectEvaluator:
         return evaluate_program(program, self.wanted)
 
 
-__all__ = ["ProjectEvaluator", "SuiteRejection", "REJECTIONS", "evaluate_program", "load_program", "query_relations",
-           "translate", "translate_rule", "check_statements"]
+__all__ = [
+    "ProjectEvaluator",
+    "SuiteRejection",
+    "REJECTIONS",
+    "evaluate_program",
+    "load_program",
+    "query_relations",
+    "translate",
+    "translate_rule",
+    "check_statements",
+]

@@ -14,6 +14,7 @@
 - prints `datalog-conformance: N passed, N failed, N xfailed (known failures), N deselected (defeasible)` and
   the wall time of the subprocess run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,10 +33,17 @@ _key = pytest.StashKey[dict]()
 
 def pytest_configure(config):
     _speed_up_discovery(config)
-    config.addinivalue_line("markers", "conformance: the public datalog-conformance suite through the project's "
-                                       "rule pipeline (tests/conformance)")
-    config.stash[_key] = {"cases": {}, "outcomes": None, "seconds": 0.0, "deselected": 0,
-                          "counts": {"passed": 0, "failed": 0, "xfailed": 0, "xpassed": 0}}
+    config.addinivalue_line(
+        "markers",
+        "conformance: the public datalog-conformance suite through the project's rule pipeline (tests/conformance)",
+    )
+    config.stash[_key] = {
+        "cases": {},
+        "outcomes": None,
+        "seconds": 0.0,
+        "deselected": 0,
+        "counts": {"passed": 0, "failed": 0, "xfailed": 0, "xpassed": 0},
+    }
 
 
 def _speed_up_discovery(config) -> None:
@@ -52,9 +60,15 @@ def _speed_up_discovery(config) -> None:
     def discover_yaml_tests(test_dir=None):
         root = Path(test_dir or plugin.get_tests_dir())
         files = sorted(root.rglob("*.yaml"))
-        stamp = hashlib.sha256(repr((getattr(datalog_conformance, "__version__", ""), str(root),
-                                     [(str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
-                                      for f in files])).encode()).hexdigest()[:20]
+        stamp = hashlib.sha256(
+            repr(
+                (
+                    getattr(datalog_conformance, "__version__", ""),
+                    str(root),
+                    [(str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns) for f in files],
+                )
+            ).encode()
+        ).hexdigest()[:20]
         cached = cache_dir / f"cases-{stamp}.pickle" if cache_dir else None
         if cached is not None and cached.exists():
             try:
@@ -156,8 +170,7 @@ def pytest_terminal_summary(terminalreporter, config):
     if state is None or not state["cases"] or not any(_counts.values()):
         return
     c = _counts
-    line = (f"datalog-conformance: {c['passed']} passed, {c['failed']} failed, {c['xfailed']} xfailed (known "
-            f"failures)")
+    line = f"datalog-conformance: {c['passed']} passed, {c['failed']} failed, {c['xfailed']} xfailed (known failures)"
     if c["xpassed"]:
         line += f", {c['xpassed']} xpassed (strict: failures)"
     line += f", {state['deselected']} deselected (defeasible, not run)"

@@ -15,6 +15,7 @@ CPU time while loading, or that stops answering once loaded: its unanswered case
 are CPU time (see WALL_FACTOR), so that a loaded machine makes cases slow, never "hangs". Forking costs no
 interpreter start-up: the adapter, lark and pyDatalog are already imported.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,8 @@ def _overrun(pid: int, started: float, now: float, timeout: float) -> bool:
     """Has this process used up its limit: `timeout` s of CPU (or, where CPU time is unknown, of wall time),
     or WALL_FACTOR times that in wall time?"""
     used = cpu_seconds(pid)
-    return (now - started >= timeout * WALL_FACTOR
-            or (used >= timeout if used is not None else now - started >= timeout))
+    return now - started >= timeout * WALL_FACTOR or (used >= timeout if used is not None else now - started >= timeout)
+
 
 _ctx = multiprocessing.get_context("fork")
 
@@ -124,12 +125,16 @@ def _program_process(cases: list, timeout: float, workers: int, conn) -> None:
                     outcome = receive.recv()
                 except EOFError:
                     process.join(5)
-                    outcome = Outcome("crash", message=f"the case process died (exit code {process.exitcode})",
-                                      seconds=now - started)
+                    outcome = Outcome(
+                        "crash", message=f"the case process died (exit code {process.exitcode})", seconds=now - started
+                    )
             elif _overrun(process.pid, started, now, timeout):
-                outcome = Outcome("timeout", message=f"no answer within {timeout:g} s of CPU time (killed): a "
-                                                     f"hang [program loaded in {load_seconds:.2f} s]",
-                                  seconds=now - started)
+                outcome = Outcome(
+                    "timeout",
+                    message=f"no answer within {timeout:g} s of CPU time (killed): a "
+                    f"hang [program loaded in {load_seconds:.2f} s]",
+                    seconds=now - started,
+                )
             else:
                 continue
             del running[receive]
@@ -186,11 +191,12 @@ def run_cases(cases: dict, timeout: float = TIMEOUT, workers: int = WORKERS) -> 
             # Loading is limited by the program process's own CPU time; once loaded, it limits its cases itself,
             # and is only given up when it stays silent for longer than any case may take.
             if not loaded and _overrun(process.pid, last, now, timeout):
-                give_up(conn, f"no answer within {timeout:g} s of CPU time (killed while loading the program): "
-                              "a hang")
+                give_up(conn, f"no answer within {timeout:g} s of CPU time (killed while loading the program): a hang")
             elif loaded and now - last >= timeout * WALL_FACTOR + GRACE:
-                give_up(conn, f"no answer within {timeout * WALL_FACTOR + GRACE:g} s (the program process "
-                              "stopped answering)")
+                give_up(
+                    conn,
+                    f"no answer within {timeout * WALL_FACTOR + GRACE:g} s (the program process stopped answering)",
+                )
     return results
 
 

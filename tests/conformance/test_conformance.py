@@ -6,6 +6,7 @@ supplies `runner`: the suite's own YamlTestRunner over the outcome that the case
 adapter.py (translate -> kb.rewrite -> kb.checks -> kb.compiler/kb.engine). So the assertions, the model
 comparison and the expected-error matching are the suite's, not ours.
 """
+
 from __future__ import annotations
 
 import pytest

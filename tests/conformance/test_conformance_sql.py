@@ -7,6 +7,7 @@ their reasons: a case that starts passing fails the run until it is taken out. E
 evaluated once (the LUBM cases share one); the SQL engine cannot hang (its recursion is bounded), so no
 subprocess is needed.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -19,13 +20,18 @@ from .runner import program_key
 pytestmark = pytest.mark.conformance
 
 # cases the SQL engine cannot pass although pyDatalog does, and why
-_MIXED = ("a column holds both numbers (the facts succ(0, 1), ...) and text (the rule constant \"5\" in "
-          "equal(\"5\", \"7\", r)); in Python they simply never match, but one SQL column has one type, and the "
-          "engine refuses to guess one (kb/sql/types.py: SqlTypeError, reported as the project's inexact-number "
-          "refusal). Reproduction: SqlEngine(program_from_text('base succ(X, Y) \"\". @rule r @cite \"x\" "
-          "@says \"x\" e(M) :- succ(M, \"5\").'), [(\"succ\", 0, 1)]).evaluate([], None)")
-KNOWN_SQL_FAILURES: dict[str, str] = {"souffle_equal_isEqual": _MIXED, "souffle_minmax_minimum": _MIXED,
-                                      "souffle_minmax_maximum": _MIXED}
+_MIXED = (
+    'a column holds both numbers (the facts succ(0, 1), ...) and text (the rule constant "5" in '
+    'equal("5", "7", r)); in Python they simply never match, but one SQL column has one type, and the '
+    "engine refuses to guess one (kb/sql/types.py: SqlTypeError, reported as the project's inexact-number "
+    'refusal). Reproduction: SqlEngine(program_from_text(\'base succ(X, Y) "". @rule r @cite "x" '
+    '@says "x" e(M) :- succ(M, "5").\'), [("succ", 0, 1)]).evaluate([], None)'
+)
+KNOWN_SQL_FAILURES: dict[str, str] = {
+    "souffle_equal_isEqual": _MIXED,
+    "souffle_minmax_minimum": _MIXED,
+    "souffle_minmax_maximum": _MIXED,
+}
 
 _models: dict[str, object] = {}
 

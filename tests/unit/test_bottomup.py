@@ -1,5 +1,6 @@
 """The two engines agree: pyDatalog (the product engine) and the independent bottom-up evaluator reach the
 same conclusions on every case."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,12 +14,24 @@ from aidkb.queries.reform import Reform
 
 from ..conftest import OWN_CASES, SHARED_CASES
 
-CONCLUSIONS = [("license_required", 1), ("authorized", 2), ("eligible", 2), ("red_flag", 2), ("review", 2),
-               ("status", 2), ("uncertain_route", 2), ("obligation", 2), ("regime", 2), ("tier1", 2), ("tier3", 2)]
+CONCLUSIONS = [
+    ("license_required", 1),
+    ("authorized", 2),
+    ("eligible", 2),
+    ("red_flag", 2),
+    ("review", 2),
+    ("status", 2),
+    ("uncertain_route", 2),
+    ("obligation", 2),
+    ("regime", 2),
+    ("tier1", 2),
+    ("tier3", 2),
+]
 
 
-@pytest.mark.parametrize("path", sorted(SHARED_CASES.glob("*.yaml")) + sorted(OWN_CASES.glob("*.yaml")),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted(SHARED_CASES.glob("*.yaml")) + sorted(OWN_CASES.glob("*.yaml")), ids=lambda p: p.stem
+)
 def test_engines_agree(path):
     case = load_case(path)
     reform = Reform(case.what_if)

@@ -1,5 +1,6 @@
 """The law's data checked like code: dated parameter values may not overlap (SHACL), a rule's constants that
 name a group, flag, route, mode or item must be declared ones, and `aidkb rules` reports every error at once."""
+
 from __future__ import annotations
 
 import shutil
@@ -48,12 +49,18 @@ def test_overlapping_parameter_value_is_rejected_by_shacl():
 def test_adjacent_parameter_values_are_not_an_overlap():
     g = _parameters()
     name = rdflib.Literal("nveu_destination_cap_tpp")
-    end = max((o for s in g.subjects(AID.parameterName, name) for o in g.objects(s, AID.validTo)),
-              key=lambda o: o.toPython())  # the last cap's end
+    end = max(
+        (o for s in g.subjects(AID.parameterName, name) for o in g.objects(s, AID.validTo)), key=lambda o: o.toPython()
+    )  # the last cap's end
     later = AID.param_nveu_after
-    for p, o in ((RDF.type, AID.Parameter), (AID.parameterName, name), (AID.value, rdflib.Literal(1)),
-                 (AID.citation, rdflib.Literal("15 CFR 748.15")), (AID.grade, rdflib.Literal("U")),
-                 (AID.validFrom, end)):  # from the day the last value ends, open-ended: follows it, no overlap
+    for p, o in (
+        (RDF.type, AID.Parameter),
+        (AID.parameterName, name),
+        (AID.value, rdflib.Literal(1)),
+        (AID.citation, rdflib.Literal("15 CFR 748.15")),
+        (AID.grade, rdflib.Literal("U")),
+        (AID.validFrom, end),
+    ):  # from the day the last value ends, open-ended: follows it, no overlap
         g.add((later, p, o))
     conforms, text = _validate(g)
     assert conforms, text
@@ -88,7 +95,9 @@ def test_rule_constant_typo_fails_aidkb_rules_with_file_line_column(tmp_path, ca
 def test_aidkb_rules_reports_every_error_in_one_run(tmp_path, capsys):
     folder = _copy_rules(tmp_path)
     (folder / "time.dl").write_text((folder / "time.dl").read_text().replace('"as_enforced"', '"as_enforcd"', 1))
-    (folder / "items.dl").write_text((folder / "items.dl").read_text().replace('item(C, "3A090.a")', 'item(C, "3A099.a")', 1))
+    (folder / "items.dl").write_text(
+        (folder / "items.dl").read_text().replace('item(C, "3A090.a")', 'item(C, "3A099.a")', 1)
+    )
     (folder / "caveats.dl").write_text((folder / "caveats.dl").read_text() + "\nbroken(C :- x.\n")
     (folder / "zz_extra.dl").write_text('@rule twice @cite "15 CFR 740.99" @says "x" extra(C) :- case(C), Y > 1.\n')
     assert main(["rules", "--rules", str(folder)]) == 2

@@ -1,5 +1,6 @@
 """`aidkb`: the JSON contract of decide, legal tests, and bad input: exit 2, one `error:` line naming the file
 and the field, no traceback, nothing written."""
+
 from __future__ import annotations
 
 import json
@@ -79,27 +80,66 @@ _DELETE = object()
 BAD = {
     "missing_field": (_case(as_of=_DELETE), "as_of", "missing"),
     "mistyped_field": (_case(transaction__destinaton_country="MY"), "transaction.destinaton_country", "unknown field"),
-    "wrong_type": (_case(transaction__gov_to_gov_arrangement="yes"), "transaction.gov_to_gov_arrangement", "true or false"),
-    "unknown_country": (_case(transaction__destination_country="XX"), "transaction.destination_country", "unknown country"),
+    "wrong_type": (
+        _case(transaction__gov_to_gov_arrangement="yes"),
+        "transaction.gov_to_gov_arrangement",
+        "true or false",
+    ),
+    "unknown_country": (
+        _case(transaction__destination_country="XX"),
+        "transaction.destination_country",
+        "unknown country",
+    ),
     "unknown_eccn": (_case(transaction__item="3A090.x"), "transaction.item", "unknown ECCN paragraph"),
-    "entry_without_paragraph": (_case(transaction__item="3A090"), "transaction.item", "name one of 3A090.a, 3A090.b, 3A090.c"),
+    "entry_without_paragraph": (
+        _case(transaction__item="3A090"),
+        "transaction.item",
+        "name one of 3A090.a, 3A090.b, 3A090.c",
+    ),
     "negative_quantity": (_case(transaction__quantity=-5), "transaction.quantity", "less than 1"),
     "absurd_quantity": (_case(transaction__quantity=10**12), "transaction.quantity", "absurdly large"),
-    "negative_ytd": (_case(transaction__consignee_tpp_already_this_year=-1), "consignee_tpp_already_this_year", "less than 0"),
+    "negative_ytd": (
+        _case(transaction__consignee_tpp_already_this_year=-1),
+        "consignee_tpp_already_this_year",
+        "less than 0",
+    ),
     "bad_mode": (_case(mode="as_drafted"), "mode", "not one of"),
     "bad_date": (_case(as_of="2025-02-30"), "as_of", "date"),
-    "ownership_loop": (_case(transaction__end_user__parent_chain=[{"name": "A Ltd", "hq_country": "SG"},
-                                                                   {"name": "A Ltd", "hq_country": "MY"}]),
-                       "transaction.end_user.parent_chain[1].name", "loops"),
-    "chain_loops_to_end_user": (_case(transaction__end_user__parent_chain=[{"name": "Example Sdn Bhd",
-                                                                            "hq_country": "MY"}]),
-                                "parent_chain[0].name", "loops"),
+    "ownership_loop": (
+        _case(
+            transaction__end_user__parent_chain=[
+                {"name": "A Ltd", "hq_country": "SG"},
+                {"name": "A Ltd", "hq_country": "MY"},
+            ]
+        ),
+        "transaction.end_user.parent_chain[1].name",
+        "loops",
+    ),
+    "chain_loops_to_end_user": (
+        _case(transaction__end_user__parent_chain=[{"name": "Example Sdn Bhd", "hq_country": "MY"}]),
+        "parent_chain[0].name",
+        "loops",
+    ),
     "unknown_flag": (_case(transaction__facts=["unknown_end_usr"]), "transaction.facts[0]", "unknown fact"),
     "unsupported_what_if": (_case(what_if={"abolish_bis": {"now": True}}), "what_if.abolish_bis", "unsupported"),
-    "what_if_unknown_rule": (_case(what_if={"disable_rule": {"id": "no_such_rule"}}), "what_if.disable_rule.id", "no rule"),
-    "what_if_unknown_parameter": (_case(what_if={"set_parameter": {"name": "lpp_limit", "value": 1}}), "what_if.set_parameter.name", "unknown parameter"),
-    "inconsistent_holdings": (_case(transaction__end_user__veu="UVEU", transaction__end_user__veu_holdings={
-        "global_tpp": 10, "tier1_tpp": 20, "us_tpp": 0, "destination_tpp": 0}), "veu_holdings.tier1_tpp", "more than"),
+    "what_if_unknown_rule": (
+        _case(what_if={"disable_rule": {"id": "no_such_rule"}}),
+        "what_if.disable_rule.id",
+        "no rule",
+    ),
+    "what_if_unknown_parameter": (
+        _case(what_if={"set_parameter": {"name": "lpp_limit", "value": 1}}),
+        "what_if.set_parameter.name",
+        "unknown parameter",
+    ),
+    "inconsistent_holdings": (
+        _case(
+            transaction__end_user__veu="UVEU",
+            transaction__end_user__veu_holdings={"global_tpp": 10, "tier1_tpp": 20, "us_tpp": 0, "destination_tpp": 0},
+        ),
+        "veu_holdings.tier1_tpp",
+        "more than",
+    ),
 }
 
 
@@ -150,8 +190,9 @@ def test_duplicate_case_ids(capsys):
 def test_broken_rule_file(capsys, tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "kb" / "rules", rules)
-    (rules / "740_29_lpp.dl").write_text((rules / "740_29_lpp.dl").read_text().replace(
-        'Total <= Limit ?', 'Total <= ?'))
+    (rules / "740_29_lpp.dl").write_text(
+        (rules / "740_29_lpp.dl").read_text().replace("Total <= Limit ?", "Total <= ?")
+    )
     code, out, err = run(capsys, "decide", GOOD, "--rules", rules)
     assert code == 2 and out == ""
     assert err.startswith(f"error: {rules / '740_29_lpp.dl'}:") and err.count("\n") == 1
@@ -160,8 +201,9 @@ def test_broken_rule_file(capsys, tmp_path):
 def test_rule_file_with_unsafe_rule(capsys, tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "kb" / "rules", rules)
-    (rules / "zz_extra.dl").write_text('@rule bad\n@cite "15 CFR 740.29"\n@says "x"\n'
-                                       'eligible(C, "LPP") :- case(C), not hq(C, H).\n')
+    (rules / "zz_extra.dl").write_text(
+        '@rule bad\n@cite "15 CFR 740.29"\n@says "x"\neligible(C, "LPP") :- case(C), not hq(C, H).\n'
+    )
     code, _, err = run(capsys, "rules", "--rules", rules)
     assert code == 2 and "zz_extra.dl:4:" in err and "unsafe negation" in err
 
@@ -171,8 +213,13 @@ def test_console_script_prints_no_traceback(tmp_path):
     path.write_text(yaml.safe_dump(_case(transaction__destination_country="ZZ")))
     exe = Path(sys.executable).parent / "aidkb"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "aidkb.app.cli"]
-    r = subprocess.run(cmd + ["decide", str(path)], capture_output=True, text=True, cwd=tmp_path,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    r = subprocess.run(
+        cmd + ["decide", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
     assert r.stderr.startswith("error:") and "transaction.destination_country" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
@@ -239,6 +286,7 @@ def test_explain_a_portfolio_row(capsys, tmp_path):
     assert code == 0
     doc = json.loads(out)
     from aidkb.queries.checker import check_proof
+
     assert doc["question"]["case"] == case.id and check_proof(doc).valid
     code, _, err = run(capsys, "explain", portfolio, "--row", "no-such-row")
     assert code == 2 and "no row with id 'no-such-row'" in err
@@ -285,8 +333,13 @@ def test_main_leaves_sigpipe_alone(capsys):
 def test_output_cut_short_by_its_reader_ends_quietly():
     exe = Path(sys.executable).parent / "aidkb"
     reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    proc = subprocess.run([str(exe), "decide", str(ROOT / "tests" / "cases"), "--json"], stdout=reader.stdin,
-                          stderr=subprocess.PIPE, text=True, check=False)
+    proc = subprocess.run(
+        [str(exe), "decide", str(ROOT / "tests" / "cases"), "--json"],
+        stdout=reader.stdin,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     reader.stdin.close()
     reader.wait()
     assert "Traceback" not in proc.stderr and proc.returncode in (0, 1)
@@ -306,8 +359,11 @@ def test_check_proof_checks_the_answer_fields_of_a_decision(capsys, tmp_path):
 
 
 def test_check_proof_bad_documents_get_one_error_line(capsys, tmp_path):
-    for name, text in (("digits", '{"format": "proof.v1", "n": ' + "7" * 5000 + "}"), ("deep", "[" * 50_000),
-                       ("broken", "{")):
+    for name, text in (
+        ("digits", '{"format": "proof.v1", "n": ' + "7" * 5000 + "}"),
+        ("deep", "[" * 50_000),
+        ("broken", "{"),
+    ):
         (tmp_path / f"{name}.json").write_text(text)
         code, out, err = run(capsys, "check-proof", tmp_path / f"{name}.json")
         assert code in (1, 2) and "Traceback" not in out + err

@@ -1,4 +1,5 @@
 """Deadlines: a question that hangs pyDatalog is stopped and reported, and the next question is answered."""
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,7 @@ from tests.timing import slack
 
 # Right recursion over a cycle: pyDatalog never returns (shared/engine-notes.md). The checks reject this rule,
 # so the program is assembled here without them, as only a bug could.
-HANGING = '''
+HANGING = """
 input edge(C, A, B) "edge".
 @rule reach_base
 @cite "x"
@@ -30,14 +31,18 @@ reach(C, A, B) :- edge(C, A, B).
 @cite "x"
 @says "path"
 reach(C, A, B) :- edge(C, A, M), reach(C, M, B).
-'''
+"""
 
 
 def hang() -> list:
     from aidkb.kb.engine import Engine
+
     statements = parse_text(HANGING, "hang.dl")
-    program = Program(tuple(s for s in statements if isinstance(s, Declaration)),
-                      tuple(s for s in statements if isinstance(s, Rule)), "hang")
+    program = Program(
+        tuple(s for s in statements if isinstance(s, Declaration)),
+        tuple(s for s in statements if isinstance(s, Rule)),
+        "hang",
+    )
     engine = Engine(program, [])
     with engine.facts([("edge", "c", 0, 1), ("edge", "c", 1, 2), ("edge", "c", 2, 0)]):
         return engine.ask("reach", ("c", None, None))
@@ -127,6 +132,7 @@ def test_a_call_abandoned_by_its_caller_kills_the_worker_and_the_next_answer_is_
     """The old bug: a progress callback that raised (Streamlit stopping a run) left the worker going; the next
     call read the old call's progress (TypeError: 'NoneType' object is not callable) or its answer."""
     with Worker(seconds=30) as worker:
+
         def give_up(*_):
             raise RuntimeError("the caller gave up")
 
@@ -198,8 +204,9 @@ def test_the_memory_limit_comes_from_the_environment(monkeypatch):
 def test_a_bad_aidkb_deadline_is_a_usage_error_at_first_use(monkeypatch, bad):
     monkeypatch.setenv("AIDKB_DEADLINE", bad)
     worker = Worker()  # no error yet: the variable is read at first use
-    with pytest.raises(UsageError, match=f"AIDKB_DEADLINE must be a positive, finite number of seconds, not "
-                                         f"{re_escape(repr(bad))}"):
+    with pytest.raises(
+        UsageError, match=f"AIDKB_DEADLINE must be a positive, finite number of seconds, not {re_escape(repr(bad))}"
+    ):
         worker.call(add, 1, 1)
     with pytest.raises(UsageError):
         deadline.default_seconds()
@@ -207,6 +214,7 @@ def test_a_bad_aidkb_deadline_is_a_usage_error_at_first_use(monkeypatch, bad):
 
 def re_escape(text: str) -> str:
     import re
+
     return re.escape(text)
 
 
@@ -221,16 +229,31 @@ def test_a_good_aidkb_deadline_is_the_budget(monkeypatch):
 
 def test_a_bad_aidkb_deadline_does_not_break_import_and_the_cli_says_one_error_line():
     env = dict(os.environ, AIDKB_DEADLINE="ten")
-    imported = subprocess.run([sys.executable, "-c", "import aidkb.kb.deadline, aidkb.app.ui"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300, check=False)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import aidkb.kb.deadline, aidkb.app.ui"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert imported.returncode == 0, imported.stderr
     case = ROOT / "tests" / "cases" / "3a090-b-to-france-no-licence.yaml"
-    run = subprocess.run([sys.executable, "-m", "aidkb.app.cli", "decide", str(case)], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "aidkb.app.cli", "decide", str(case)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "AIDKB_DEADLINE" in lines[0] \
-        and "'ten'" in lines[0], run.stderr
+    assert (
+        len(lines) == 1 and lines[0].startswith("error: ") and "AIDKB_DEADLINE" in lines[0] and "'ten'" in lines[0]
+    ), run.stderr
 
 
 def test_an_idle_worker_ends_and_the_next_call_starts_a_new_one():
@@ -251,8 +274,10 @@ def test_the_worker_ends_when_its_pipe_closes():
 
 
 def test_the_worker_ends_when_its_parent_dies():
-    script = ("import sys, time\nfrom aidkb.kb.deadline import Worker\nw = Worker(seconds=30)\n"
-              "w.call(print, 'ready')\nprint(w.pid, flush=True)\ntime.sleep(600)\n")
+    script = (
+        "import sys, time\nfrom aidkb.kb.deadline import Worker\nw = Worker(seconds=30)\n"
+        "w.call(print, 'ready')\nprint(w.pid, flush=True)\ntime.sleep(600)\n"
+    )
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout.readline().strip() == "ready"
@@ -269,17 +294,20 @@ def test_the_worker_ends_when_its_parent_dies():
 def test_a_spawned_worker_can_leave_the_callers_main_module_alone(tmp_path):
     """Streamlit installs each page script as __main__: a spawned worker must not run it again."""
     script = tmp_path / "page.py"
-    script.write_text("import os, sys, threading, time\n"
-                      "print('page ran in', os.getpid(), flush=True)\n"
-                      "if __name__ == '__main__':\n"
-                      "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()  # threaded: spawn\n"
-                      "    from aidkb.kb.deadline import Worker\n"
-                      "    import operator\n"
-                      "    for import_main in (True, False):\n"
-                      "        with Worker(seconds=120, import_main=import_main) as w:\n"
-                      "            print('answer', w.call(operator.add, 2, 3), flush=True)\n")
-    run = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         check=False)
+    script.write_text(
+        "import os, sys, threading, time\n"
+        "print('page ran in', os.getpid(), flush=True)\n"
+        "if __name__ == '__main__':\n"
+        "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()  # threaded: spawn\n"
+        "    from aidkb.kb.deadline import Worker\n"
+        "    import operator\n"
+        "    for import_main in (True, False):\n"
+        "        with Worker(seconds=120, import_main=import_main) as w:\n"
+        "            print('answer', w.call(operator.add, 2, 3), flush=True)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines.count("answer 5") == 2

@@ -1,4 +1,5 @@
 """The engine: compiled rules evaluate correctly, scenarios are isolated, case facts never stay behind."""
+
 from __future__ import annotations
 
 import threading
@@ -8,7 +9,7 @@ import pytest
 from aidkb.kb.engine import Engine, EngineError
 from aidkb.kb.program import program_from_text
 
-SOURCE = '''
+SOURCE = """
 input ytd(C, A) "ytd {A}".
 input ship(C, X) "ship {X}".
 input bad(C) "bad".
@@ -26,7 +27,7 @@ reach(C, A, B) :- edge(C, A, B).
 @cite "x"
 @says "path"
 reach(C, A, B) :- reach(C, A, M), edge(C, M, B).
-'''
+"""
 
 
 @pytest.fixture(scope="module")

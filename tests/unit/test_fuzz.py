@@ -1,6 +1,7 @@
 """Fuzzing in the test suite (bounded, seeded): generated case texts, field mutations and reform documents end
 in an answer or in one clean error, never a traceback, and no wrongly typed value is accepted. The longer run is
 `python -m bench.fuzzing` (README, "Measured")."""
+
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings

@@ -1,5 +1,6 @@
 """The impact layer behind the What-if page: the grid at a chosen date and reading, totals before and after,
 kinds of flip, the fine sub-grid and its parameter sweep, causes in the rules' sentences."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """The hardened reader and the strict case and reform validators (issue 15): one regression test per defect."""
+
 from __future__ import annotations
 
 import copy
@@ -37,17 +38,21 @@ def _error(data, onto=None) -> str:
 
 # ---- the reader
 
-@pytest.mark.parametrize("text, words", [
-    ("a: &x [1, 2]\nb: *x", "anchors and aliases"),
-    ("a: 1\na: 2", "duplicate key 'a'"),
-    ("a: !!int 5", "explicit YAML tags"),
-    ("a: !!timestamp 2025-01-01", "explicit YAML tags"),
-    ("[" * 600 + "]" * 600, "nested more than 32 levels"),
-    ("a: " + "9" * 5000, "more than 40 digits"),
-    ("a: 1.0e999", "out of range"),
-    ("a: 'x\x1b[31m'", "control characters"),
-    ("a: [1, 2", "malformed YAML"),
-])
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("a: &x [1, 2]\nb: *x", "anchors and aliases"),
+        ("a: 1\na: 2", "duplicate key 'a'"),
+        ("a: !!int 5", "explicit YAML tags"),
+        ("a: !!timestamp 2025-01-01", "explicit YAML tags"),
+        ("[" * 600 + "]" * 600, "nested more than 32 levels"),
+        ("a: " + "9" * 5000, "more than 40 digits"),
+        ("a: 1.0e999", "out of range"),
+        ("a: 'x\x1b[31m'", "control characters"),
+        ("a: [1, 2", "malformed YAML"),
+    ],
+)
 def test_yaml_refusals_are_one_clean_error(text, words):
     with pytest.raises(InputError) as e:
         load_yaml(text, "f.yaml")
@@ -57,23 +62,27 @@ def test_yaml_refusals_are_one_clean_error(text, words):
 def test_yaml_alias_bomb_is_refused_before_it_expands():
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
-        for i in range(9))
+        for i in range(9)
+    )
     with pytest.raises(InputError, match="anchors and aliases"):
         load_yaml(bomb, "bomb.yaml")
 
 
 def test_yaml_12_scalars_do_not_turn_into_other_types():
-    data = load_yaml("a: NO\nb: yes\nc: 0x3e8\nd: 01750\ne: 16:40\nf: 2025-06-01\ng: 4E091\nh: 2.5e25\ni: 12",
-                     "f.yaml")
-    assert data["a"] == "NO" and data["b"] == "yes"             # Norway stays Norway (YAML 1.1 made it False)
-    assert data["c"] == "0x3e8" and data["d"] == "01750" and data["e"] == "16:40"   # not 1000, 1000, 1000
-    assert data["f"] == "2025-06-01" and data["g"] == "4E091"    # a date string, an ECCN (not 4 x 10^91)
-    assert data["h"] == Decimal("2.5e25") and data["i"] == 12   # exact
+    data = load_yaml("a: NO\nb: yes\nc: 0x3e8\nd: 01750\ne: 16:40\nf: 2025-06-01\ng: 4E091\nh: 2.5e25\ni: 12", "f.yaml")
+    assert data["a"] == "NO" and data["b"] == "yes"  # Norway stays Norway (YAML 1.1 made it False)
+    assert data["c"] == "0x3e8" and data["d"] == "01750" and data["e"] == "16:40"  # not 1000, 1000, 1000
+    assert data["f"] == "2025-06-01" and data["g"] == "4E091"  # a date string, an ECCN (not 4 x 10^91)
+    assert data["h"] == Decimal("2.5e25") and data["i"] == 12  # exact
 
 
 def test_json_refusals():
-    for text, words in (('{"a": 1, "a": 2}', "duplicate key"), ('{"a": NaN}', "NaN is not a number"),
-                        ("[" * 5000 + "]" * 5000, "nested more than"), ('{"a": ' + "1" * 50 + "}", "digits")):
+    for text, words in (
+        ('{"a": 1, "a": 2}', "duplicate key"),
+        ('{"a": NaN}', "NaN is not a number"),
+        ("[" * 5000 + "]" * 5000, "nested more than"),
+        ('{"a": ' + "1" * 50 + "}", "digits"),
+    ):
         with pytest.raises(InputError, match=words):
             load_json(text, "f.json")
     assert load_json('{"x": 2e26}', "f.json") == {"x": Decimal("2e26")}
@@ -104,23 +113,31 @@ def test_messages_escape_control_characters_and_cut_long_values():
 
 # ---- strict case fields
 
-@pytest.mark.parametrize("changes, field, words", [
-    ({"transaction__from_country": False}, "transaction.from_country", "non-empty string"),
-    ({"transaction__consignee_tpp_already_this_year": False}, "consignee_tpp_already_this_year", "must be a number"),
-    ({"transaction__consignee_tpp_already_this_year": ""}, "consignee_tpp_already_this_year", "must be a number"),
-    ({"transaction__consignee_tpp_already_this_year": []}, "consignee_tpp_already_this_year", "must be a number"),
-    ({"transaction__quantity": "1000"}, "transaction.quantity", "must be a number"),
-    ({"transaction__quantity": "01750"}, "transaction.quantity", "must be a number"),
-    ({"title": ["a list"]}, "title", "non-empty string"),
-    ({"title": "bad \x1b[2J title"}, "title", "control characters"),
-    ({"id": "\x1b]0;x\x07"}, "id", "control characters"),
-    ({"id": "has spaces"}, "id", "is not an id"),
-    ({"confidence": "certain"}, "confidence", "is not one of"),
-    ({"as_of": "2025-6-1"}, "as_of", "YYYY-MM-DD"),
-    ({"as_of": "20250601"}, "as_of", "YYYY-MM-DD"),
-    ({"as_of": "2025-02-30"}, "as_of", "not a date of the calendar"),
-    ({"transaction__end_user__name": 42}, "transaction.end_user.name", "non-empty string"),
-])
+
+@pytest.mark.parametrize(
+    "changes, field, words",
+    [
+        ({"transaction__from_country": False}, "transaction.from_country", "non-empty string"),
+        (
+            {"transaction__consignee_tpp_already_this_year": False},
+            "consignee_tpp_already_this_year",
+            "must be a number",
+        ),
+        ({"transaction__consignee_tpp_already_this_year": ""}, "consignee_tpp_already_this_year", "must be a number"),
+        ({"transaction__consignee_tpp_already_this_year": []}, "consignee_tpp_already_this_year", "must be a number"),
+        ({"transaction__quantity": "1000"}, "transaction.quantity", "must be a number"),
+        ({"transaction__quantity": "01750"}, "transaction.quantity", "must be a number"),
+        ({"title": ["a list"]}, "title", "non-empty string"),
+        ({"title": "bad \x1b[2J title"}, "title", "control characters"),
+        ({"id": "\x1b]0;x\x07"}, "id", "control characters"),
+        ({"id": "has spaces"}, "id", "is not an id"),
+        ({"confidence": "certain"}, "confidence", "is not one of"),
+        ({"as_of": "2025-6-1"}, "as_of", "YYYY-MM-DD"),
+        ({"as_of": "20250601"}, "as_of", "YYYY-MM-DD"),
+        ({"as_of": "2025-02-30"}, "as_of", "not a date of the calendar"),
+        ({"transaction__end_user__name": 42}, "transaction.end_user.name", "non-empty string"),
+    ],
+)
 def test_wrong_types_are_errors_never_defaults(changes, field, words):
     message = _error(_case(**changes))
     assert field in message and words in message, message
@@ -128,9 +145,15 @@ def test_wrong_types_are_errors_never_defaults(changes, field, words):
 
 def test_exponent_numerals_are_exact_numbers_in_number_fields():
     data = load_yaml("training_ops: 2e26", "f.yaml")
-    case = parse_case(_case(transaction__item="4E091", transaction__quantity=None, transaction__tpp_per_unit=None,
-                            transaction__model={"training_ops": data["training_ops"], "weights_published": False}),
-                      "c.yaml")
+    case = parse_case(
+        _case(
+            transaction__item="4E091",
+            transaction__quantity=None,
+            transaction__tpp_per_unit=None,
+            transaction__model={"training_ops": data["training_ops"], "weights_published": False},
+        ),
+        "c.yaml",
+    )
     assert case.training_ops == 2 * 10**26
 
 
@@ -173,21 +196,28 @@ def test_case_file_with_duplicate_key_is_refused(tmp_path):
 
 # ---- strict reform operations
 
+
 def _ops(value):
     from aidkb import ontology
+
     return parse_operations(value, "r.yaml", "operations", ontology.load())
 
 
-@pytest.mark.parametrize("ops, words", [
-    ([{"disable_rule": {"id": "lpp_conditions"}}, {"disable_rule": {"id": "lpp_conditions"}}], "conflicting"),
-    ([{"disable_rule": {"id": "lpp_conditions"}}, {"replace_rule": {"id": "lpp_conditions", "text": "x"}}],
-     ""),  # the replacement text is checked first; either error is a clean refusal
-    ([{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 10**100}}], "at most"),
-    ([{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": True}}], "must be a number"),
-    ([{"move_country": {"country": "MY", "to_tier": True}}], "must be 1, 2 or 3"),
-    ([{"move_country": {"country": "MY", "to_tier": 1, "from": "2025-13-01"}}], "not a date of the calendar"),
-    ([{"add_to_group": {"country": "MY", "group": ["D5"]}}], "unknown group"),
-])
+@pytest.mark.parametrize(
+    "ops, words",
+    [
+        ([{"disable_rule": {"id": "lpp_conditions"}}, {"disable_rule": {"id": "lpp_conditions"}}], "conflicting"),
+        (
+            [{"disable_rule": {"id": "lpp_conditions"}}, {"replace_rule": {"id": "lpp_conditions", "text": "x"}}],
+            "",
+        ),  # the replacement text is checked first; either error is a clean refusal
+        ([{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 10**100}}], "at most"),
+        ([{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": True}}], "must be a number"),
+        ([{"move_country": {"country": "MY", "to_tier": True}}], "must be 1, 2 or 3"),
+        ([{"move_country": {"country": "MY", "to_tier": 1, "from": "2025-13-01"}}], "not a date of the calendar"),
+        ([{"add_to_group": {"country": "MY", "group": ["D5"]}}], "unknown group"),
+    ],
+)
 def test_bad_operations_are_refused(ops, words):
     with pytest.raises(ReformError) as e:
         _ops(ops)
@@ -195,8 +225,12 @@ def test_bad_operations_are_refused(ops, words):
 
 
 def test_operations_keep_their_input_form_and_reparse():
-    ops = _ops([{"move_country": {"country": "MY", "to_tier": 1, "from": "2025-05-20"}},
-                {"set_parameter": {"name": "compliance_date", "value": "2025-06-01", "from": "2025-05-20"}}])
+    ops = _ops(
+        [
+            {"move_country": {"country": "MY", "to_tier": 1, "from": "2025-05-20"}},
+            {"set_parameter": {"name": "compliance_date", "value": "2025-06-01", "from": "2025-05-20"}},
+        ]
+    )
     again = _ops([o.to_input() for o in ops])
     assert again == ops
     assert ops[0].to_input() == {"move_country": {"country": "MY", "to_tier": 1, "from": "2025-05-20"}}
@@ -231,6 +265,7 @@ def test_disabling_any_rule_never_crashes_a_decision():
 
 # ---- rules in reforms that cannot be evaluated, never stop, or may hang pyDatalog
 
+
 def _rule(i: int, head: str, body: str) -> str:
     return f'@rule r{i}\n@cite "15 CFR 740.29"\n@says "x"\n{head} :- {body}.'
 
@@ -257,13 +292,25 @@ def test_arithmetic_on_a_string_is_an_error_not_a_crash():
 def test_a_rule_that_counts_without_bound_is_stopped_by_the_budget():
     """Regression: an infinite-counter what-if grew memory without bound."""
     with pytest.raises(ReformError, match="derive more than 200,000 facts"):
-        _decide_with(_rule(1, "counter(C, X)", "case(C), X = 0"), _rule(2, "counter(C, X)", "counter(C, Y), X = Y + 1"),
-                     _rule(3, 'obligation(C, "c")', "counter(C, 5)"))
+        _decide_with(
+            _rule(1, "counter(C, X)", "case(C), X = 0"),
+            _rule(2, "counter(C, X)", "counter(C, Y), X = Y + 1"),
+            _rule(3, 'obligation(C, "c")', "counter(C, 5)"),
+        )
 
 
 def test_recursion_through_several_predicates_is_refused_in_a_reform():
     """Regression: a 3-way mutual recursion passed the checks and never returned in pyDatalog."""
     with pytest.raises(ReformError, match=r"recurse through several predicates \(pa, pb, pc\)"):
-        _ops([{"add_rule": {"text": t}} for t in (
-            _rule(1, "pa(C, X)", "kind(C, X)"), _rule(2, "pa(C, X)", "pc(C, X)"), _rule(3, "pb(C, X)", "pa(C, X)"),
-            _rule(4, "pc(C, X)", "pb(C, X)"), _rule(5, "obligation(C, X)", "pc(C, X)"))])
+        _ops(
+            [
+                {"add_rule": {"text": t}}
+                for t in (
+                    _rule(1, "pa(C, X)", "kind(C, X)"),
+                    _rule(2, "pa(C, X)", "pc(C, X)"),
+                    _rule(3, "pb(C, X)", "pa(C, X)"),
+                    _rule(4, "pc(C, X)", "pb(C, X)"),
+                    _rule(5, "obligation(C, X)", "pc(C, X)"),
+                )
+            ]
+        )

@@ -1,5 +1,6 @@
 """The law through time and from its primary text (issue 10): which rule set decides on each date, the status
 facets, the caveats an answer must carry, and the data read from the CCL entries."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,14 @@ from aidkb.queries.decide import decide
 
 
 def _case(as_of: str, dest: str = "MY", mode: str = "as_published", **transaction) -> dict:
-    t = {"kind": "export", "item": "3A090.a", "quantity": 10, "tpp_per_unit": 15832, "destination_country": dest,
-         "end_user": {"name": "Buyer", "hq_country": dest, "ultimate_parent_hq_country": dest, "end_use": "datacenter"}}
+    t = {
+        "kind": "export",
+        "item": "3A090.a",
+        "quantity": 10,
+        "tpp_per_unit": 15832,
+        "destination_country": dest,
+        "end_user": {"name": "Buyer", "hq_country": dest, "ultimate_parent_hq_country": dest, "end_use": "datacenter"},
+    }
     end_user = transaction.pop("end_user", {})
     t.update(transaction)
     t["end_user"].update(end_user)
@@ -24,19 +31,22 @@ def _decide(*args, **kwargs):
     return decide(parse_case(_case(*args, **kwargs), "t.yaml"))
 
 
-@pytest.mark.parametrize("as_of, mode, regime", [
-    ("2022-10-06", "as_published", "none"),
-    ("2022-10-07", "as_published", "oct_2022"),
-    ("2023-11-16", "as_published", "oct_2022"),
-    ("2023-11-17", "as_published", "pre_rule"),
-    ("2025-01-12", "as_published", "pre_rule"),
-    ("2025-01-13", "as_published", "pre_rule"),   # effective, compliance not yet required
-    ("2025-05-14", "as_published", "pre_rule"),
-    ("2025-05-15", "as_published", "diffusion"),
-    ("2025-05-15", "as_enforced", "pre_rule"),
-    ("2026-12-01", "as_published", "diffusion"),
-    ("2026-12-01", "as_enforced", "pre_rule"),
-])
+@pytest.mark.parametrize(
+    "as_of, mode, regime",
+    [
+        ("2022-10-06", "as_published", "none"),
+        ("2022-10-07", "as_published", "oct_2022"),
+        ("2023-11-16", "as_published", "oct_2022"),
+        ("2023-11-17", "as_published", "pre_rule"),
+        ("2025-01-12", "as_published", "pre_rule"),
+        ("2025-01-13", "as_published", "pre_rule"),  # effective, compliance not yet required
+        ("2025-05-14", "as_published", "pre_rule"),
+        ("2025-05-15", "as_published", "diffusion"),
+        ("2025-05-15", "as_enforced", "pre_rule"),
+        ("2026-12-01", "as_published", "diffusion"),
+        ("2026-12-01", "as_enforced", "pre_rule"),
+    ],
+)
 def test_the_rule_set_of_each_date(as_of, mode, regime):
     assert _decide(as_of, mode=mode).regime == regime
 
@@ -103,9 +113,9 @@ def test_items_carry_their_licence_level_and_listed_exceptions_from_the_ccl():
     assert items["3A090.c"]["level"] == "c" and items["4E091"]["level"] == "weights"
     assert ["AIA", "designer"] in items["3A090.a"]["exceptions"] and ["LPP", "yes"] in items["3A090.a"]["exceptions"]
     assert not any(route in ("AIA", "LPP") for route, _ in items["3A090.b"]["exceptions"])
-    assert not any(route == "ACM" for route, _ in items["4A004.z.1"]["exceptions"])   # 4A004 lists no ACM
+    assert not any(route == "ACM" for route, _ in items["4A004.z.1"]["exceptions"])  # 4A004 lists no ACM
     assert not any(route == "LPP" for route, _ in items["5D002.z.1.a"]["exceptions"])  # software: no LPP
-    assert items["4E091"]["exceptions"] == [["AIA", "yes"]]                             # ACM: No
+    assert items["4E091"]["exceptions"] == [["AIA", "yes"]]  # ACM: No
     assert items["5A992.z"]["read_as"] == "5A992.z.1"
     assert "10 26 or more" in items["4E091"]["text"] and "eCFR 2026-07-23" in items["4E091"]["source"]
 
@@ -160,9 +170,19 @@ def test_lpp_covers_an_in_country_transfer_on_its_reexport_terms():
 
 
 def _derived(total: int, additional: int):
-    return _decide("2025-06-01", item="4E091", quantity=None, tpp_per_unit=None,
-                   model={"training_ops": total, "weights_published": False, "derived_from_published_model": True,
-                          "additional_training_ops": additional}, end_user={"end_use": "model_hosting"})
+    return _decide(
+        "2025-06-01",
+        item="4E091",
+        quantity=None,
+        tpp_per_unit=None,
+        model={
+            "training_ops": total,
+            "weights_published": False,
+            "derived_from_published_model": True,
+            "additional_training_ops": additional,
+        },
+        end_user={"end_use": "model_hosting"},
+    )
 
 
 def test_note_1_share_is_read_against_the_derived_models_total_and_says_so_where_readings_differ():

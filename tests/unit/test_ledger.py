@@ -1,6 +1,7 @@
 """The ledger (queries/ledger.py): running LPP, allocation and NVEU totals computed from the portfolio in date
 order, exact integers, an explicit column winning, and the first row that breaches each limit named with the
 rules' reason."""
+
 from __future__ import annotations
 
 import copy
@@ -40,9 +41,11 @@ def _screen(tmp_path, rows):
 
 def test_lpp_totals_per_consignee_and_calendar_year_in_date_order(tmp_path):
     # 1,000 units x 15,832 TPP = 15,832,000 TPP a shipment; the limit is 26,900,000 a consignee a year
-    rows = _rows(SHARED_CASES / "lpp-under-annual-limit.yaml",
-                 [("b", "2025-07-01", 1000), ("a", "2025-06-01", 1000), ("c", "2026-01-05", 1000),
-                  ("d", "2025-08-01", 100)], claimed_route="LPP")
+    rows = _rows(
+        SHARED_CASES / "lpp-under-annual-limit.yaml",
+        [("b", "2025-07-01", 1000), ("a", "2025-06-01", 1000), ("c", "2026-01-05", 1000), ("d", "2025-08-01", 100)],
+        claimed_route="LPP",
+    )
     result, portfolio = _screen(tmp_path, rows)
     assert not result.bad, [str(b) for b in result.bad]
     by_id = {r["id"]: r for r in result.rows}
@@ -58,8 +61,11 @@ def test_lpp_totals_per_consignee_and_calendar_year_in_date_order(tmp_path):
 
 
 def test_an_explicit_cumulative_column_wins(tmp_path):
-    rows = _rows(SHARED_CASES / "lpp-under-annual-limit.yaml", [("a", "2025-06-01", 1000), ("b", "2025-07-01", 100)],
-                 claimed_route="LPP")
+    rows = _rows(
+        SHARED_CASES / "lpp-under-annual-limit.yaml",
+        [("a", "2025-06-01", 1000), ("b", "2025-07-01", 100)],
+        claimed_route="LPP",
+    )
     rows[1]["transaction.consignee_tpp_already_this_year"] = 1
     result, _ = _screen(tmp_path, rows)
     assert result.rows[1]["ledger.consignee_tpp_already_this_year"] is None and result.rows[1]["claimed_route_ok"]
@@ -67,9 +73,11 @@ def test_an_explicit_cumulative_column_wins(tmp_path):
 
 def test_allocation_counts_individual_licences_to_the_destination(tmp_path):
     # 20,000 units x 15,832 TPP = 316,640,000 TPP; the allocation is 790,000,000 TPP for 2025-2027
-    rows = _rows(SHARED_CASES / "tier2-licence-within-allocation.yaml",
-                 [("x1", "2025-06-01", 20000), ("x2", "2026-02-01", 20000), ("x3", "2027-03-01", 20000)],
-                 claimed_route="licence")
+    rows = _rows(
+        SHARED_CASES / "tier2-licence-within-allocation.yaml",
+        [("x1", "2025-06-01", 20000), ("x2", "2026-02-01", 20000), ("x3", "2027-03-01", 20000)],
+        claimed_route="licence",
+    )
     result, _ = _screen(tmp_path, rows)
     assert [r["ledger.country_tpp_already_allocated"] for r in result.rows] == [0, 316_640_000, 633_280_000]
     assert [r["review_policy"] for r in result.rows][:2] == ["presumption of approval"] * 2
@@ -78,9 +86,11 @@ def test_allocation_counts_individual_licences_to_the_destination(tmp_path):
 
 
 def test_nveu_totals_per_authorization(tmp_path):
-    rows = _rows(OWN_CASES / "nveu-within-quarterly-ceiling.yaml",
-                 [("n1", "2025-06-01", 10000), ("n2", "2025-06-02", 10000), ("n3", "2025-06-03", 30000)],
-                 claimed_route="NVEU")
+    rows = _rows(
+        OWN_CASES / "nveu-within-quarterly-ceiling.yaml",
+        [("n1", "2025-06-01", 10000), ("n2", "2025-06-02", 10000), ("n3", "2025-06-03", 30000)],
+        claimed_route="NVEU",
+    )
     result, _ = _screen(tmp_path, rows)
     assert [r["ledger.cumulative_tpp"] for r in result.rows] == [0, 158_320_000, 316_640_000]
     assert [r["claimed_route_ok"] for r in result.rows] == [True, True, False]
@@ -89,8 +99,9 @@ def test_nveu_totals_per_authorization(tmp_path):
 
 
 def test_a_claimed_route_needs_a_date_and_a_known_route(tmp_path):
-    rows = _rows(SHARED_CASES / "lpp-under-annual-limit.yaml", [("a", None, 10), ("b", "2025-06-01", 10)],
-                 claimed_route="LPP")
+    rows = _rows(
+        SHARED_CASES / "lpp-under-annual-limit.yaml", [("a", None, 10), ("b", "2025-06-01", 10)], claimed_route="LPP"
+    )
     rows[1]["claimed_route"] = "XYZ"
     result, _ = _screen(tmp_path, rows)
     assert [(b.row, b.field) for b in result.bad] == [(1, "date"), (2, "claimed_route")]

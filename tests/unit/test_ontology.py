@@ -1,5 +1,6 @@
 """The ontology: real OWL (rdflib, owlready2, HermiT), SHACL tier disjointness, SPARQL fact extraction, the tier
 lists against the rule's list, and the built files kept in step with their sources."""
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,52 @@ from aidkb.kb.engine import Engine
 from aidkb.ontology.build import owl_graph, tier_memberships
 
 AID = ontology.AID
-TIER1_LISTED = {"AU", "BE", "CA", "DK", "FI", "FR", "DE", "IE", "IT", "JP", "NL", "NZ", "NO", "KR", "ES", "SE", "TW",
-                "GB"}  # Supp. No. 5 to part 740, para (a): the 18 destinations (shared/regulation.md section 2)
+TIER1_LISTED = {
+    "AU",
+    "BE",
+    "CA",
+    "DK",
+    "FI",
+    "FR",
+    "DE",
+    "IE",
+    "IT",
+    "JP",
+    "NL",
+    "NZ",
+    "NO",
+    "KR",
+    "ES",
+    "SE",
+    "TW",
+    "GB",
+}  # Supp. No. 5 to part 740, para (a): the 18 destinations (shared/regulation.md section 2)
 # Country Group D:5 in the eCFR of 2026-07-23 (Supp. No. 1 to part 740): 22 destinations (Cyprus out since 30 May
 # 2024, 89 FR 40369; Cambodia out since 7 Nov 2025 under the D:5 note, 3 Feb 2026 in the table).
-D5_ECFR_2026 = {"AF", "BY", "CD", "CF", "CN", "CU", "ER", "HT", "IQ", "IR", "KP", "LB", "LY", "MM", "NI", "RU", "SD", "SO",
-                "SS", "SY", "VE", "ZW"}
+D5_ECFR_2026 = {
+    "AF",
+    "BY",
+    "CD",
+    "CF",
+    "CN",
+    "CU",
+    "ER",
+    "HT",
+    "IQ",
+    "IR",
+    "KP",
+    "LB",
+    "LY",
+    "MM",
+    "NI",
+    "RU",
+    "SD",
+    "SO",
+    "SS",
+    "SY",
+    "VE",
+    "ZW",
+}
 D5_2025 = D5_ECFR_2026 | {"KH", "ET"}  # on 1 Jun 2025: Cambodia still listed; Ethiopia by the D:5 note (22 CFR 126.1)
 
 
@@ -52,7 +93,15 @@ def test_sparql_extracts_the_facts_the_rules_need(onto):
 
 def test_tier_lists_match_the_rule(onto, program):
     tiers = _tiers_on(onto, program, 20250601)
-    assert tiers[1] == TIER1_LISTED | {"US", "PR", "GU", "VI", "AS", "MP", "UM"}  # the US includes its territories (772.1)
+    assert tiers[1] == TIER1_LISTED | {
+        "US",
+        "PR",
+        "GU",
+        "VI",
+        "AS",
+        "MP",
+        "UM",
+    }  # the US includes its territories (772.1)
     assert tiers[3] == D5_2025 | {"MO", "HK"}
     assert tiers[2] == set(onto.countries) - tiers[1] - tiers[3]
     assert {"MY", "SG", "IN", "AE", "SA", "IL", "BR", "MX", "PL", "PT", "CH", "AT", "GR", "TR"} <= tiers[2]
@@ -80,8 +129,10 @@ def test_d5_on_2026_07_23_is_the_ecfr_table_plus_the_state_list(onto, program):
 
 def test_uae_moves_from_d4_to_a5_on_2026_07_10(onto):
     """Regression: the UAE was kept in D:4 with no end date; the eCFR of 2026-07-23 lists it in A:5."""
+
     def groups(on):
         return {m.group for m in onto.memberships if m.code == "AE" and m.valid_from <= on < m.valid_to}
+
     assert groups(20260709) >= {"D4"} and not groups(20260709) & {"A5", "NamedB"}
     assert groups(20260710) >= {"A5", "NamedB"} and "D4" not in groups(20260710)
 

@@ -1,6 +1,7 @@
 """proof.v2 and the defects of issue 14 it answers: typed values (dates, amounts with units, countries, open
 validity), conclusions keyed by atom, a words version, every obstacle per route in a decision, the converter from
 proof.v1; and named regression tests for the tamperings the checker once accepted."""
+
 from __future__ import annotations
 
 import copy
@@ -67,8 +68,11 @@ def test_json_numbers_are_exact_integers_with_units_no_floats(goldens):
 
 def test_json_dates_are_dates_not_yyyymmdd_numbers(goldens):
     lpp = goldens["lpp-under-annual-limit"]
-    compliance = next(n for n in _nodes(lpp) if n.get("kind") == "fact" and n["atom"][0] == "param"
-                      and n["atom"][1] == "compliance_date")
+    compliance = next(
+        n
+        for n in _nodes(lpp)
+        if n.get("kind") == "fact" and n["atom"][0] == "param" and n["atom"][1] == "compliance_date"
+    )
     assert compliance["source"]["value"] == {"date": "2025-05-15"}
     assert lpp["question"]["inputs"][1] == ["as_of", "lpp-under-annual-limit", {"date": "2025-06-01"}]
     for doc in goldens.values():
@@ -94,8 +98,9 @@ def test_countries_carry_code_and_name(goldens):
 def test_conclusions_are_keyed_by_atom_not_position(goldens):
     for doc in goldens.values():
         for section in ("conclusions", "refutations"):
-            assert all(key == atom_key([n["atom"][0]] + [_raw(a) for a in n["atom"][1:]])
-                       for key, n in doc[section].items())
+            assert all(
+                key == atom_key([n["atom"][0]] + [_raw(a) for a in n["atom"][1:]]) for key, n in doc[section].items()
+            )
     assert "authorized(lpp-over-annual-limit, LPP)" in goldens["lpp-over-annual-limit"]["refutations"]
 
 
@@ -175,8 +180,10 @@ def test_a_value_of_no_type_is_one_error_line(monkeypatch):
 
 
 def test_proof_under_add_rule_checks_valid_and_carries_the_rule_text(tmp_path):
-    rule = ('@rule extra_flag_for_malaysia @cite "15 CFR 744.6" @says "a test flag on {C}" '
-            'red_flag(C, "unknown_end_user") :- case(C), destination(C, "MY").')
+    rule = (
+        '@rule extra_flag_for_malaysia @cite "15 CFR 744.6" @says "a test flag on {C}" '
+        'red_flag(C, "unknown_end_user") :- case(C), destination(C, "MY").'
+    )
     data = yaml.safe_load((SHARED_CASES / "lpp-under-annual-limit.yaml").read_text())
     data["id"], data["what_if"] = "added-rule", [{"add_rule": {"text": rule}}]
     data.pop("expected", None)

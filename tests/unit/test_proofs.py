@@ -1,5 +1,6 @@
 """Proofs: every proof of every case validates (schema and independent checker); each kind of tampering is
 caught; why-not categories, counterfactuals and the renderers (PROV-O queried with SPARQL)."""
+
 from __future__ import annotations
 
 import copy
@@ -85,23 +86,27 @@ def _invalid(doc, words):
 def test_changed_binding_is_caught(lpp_doc):
     def change(n):
         n["bindings"]["Ytd"] = 0
+
     _invalid(_tampered(lpp_doc, lambda n: n.get("rule") == "lpp_conditions", change), "")
 
 
 def test_dropped_premise_is_caught(lpp_doc):
-    _invalid(_tampered(lpp_doc, lambda n: n.get("rule") == "lpp_conditions", lambda n: n["premises"].pop(3)),
-             "premises")
+    _invalid(
+        _tampered(lpp_doc, lambda n: n.get("rule") == "lpp_conditions", lambda n: n["premises"].pop(3)), "premises"
+    )
 
 
 def test_swapped_citation_is_caught(lpp_doc):
     def change(n):
         n["citations"] = ["15 CFR 740.27"]
+
     _invalid(_tampered(lpp_doc, lambda n: n.get("rule") == "lpp_conditions", change), "citations")
 
 
 def test_forged_fact_is_caught(lpp_doc):
     def change(n):
         n["atom"][2] = 0  # claims nothing was shipped under LPP this year
+
     doc = _tampered(lpp_doc, lambda n: n.get("kind") == "fact" and n["atom"][0] == "consignee_ytd", change)
     _invalid(doc, "")
     doc = _tampered(lpp_doc, lambda n: n.get("kind") == "fact" and n["atom"][0] == "consignee_ytd", change)
@@ -112,14 +117,17 @@ def test_forged_fact_is_caught(lpp_doc):
 def test_wrong_arithmetic_is_caught(lpp_doc):
     def change(n):
         n["value"] += 1
+
     _invalid(_tampered(lpp_doc, lambda n: n.get("kind") == "assign" and n["var"] == "Total", change), "gives")
 
 
 def test_false_comparison_is_caught(lpp_doc):
     def change(n):
         n["left"], n["right"] = 30_000_000, 26_900_000
-    _invalid(_tampered(lpp_doc, lambda n: n.get("kind") == "compare" and n["condition"] == "Total <= Limit",
-                       change), "")
+
+    _invalid(
+        _tampered(lpp_doc, lambda n: n.get("kind") == "compare" and n["condition"] == "Total <= Limit", change), ""
+    )
 
 
 def test_cycle_is_caught():
@@ -135,8 +143,9 @@ def test_cycle_is_caught():
     direct = None
     for root in doc["conclusions"] + doc["refutations"]:
         direct = direct or _find(root, lambda n: n.get("kind") == "rule" and n.get("atom") == inner["atom"])
-    direct.update({"rule": "controlled_through_a_chain", "premises": [{"kind": "ref", "atom": outer_atom},
-                                                                      direct["premises"][0]]})
+    direct.update(
+        {"rule": "controlled_through_a_chain", "premises": [{"kind": "ref", "atom": outer_atom}, direct["premises"][0]]}
+    )
     direct["bindings"] = {**direct["bindings"], "Middle": outer_atom[3]}
     rule = baseline_program().rule("controlled_through_a_chain")
     direct["sentence"] = fill(rule.says, direct["bindings"], ontology.load())  # words that fit: only the cycle
@@ -146,6 +155,7 @@ def test_cycle_is_caught():
 def test_negation_that_has_a_derivation_is_caught(lpp_doc):
     def change(n):
         n["atom"] = ["d5_or_macau", n["atom"][1], "CN"]
+
     doc = _tampered(lpp_doc, lambda n: n.get("kind") == "not" and n["atom"][0] == "d5_or_macau", change)
     _invalid(doc, "")
 
@@ -250,6 +260,7 @@ def test_explain_json_is_a_checkable_proof(tmp_path, capsys):
 
 # ---- regressions (issue 14), each named after its defect
 
+
 def _case_with(tmp_path, base: str, what_if: list, name: str):
     import yaml
 
@@ -262,8 +273,10 @@ def _case_with(tmp_path, base: str, what_if: list, name: str):
 
 
 def test_added_rule_whose_head_is_concluded_later_does_not_crash_decide(tmp_path):
-    rule = ('@rule status_noting_lpp @cite "15 CFR 740.29" @says "LPP authorises it, noted in the status" '
-            'status(C, "lpp_noted") :- authorized(C, "LPP").')
+    rule = (
+        '@rule status_noting_lpp @cite "15 CFR 740.29" @says "LPP authorises it, noted in the status" '
+        'status(C, "lpp_noted") :- authorized(C, "LPP").'
+    )
     case = _case_with(tmp_path, "lpp-under-annual-limit", [{"add_rule": {"text": rule}}], "status-noting-lpp")
     d = decide(case)
     assert all(n["kind"] == "rule" for n in d.proof["conclusions"])  # a top-level conclusion is never a ref
@@ -292,23 +305,32 @@ def test_explainer_never_overwrites_a_bound_variable(tmp_path):
 def test_explain_ttl_renders_when_an_added_rule_fires(tmp_path):
     from aidkb.queries.prov import proof_turtle
 
-    rule = ('@rule extra_flag @cite "15 CFR 744.6" @says "a test flag on {C}" '
-            'red_flag(C, "unknown_end_user") :- case(C), destination(C, "MY").')
+    rule = (
+        '@rule extra_flag @cite "15 CFR 744.6" @says "a test flag on {C}" '
+        'red_flag(C, "unknown_end_user") :- case(C), destination(C, "MY").'
+    )
     case = _case_with(tmp_path, "lpp-under-annual-limit", [{"add_rule": {"text": rule}}], "extra-flag")
     assert "extra_flag" in proof_turtle(explain(case, with_counterfactuals=False))
 
 
 def test_dated_reform_proofs_check_valid_and_say_so(tmp_path):
-    case = _case_with(tmp_path, "whatif-move-malaysia-to-tier1",
-                      [{"move_country": {"country": "MY", "to_tier": 1, "from": "2025-05-20"}},
-                       {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000,
-                                          "from": "2025-05-20"}}], "dated-ops")
+    case = _case_with(
+        tmp_path,
+        "whatif-move-malaysia-to-tier1",
+        [
+            {"move_country": {"country": "MY", "to_tier": 1, "from": "2025-05-20"}},
+            {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000, "from": "2025-05-20"}},
+        ],
+        "dated-ops",
+    )
     proof = json.loads(json.dumps(decide(case).to_json()["proof"]))
     assert proof["question"]["what_if"][0]["args"]["from"] == "2025-05-20"  # input form
     result = check_proof(proof)
     assert result.valid, result.error
-    assert result.verdict() == ("valid under reform: move MY to Tier 1 from 2025-05-20; set lpp_annual_tpp_limit "
-                                f"to 40000000 from 2025-05-20 ({result.steps} steps checked)")
+    assert result.verdict() == (
+        "valid under reform: move MY to Tier 1 from 2025-05-20; set lpp_annual_tpp_limit "
+        f"to 40000000 from 2025-05-20 ({result.steps} steps checked)"
+    )
 
 
 def test_truncated_explanation_says_so(monkeypatch):
@@ -334,11 +356,14 @@ def test_complete_explanations_carry_no_truncation_note(lpp_doc):
 def test_rendered_text_has_no_internals():
     import re
 
-    bad = re.compile(r"\bNone\b|(?:=|is|on|from|until|since) 20,2\d\d,\d{3}\b|1900-01-01|9999-12-31|"
-                     r"\b[Aa] (?:export|iaas|end user|owner|ultimate)\b|the end user is the end user")
+    bad = re.compile(
+        r"\bNone\b|(?:=|is|on|from|until|since) 20,2\d\d,\d{3}\b|1900-01-01|9999-12-31|"
+        r"\b[Aa] (?:export|iaas|end user|owner|ultimate)\b|the end user is the end user"
+    )
     golden = Path(__file__).resolve().parents[1] / "golden"
-    found = [(p.name, m.group(0)) for p in sorted(golden.glob("*.txt"))
-             for m in bad.finditer(p.read_text(encoding="utf-8"))]
+    found = [
+        (p.name, m.group(0)) for p in sorted(golden.glob("*.txt")) for m in bad.finditer(p.read_text(encoding="utf-8"))
+    ]
     assert not found, found[:10]
 
 
@@ -353,8 +378,11 @@ def test_check_file_lines_and_exit_codes(tmp_path):
     reformed.write_text(json.dumps(decide(load_case(SHARED_CASES / "whatif-raise-lpp-limit.yaml")).to_json()))
     rc, line = check_file(reformed)
     assert rc == 0 and ": valid under reform: set lpp_annual_tpp_limit to 40000000 (" in line
-    for name, text in (("digits", '{"format": "proof.v1", "n": ' + "7" * 5000 + "}"), ("deep", "[" * 50_000),
-                       ("list", '{"format": "proof.v1", "question": [], "conclusions": [], "refutations": []}')):
+    for name, text in (
+        ("digits", '{"format": "proof.v1", "n": ' + "7" * 5000 + "}"),
+        ("deep", "[" * 50_000),
+        ("list", '{"format": "proof.v1", "question": [], "conclusions": [], "refutations": []}'),
+    ):
         path = tmp_path / f"{name}.json"
         path.write_text(text)
         rc, line = check_file(path)
@@ -372,8 +400,11 @@ def test_counterfactual_pair_with_the_largest_quantity_is_found():
     case = load_case(SHARED_CASES / "acm-denied-tier3-ultimate-parent.yaml")
     found = search_counterfactuals(case, ("authorized", (case.id, "LPP")))
     described = [cf.describe(ontology.load()) for cf in found.found]
-    assert any("parent_hq: China (CN) -> a Tier 2 country in no country group, e.g. Brazil (BR)" in d
-               and "quantity: 5,000 -> 1,699" in d for d in described), described
+    assert any(
+        "parent_hq: China (CN) -> a Tier 2 country in no country group, e.g. Brazil (BR)" in d
+        and "quantity: 5,000 -> 1,699" in d
+        for d in described
+    ), described
     assert 26_900_000 // case.tpp_per_unit == 1_699
 
 
@@ -387,8 +418,9 @@ def test_destinations_are_tried_as_named_classes():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,route", [("tier3-china-datacenter", "LPP"), ("lpp-denied-d5-headquartered-end-user",
-                                                                             "LPP")])
+@pytest.mark.parametrize(
+    "name,route", [("tier3-china-datacenter", "LPP"), ("lpp-denied-d5-headquartered-end-user", "LPP")]
+)
 def test_counterfactual_search_finds_a_change_whenever_brute_force_does(name, route):
     """Brute force with the engine over the same fields (every single change, every pair of other inputs, and
     every other input with the smallest number): the search finds a change exactly when one exists."""

@@ -1,5 +1,6 @@
 """Reforms and what-ifs: operations validated and applied to a copy; the baseline never changes (100 random
 reforms, two threads); impact over cases and the grid; properties the rule implies."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,36 +30,85 @@ def _answers() -> dict[str, str]:
 def test_operations_apply_to_a_copy(onto):
     base = onto.facts()
     before = list(base)
-    r = Reform().move_country("MY", 1, "2025-06-01").add_to_group("VN", "D5").remove_from_group("CN", "D1") \
+    r = (
+        Reform()
+        .move_country("MY", 1, "2025-06-01")
+        .add_to_group("VN", "D5")
+        .remove_from_group("CN", "D1")
         .set_parameter("lpp_annual_tpp_limit", 40_000_000, "2026-01-01")
+    )
     facts = r.apply(base)
     assert base == before  # nothing changed in place
     assert ("group_member", "MY", "Supp5A", 20250601, ontology.OPEN_END) in facts
     assert ("group_member", "VN", "D5", 19000101, ontology.OPEN_END) in facts
     assert not [f for f in facts if f[:3] == ("group_member", "CN", "D1")]
     lpp = sorted(f for f in facts if f[:2] == ("param", "lpp_annual_tpp_limit"))
-    assert lpp == [("param", "lpp_annual_tpp_limit", 26_900_000, 20250113, 20260101),
-                   ("param", "lpp_annual_tpp_limit", 40_000_000, 20260101, ontology.OPEN_END)]
+    assert lpp == [
+        ("param", "lpp_annual_tpp_limit", 26_900_000, 20250113, 20260101),
+        ("param", "lpp_annual_tpp_limit", 40_000_000, 20260101, ontology.OPEN_END),
+    ]
 
 
-@pytest.mark.parametrize("ops, field, words", [
-    ([{"move_country": {"country": "XX", "to_tier": 1}}], "operations[0].move_country.country", "unknown country"),
-    ([{"move_country": {"country": "US", "to_tier": 2}}], "operations[0].move_country.country", "Tier 1 by definition"),
-    ([{"move_country": {"country": "MY", "to_tier": 4}}], "operations[0].move_country.to_tier", "1, 2 or 3"),
-    ([{"add_to_group": {"country": "MY", "group": "D9"}}], "operations[0].add_to_group.group", "unknown group"),
-    ([{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": -1}}], "operations[0].set_parameter.value", "non-negative"),
-    ([{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 1.5}}], "operations[0].set_parameter.value", "whole number"),
-    ([{"set_parameter": {"name": "compliance_date", "value": "2025-13-01"}}], "operations[0].set_parameter.value", "date"),
-    ([{"disable_rule": {"id": "no_such_rule"}}], "operations[0].disable_rule.id", "no rule"),
-    ([{"replace_rule": {"id": "lpp_authorizes", "text": "@rule lpp_authorizes\n@cite \"x\"\n@says \"y\"\n"
-                                                          "eligible(C, \"LPP\") :- lpp_conditions_met(C"}}],
-     "operations[0].replace_rule.text", "4:"),
-    ([{"replace_rule": {"id": "lpp_authorizes", "text": "@rule other\n@cite \"x\"\n@says \"y\"\neligible(C, \"LPP\") :- case(C)."}}],
-     "operations[0].replace_rule.text", "not 'lpp_authorizes'"),
-    ([{"add_rule": {"text": "@rule extra\n@cite \"x\"\n@says \"y\"\neligible(C, \"LPP\") :- case(C), not hq(C, H)."}}],
-     "operations", "unsafe negation"),
-    ([{"fly_to_the_moon": {}}], "operations[0].fly_to_the_moon", "unsupported"),
-])
+@pytest.mark.parametrize(
+    "ops, field, words",
+    [
+        ([{"move_country": {"country": "XX", "to_tier": 1}}], "operations[0].move_country.country", "unknown country"),
+        (
+            [{"move_country": {"country": "US", "to_tier": 2}}],
+            "operations[0].move_country.country",
+            "Tier 1 by definition",
+        ),
+        ([{"move_country": {"country": "MY", "to_tier": 4}}], "operations[0].move_country.to_tier", "1, 2 or 3"),
+        ([{"add_to_group": {"country": "MY", "group": "D9"}}], "operations[0].add_to_group.group", "unknown group"),
+        (
+            [{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": -1}}],
+            "operations[0].set_parameter.value",
+            "non-negative",
+        ),
+        (
+            [{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 1.5}}],
+            "operations[0].set_parameter.value",
+            "whole number",
+        ),
+        (
+            [{"set_parameter": {"name": "compliance_date", "value": "2025-13-01"}}],
+            "operations[0].set_parameter.value",
+            "date",
+        ),
+        ([{"disable_rule": {"id": "no_such_rule"}}], "operations[0].disable_rule.id", "no rule"),
+        (
+            [
+                {
+                    "replace_rule": {
+                        "id": "lpp_authorizes",
+                        "text": '@rule lpp_authorizes\n@cite "x"\n@says "y"\n'
+                        'eligible(C, "LPP") :- lpp_conditions_met(C',
+                    }
+                }
+            ],
+            "operations[0].replace_rule.text",
+            "4:",
+        ),
+        (
+            [
+                {
+                    "replace_rule": {
+                        "id": "lpp_authorizes",
+                        "text": '@rule other\n@cite "x"\n@says "y"\neligible(C, "LPP") :- case(C).',
+                    }
+                }
+            ],
+            "operations[0].replace_rule.text",
+            "not 'lpp_authorizes'",
+        ),
+        (
+            [{"add_rule": {"text": '@rule extra\n@cite "x"\n@says "y"\neligible(C, "LPP") :- case(C), not hq(C, H).'}}],
+            "operations",
+            "unsafe negation",
+        ),
+        ([{"fly_to_the_moon": {}}], "operations[0].fly_to_the_moon", "unsupported"),
+    ],
+)
 def test_bad_reform_file(tmp_path, ops, field, words):
     path = tmp_path / "reform.yaml"
     path.write_text(json.dumps({"title": "t", "operations": ops}))
@@ -93,25 +143,39 @@ def test_random_reforms_never_leak_into_the_baseline():
     onto = ontology.load()
     countries = sorted(onto.countries - {"US"} if isinstance(onto.countries, set) else set(onto.countries) - {"US"})
     ops = st.one_of(
-        st.builds(lambda c, t: {"move_country": {"country": c, "to_tier": t}}, st.sampled_from(countries),
-                  st.sampled_from([1, 2, 3])),
-        st.builds(lambda c, g: {"add_to_group": {"country": c, "group": g}}, st.sampled_from(countries),
-                  st.sampled_from(["D1", "D4", "D5", "A5", "A6"])),
-        st.builds(lambda v: {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": v}},
-                  st.integers(0, 10**9)),
-        st.builds(lambda i: {"disable_rule": {"id": i}}, st.sampled_from(
-            ["aia_advanced_computing", "lpp_authorizes", "acm_supply_chain", "uveu_authorizes", "red_flag_28"])))
+        st.builds(
+            lambda c, t: {"move_country": {"country": c, "to_tier": t}},
+            st.sampled_from(countries),
+            st.sampled_from([1, 2, 3]),
+        ),
+        st.builds(
+            lambda c, g: {"add_to_group": {"country": c, "group": g}},
+            st.sampled_from(countries),
+            st.sampled_from(["D1", "D4", "D5", "A5", "A6"]),
+        ),
+        st.builds(lambda v: {"set_parameter": {"name": "lpp_annual_tpp_limit", "value": v}}, st.integers(0, 10**9)),
+        st.builds(
+            lambda i: {"disable_rule": {"id": i}},
+            st.sampled_from(
+                ["aia_advanced_computing", "lpp_authorizes", "acm_supply_chain", "uveu_authorizes", "red_flag_28"]
+            ),
+        ),
+    )
     case_files = st.sampled_from(CASES)
 
-    @settings(max_examples=100, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=100,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(st.lists(ops, min_size=1, max_size=3), case_files)
     def run(operations, path):
         case = load_case(path)
         reform = Reform()
         try:
             for op in operations:
-                (name, args), = op.items()
+                ((name, args),) = op.items()
                 reform = reform._with(name, args)
         except ReformError:
             return  # refused (e.g. a rule disabled twice): a clear error that changes nothing
@@ -186,11 +250,15 @@ def test_moving_up_a_tier_never_adds_a_licence_or_removes_a_route(country, to_ti
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(["lpp_annual_tpp_limit", "tier2_country_allocation_tpp", "nveu_destination_cap_tpp"]),
-       st.integers(1, 10**9), st.integers(0, len(GRID_ITEMS) * len(GRID_PROFILES) - 1),
-       st.sampled_from(["MY", "BR", "VN", "IN", "DE", "IL"]))
+@given(
+    st.sampled_from(["lpp_annual_tpp_limit", "tier2_country_allocation_tpp", "nveu_destination_cap_tpp"]),
+    st.integers(1, 10**9),
+    st.integers(0, len(GRID_ITEMS) * len(GRID_PROFILES) - 1),
+    st.sampled_from(["MY", "BR", "VN", "IN", "DE", "IL"]),
+)
 def test_raising_a_limit_never_makes_an_eligible_case_ineligible(name, increase, index, country):
     from aidkb.queries.impact import GridCase
+
     g = GridCase(country, GRID_ITEMS[index % len(GRID_ITEMS)], index // len(GRID_ITEMS))
     current = ontology.load().parameter(name, 20250601).value
     before = outcomes([grid_case(g)], Reform())[g.key]

@@ -1,4 +1,5 @@
 """kb.rewrite: recursion rewritten into the shape pyDatalog terminates on, with the same answers."""
+
 from __future__ import annotations
 
 import signal
@@ -23,8 +24,10 @@ def rules_of(text: str) -> tuple[list, list[Rule]]:
 @contextmanager
 def deadline(seconds: int):
     """Fail instead of hanging (pyDatalog's loops are Python code, so SIGALRM interrupts them)."""
+
     def expired(signum, frame):
         raise TimeoutError(f"no answer within {seconds} s")
+
     previous = signal.signal(signal.SIGALRM, expired)
     signal.alarm(seconds)
     try:
@@ -34,13 +37,13 @@ def deadline(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-RIGHT = '''
+RIGHT = """
 base edge(A, B) "edge".
 @rule reach_base @cite "x" @says "edge"
 reach(X, Y) :- edge(X, Y).
 @rule reach_step @cite "x" @says "{X} to {Z}, then on to {Y}"
 reach(X, Y) :- edge(X, Z), reach(Z, Y).
-'''
+"""
 
 CYCLE = [("edge", 0, 1), ("edge", 1, 2), ("edge", 2, 0), ("edge", 2, 3)]
 CLOSURE = sorted((a, b) for a in range(3) for b in range(4))
@@ -62,11 +65,14 @@ def test_right_recursion_becomes_recursive_first_and_keeps_its_metadata():
     check([*declarations, *rewritten])  # the project's checks accept it
 
 
-@pytest.mark.parametrize("query, expected", [
-    ((None, None), CLOSURE),
-    ((0, None), [(0, b) for b in range(4)]),
-    ((None, 3), [(a, 3) for a in range(3)]),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ((None, None), CLOSURE),
+        ((0, None), [(0, b) for b in range(4)]),
+        ((None, 3), [(a, 3) for a in range(3)]),
+    ],
+)
 def test_rewritten_right_recursion_terminates_on_a_cycle(query, expected):
     declarations, rules = rules_of(RIGHT)
     program = check([*declarations, *rewrite_recursion(rules)])
@@ -76,18 +82,20 @@ def test_rewritten_right_recursion_terminates_on_a_cycle(query, expected):
 
 
 def test_transitive_rule_is_linearized_and_terminates_on_a_cycle():
-    declarations, rules = rules_of('''
+    declarations, rules = rules_of("""
     base edge(A, B) "edge".
     @rule base @cite "x" @says "edge" reach(X, Y) :- edge(X, Y).
     @rule trans @cite "x" @says "via {Z}" reach(X, Y) :- reach(X, Z), reach(Z, Y).
-    ''')
+    """)
     with pytest.raises(RuleError, match="2 recursive atoms"):
         check_recursion_first(rules)
     rewritten = rewrite_recursion(rules)
     texts = {r.id: r.text() for r in rewritten}
-    assert texts == {"base": "reach(X, Y) :- edge(X, Y).",
-                     "trans": "reach(X, Y) :- reach(X, Z), reach_tc_step(Z, Y).",
-                     "base__tc": "reach_tc_step(X, Y) :- edge(X, Y)."}
+    assert texts == {
+        "base": "reach(X, Y) :- edge(X, Y).",
+        "trans": "reach(X, Y) :- reach(X, Z), reach_tc_step(Z, Y).",
+        "base__tc": "reach_tc_step(X, Y) :- edge(X, Y).",
+    }
     program = check([*declarations, *rewritten])
     with deadline(10):
         assert Engine(program, CYCLE).ask("reach", (None, None)) == CLOSURE
@@ -95,23 +103,22 @@ def test_transitive_rule_is_linearized_and_terminates_on_a_cycle():
 
 def test_transitive_rule_with_a_right_linear_rule():
     # y = x ; y = x∘y ; y = y∘y : the copy of the right-linear rule is itself moved recursive-first
-    declarations, rules = rules_of('''
+    declarations, rules = rules_of("""
     base x(A, B) "x".
     @rule y0 @cite "c" @says "s" y(A, B) :- x(A, B).
     @rule y1 @cite "c" @says "s" y(A, C) :- x(A, B), y(B, C).
     @rule y2 @cite "c" @says "s" y(A, C) :- y(A, B), y(B, C).
-    ''')
+    """)
     program = check([*declarations, *rewrite_recursion(rules)])
     facts = [("x", "a", "b"), ("x", "b", "c"), ("x", "c", "a")]
     with deadline(10):
-        assert Engine(program, facts).ask("y", (None, None)) == sorted(
-            (p, q) for p in "abc" for q in "abc")
+        assert Engine(program, facts).ask("y", (None, None)) == sorted((p, q) for p in "abc" for q in "abc")
 
 
 def test_transitive_rule_alone_stays_empty():
-    declarations, rules = rules_of('''
+    declarations, rules = rules_of("""
     @rule y2 @cite "c" @says "s" y(A, C) :- y(A, B), y(B, C).
-    ''')
+    """)
     (rule,) = linearize_transitive(rules)
     assert rule.text() == "y(A, C) :- y(A, B), C = B."
     program = check([*declarations, *rewrite_recursion(rules)])
@@ -119,11 +126,11 @@ def test_transitive_rule_alone_stays_empty():
 
 
 def test_assignment_bound_by_the_moved_atom_becomes_a_test():
-    declarations, rules = rules_of('''
+    declarations, rules = rules_of("""
     base step(A, B) "s".
     @rule n0 @cite "c" @says "s" n(A, B) :- step(A, B).
     @rule n1 @cite "c" @says "s" n(A, C) :- step(A, B), M = B + 1, n(M, C).
-    ''')
+    """)
     (_, n1) = recursive_first(rules)
     assert n1.text() == "n(A, C) :- n(M, C), step(A, B), M == (B + 1)."
     assert isinstance(n1.body[2], Compare) and not any(isinstance(lit, Assign) for lit in n1.body)
@@ -134,21 +141,21 @@ def test_assignment_bound_by_the_moved_atom_becomes_a_test():
 
 
 def test_failure_text_naming_earlier_variables_blocks_the_move():
-    declarations, rules = rules_of('''
+    declarations, rules = rules_of("""
     base edge(A, B) "edge".
     @rule r0 @cite "c" @says "s" reach(X, Y) :- edge(X, Y).
     @rule r1 @cite "c" @says "s" reach(X, Y) :- edge(X, Z), reach(Z, Y) ? "nothing from {X}".
-    ''')
+    """)
     assert rewrite_recursion(rules)[1] is rules[1]  # left for check_recursion_first to report
 
 
 def test_mutual_non_linear_recursion_is_left_for_the_check():
-    declarations, rules = rules_of('''
+    declarations, rules = rules_of("""
     base load(D, A) "". base alloc(V, O) "". base store(S, A) "".
     @rule p0 @cite "x" @says "x" pts(V, O) :- alloc(V, O).
     @rule p1 @cite "x" @says "x" pts(D, O) :- load(D, A), pts(A, O1), mem(O1, O).
     @rule m1 @cite "x" @says "x" mem(O1, O2) :- store(S, A), pts(S, O2), pts(A, O1).
-    ''')
+    """)
     assert components(rules)["pts"] == {"pts", "mem"}
     with pytest.raises(RuleError, match="2 recursive atoms"):
         check([*declarations, *rewrite_recursion(rules)])

@@ -1,4 +1,5 @@
 """The rule language: parse errors carry file:line:column, and each check rejects what it must."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,7 +47,7 @@ def test_comparing_a_quotient_is_rejected():
 
 
 def test_syntax_error_names_file_line_and_column():
-    e = rejected(HEAD + "@rule r1\n@cite \"x\"\n@says \"y\"\nr(C) :- p(C, X) q(C).\n")
+    e = rejected(HEAD + '@rule r1\n@cite "x"\n@says "y"\nr(C) :- p(C, X) q(C).\n')
     assert (e.pos.file, e.pos.line) == ("t.dl", 6) and e.pos.column == 17
     assert str(e).startswith("t.dl:6:17: unexpected")
 
@@ -136,8 +137,13 @@ def test_negation_through_recursion_is_not_stratifiable():
 
 def test_right_recursion_is_rewritten_to_left_recursion():
     from aidkb.kb.engine import Engine
-    text = (HEAD + 'input e(C, A, B) "e".\n' + rule("e(C, A, B)", head="t(C, A, B)") +
-            rule("e(C, A, M), t(C, M, B)", head="t(C, A, B)", rid="r2"))
+
+    text = (
+        HEAD
+        + 'input e(C, A, B) "e".\n'
+        + rule("e(C, A, B)", head="t(C, A, B)")
+        + rule("e(C, A, M), t(C, M, B)", head="t(C, A, B)", rid="r2")
+    )
     program = program_from_text(text, "t.dl")
     assert program.rule("r2").body[0].atom.pred == "t"  # the recursive atom now comes first
     engine = Engine(program, [])
@@ -146,14 +152,22 @@ def test_right_recursion_is_rewritten_to_left_recursion():
 
 
 def test_right_recursion_that_cannot_be_reordered_is_rejected():
-    text = (HEAD + 'input e(C, A, B) "e".\n' + rule("e(C, A, B)", head="t(C, A, B)") +
-            rule('e(C, A, M), t(C, M, B) ? "no path from {A}"', head="t(C, A, B)", rid="r2"))
+    text = (
+        HEAD
+        + 'input e(C, A, B) "e".\n'
+        + rule("e(C, A, B)", head="t(C, A, B)")
+        + rule('e(C, A, M), t(C, M, B) ? "no path from {A}"', head="t(C, A, B)", rid="r2")
+    )
     assert "right recursion" in rejected(text).message
 
 
 def test_non_linear_recursion_is_rejected():
-    text = (HEAD + 'input e(C, A, B) "e".\n' + rule("e(C, A, B)", head="t(C, A, B)") +
-            rule("t(C, A, M), t(C, M, B)", head="t(C, A, B)", rid="r2"))
+    text = (
+        HEAD
+        + 'input e(C, A, B) "e".\n'
+        + rule("e(C, A, B)", head="t(C, A, B)")
+        + rule("t(C, A, M), t(C, M, B)", head="t(C, A, B)", rid="r2")
+    )
     assert "only linear left recursion" in rejected(text).message
 
 
@@ -169,7 +183,7 @@ def test_anonymous_variables_are_distinct():
 
 def test_rule_text_is_data_never_code():
     # a string that would be dangerous if evaluated is just a constant
-    program = program_from_text(HEAD + rule('p(C, "__import__(\'os\').system(\'false\')")'), "t.dl")
+    program = program_from_text(HEAD + rule("p(C, \"__import__('os').system('false')\")"), "t.dl")
     assert program.rule("r1").body[0].atom.args[1].value == "__import__('os').system('false')"
 
 
@@ -180,7 +194,11 @@ def test_parse_text_returns_declarations_and_rules():
 
 def test_a_reordered_rule_must_still_be_safe():
     # regression: the rewrite ran after the safety checks, so a reordered body was never re-checked
-    text = (HEAD + 'input e(C, A, B) "e".\n' + rule("e(C, A, B)", head="t(C, A, B)") +
-            rule('e(C, A, M), t(C, M, B) ? "no path from {M}"', head="t(C, A, B)", rid="r2"))
+    text = (
+        HEAD
+        + 'input e(C, A, B) "e".\n'
+        + rule("e(C, A, B)", head="t(C, A, B)")
+        + rule('e(C, A, M), t(C, M, B) ? "no path from {M}"', head="t(C, A, B)", rid="r2")
+    )
     e = rejected(text)
     assert "{M}" in e.message or "right recursion" in e.message

@@ -1,6 +1,7 @@
 """Screening a portfolio (queries/screen.py): CSV, Parquet and JSON Lines in the flat form of the case
 contract, every row validated like a case file, bad rows reported with row number and field, every row decided
 set at a time, and a sample of rows word for word as `aidkb decide` decides them."""
+
 from __future__ import annotations
 
 import json
@@ -61,10 +62,17 @@ def test_csv_cells_are_typed_like_case_file_scalars():
 
 
 def test_unflatten_nests_the_dotted_paths_and_drops_empty_mappings():
-    row = {"id": "a", "transaction.model": None, "transaction.model.training_ops": None,
-           "transaction.end_user.hq_country": "MY", "transaction.end_user.veu_holdings.global_tpp": None}
-    assert unflatten(row, 1) == {"id": "a", "transaction": {"model": None, "end_user": {"hq_country": "MY",
-                                                                                          "veu_holdings": None}}}
+    row = {
+        "id": "a",
+        "transaction.model": None,
+        "transaction.model.training_ops": None,
+        "transaction.end_user.hq_country": "MY",
+        "transaction.end_user.veu_holdings.global_tpp": None,
+    }
+    assert unflatten(row, 1) == {
+        "id": "a",
+        "transaction": {"model": None, "end_user": {"hq_country": "MY", "veu_holdings": None}},
+    }
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
@@ -91,13 +99,20 @@ def test_every_format_gives_the_decisions_of_the_case_files(tmp_path, suffix, on
 
 def test_bad_rows_are_reported_with_row_and_field_and_never_dropped(tmp_path):
     good = [flatten(d) for d in case_dicts(3, seed=1)]
-    rows = [good[0], {**good[1], "transaction.destination_country": "XX"},
-            {**good[2], "transaction.quantity": -5}, {**good[0]}]  # the last repeats the first id
+    rows = [
+        good[0],
+        {**good[1], "transaction.destination_country": "XX"},
+        {**good[2], "transaction.quantity": -5},
+        {**good[0]},
+    ]  # the last repeats the first id
     portfolio = tmp_path / "p.csv"
     write_portfolio(rows, portfolio)
     result = screen(portfolio, out_path=tmp_path / "out.parquet")
-    assert [(b.row, b.field) for b in result.bad] == [(2, "transaction.destination_country"),
-                                                      (3, "transaction.quantity"), (4, "id")]
+    assert [(b.row, b.field) for b in result.bad] == [
+        (2, "transaction.destination_country"),
+        (3, "transaction.quantity"),
+        (4, "id"),
+    ]
     assert len(result.rows) == 4 and result.rows[0]["error"] is None and "unknown country" in result.rows[1]["error"]
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 4
     with pytest.raises(ScreenError) as e:

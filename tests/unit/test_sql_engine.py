@@ -1,6 +1,7 @@
 """The set-at-a-time SQL engine (kb/sqlengine.py) agrees with pyDatalog (kb/engine.py) and the bottom-up
 evaluator (kb/bottomup.py): on every bundled and shared case, on the whole impact grid, and on small programs
 that probe its semantics (exact numbers, division, text, recursion, arity 0, case abstraction)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -25,8 +26,10 @@ def differences(where: str, pred: str, sql: set, other: set, other_name: str) ->
     """'' if the rows agree, else the case, the predicate and the rows each engine alone derives."""
     if sql == other:
         return ""
-    return (f"{where}: {pred} differs: only in SQL {sorted(sql - other, key=repr)}; only in {other_name} "
-            f"{sorted(other - sql, key=repr)}")
+    return (
+        f"{where}: {pred} differs: only in SQL {sorted(sql - other, key=repr)}; only in {other_name} "
+        f"{sorted(other - sql, key=repr)}"
+    )
 
 
 def by_case(rows: set[tuple]) -> dict[str, set[tuple]]:
@@ -99,7 +102,7 @@ def test_the_whole_grid_agrees_with_pydatalog_and_the_bottom_up_evaluator(onto, 
     by_engine: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
     chunk = list(reps.values())
     for start in range(0, len(chunk), 20):
-        with engine.facts([f for c in chunk[start:start + 20] for f in c.facts()]):
+        with engine.facts([f for c in chunk[start : start + 20] for f in c.facts()]):
             for pred in ANSWER_PREDICATES:
                 for row in engine.ask(pred, (None,) * (1 if pred == "license_required" else 2)):
                     by_engine[row[0]][pred].add(row)
@@ -123,8 +126,11 @@ def _pydatalog_rows(cases: list, operations: tuple) -> dict[str, set[tuple]]:
     program = reform.program()
     engine = engine_for(reform, program)
     with engine.facts([f for c in cases for f in c.facts()]):
-        return {pred: set(engine.ask(pred, (None,) * engine.arity[pred])) for pred in ANSWER_PREDICATES
-                if pred in engine.arity}
+        return {
+            pred: set(engine.ask(pred, (None,) * engine.arity[pred]))
+            for pred in ANSWER_PREDICATES
+            if pred in engine.arity
+        }
 
 
 @pytest.mark.slow
@@ -140,14 +146,22 @@ def test_random_cases_under_random_reforms_three_engines_agree(onto, program):
     countries = sorted(set(onto.countries) - {"US"})
     numbers = sorted({p.name for p in onto.parameters if p.unit != "date"})
     operation = st.one_of(
-        st.builds(lambda c, t: ("move_country", {"country": c, "to_tier": t}), st.sampled_from(countries),
-                  st.sampled_from([1, 2, 3])),
-        st.builds(lambda op, c, g: (op, {"country": c, "group": g}),
-                  st.sampled_from(["add_to_group", "remove_from_group"]), st.sampled_from(countries),
-                  st.sampled_from(GROUPS)),
-        st.builds(lambda n, v: ("set_parameter", {"name": n, "value": v}), st.sampled_from(numbers),
-                  st.integers(0, 10**12)),
-        st.builds(lambda r: ("disable_rule", {"id": r}), st.sampled_from(sorted(r.id for r in program.rules))))
+        st.builds(
+            lambda c, t: ("move_country", {"country": c, "to_tier": t}),
+            st.sampled_from(countries),
+            st.sampled_from([1, 2, 3]),
+        ),
+        st.builds(
+            lambda op, c, g: (op, {"country": c, "group": g}),
+            st.sampled_from(["add_to_group", "remove_from_group"]),
+            st.sampled_from(countries),
+            st.sampled_from(GROUPS),
+        ),
+        st.builds(
+            lambda n, v: ("set_parameter", {"name": n, "value": v}), st.sampled_from(numbers), st.integers(0, 10**12)
+        ),
+        st.builds(lambda r: ("disable_rule", {"id": r}), st.sampled_from(sorted(r.id for r in program.rules))),
+    )
     worker = Worker(120)
 
     @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -180,6 +194,7 @@ def test_random_cases_under_random_reforms_three_engines_agree(onto, program):
 
 # ---- semantics on small programs
 
+
 def run(text: str, facts: list[tuple], preds: tuple[str, ...], **kw) -> dict[str, set[tuple]]:
     program = program_from_text(text)
     answers = SqlEngine(program, [], **kw).evaluate(facts, preds)
@@ -195,14 +210,17 @@ RULE = '@rule r{n} @cite "x" @says "x"\n'
 
 
 def test_numbers_are_exact_beyond_64_bits():
-    text = ('input ops(C, N) "". input limit(C, N) "".\n' + RULE.format(n=1) +
-            'big(C, P) :- ops(C, N), limit(C, L), P = N * 100, P > L * 99.\n')
+    text = (
+        'input ops(C, N) "". input limit(C, N) "".\n'
+        + RULE.format(n=1)
+        + "big(C, P) :- ops(C, N), limit(C, L), P = N * 100, P > L * 99.\n"
+    )
     facts = [("ops", "a", 10**35), ("limit", "a", 10**35 + 1), ("ops", "b", 10**35), ("limit", "b", 10**35 * 2)]
     assert run(text, facts, ("big",))["big"] == {("a", 10**37)}
 
 
 def test_an_overflow_is_an_error_never_a_wrong_answer():
-    text = 'input n(C, N) "".\n' + RULE.format(n=1) + 'sq(C, M) :- n(C, N), M = N * N.\n'
+    text = 'input n(C, N) "".\n' + RULE.format(n=1) + "sq(C, M) :- n(C, N), M = N * N.\n"
     with pytest.raises(SqlEngineError, match="38 digits"):
         SqlEngine(program_from_text(text), []).evaluate([("n", "a", 10**35)], ("sq",))
     with pytest.raises(SqlEngineError, match="38 digits"):
@@ -210,29 +228,37 @@ def test_an_overflow_is_an_error_never_a_wrong_answer():
 
 
 def test_a_share_only_for_the_texts_is_not_stored_and_a_zero_divisor_drops_the_row():
-    text = ('input held(C, Part, Whole) "".\n' + RULE.format(n=1) +
-            'share_ok(C) :- held(C, Part, Whole), Share = Part * 100 / Whole, Part * 100 >= 50 * Whole.\n')
+    text = (
+        'input held(C, Part, Whole) "".\n'
+        + RULE.format(n=1)
+        + "share_ok(C) :- held(C, Part, Whole), Share = Part * 100 / Whole, Part * 100 >= 50 * Whole.\n"
+    )
     facts = [("held", "a", 60, 100), ("held", "b", 10, 100), ("held", "z", 0, 0)]
     assert run(text, facts, ("share_ok",))["share_ok"] == {("a",)}
 
 
 def test_a_stored_quotient_is_refused():
-    text = 'input held(C, Part, Whole) "".\n' + RULE.format(n=1) + 'share(C, S) :- held(C, P, W), S = P / W.\n'
+    text = 'input held(C, Part, Whole) "".\n' + RULE.format(n=1) + "share(C, S) :- held(C, P, W), S = P / W.\n"
     with pytest.raises(SqlTypeError, match="quotient"):
         SqlEngine(program_from_text(text), []).evaluate([("held", "a", 1, 3)], ("share",))
 
 
 def test_text_is_compared_exactly_and_quoted_safely():
-    odd = "it's a \\ \"quoted\"; DROP TABLE r0; -- é"
-    text = ('input name(C, N) "".\n' + RULE.format(n=1) + f'odd(C) :- name(C, {__import__("json").dumps(odd)}).\n'
-            + RULE.format(n=2) + 'before(C, N) :- name(C, N), N < "b".\n')
+    odd = 'it\'s a \\ "quoted"; DROP TABLE r0; -- é'
+    text = (
+        'input name(C, N) "".\n'
+        + RULE.format(n=1)
+        + f"odd(C) :- name(C, {__import__('json').dumps(odd)}).\n"
+        + RULE.format(n=2)
+        + 'before(C, N) :- name(C, N), N < "b".\n'
+    )
     facts = [("name", "a", odd), ("name", "b", "B"), ("name", "c", "b"), ("name", "d", odd + " ")]
     out = run(text, facts, ("odd", "before"))
     assert out["odd"] == {("a",)} and out["before"] == {("b", "B")}
 
 
 def test_a_column_with_text_and_numbers_is_an_error():
-    text = 'input v(C, X) "".\n' + RULE.format(n=1) + 'w(C) :- v(C, X), X > 3.\n'
+    text = 'input v(C, X) "".\n' + RULE.format(n=1) + "w(C) :- v(C, X), X > 3.\n"
     with pytest.raises(SqlTypeError, match="text"):
         SqlEngine(program_from_text(text), []).evaluate([("v", "a", "x")], ("w",))
     with pytest.raises(SqlTypeError, match="both text and numbers"):
@@ -240,17 +266,30 @@ def test_a_column_with_text_and_numbers_is_an_error():
 
 
 def test_recursion_over_a_cycle_reaches_its_fixpoint():
-    text = ('base edge(X, Y) "".\n' + RULE.format(n=1) + 'path(X, Y) :- edge(X, Y).\n' + RULE.format(n=2) +
-            'path(X, Z) :- path(X, Y), edge(Y, Z).\n' + RULE.format(n=3) + 'loop(X) :- path(X, X).\n' +
-            RULE.format(n=4) + 'lonely(X) :- edge(X, _), not loop(X).\n')
+    text = (
+        'base edge(X, Y) "".\n'
+        + RULE.format(n=1)
+        + "path(X, Y) :- edge(X, Y).\n"
+        + RULE.format(n=2)
+        + "path(X, Z) :- path(X, Y), edge(Y, Z).\n"
+        + RULE.format(n=3)
+        + "loop(X) :- path(X, X).\n"
+        + RULE.format(n=4)
+        + "lonely(X) :- edge(X, _), not loop(X).\n"
+    )
     facts = [("edge", a, b) for a, b in [(1, 2), (2, 3), (3, 1), (3, 4), (4, 5)]]
     out = run(text, facts, ("path", "loop", "lonely"))
     assert len(out["path"]) == 3 * 5 + 1 and out["lonely"] == {(4,)}
 
 
 def test_predicates_without_arguments():
-    text = ('input on(C) "". base flag(X) "".\n' + RULE.format(n=1) + 'any() :- on(C).\n' + RULE.format(n=2) +
-            'none() :- flag(X), not any().\n')
+    text = (
+        'input on(C) "". base flag(X) "".\n'
+        + RULE.format(n=1)
+        + "any() :- on(C).\n"
+        + RULE.format(n=2)
+        + "none() :- flag(X), not any().\n"
+    )
     assert run(text, [("flag", "f")], ("any", "none")) == {"any": set(), "none": {()}}
     assert run(text, [("flag", "f"), ("on", "a")], ("any", "none")) == {"any": {()}, "none": set()}
 
@@ -259,7 +298,7 @@ def test_the_rules_are_parametric_in_the_case():
     part = partition(baseline_program())
     assert part is not None and part.key["case"] == 0 and part.key["tier2"] == 0
     assert "country" not in part.key and "as_of" in part.depends["tier2"] and "quantity" not in part.depends["tier2"]
-    text = 'input a(C, X) "".\n' + RULE.format(n=1) + 'same(C, D) :- a(C, X), a(D, X).\n'
+    text = 'input a(C, X) "".\n' + RULE.format(n=1) + "same(C, D) :- a(C, X), a(D, X).\n"
     assert partition(program_from_text(text)) is None  # two cases meet in one rule: no abstraction
 
 
@@ -306,6 +345,7 @@ def test_facts_must_fit_the_program():
 
 
 # ---- Spark: the same compiled program, exactly DuckDB's answers
+
 
 @pytest.fixture(scope="session")
 def spark():

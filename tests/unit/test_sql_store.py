@@ -1,5 +1,6 @@
 """The store of answers (kb/sql/store.py): an evaluation asked again, in any process, is read back exactly; a
 change to anything that decides the answer (a case fact, a base fact, a rule) is computed, never read."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,6 +32,7 @@ def computed(monkeypatch) -> list[int]:
     def counting(self, *args, **kwargs):
         runs.append(1)
         return real(self, *args, **kwargs)
+
     monkeypatch.setattr(SqlEngine, "_backend", counting)
     return runs
 
@@ -51,26 +53,29 @@ def test_an_answer_asked_again_is_read_back_exactly(store, monkeypatch):
 
 
 def test_a_changed_fact_or_rule_is_computed_not_read(store, monkeypatch):
-    text = 'input n(C, N) "". base limit(L) "".\n' + RULE.format(n=1) + 'over(C) :- n(C, N), limit(L), N > L.\n'
+    text = 'input n(C, N) "". base limit(L) "".\n' + RULE.format(n=1) + "over(C) :- n(C, N), limit(L), N > L.\n"
     runs = computed(monkeypatch)
-    assert SqlEngine(program_from_text(text), [("limit", 5)]).evaluate([("n", "a", 6)], ("over",)).rows("over") \
-        == {("a",)}
-    assert SqlEngine(program_from_text(text), [("limit", 5)]).evaluate([("n", "a", 5)], ("over",)).rows("over") \
-        == set()  # a case fact changed
-    assert SqlEngine(program_from_text(text), [("limit", 7)]).evaluate([("n", "a", 6)], ("over",)).rows("over") \
-        == set()  # a base fact changed
+    assert SqlEngine(program_from_text(text), [("limit", 5)]).evaluate([("n", "a", 6)], ("over",)).rows("over") == {
+        ("a",)
+    }
+    assert (
+        SqlEngine(program_from_text(text), [("limit", 5)]).evaluate([("n", "a", 5)], ("over",)).rows("over") == set()
+    )  # a case fact changed
+    assert (
+        SqlEngine(program_from_text(text), [("limit", 7)]).evaluate([("n", "a", 6)], ("over",)).rows("over") == set()
+    )  # a base fact changed
     edited = text.replace("N > L", "N >= L")
-    assert SqlEngine(program_from_text(edited), [("limit", 6)]).evaluate([("n", "a", 6)], ("over",)).rows("over") \
-        == {("a",)}  # a rule changed
-    assert SqlEngine(program_from_text(text), [("limit", 6)]).evaluate([("n", "a", 6)], ("over",)).rows("over") \
-        == set()
+    assert SqlEngine(program_from_text(edited), [("limit", 6)]).evaluate([("n", "a", 6)], ("over",)).rows("over") == {
+        ("a",)
+    }  # a rule changed
+    assert SqlEngine(program_from_text(text), [("limit", 6)]).evaluate([("n", "a", 6)], ("over",)).rows("over") == set()
     assert len(runs) == 5
     SqlEngine(program_from_text(text), [("limit", 5)]).evaluate([("n", "a", 6)], ("over",))
     assert len(runs) == 5  # the first question again: read
 
 
 def test_large_runs_are_not_kept_and_a_broken_entry_is_computed_again(store, monkeypatch):
-    text = 'input n(C, N) "".\n' + RULE.format(n=1) + 'pos(C) :- n(C, N), N > 0.\n'
+    text = 'input n(C, N) "".\n' + RULE.format(n=1) + "pos(C) :- n(C, N), N > 0.\n"
     monkeypatch.setattr(aidkb.kb.sqlengine, "MAX_INPUT_ROWS", 1)
     SqlEngine(program_from_text(text), []).evaluate([("n", "a", 1), ("n", "b", 2)], ("pos",))
     assert not store.directory.exists() or not any(store.directory.iterdir())
@@ -92,5 +97,5 @@ def test_the_setting_names_the_directory_or_turns_the_store_off(tmp_path, monkey
     blocked = tmp_path / "file"
     blocked.write_text("")
     monkeypatch.setattr(aidkb.kb.sqlengine, "_store", lambda: ResultStore(blocked / "sub"))  # cannot be written
-    text = 'input n(C, N) "".\n' + RULE.format(n=1) + 'pos(C) :- n(C, N), N > 0.\n'
+    text = 'input n(C, N) "".\n' + RULE.format(n=1) + "pos(C) :- n(C, N), N > 0.\n"
     assert SqlEngine(program_from_text(text), []).evaluate([("n", "a", 1)], ("pos",)).rows("pos") == {("a",)}

@@ -7,6 +7,7 @@ refutation's reason, category, rules tried or deeper `because`, a comparison's o
 assignment's variable or value, the question (date, mode, case, an input, the reform) or an answer field of the
 decision. Sites are drawn with a fixed seed per case and kind, so a run is repeatable.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,17 +37,25 @@ lpp_conditions_met(C) :-
     item_exception(Eccn, "LPP", _),
     destination(C, Country),
     not d5_or_macau(C, Country)."""
-EXTRA_FLAG = ('@rule extra_flag_for_malaysia @cite "15 CFR 744.6" @says "a test flag on {C}" '
-              'red_flag(C, "unknown_end_user") :- case(C), destination(C, "MY").')
+EXTRA_FLAG = (
+    '@rule extra_flag_for_malaysia @cite "15 CFR 744.6" @says "a test flag on {C}" '
+    'red_flag(C, "unknown_end_user") :- case(C), destination(C, "MY").'
+)
 # Cases decided under each kind of reform (dated and undated), from a shared case.
 REFORMS = {
-    "dated-move": ("whatif-move-malaysia-to-tier1", [{"move_country": {"country": "MY", "to_tier": 1,
-                                                                       "from": "2025-05-20"}}]),
-    "dated-set-parameter": ("lpp-over-annual-limit", [{"set_parameter": {"name": "lpp_annual_tpp_limit",
-                                                                         "value": 40_000_000, "from": "2025-05-20"}}]),
+    "dated-move": (
+        "whatif-move-malaysia-to-tier1",
+        [{"move_country": {"country": "MY", "to_tier": 1, "from": "2025-05-20"}}],
+    ),
+    "dated-set-parameter": (
+        "lpp-over-annual-limit",
+        [{"set_parameter": {"name": "lpp_annual_tpp_limit", "value": 40_000_000, "from": "2025-05-20"}}],
+    ),
     "add-to-group": ("lpp-under-annual-limit", [{"add_to_group": {"country": "MY", "group": "D5"}}]),
-    "remove-from-group": ("tier3-china-datacenter", [{"remove_from_group": {"country": "CN", "group": "D5",
-                                                                            "from": "2025-01-01"}}]),
+    "remove-from-group": (
+        "tier3-china-datacenter",
+        [{"remove_from_group": {"country": "CN", "group": "D5", "from": "2025-01-01"}}],
+    ),
     "add-rule": ("lpp-under-annual-limit", [{"add_rule": {"text": EXTRA_FLAG}}]),
     "replace-rule": ("lpp-over-annual-limit", [{"replace_rule": {"id": "lpp_conditions", "text": LPP_WITHOUT_LIMIT}}]),
     "disable-rule": ("lpp-under-annual-limit", [{"disable_rule": {"id": "lpp_authorizes"}}]),
@@ -83,8 +92,10 @@ def written(decisions) -> dict[str, dict]:
 def documents(decisions, written) -> dict[str, dict]:
     """The same decisions with the proof as its tree (queries/proof.py: the engine's values; decision.v1): what
     the tamperings below change, and what the checker reads a proof.v2 document as."""
-    return {name: json.loads(json.dumps({**{k: v for k, v in written[name].items() if k != "obstacles"},
-                                         "proof": d.proof})) for name, d in decisions.items()}
+    return {
+        name: json.loads(json.dumps({**{k: v for k, v in written[name].items() if k != "obstacles"}, "proof": d.proof}))
+        for name, d in decisions.items()
+    }
 
 
 def _as_v2(doc: dict, decision, written: dict) -> dict:
@@ -98,6 +109,7 @@ def _as_v2(doc: dict, decision, written: dict) -> dict:
 
 # ---- walking a proof
 
+
 def _nodes(doc: dict) -> list[dict]:
     out = []
 
@@ -105,14 +117,21 @@ def _nodes(doc: dict) -> list[dict]:
         out.append(n)
         for _, child in children(n):
             walk(child)
+
     for n in doc["proof"]["conclusions"] + doc["proof"]["refutations"]:
         walk(n)
     return out
 
 
 def _reword(text: str) -> str:
-    for a, b in ((" is not ", " is "), (" is ", " is not "), (" not ", " "), (" exceeds ", " is within "),
-                 (" within ", " beyond "), (" no ", " a ")):
+    for a, b in (
+        (" is not ", " is "),
+        (" is ", " is not "),
+        (" not ", " "),
+        (" exceeds ", " is within "),
+        (" within ", " beyond "),
+        (" no ", " a "),
+    ):
         if a in text:
             return text.replace(a, b, 1)
     return "not " + text
@@ -133,6 +152,7 @@ OPS = ["<", "<=", ">", ">=", "==", "!="]
 
 def _site(kind):
     """A tampering that changes one node matching `where`, drawn by the seed."""
+
     def decorator(change):
         def tamper(doc, rng):
             sites = [n for n in _nodes(doc) if kind(n)]
@@ -140,8 +160,10 @@ def _site(kind):
                 return None
             change(rng.choice(sites), rng, doc)
             return doc
+
         tamper.__name__ = change.__name__
         return tamper
+
     return decorator
 
 
@@ -229,8 +251,13 @@ def reason(n, rng, doc):
     n["reason"] = _reword(n["reason"])
 
 
-CATEGORIES = ["not in force or not enforced on that date", "threshold exceeded", "defeated by an exclusion",
-              "missing fact", "not applicable"]
+CATEGORIES = [
+    "not in force or not enforced on that date",
+    "threshold exceeded",
+    "defeated by an exclusion",
+    "missing fact",
+    "not applicable",
+]
 
 
 @_site(lambda n: n.get("kind") == "refutation")
@@ -265,10 +292,19 @@ def values_op(n, rng, doc):
 
 @_site(lambda n: n.get("kind") == "refutation" and "because" in n)
 def because(n, rng, doc):
-    others = [m for m in _nodes(doc) if m.get("kind") == "refutation" and m is not n and m is not n["because"]
-              and m.get("atom") != n["because"].get("atom")]
-    n["because"] = copy.deepcopy(rng.choice(others)) if others else {"kind": "refutation", "atom": ["case", "x"],
-                                                                     "reason": "x", "category": "not applicable"}
+    others = [
+        m
+        for m in _nodes(doc)
+        if m.get("kind") == "refutation"
+        and m is not n
+        and m is not n["because"]
+        and m.get("atom") != n["because"].get("atom")
+    ]
+    n["because"] = (
+        copy.deepcopy(rng.choice(others))
+        if others
+        else {"kind": "refutation", "atom": ["case", "x"], "reason": "x", "category": "not applicable"}
+    )
 
 
 @_site(lambda n: n.get("kind") == "compare")
@@ -326,8 +362,11 @@ def input_fact(doc, rng):
     """An input the proof uses, changed in the question only (an input no step reads can be changed: that is a
     true proof about another question, which only the case file could tell)."""
     used = {json.dumps(n["atom"]) for n in _nodes(doc) if n.get("kind") == "fact"}
-    inputs = [f for f in doc["proof"]["question"]["inputs"] if len(f) > 2 and f[0] not in ("as_of", "mode")
-              and json.dumps(f) in used]
+    inputs = [
+        f
+        for f in doc["proof"]["question"]["inputs"]
+        if len(f) > 2 and f[0] not in ("as_of", "mode") and json.dumps(f) in used
+    ]
     if not inputs:
         return None
     f = rng.choice(inputs)
@@ -379,6 +418,7 @@ def answer(field, change):
         if change(doc, rng) is False:
             return None
         return doc
+
     tamper.__name__ = f"answer_{field}"
     return tamper
 
@@ -458,19 +498,59 @@ def _as_of(doc, rng):
     doc["as_of"] = "2030-01-01"
 
 
-TAMPERINGS = [sentence, citation, binding, dropped_premise, duplicated_premise, source_citation, source_value,
-              source_validity, source_grade, source_field, source_iri, fact_atom, ref_cycle, why_not, reason, category, tried, obstacle,
-              failed_at, values_op, because, compare_op, compare_value, assign_var, assign_value, as_of,
-              as_of_everywhere, mode, case_id, input_fact, dropped_reform, reform_args, reform_internal_form,
-              dropped_conclusion,
-              answer("license_required", _flip), answer("authorized_by", _route), answer("red_flags", _flag),
-              answer("not_available", _not_available), answer("no_licence_because", _because),
-              answer("status", _status), answer("reasons", _reasons), answer("citations", _citations),
-              answer("review_policy", _review), answer("what_if", _what_if), answer("regime", _regime),
-              answer("as_of", _as_of), answer("caveats", _caveats)]
+TAMPERINGS = [
+    sentence,
+    citation,
+    binding,
+    dropped_premise,
+    duplicated_premise,
+    source_citation,
+    source_value,
+    source_validity,
+    source_grade,
+    source_field,
+    source_iri,
+    fact_atom,
+    ref_cycle,
+    why_not,
+    reason,
+    category,
+    tried,
+    obstacle,
+    failed_at,
+    values_op,
+    because,
+    compare_op,
+    compare_value,
+    assign_var,
+    assign_value,
+    as_of,
+    as_of_everywhere,
+    mode,
+    case_id,
+    input_fact,
+    dropped_reform,
+    reform_args,
+    reform_internal_form,
+    dropped_conclusion,
+    answer("license_required", _flip),
+    answer("authorized_by", _route),
+    answer("red_flags", _flag),
+    answer("not_available", _not_available),
+    answer("no_licence_because", _because),
+    answer("status", _status),
+    answer("reasons", _reasons),
+    answer("citations", _citations),
+    answer("review_policy", _review),
+    answer("what_if", _what_if),
+    answer("regime", _regime),
+    answer("as_of", _as_of),
+    answer("caveats", _caveats),
+]
 
 
 # ---- tamperings of what only proof.v2 writes
+
 
 def _typed(doc: dict, *keys: str) -> list[tuple]:
     """(container, key) of every typed value of the proof whose keys are `keys` (e.g. amount and unit)."""
@@ -483,6 +563,7 @@ def _typed(doc: dict, *keys: str) -> list[tuple]:
                 out.append((x, k))
             else:
                 walk(v)
+
     walk(doc["proof"])
     return out
 
@@ -496,8 +577,10 @@ def _v2_site(*keys: str, where=lambda v: True):
             c, k = rng.choice(sites)
             c[k] = change(c[k])
             return doc
+
         tamper.__name__ = change.__name__
         return tamper
+
     return decorator
 
 
@@ -536,8 +619,9 @@ def v2_country_name(v):
 def v2_conclusion_key(doc, rng):
     keys = list(doc["proof"]["conclusions"])
     k = rng.choice(keys)
-    doc["proof"]["conclusions"] = {(key + " " if key == k else key): n
-                                   for key, n in doc["proof"]["conclusions"].items()}
+    doc["proof"]["conclusions"] = {
+        (key + " " if key == k else key): n for key, n in doc["proof"]["conclusions"].items()
+    }
     return doc
 
 
@@ -562,8 +646,17 @@ def answer_obstacles(doc, rng):
     return doc
 
 
-V2_TAMPERINGS = [answer_obstacles, v2_unit, v2_amount_as_decimal, v2_date_as_number, v2_date, v2_open_as_sentinel, v2_country_name,
-                 v2_conclusion_key, v2_words]
+V2_TAMPERINGS = [
+    answer_obstacles,
+    v2_unit,
+    v2_amount_as_decimal,
+    v2_date_as_number,
+    v2_date,
+    v2_open_as_sentinel,
+    v2_country_name,
+    v2_conclusion_key,
+    v2_words,
+]
 
 
 def test_untampered_documents_are_valid(documents, written):
@@ -580,8 +673,11 @@ def test_untampered_documents_are_valid(documents, written):
 
 
 def test_reform_proofs_say_so(documents):
-    assert check_proof(documents["reform-dated-move"]).verdict().startswith(
-        "valid under reform: move MY to Tier 1 from 2025-05-20")
+    assert (
+        check_proof(documents["reform-dated-move"])
+        .verdict()
+        .startswith("valid under reform: move MY to Tier 1 from 2025-05-20")
+    )
     assert "add rule extra_flag_for_malaysia" in check_proof(documents["reform-add-rule"]).verdict()
     replaced = check_proof(documents["reform-replace-rule"])
     assert replaced.valid and "replace rule lpp_conditions" in replaced.verdict()
@@ -621,14 +717,17 @@ def test_every_harmful_tampering_is_rejected(decisions, documents, written, caps
             else:
                 rejected += 1
     with capsys.disabled():
-        print(f"\ntamper bar: {len(documents)} documents, {len(by_kind)} kinds of tampering, "
-              f"tampered {tampered}, rejected {rejected}")
+        print(
+            f"\ntamper bar: {len(documents)} documents, {len(by_kind)} kinds of tampering, "
+            f"tampered {tampered}, rejected {rejected}"
+        )
         print("  " + ", ".join(f"{k} {v}" for k, v in by_kind.items()))
     assert not accepted, f"{len(accepted)} tampered documents accepted: {accepted[:20]}"
     assert len(by_kind) == len(TAMPERINGS) + len(V2_TAMPERINGS) and tampered > 2000
 
 
 # ---- exact reasons for a few tamperings
+
 
 @pytest.fixture(scope="module")
 def lpp(documents):
@@ -697,8 +796,9 @@ def test_contested_listing_caveat_is_decided_again(documents):
     doc = copy.deepcopy(documents["ethiopia-on-the-state-arms-embargo-list"])
     (contested,) = [c for c in doc["caveats"] if c.startswith("Contested listing: Ethiopia")]
     assert contested.endswith("Without that listing the answer would differ: licence required, authorized by LPP.")
-    doc["caveats"] = [c.replace("would differ: licence required, authorized by LPP", "is the same")
-                      for c in doc["caveats"]]
+    doc["caveats"] = [
+        c.replace("would differ: licence required, authorized by LPP", "is the same") for c in doc["caveats"]
+    ]
     assert _error(doc).startswith("caveats: the proof gives")
 
 
@@ -712,6 +812,7 @@ def test_swapped_because_is_caught(documents):
 
 # ---- malformed documents: one error line, never a traceback
 
+
 def _deep(n: int):
     doc: list = []
     for _ in range(n):
@@ -719,35 +820,49 @@ def _deep(n: int):
     return doc
 
 
-@pytest.mark.parametrize("change", [
-    lambda d: d["proof"].__setitem__("question", []),
-    lambda d: d["proof"].__setitem__("question", None),
-    lambda d: d["proof"]["question"].__setitem__("inputs", [[["case"], "x"]]),
-    lambda d: d["proof"]["question"].__setitem__("inputs", "case"),
-    lambda d: d["proof"]["question"].__setitem__("what_if", [{"op": "move_country", "args": []}]),
-    lambda d: d["proof"]["question"].__setitem__("what_if", [{"op": ["x"], "args": {}}]),
-    lambda d: d["proof"]["question"].__setitem__("as_of", 20250601),
-    lambda d: d["proof"]["question"].__setitem__("as_of", "2025-13-45"),
-    lambda d: d["proof"]["conclusions"][0].__setitem__("atom", [["status"], {"a": 1}]),
-    lambda d: d["proof"]["conclusions"][0].__setitem__("atom", []),
-    lambda d: d["proof"]["conclusions"][0].__setitem__("premises", {"kind": "fact"}),
-    lambda d: d["proof"]["conclusions"][0].__setitem__("bindings", [1, 2]),
-    lambda d: d["proof"]["conclusions"][0].__setitem__("bindings", {"C": [1]}),
-    lambda d: d["proof"]["conclusions"][0].__setitem__("rule", 5),
-    lambda d: d["proof"]["conclusions"][0].__setitem__("kind", "magic"),
-    lambda d: d["proof"]["conclusions"].append(_deep(5000)),
-    lambda d: d["proof"]["conclusions"][0]["bindings"].__setitem__("C", 10**5000),
-    lambda d: d["proof"]["conclusions"][0]["bindings"].__setitem__("C", float("nan")),
-    lambda d: d["proof"]["refutations"].append({"kind": "refutation", "atom": ["authorized", None, None],
-                                                "reason": "x", "category": "x"}),
-    lambda d: d["proof"]["refutations"].append({"kind": "refutation", "atom": ["nonexistent_pred", 1],
-                                                "reason": "x", "category": "x", "rule": "x", "citations": [],
-                                                "bindings": {}, "failed_at": True, "condition": "x",
-                                                "premises": []}),
-    lambda d: d["proof"].__setitem__("conclusions", [{"kind": "ref", "atom": ["status", "x", "y"]}]),
-    lambda d: d.__setitem__("proof", "a string"),
-    lambda d: d.__setitem__("license_required", "yes"),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["proof"].__setitem__("question", []),
+        lambda d: d["proof"].__setitem__("question", None),
+        lambda d: d["proof"]["question"].__setitem__("inputs", [[["case"], "x"]]),
+        lambda d: d["proof"]["question"].__setitem__("inputs", "case"),
+        lambda d: d["proof"]["question"].__setitem__("what_if", [{"op": "move_country", "args": []}]),
+        lambda d: d["proof"]["question"].__setitem__("what_if", [{"op": ["x"], "args": {}}]),
+        lambda d: d["proof"]["question"].__setitem__("as_of", 20250601),
+        lambda d: d["proof"]["question"].__setitem__("as_of", "2025-13-45"),
+        lambda d: d["proof"]["conclusions"][0].__setitem__("atom", [["status"], {"a": 1}]),
+        lambda d: d["proof"]["conclusions"][0].__setitem__("atom", []),
+        lambda d: d["proof"]["conclusions"][0].__setitem__("premises", {"kind": "fact"}),
+        lambda d: d["proof"]["conclusions"][0].__setitem__("bindings", [1, 2]),
+        lambda d: d["proof"]["conclusions"][0].__setitem__("bindings", {"C": [1]}),
+        lambda d: d["proof"]["conclusions"][0].__setitem__("rule", 5),
+        lambda d: d["proof"]["conclusions"][0].__setitem__("kind", "magic"),
+        lambda d: d["proof"]["conclusions"].append(_deep(5000)),
+        lambda d: d["proof"]["conclusions"][0]["bindings"].__setitem__("C", 10**5000),
+        lambda d: d["proof"]["conclusions"][0]["bindings"].__setitem__("C", float("nan")),
+        lambda d: d["proof"]["refutations"].append(
+            {"kind": "refutation", "atom": ["authorized", None, None], "reason": "x", "category": "x"}
+        ),
+        lambda d: d["proof"]["refutations"].append(
+            {
+                "kind": "refutation",
+                "atom": ["nonexistent_pred", 1],
+                "reason": "x",
+                "category": "x",
+                "rule": "x",
+                "citations": [],
+                "bindings": {},
+                "failed_at": True,
+                "condition": "x",
+                "premises": [],
+            }
+        ),
+        lambda d: d["proof"].__setitem__("conclusions", [{"kind": "ref", "atom": ["status", "x", "y"]}]),
+        lambda d: d.__setitem__("proof", "a string"),
+        lambda d: d.__setitem__("license_required", "yes"),
+    ],
+)
 def test_malformed_documents_get_one_error_line(lpp, change):
     doc = copy.deepcopy(lpp)
     change(doc)
@@ -755,8 +870,10 @@ def test_malformed_documents_get_one_error_line(lpp, change):
     assert not result.valid and result.error and "\n" not in result.error and "Traceback" not in result.error
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000, '{"format": "proof.v1", "x": ' + "9" * 5000 + "}", "{", "[]",
-                                  "null", '"proof"', '{"proof": {}}'])
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000, '{"format": "proof.v1", "x": ' + "9" * 5000 + "}", "{", "[]", "null", '"proof"', '{"proof": {}}'],
+)
 def test_malformed_text_gets_one_error_line(text):
     result = check_text(text)
     assert not result.valid and "\n" not in result.error
@@ -775,11 +892,14 @@ def test_a_runaway_reform_is_stopped():
     from aidkb.queries.checker import check_proof as check
 
     start = '@rule count_start @cite "15 CFR 740.99" @says "counting from 0" counter(C, 0) :- case(C).'
-    counter = ('@rule count_forever @cite "15 CFR 740.99" @says "counting {N}" '
-               'counter(C, M) :- counter(C, N), M = N + 1.')
+    counter = (
+        '@rule count_forever @cite "15 CFR 740.99" @says "counting {N}" counter(C, M) :- counter(C, N), M = N + 1.'
+    )
     doc = json.loads(json.dumps(decide(load_case(SHARED_CASES / "lpp-under-annual-limit.yaml")).proof))
-    doc["question"]["what_if"] = [{"op": "add_rule", "args": {"text": start}},
-                                  {"op": "add_rule", "args": {"text": counter}}]
+    doc["question"]["what_if"] = [
+        {"op": "add_rule", "args": {"text": start}},
+        {"op": "add_rule", "args": {"text": counter}},
+    ]
     doc["ruleset_version"] = _version(doc)
     result = check(doc)
     assert not result.valid and "more than 200,000 facts" in result.error, result.error
@@ -788,9 +908,11 @@ def test_a_runaway_reform_is_stopped():
 def test_a_reform_that_joins_for_ever_is_stopped_by_the_deadline():
     from aidkb.queries.checker import check_text
 
-    join = ('@rule never_ends @cite "15 CFR 740.99" @says "joined {C}" stuck(C) :- case(C), '
-            'group_member(A, G, F, T), group_member(B, H, F2, T2), group_member(D, I, F3, T3), '
-            'group_member(E, J, F4, T4), A == "ZZ".')
+    join = (
+        '@rule never_ends @cite "15 CFR 740.99" @says "joined {C}" stuck(C) :- case(C), '
+        "group_member(A, G, F, T), group_member(B, H, F2, T2), group_member(D, I, F3, T3), "
+        'group_member(E, J, F4, T4), A == "ZZ".'
+    )
     doc = json.loads(json.dumps(decide(load_case(SHARED_CASES / "lpp-under-annual-limit.yaml")).proof))
     doc["question"]["what_if"] = [{"op": "add_rule", "args": {"text": join}}]
     doc["ruleset_version"] = _version(doc)
