@@ -113,7 +113,8 @@ def test_items_carry_their_licence_level_and_listed_exceptions_from_the_ccl():
     assert items["3A090.c"]["level"] == "c" and items["4E091"]["level"] == "weights"
     assert ["AIA", "designer"] in items["3A090.a"]["exceptions"] and ["LPP", "yes"] in items["3A090.a"]["exceptions"]
     assert not any(route in ("AIA", "LPP") for route, _ in items["3A090.b"]["exceptions"])
-    assert not any(route == "ACM" for route, _ in items["4A004.z.1"]["exceptions"])  # 4A004 lists no ACM
+    # 740.28(b) lists 4A004.z for ACM, the CCL entry does not: unclear, never authorized (eCFR 2026-09-01)
+    assert ["ACM", "unclear"] in items["4A004.z.1"]["exceptions"]
     assert not any(route == "LPP" for route, _ in items["5D002.z.1.a"]["exceptions"])  # software: no LPP
     assert items["4E091"]["exceptions"] == [["AIA", "yes"]]  # ACM: No
     assert items["5A992.z"]["read_as"] == "5A992.z.1"
@@ -131,7 +132,8 @@ def test_rule_versions_list_the_dated_texts_oldest_first():
 def test_provisions_carry_the_text_they_were_read_in():
     provisions = ontology.load().provisions
     assert "26,900,000 cumulative total processing performance" in provisions["15 CFR 740.29"].text
-    assert "BIS Interactive EAR" in provisions["15 CFR 740.27"].text_source
+    assert "eCFR of 2026-09-01" in provisions["15 CFR 740.27"].text_source
+    assert "This license exception does not authorize transfers (in-country)." in provisions["15 CFR 740.29"].text
     assert provisions["15 CFR 744.23(a)(3)"].text.startswith("This license requirement was first introduced")
 
 
@@ -157,14 +159,16 @@ def test_before_the_controls_the_reason_for_no_licence_is_that_they_did_not_exis
     assert "2022-10-07" in d.no_licence_because
 
 
-def test_lpp_covers_an_in_country_transfer_on_its_reexport_terms():
-    """Regression (legal review): 15 CFR 740.1(a), "Any license exception authorizing reexports also authorizes
-    in-country transfers, provided the terms and conditions for reexports under that license exception are met";
-    the tool said LPP covers exports and reexports only."""
+def test_lpp_does_not_authorize_an_in_country_transfer():
+    """Regression (legal review of Dec 2026): stop 17 read 15 CFR 740.1(a) ("Any license exception authorizing
+    reexports also authorizes in-country transfers ...") as giving LPP in-country transfers; 740.29(a) itself ends
+    "This license exception does not authorize transfers (in-country)." (eCFR of 2026-09-01)."""
     d = _decide("2025-06-01", kind="transfer_in_country", from_country="MY")
-    assert d.license_required and d.authorized_by == ["LPP"] and "15 CFR 740.1(a)" in d.citations
-    over = _decide("2025-06-01", kind="transfer_in_country", from_country="MY", quantity=2000)
-    assert "LPP" not in over.authorized_by and "exceeds the annual limit" in over.not_available["LPP"]
+    assert d.license_required and "LPP" not in d.authorized_by
+    assert d.not_available["LPP"].startswith("LPP authorizes exports and reexports only: it 'does not authorize")
+    assert "15 CFR 740.29" in d.citations
+    export = _decide("2025-06-01", from_country="US")
+    assert export.authorized_by == ["LPP"]  # the same shipment as an export is within LPP
     service = _decide("2025-06-01", kind="iaas_service")
     assert "LPP" not in service.authorized_by
 

@@ -123,7 +123,7 @@ def test_old_words_are_named_in_the_verdict():
 
 
 def _uae_5000(tmp_path) -> Path:
-    data = yaml.safe_load((OWN_CASES / "lpp-unclear-in-d4-uae.yaml").read_text())
+    data = yaml.safe_load((OWN_CASES / "lpp-not-available-in-d4-uae.yaml").read_text())
     data["id"], data["transaction"]["quantity"] = "uae-5000-units", 5000
     data.pop("expected")
     path = tmp_path / "uae.yaml"
