@@ -15,7 +15,6 @@ from tests.timing import slack
 
 __all__ = ["pytestmark"]
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
 LOG = "streamlit-whatif.log"
 
 
@@ -77,7 +76,7 @@ def test_reform_reloads_from_its_url_uploads_again_and_shows_totals(browser, app
     expect(page.get_by_text("The reform: move MY to Tier 1")).to_be_visible()  # the first flip's causes
     page.get_by_text("Outcomes before and after").evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(1000)  # let the chart draw
-    page.screenshot(path=str(DOCS / "screenshot-what-if-totals.png"))
+    page.screenshot(path=str(OUT / "screenshot-what-if-totals.png"))
 
     link = page.url
     page.reload()
@@ -108,4 +107,4 @@ def test_tabs_wrap_on_a_phone(browser, app_url):
     for i in range(tabs.count()):
         box = tabs.nth(i).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (tabs.nth(i).inner_text(), box)
-    page.screenshot(path=str(DOCS / "screenshot-what-if-390.png"), full_page=False)
+    page.screenshot(path=str(OUT / "screenshot-what-if-390.png"), full_page=False)
