@@ -144,6 +144,8 @@ def editors() -> None:
     text = edit.text_area(
         "Rule text (the rule language; errors show file:line:column)", original, height=300, key=f"edit_text_{rule_id}"
     )
+    with edit.expander("The text with line numbers (an error's line:column counts from its first line)"):
+        st.code(text, language=None, line_numbers=True)
     edit.code(w.rule_diff(original, text, rule_id), language="diff")
     if edit.button("Replace the rule", key="add_edit"):
         add([{"replace_rule": {"id": rule_id, "text": text}}], edit)

@@ -166,3 +166,20 @@ def test_two_reforms_side_by_side_and_an_edited_rule_against_the_original():
     assert "**B: LPP at 40 M**" in [m.value for m in at.markdown]
     differ = frame(at, "B")
     assert len(differ) > 0 and (differ["A"] != differ["B"]).all()
+
+
+def test_a_broken_rule_edit_is_refused_in_words_with_its_line_and_column():
+    at = new_session("2_What_if")
+    area = next(t for t in at.text_area if t.key == "edit_text_lpp_conditions")
+    numbered = next(c for c in at.code if c.value == area.value)  # the text beside its line numbers
+    assert numbered.proto.show_line_numbers
+    broken = area.value.replace(":-", ":- ,", 1)
+    area.set_value(broken).run()
+    at.button(key="add_edit").click().run()
+    ok(at)
+    errors = [e.value.replace("\\", "") for e in at.error]  # the page escapes Markdown
+    line = broken[: broken.index(":- ,")].count("\n") + 1
+    assert errors and any(f":{line}:" in e for e in errors), errors
+    assert any("expected" in e and "a variable (capitalised)" in e for e in errors), errors
+    assert not any(token in e for e in errors for token in ("COMMA", "RULE", "$END", "Token(")), errors
+    assert not at.session_state["reform_yaml"]  # nothing added
