@@ -109,7 +109,9 @@ def since(tab, key: str) -> str | None:
 def editors() -> None:
     o, program = ui.onto(), baseline_program()
     move, param, off, edit, paste, upload = st.tabs(
-        ["Move a country", "Set a parameter", "Switch a rule off", "Edit a rule", "Paste a reform", "Upload a reform"]
+        ["Move a country", "Set a parameter", "Switch a rule off", "Edit a rule", "Paste a reform", "Upload a reform"],
+        key="editor_tab",  # tracked, so a rerun (an upload, the link written to the address bar) keeps the tab
+        on_change="rerun",
     )
     codes = [c for c in sorted(o.countries) if c != "US"]
     country = move.selectbox(
@@ -603,7 +605,9 @@ if stored and result is None and stored[0][0] == reform.key:
         f"{', with the grid' if stored[0][3] else ', cases only'}): run again for what is chosen now.",
         icon="🔁",
     )
-impact_tab, maps_tab, sweep_tab, compare_tab = st.tabs(["Impact", "Maps", "Parameter sweep", "Compare reforms"])
+impact_tab, maps_tab, sweep_tab, compare_tab = st.tabs(
+    ["Impact", "Maps", "Parameter sweep", "Compare reforms"], key="result_tab", on_change="rerun"
+)
 with impact_tab:
     if result is not None:
         show_totals(report)

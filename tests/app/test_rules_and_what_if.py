@@ -21,7 +21,7 @@ def test_rules_page_lists_rules_with_links_text_and_cases(session):
     code = next(c.value for c in at.code if "lpp_conditions_met(C) :-" in c.value)
     assert code.startswith("@rule lpp_conditions") and code.count("\n") > 3  # as written, multi-line
     assert texts(at.subheader) == [
-        "License Exception LPP, Low Processing Performance (15 CFR 740.29, added by 90 FR 4544)"
+        "License Exception LPP, Low Processing Performance (15 CFR 740.29, added by 90 FR 4544 at 90 FR 4559)"
     ]  # the rule file's own title
 
 
