@@ -60,10 +60,11 @@ def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_sessio
         expect(b.get_by_text("Legal status on 2025-06-01").first).to_be_visible(timeout=ms(120))
         a.goto(f"{url}/What_if")
         expect(a.get_by_role("button", name="Add the move")).to_be_visible(timeout=ms(120))
+        a.get_by_role("tab", name="Maps").click()
         expect(a.locator(".vega-embed")).to_have_count(2, timeout=ms(120))  # baseline maps: the worker is warm
 
-        a.get_by_role("tab", name="Paste operations (YAML)").click()
-        a.get_by_label("A list of operations, as in a reform file").fill(HEAVY)
+        a.get_by_role("tab", name="Paste a reform").click()
+        a.get_by_label("A reform file (as the page downloads it), or a list of operations").fill(HEAVY)
         a.get_by_role("button", name="Add these operations").click()
         expect(a.get_by_text("add rule heavy_5")).to_be_visible(timeout=ms(60))
         expect(a.get_by_text("Placing the countries in their tiers")).to_be_visible(timeout=ms(30))
@@ -92,7 +93,7 @@ def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_sessio
         expect(a.get_by_role("button", name="Decide")).to_be_visible(timeout=ms(30))
         a.get_by_role("button", name="Decide").click()
         expect(a.get_by_text("A licence requirement applies; it is lifted by LPP.")).to_be_visible(timeout=ms(60))
-        a.locator('[data-testid="stSidebarNav"] a', has_text="What if").click()
+        a.locator('[data-testid="stSidebarNav"] a', has_text="What-if").click()
         expect(a.get_by_text("add rule heavy_5")).to_be_visible(timeout=ms(60))
         a.wait_for_timeout(2000)
         assert a.get_by_text("flips out of").count() == 0  # no stale answer of the abandoned run

@@ -56,7 +56,7 @@ def test_no_engine_work_in_the_server_process(session, no_engine_here):
     at.button(key="run_reform").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("flips out of" in s for s in texts(at.subheader))
-    assert [b.proto.label for b in at.get("download_button")][-1] == "Impact (JSON)"
+    assert [b.proto.label for b in at.get("download_button")][-1] == "Impact (JSON; causes: `aidkb impact --json`)"
 
 
 MARKDOWN_CASE = b"""id: md-case
