@@ -106,20 +106,19 @@ def app_url():
         yield url
 
 
+def note_outside_requests(page, app_url: str, outside: list[str]) -> None:
+    """Note in `outside` every request of the page that goes anywhere but the app's own server."""
+    own = (app_url, app_url.replace("http", "ws"), "data:", "blob:")
+    page.on("request", lambda r: None if r.url.startswith(own) else outside.append(r.url))
+
+
 @pytest.fixture
 def page(app_url):
     outside: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.on(
-            "request",
-            lambda r: (
-                outside.append(r.url)
-                if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:"))
-                else None
-            ),
-        )
+        note_outside_requests(pg, app_url, outside)
         # Playwright's assertions wait 5 s unless told otherwise: on a loaded machine the first answer of a
         # session can take longer (regression: a CI run with another CPU-heavy process failed here).
         waited = int(60_000 * slack())

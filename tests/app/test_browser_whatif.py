@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import ARGS, CHROMIUM, OUT, expect, pytestmark, streamlit_server, sync_playwright
+from tests.app.test_browser import (
+    ARGS,
+    CHROMIUM,
+    OUT,
+    expect,
+    note_outside_requests,
+    pytestmark,
+    streamlit_server,
+    sync_playwright,
+)
 from tests.timing import slack
 
 __all__ = ["pytestmark"]
@@ -45,14 +54,7 @@ def new_page(browser, app_url: str, width: int = 1400, height: int = 1000):
     """A page in a new browser context: a new session of the app. What it fetches from outside is noted."""
     page = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True).new_page()
     page.set_default_timeout(int(60_000 * slack()))
-    page.on(
-        "request",
-        lambda r: (
-            OUTSIDE.append(r.url)
-            if not r.url.startswith((app_url, app_url.replace("http", "ws"), "data:", "blob:"))
-            else None
-        ),
-    )
+    note_outside_requests(page, app_url, OUTSIDE)
     return page
 
 
