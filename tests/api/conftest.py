@@ -81,20 +81,22 @@ def client():
         slow.close()
 
 
+def cli_decide_json(folder: Path) -> list[dict]:
+    """`aidkb decide FOLDER --json`, run as the command line (the answers every HTTP answer is compared with)."""
+    run = subprocess.run(
+        [str(AIDKB), "decide", str(folder), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=600,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
 @pytest.fixture(scope="session")
 def cli_decisions() -> dict[str, dict]:
-    """`aidkb decide FOLDER --json` for both case folders, run as the command line, by case id."""
-    out: dict[str, dict] = {}
-    for folder in (OWN_CASES, SHARED_CASES):
-        run = subprocess.run(
-            [str(AIDKB), "decide", str(folder), "--json"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=ROOT,
-            timeout=600,
-            env={**os.environ, "PYTHONHASHSEED": "0"},
-        )
-        assert run.returncode == 0, run.stderr
-        out.update({d["id"]: d for d in json.loads(run.stdout)})
-    return out
+    """The command line's decisions of both case folders, by case id."""
+    return {d["id"]: d for folder in (OWN_CASES, SHARED_CASES) for d in cli_decide_json(folder)}

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from .conftest import (
-    AIDKB,
     OWN_CASES,
-    ROOT,
     SHARED_CASES,
     case_body,
+    cli_decide_json,
     comparable,
     post_json,
 )
@@ -58,16 +56,7 @@ def variants(folder) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def expected(variants, folder) -> dict[str, dict]:
-    run = subprocess.run(
-        [str(AIDKB), "decide", str(folder), "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr
-    return {d["id"]: comparable(d) for d in json.loads(run.stdout)}
+    return {d["id"]: comparable(d) for d in cli_decide_json(folder)}
 
 
 def test_the_reforms_change_answers(expected):
