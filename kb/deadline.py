@@ -309,6 +309,9 @@ class Worker:
             raise value
 
     def _wait(self, request: int, budget: float, progress, waiting):
+        conn = self._conn  # its own reference: close() from another thread may clear self._conn meanwhile
+        if conn is None:
+            self._failed(always=True)
         start = time.monotonic()
         deadline = start + budget
         tick = start + TICK_SECONDS
@@ -320,13 +323,17 @@ class Worker:
                     f"(set {DEADLINE_VARIABLE} to change the budget)"
                 )
             wait = deadline - now if waiting is None else min(deadline, tick) - now
-            if not self._conn.poll(max(0.0, wait)):
+            try:
+                ready = conn.poll(max(0.0, wait))
+            except (EOFError, OSError):  # the pipe was closed under the call (the worker was closed)
+                self._failed(always=True)
+            if not ready:
                 if waiting is not None and time.monotonic() >= tick:
                     tick = time.monotonic() + TICK_SECONDS
                     waiting(time.monotonic() - start)
                 continue
             try:
-                got, kind, value = self._conn.recv()
+                got, kind, value = conn.recv()
             except (EOFError, OSError):
                 self._failed(always=True)
             except Exception as e:  # an answer that does not unpickle here
@@ -342,8 +349,11 @@ class Worker:
     def _failed(self, always: bool = False) -> None:
         """The worker ended under a call: MemoryLimitExceeded if the question did not fit in its memory, else
         (with `always`) WorkerFailed. The caller kills what is left of it."""
-        self._process.join(timeout=2)
-        code = self._process.exitcode
+        process = self._process
+        if process is None:  # closed from another thread while the call waited
+            raise WorkerFailed("the worker was closed while the question ran; the question was stopped") from None
+        process.join(timeout=2)
+        code = process.exitcode
         if code == OUT_OF_MEMORY_EXIT:
             self.kill()
             raise MemoryLimitExceeded(

@@ -7,13 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from aidkb.kb import deadline
-from aidkb.kb.deadline import DeadlineExceeded, Worker
+from aidkb.kb.deadline import DeadlineExceeded, Worker, WorkerFailed
 from aidkb.kb.errors import AidkbError, UsageError
 from aidkb.kb.parser import parse_text
 from aidkb.kb.syntax import Declaration, Program, Rule
@@ -66,6 +67,34 @@ def test_a_hanging_question_is_stopped_and_the_worker_recovers():
         # the next call starts a new worker, whose start-up counts against its budget: give it room on a busy
         # machine (regression: a CI run under load timed out here at 3 s)
         assert worker.call(add, 2, 3, seconds=120) == 5
+
+
+def nap(seconds: float) -> str:
+    time.sleep(seconds)
+    return "awake"
+
+
+def test_a_worker_closed_under_a_call_fails_that_call_cleanly():
+    """Regression: closing a worker (a server shutting down its pool) while another thread's call waited made the
+    waiting call crash with AttributeError ('NoneType' object has no attribute 'join') in the worker thread."""
+    worker = Worker(seconds=120)
+    assert worker.call(add, 1, 2) == 3  # started
+    outcome: list = []
+
+    def ask():
+        try:
+            outcome.append(worker.call(nap, 60))
+        except Exception as e:  # what the call raised is the finding
+            outcome.append(e)
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    time.sleep(0.5 * slack())
+    worker.close()
+    thread.join(timeout=30 * slack())
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], WorkerFailed), outcome
+    assert "closed" in str(outcome[0]) or "ended" in str(outcome[0])
 
 
 def test_errors_in_the_worker_reach_the_caller():
