@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import threading
 
 import pytest
@@ -265,3 +266,34 @@ def test_raising_a_limit_never_makes_an_eligible_case_ineligible(name, increase,
     after = outcomes([grid_case(g)], Reform().set_parameter(name, current + increase))[g.key]
     assert set(before.authorized) <= set(after.authorized)
     assert before.license_required == after.license_required
+
+
+def test_decision_rules_after_the_deadline_worker_are_the_rules_given_with_rules_dir(tmp_path):
+    """Issue 14: `Decision.rules()` of a decision sent back from the deadline worker rebuilt the installed rules
+    even when `--rules DIR` was given, so `decide --rules DIR --json` typed and checked its proof by other rules."""
+    from aidkb.app.cli import _decide
+    from aidkb.kb.deadline import Worker
+    from aidkb.kb.program import RULES_DIR
+
+    case = load_case(SHARED_CASES / "lpp-over-annual-limit.yaml")
+    top = decide(case).proof["conclusions"][0]["rule"]
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    changed = 0
+    for f in sorted(RULES_DIR.glob("*.dl")):
+        text = f.read_text()
+        at = text.find(f"@rule {top}\n")
+        if at >= 0:
+            says = text.index('@says "', at) + len('@says "')
+            text = text[:says] + "under the rules of this folder, " + text[says:]
+            changed += 1
+        (rules / f.name).write_text(text)
+    assert changed == 1
+    with Worker() as worker:
+        sent = worker.call(_decide, case, str(rules))
+    assert sent.rules().rule(top).says.startswith("under the rules of this folder, ")
+    assert sent.rules().version == sent.ruleset_version
+    assert sent.to_json()["proof"]["ruleset_version"] == sent.ruleset_version
+    installed = decide(case)
+    assert not installed.rules().rule(top).says.startswith("under the rules")
+    assert pickle.loads(pickle.dumps(installed)).program is None  # the installed rules stay behind
