@@ -20,12 +20,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 from aidkb import ontology
 from aidkb.kb.syntax import Assign, BinOp, Compare, Const, Expr, Negative, Positive, Program, Rule, Var
 
 from .explain import BEGINNING, OPEN_END
+from .proof_model import decimal_text
 
 FORMAT = "proof.v2"
 WORDS = "words.3"  # the wording of sentences and why-nots; bumped whenever the renderer's words change
@@ -162,8 +164,8 @@ def write_value(value, t: str | None, onto: ontology.Ontology):
         return value
     if isinstance(value, str):
         return {"country": value, "name": onto.countries[value]} if value in onto.countries else value
-    if isinstance(value, float):
-        return {"decimal": repr(value), "unit": t or "number"}
+    if isinstance(value, float):  # the exact text of the number shown (the model reads it as a Fraction)
+        return {"decimal": decimal_text(Fraction(repr(value))), "unit": t or "number"}
     if not isinstance(value, int):
         return value
     if t in ("from", "until") and value == (BEGINNING if t == "from" else OPEN_END):
