@@ -11,8 +11,9 @@ JSON is read into nodes or written from them (queries/proof_v2.py gives the JSON
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, TypeAlias
@@ -26,6 +27,10 @@ class ModelError(ValueError):
     def __init__(self, path: str, message: str):
         self.path, self.message = path, message
         super().__init__(f"{path}: {message}")
+
+
+class BadValueType(ModelError):
+    """A value that is none of proof.v2's typed forms."""
 
 
 # ---- values
@@ -65,7 +70,9 @@ class Country:
 
 
 Value: TypeAlias = str | bool | None | dt.date | Open | Amount | Share | Country
+TYPED = (dt.date, Open, Amount, Share, Country)
 
+VALUE_FORMS = "a value is a string, null, {date}, {amount, unit}, {decimal, unit} or {country, name}"
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?")
 MAX_DIGITS = 60  # of an amount or a share: beyond, a document is refused (no 5,000-digit integers)
@@ -89,7 +96,7 @@ def read_value(value: Any, path: str) -> Value:
     if value is None or isinstance(value, (str, bool)):
         return value
     if not isinstance(value, dict):
-        raise ModelError(path, "a value is a string, null, {date}, {amount, unit}, {decimal, unit} or {country, name}")
+        raise BadValueType(path, VALUE_FORMS)
     if set(value) == {"date"} and isinstance(value["date"], str):
         if value["date"] == "open":
             return OPEN
@@ -98,19 +105,19 @@ def read_value(value: Any, path: str) -> Value:
                 raise ValueError
             return dt.date.fromisoformat(value["date"])
         except ValueError:
-            raise ModelError(f"{path}.date", f"not a date YYYY-MM-DD: {value['date'][:40]!r}") from None
+            raise BadValueType(f"{path}.date", f"not a date YYYY-MM-DD: {value['date'][:40]!r}") from None
     if set(value) == {"amount", "unit"} and type(value["amount"]) is int and isinstance(value["unit"], str):
         if abs(value["amount"]) >= 10**MAX_DIGITS:
-            raise ModelError(f"{path}.amount", f"more than {MAX_DIGITS} digits")
+            raise BadValueType(f"{path}.amount", f"more than {MAX_DIGITS} digits")
         return Amount(value["amount"], value["unit"])
     if set(value) == {"decimal", "unit"} and isinstance(value["decimal"], str) and isinstance(value["unit"], str):
         text = value["decimal"]
         if len(text) > MAX_DIGITS or not _DECIMAL.fullmatch(text):
-            raise ModelError(f"{path}.decimal", f"not a decimal number: {text[:40]!r}")
+            raise BadValueType(f"{path}.decimal", f"not a decimal number: {text[:40]!r}")
         return Share(Fraction(text), value["unit"])
     if set(value) == {"country", "name"} and all(isinstance(value[k], str) for k in ("country", "name")):
         return Country(value["country"], value["name"])
-    raise ModelError(path, "a value is a string, null, {date}, {amount, unit}, {decimal, unit} or {country, name}")
+    raise BadValueType(path, VALUE_FORMS)
 
 
 def write_value(value: Value) -> Any:
@@ -328,15 +335,21 @@ def walk(node: Node, path: str = ""):
 
 
 class _Reader:
+    def __init__(self, typed: bool):
+        self.typed = typed  # values already typed (a tree the producer wrote), not JSON
+
+    def value(self, value: Any, path: str) -> Value:
+        return value if self.typed and isinstance(value, TYPED) else read_value(value, path)
+
     def fields(self, data: Any, path: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
         if not isinstance(data, dict):
             raise ModelError(path, "must be an object")
         for k in data:
             if k not in required and k not in optional:
-                raise ModelError(f"{path}.{str(k)[:40]}", "unknown field")
+                raise ModelError(_at(path, str(k)[:40]), "unknown field")
         for k in required:
             if k not in data:
-                raise ModelError(f"{path}.{k}", "missing")
+                raise ModelError(_at(path, k), "missing")
         return data
 
     @staticmethod
@@ -355,12 +368,12 @@ class _Reader:
     def atom(self, data: Any, path: str) -> Atom:
         if not isinstance(data, list) or not data or not isinstance(data[0], str):
             raise ModelError(path, "an atom is [predicate, arg, ...]")
-        return Atom(data[0], tuple(read_value(a, f"{path}[{i + 1}]") for i, a in enumerate(data[1:])))
+        return Atom(data[0], tuple(self.value(a, f"{path}[{i + 1}]") for i, a in enumerate(data[1:])))
 
     def bindings(self, data: Any, path: str) -> dict[str, Value]:
         if not isinstance(data, dict):
             raise ModelError(path, "must be an object of variables")
-        return {str(k): read_value(v, f"{path}.{k}") for k, v in data.items()}
+        return {str(k): self.value(v, f"{path}.{k}") for k, v in data.items()}
 
     def index(self, data: dict, key: str, path: str) -> int:
         value = data.get(key)
@@ -384,9 +397,9 @@ class _Reader:
             return ParameterSource(
                 self.text(d, "iri", path),
                 self.text(d, "name", path),
-                read_value(d["value"], f"{path}.value"),
-                read_value(d["valid_from"], f"{path}.valid_from"),
-                read_value(d["valid_to"], f"{path}.valid_to"),
+                self.value(d["value"], f"{path}.value"),
+                self.value(d["valid_from"], f"{path}.valid_from"),
+                self.value(d["valid_to"], f"{path}.valid_to"),
                 self.text(d, "citation", path, True),
                 self.text(d, "grade", path, True),
             )
@@ -436,13 +449,13 @@ class _Reader:
             return Comparison(
                 self.text(d, "condition", path),
                 self.text(d, "op", path),
-                read_value(d["left"], f"{path}.left"),
-                read_value(d["right"], f"{path}.right"),
+                self.value(d["left"], f"{path}.left"),
+                self.value(d["right"], f"{path}.right"),
             )
         if kind == "assign":
             d = self.fields(data, path, ("kind", "condition", "var", "value"))
             return Assignment(
-                self.text(d, "condition", path), self.text(d, "var", path), read_value(d["value"], f"{path}.value")
+                self.text(d, "condition", path), self.text(d, "var", path), self.value(d["value"], f"{path}.value")
             )
         if kind == "not":
             d = self.fields(data, path, ("kind", "atom", "why_not"))
@@ -475,9 +488,9 @@ class _Reader:
         if "values" in d:
             v = self.fields(d["values"], f"{path}.values", ("left", "op", "right"))
             values = Compared(
-                read_value(v["left"], f"{path}.values.left"),
+                self.value(v["left"], f"{path}.values.left"),
                 self.text(v, "op", f"{path}.values"),
-                read_value(v["right"], f"{path}.values.right"),
+                self.value(v["right"], f"{path}.values.right"),
             )
         return Refutation(
             atom,
@@ -499,7 +512,7 @@ class _Reader:
     def question(self, data: Any, path: str) -> Question:
         d = self.fields(data, path, ("case", "source", "as_of", "mode", "what_if", "inputs"))
         try:
-            as_of = read_value({"date": self.text(d, "as_of", path)}, f"{path}.as_of")
+            as_of = self.value({"date": self.text(d, "as_of", path)}, f"{path}.as_of")
             if not isinstance(as_of, dt.date):
                 raise ValueError
         except (ValueError, ModelError):
@@ -528,144 +541,161 @@ class _Reader:
 MAX_DEPTH = 200  # of a proof tree: deeper documents are refused (the producer writes far shallower ones)
 
 
-def read(document: Any, path: str = "proof") -> ProofDocument:
-    """A proof.v2 JSON document as typed nodes (ModelError names the first place that is not proof.v2)."""
-    r = _Reader()
+def read(document: Any, path: str = "proof", typed: bool = False) -> ProofDocument:
+    """A proof.v2 JSON document as typed nodes (ModelError names the first place that is not proof.v2); `typed`:
+    a document whose values are typed values already (as queries/proof_v2.py types a proof tree)."""
+    r = _Reader(typed)
     top = ("format", "ruleset_version", "words", "question", "conclusions", "refutations")
     d = r.fields(document, path, top, ("truncated",))
     if d["format"] != FORMAT:
-        raise ModelError(f"{path}.format", f"must be {FORMAT}")
+        raise ModelError(_at(path, "format"), f"must be {FORMAT}")
     sections = {}
     for section in ("conclusions", "refutations"):
         if not isinstance(d[section], dict):
-            raise ModelError(f"{path}.{section}", "must be an object keyed by atom")
+            raise ModelError(_at(path, section), "must be an object keyed by atom")
         read_one = r.refutation if section == "refutations" else r.node
-        sections[section] = {k: read_one(n, f"{path}.{section}[{k[:80]!r}]") for k, n in d[section].items()}
+        where = f"{path}.{section}" if path else section
+        sections[section] = {k: read_one(n, f"{where}[{json.dumps(k[:80])}]") for k, n in d[section].items()}
     return ProofDocument(
         r.text(d, "ruleset_version", path),
         r.text(d, "words", path),
-        r.question(d["question"], f"{path}.question"),
+        r.question(d["question"], _at(path, "question")),
         sections["conclusions"],
         sections["refutations"],  # type: ignore[arg-type]
         r.texts(d, "truncated", path) if "truncated" in d else None,
     )
 
 
+def _at(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 # ---- writing
 
 
-def _atom(atom: Atom) -> list:
-    return [atom.pred, *(write_value(a) for a in atom.args)]
+class _Writer:
+    def __init__(self, typed: bool):
+        self.value: Callable[[Value], Any] = (lambda v: v) if typed else write_value
 
+    def atom(self, atom: Atom) -> list:
+        return [atom.pred, *(self.value(a) for a in atom.args)]
 
-def _source(s: Source) -> dict:
-    if isinstance(s, CaseSource):
-        return {"type": "case", "file": s.file, "field": s.field}
-    if isinstance(s, OntologySource):
-        out: dict[str, Any] = {"type": "ontology", "iri": s.iri}
-        if s.grade is not None:
-            out["grade"] = s.grade
-        if s.citation is not None:
-            out["citation"] = s.citation
-        return out
-    if isinstance(s, ParameterSource):
-        return {
-            "type": "parameter",
-            "iri": s.iri,
-            "name": s.name,
-            "value": write_value(s.value),
-            "valid_from": write_value(s.valid_from),
-            "valid_to": write_value(s.valid_to),
-            "citation": s.citation,
-            "grade": s.grade,
-        }
-    return {"type": "reform", "what_if": list(s.what_if)}
+    def source(self, s: Source) -> dict:
+        if isinstance(s, CaseSource):
+            return {"type": "case", "file": s.file, "field": s.field}
+        if isinstance(s, OntologySource):
+            out: dict[str, Any] = {"type": "ontology", "iri": s.iri}
+            if s.grade is not None:
+                out["grade"] = s.grade
+            if s.citation is not None:
+                out["citation"] = s.citation
+            return out
+        if isinstance(s, ParameterSource):
+            return {
+                "type": "parameter",
+                "iri": s.iri,
+                "name": s.name,
+                "value": self.value(s.value),
+                "valid_from": self.value(s.valid_from),
+                "valid_to": self.value(s.valid_to),
+                "citation": s.citation,
+                "grade": s.grade,
+            }
+        return {"type": "reform", "what_if": list(s.what_if)}
 
+    @staticmethod
+    def attempt(a: Attempt) -> dict:
+        return {"rule": a.rule, "failed_at": a.failed_at, "condition": a.condition, "reason": a.reason}
 
-def _attempt(a: Attempt) -> dict:
-    return {"rule": a.rule, "failed_at": a.failed_at, "condition": a.condition, "reason": a.reason}
+    def bindings(self, b: Mapping[str, Value]) -> dict:
+        return {k: self.value(v) for k, v in b.items()}
 
-
-def _bindings(b: Mapping[str, Value]) -> dict:
-    return {k: write_value(v) for k, v in b.items()}
-
-
-def write_node(node: Node) -> dict:
-    """One node as proof.v2 writes it."""
-    if isinstance(node, RuleApplication):
-        return {
-            "kind": "rule",
-            "atom": _atom(node.atom),
-            "rule": node.rule,
-            "citations": list(node.citations),
-            "bindings": _bindings(node.bindings),
-            "sentence": node.sentence,
-            "premises": [write_node(p) for p in node.premises],
-        }
-    if isinstance(node, Fact):
-        return {"kind": "fact", "atom": _atom(node.atom), "source": _source(node.source)}
-    if isinstance(node, Comparison):
-        return {
-            "kind": "compare",
-            "condition": node.condition,
-            "op": node.op,
-            "left": write_value(node.left),
-            "right": write_value(node.right),
-        }
-    if isinstance(node, Assignment):
-        return {"kind": "assign", "condition": node.condition, "var": node.var, "value": write_value(node.value)}
-    if isinstance(node, Negation):
-        return {"kind": "not", "atom": _atom(node.atom), "why_not": node.why_not}
-    if isinstance(node, Ref):
-        return {"kind": "ref", "atom": _atom(node.atom)}
-    out: dict[str, Any] = {
-        "kind": "refutation",
-        "atom": _atom(node.atom),
-        "reason": node.reason,
-        "category": node.category,
-    }
-    if node.rule is not None:
-        out.update(
-            {
+    def node(self, node: Node) -> dict:
+        if isinstance(node, RuleApplication):
+            return {
+                "kind": "rule",
+                "atom": self.atom(node.atom),
                 "rule": node.rule,
                 "citations": list(node.citations),
-                "bindings": _bindings(node.bindings or {}),
-                "failed_at": node.failed_at,
-                "condition": node.condition,
-                "premises": [write_node(p) for p in node.premises],
-                "tried": [_attempt(a) for a in node.tried],
+                "bindings": self.bindings(node.bindings),
+                "sentence": node.sentence,
+                "premises": [self.node(p) for p in node.premises],
             }
-        )
-    if node.values is not None:
-        v = node.values
-        out["values"] = {"left": write_value(v.left), "op": v.op, "right": write_value(v.right)}
-    if node.because is not None:
-        out["because"] = write_node(node.because)
-    if node.blocked_by is not None:
-        out["blocked_by"] = write_node(node.blocked_by)
-    if node.obstacles is not None:
-        out["obstacles"] = [_attempt(a) for a in node.obstacles]
-    return out
+        if isinstance(node, Fact):
+            return {"kind": "fact", "atom": self.atom(node.atom), "source": self.source(node.source)}
+        if isinstance(node, Comparison):
+            return {
+                "kind": "compare",
+                "condition": node.condition,
+                "op": node.op,
+                "left": self.value(node.left),
+                "right": self.value(node.right),
+            }
+        if isinstance(node, Assignment):
+            return {"kind": "assign", "condition": node.condition, "var": node.var, "value": self.value(node.value)}
+        if isinstance(node, Negation):
+            return {"kind": "not", "atom": self.atom(node.atom), "why_not": node.why_not}
+        if isinstance(node, Ref):
+            return {"kind": "ref", "atom": self.atom(node.atom)}
+        return self.refutation(node)
+
+    def refutation(self, node: Refutation) -> dict:
+        out: dict[str, Any] = {
+            "kind": "refutation",
+            "atom": self.atom(node.atom),
+            "reason": node.reason,
+            "category": node.category,
+        }
+        if node.rule is not None:
+            out.update(
+                {
+                    "rule": node.rule,
+                    "citations": list(node.citations),
+                    "bindings": self.bindings(node.bindings or {}),
+                    "failed_at": node.failed_at,
+                    "condition": node.condition,
+                    "premises": [self.node(p) for p in node.premises],
+                    "tried": [self.attempt(a) for a in node.tried],
+                }
+            )
+        if node.values is not None:
+            v = node.values
+            out["values"] = {"left": self.value(v.left), "op": v.op, "right": self.value(v.right)}
+        if node.because is not None:
+            out["because"] = self.node(node.because)
+        if node.blocked_by is not None:
+            out["blocked_by"] = self.node(node.blocked_by)
+        if node.obstacles is not None:
+            out["obstacles"] = [self.attempt(a) for a in node.obstacles]
+        return out
+
+    def document(self, proof: ProofDocument) -> dict:
+        q = proof.question
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "ruleset_version": proof.ruleset_version,
+            "words": proof.words,
+            "question": {
+                "case": q.case,
+                "source": q.source,
+                "as_of": q.as_of.isoformat(),
+                "mode": q.mode,
+                "what_if": [{"op": o.op, "args": o.args} for o in q.what_if],
+                "inputs": [self.atom(a) for a in q.inputs],
+            },
+            "conclusions": {k: self.node(n) for k, n in proof.conclusions.items()},
+            "refutations": {k: self.node(n) for k, n in proof.refutations.items()},
+        }
+        if proof.truncated is not None:
+            out["truncated"] = list(proof.truncated)
+        return out
 
 
-def write(proof: ProofDocument) -> dict:
-    """A ProofDocument as its proof.v2 JSON document (the inverse of `read`)."""
-    q = proof.question
-    out: dict[str, Any] = {
-        "format": FORMAT,
-        "ruleset_version": proof.ruleset_version,
-        "words": proof.words,
-        "question": {
-            "case": q.case,
-            "source": q.source,
-            "as_of": q.as_of.isoformat(),
-            "mode": q.mode,
-            "what_if": [{"op": o.op, "args": o.args} for o in q.what_if],
-            "inputs": [_atom(a) for a in q.inputs],
-        },
-        "conclusions": {k: write_node(n) for k, n in proof.conclusions.items()},
-        "refutations": {k: write_node(n) for k, n in proof.refutations.items()},
-    }
-    if proof.truncated is not None:
-        out["truncated"] = list(proof.truncated)
-    return out
+def write_node(node: Node, typed: bool = False) -> dict:
+    """One node as proof.v2 writes it (`typed`: with its values typed, not in JSON)."""
+    return _Writer(typed).node(node)
+
+
+def write(proof: ProofDocument, typed: bool = False) -> dict:
+    """A ProofDocument as its proof.v2 JSON document, the inverse of `read` (`typed`: with typed values)."""
+    return _Writer(typed).document(proof)
