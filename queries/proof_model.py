@@ -566,6 +566,11 @@ def read(document: Any, path: str = "proof", typed: bool = False) -> ProofDocume
     )
 
 
+def read_node(data: Any, path: str = "", typed: bool = False) -> Node:
+    """One node (with its subtree) of a proof.v2 document; `typed`: its values typed already."""
+    return _Reader(typed).node(data, path)
+
+
 def _at(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 

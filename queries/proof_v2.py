@@ -306,6 +306,12 @@ def to_model(doc: dict, program: Program, onto: ontology.Ontology, typing: Typin
     return model.read(typed, typed=True)
 
 
+def typed_node(node: dict, program: Program, onto: ontology.Ontology) -> model.Node:
+    """One node of a proof tree (a conclusion or refutation, with its subtree) as typed nodes."""
+    w = _Walk(typing_for(program, onto), program, lambda v, t: typed_value(v, t, onto))
+    return model.read_node(w.node(node), typed=True)
+
+
 def to_v2(doc: dict, program: Program, onto: ontology.Ontology, typing: Typing | None = None) -> dict:
     """A proof tree (queries/proof.py) as a proof.v2 document."""
     return model.write(to_model(doc, program, onto, typing))
