@@ -15,7 +15,6 @@ from . import proof_model as model
 from .decide import Decision
 from .explain import fill, format_value
 from .explanation import Explanation
-from .proof import children
 from .proof_v2 import FORMAT as V2
 from .proof_v2 import WORDS, typed_node
 
@@ -417,7 +416,7 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
 
 
 def proof_dot(e: Explanation) -> str:
-    program, onto = baseline_program(), ontology.load()
+    program, onto = e.program or e.decision.rules(), ontology.load()
     lines = ["digraph proof {", '  rankdir=BT; node [shape=box, fontname="Helvetica", fontsize=10];']
     ids: dict[str, str] = {}
 
@@ -427,26 +426,25 @@ def proof_dot(e: Explanation) -> str:
     def label(text: str) -> str:
         return json.dumps(textwrap.fill(text, 50))
 
-    def walk(node: dict) -> str:
-        kind = node["kind"]
-        key = f"{kind}:{json.dumps(node.get('atom') or node.get('condition'))}"
-        me = node_id(key)
-        if kind == "rule":
-            lines.append(f"  {me} [label={label(node['sentence'] + ' [' + '; '.join(node['citations']) + ']')}];")
-        elif kind == "refutation":
-            lines.append(f"  {me} [label={label('NOT: ' + node['reason'])}, color=red];")
-        elif kind in ("fact", "ref"):
-            lines.append(f"  {me} [label={label(atom_text(node['atom'], program, onto))}, style=rounded];")
-        elif kind == "not":
-            lines.append(f"  {me} [label={label('not ' + atom_text(node['atom'], program, onto))}, style=dashed];")
+    def walk(node: model.Node) -> str:
+        written = model.write_node(node)
+        me = node_id(f"{written['kind']}:{json.dumps(written.get('atom') or written.get('condition'))}")
+        if isinstance(node, model.RuleApplication):
+            lines.append(f"  {me} [label={label(node.sentence + ' [' + '; '.join(node.citations) + ']')}];")
+        elif isinstance(node, model.Refutation):
+            lines.append(f"  {me} [label={label('NOT: ' + node.reason)}, color=red];")
+        elif isinstance(node, (model.Fact, model.Ref)):
+            lines.append(f"  {me} [label={label(atom_text(node.atom, program, onto))}, style=rounded];")
+        elif isinstance(node, model.Negation):
+            lines.append(f"  {me} [label={label('not ' + atom_text(node.atom, program, onto))}, style=dashed];")
         else:
-            lines.append(f"  {me} [label={label(node['condition'])}, shape=ellipse];")
-        for _, child in children(node):
+            lines.append(f"  {me} [label={label(node.condition)}, shape=ellipse];")
+        for _, child in model.children(node):
             lines.append(f"  {walk(child)} -> {me};")
         return me
 
     for g in e.goals:
-        walk(g.node)
+        walk(typed_node(g.node, program, onto))
     lines.append("}")
     return "\n".join(dict.fromkeys(lines)) + "\n"
 

@@ -152,3 +152,22 @@ def _wrap(node: dict) -> dict:
         "sentence": "",
         "premises": [node],
     }
+
+
+def test_the_text_renderer_formats_values_by_type_not_by_variable_name():
+    """Issue 14: a date bound to a variable whose name does not end in Date was shown as 20,250,515."""
+    from aidkb import ontology
+    from aidkb.kb.program import baseline_program
+    from aidkb.queries.render import node_lines
+
+    program, onto = baseline_program(), ontology.load()
+    day = m.Comparison("On <= Until", "<=", dt.date(2025, 5, 15), dt.date(2026, 1, 1))
+    assert node_lines(day, program, onto) == ["- check On <= Until: 2025-05-15 <= 2026-01-01 holds"]
+    tpp = m.Comparison("Total <= Limit", "<=", m.Amount(26_900_000, "TPP"), m.Amount(50_000_000, "TPP"))
+    assert node_lines(tpp, program, onto) == ["- check Total <= Limit: 26,900,000 <= 50,000,000 holds"]
+    unbounded = m.Comparison("On < Until", "<", dt.date(2025, 5, 15), m.OPEN)
+    assert node_lines(unbounded, program, onto) == ["- check On < Until: holds (Until: the value has no end date)"]
+    since = m.Comparison("Since <= On", "<=", m.OPEN, dt.date(2025, 5, 15))
+    assert node_lines(since, program, onto) == ["- check Since <= On: holds (Since: the value has no start date)"]
+    where = m.Assignment("Where = Country", "Where", m.Country("MY", "Malaysia"))
+    assert node_lines(where, program, onto) == ["- compute Where = Country: Where = Malaysia (MY)"]
