@@ -80,7 +80,8 @@ MAX_DIGITS = 60  # of an amount or a share: beyond, a document is refused (no 5,
 
 def decimal_text(value: Fraction) -> str:
     """The exact decimal text of a fraction whose denominator has no prime factor but 2 and 5 (what a decimal
-    number read from text is); "8.25", "-0.00001", "12"."""
+    number read from text is), always with a fractional part (a whole number is an Amount): "8.25", "-0.00001",
+    "85.0"."""
     sign, value = ("-" if value < 0 else ""), abs(value)
     places, scaled = 0, value
     while scaled.denominator != 1:
@@ -88,7 +89,7 @@ def decimal_text(value: Fraction) -> str:
             raise ValueError(f"{value} has no exact decimal text")
         places, scaled = places + 1, scaled * 10
     digits = str(scaled.numerator).rjust(places + 1, "0")
-    return sign + (f"{digits[:-places]}.{digits[-places:]}" if places else digits)
+    return sign + (f"{digits[:-places]}.{digits[-places:]}" if places else f"{digits}.0")
 
 
 def read_value(value: Any, path: str) -> Value:
