@@ -572,6 +572,11 @@ def read_node(data: Any, path: str = "", typed: bool = False) -> Node:
     return _Reader(typed).node(data, path)
 
 
+def read_atom(data: Any, path: str = "", typed: bool = False) -> Atom:
+    """One atom, [pred, arg, ...]; `typed`: its values typed already."""
+    return _Reader(typed).atom(data, path)
+
+
 def _at(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 

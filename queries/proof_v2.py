@@ -312,6 +312,12 @@ def typed_node(node: dict, program: Program, onto: ontology.Ontology) -> model.N
     return model.read_node(w.node(node), typed=True)
 
 
+def typed_atoms(atoms: list, program: Program, onto: ontology.Ontology) -> list[model.Atom]:
+    """Atoms of a proof tree (the question's inputs) as typed atoms."""
+    w = _Walk(typing_for(program, onto), program, lambda v, t: typed_value(v, t, onto))
+    return [model.read_atom(w.atom(a), typed=True) for a in atoms]
+
+
 def to_v2(doc: dict, program: Program, onto: ontology.Ontology, typing: Typing | None = None) -> dict:
     """A proof tree (queries/proof.py) as a proof.v2 document."""
     return model.write(to_model(doc, program, onto, typing))

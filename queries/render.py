@@ -16,7 +16,7 @@ from .decide import Decision
 from .explain import fill, format_value
 from .explanation import Explanation
 from .proof_v2 import FORMAT as V2
-from .proof_v2 import WORDS, typed_node
+from .proof_v2 import WORDS, typed_atoms, typed_node
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -242,6 +242,7 @@ def _obligations(d: Decision) -> list[str]:
 
 def _question_rows(e: Explanation) -> list[tuple[str, str]]:
     q = e.document["question"]
+    program, onto = e.program or e.decision.rules(), ontology.load()
     return [
         ("Case", f"{q['case']} ({q['source']})"),
         ("As of", q["as_of"]),
@@ -250,9 +251,9 @@ def _question_rows(e: Explanation) -> list[tuple[str, str]]:
         (
             "Facts",
             "; ".join(
-                atom_text(a, baseline_program(), ontology.load())
-                for a in q["inputs"]
-                if a[0] not in ("case", "as_of", "mode")
+                atom_text(a, program, onto)
+                for a in typed_atoms(q["inputs"], program, onto)
+                if a.pred not in ("case", "as_of", "mode")
             ),
         ),
     ]
