@@ -3,6 +3,8 @@ Graphviz DOT. (RDF in W3C PROV-O is in queries/prov.py.) Renderers only read dat
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import html
 import json
 import textwrap
@@ -13,10 +15,10 @@ from aidkb.kb.syntax import Program
 
 from . import proof_model as model
 from .decide import Decision
-from .explain import fill, format_value
+from .explain import BEGINNING, OPEN_END, fill, format_value
 from .explanation import Explanation
 from .proof_v2 import FORMAT as V2
-from .proof_v2 import WORDS, typed_atoms, typed_node
+from .proof_v2 import WORDS, typed_atoms, typed_node, typed_value
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -103,13 +105,47 @@ def failing_point(node: dict) -> dict:
     return node
 
 
+def _typed(node: dict, program: Program, onto: ontology.Ontology) -> model.Node:
+    """A thin adapter for app/ui.py until it walks typed nodes: a dict node of the proof tree, perhaps without
+    its subtrees, perhaps a comparison or computation out of its rule (whose values are then typed by the names
+    of their variables, as the renderer did before)."""
+    node = dict(node)
+    if node.get("kind") == "refutation" and node.get("rule"):
+        node.setdefault("premises", [])
+        node.setdefault("tried", [])
+    typed = typed_node(node, program, onto)
+    if isinstance(typed, model.Comparison):
+        left, right = (side.strip() for side in typed.condition.split(f" {typed.op} ", 1))
+        return dataclasses.replace(
+            typed,
+            left=_by_name(left, node.get("left"), typed.left),
+            right=_by_name(right, node.get("right"), typed.right),
+        )
+    if isinstance(typed, model.Assignment):
+        return dataclasses.replace(typed, value=_by_name(typed.var, node.get("value"), typed.value))
+    return typed
+
+
+def _by_name(name: str, value, typed: model.Value) -> model.Value:
+    """A date-named variable's engine value out of its rule: a date, or an open bound for a sentinel."""
+    if not name.endswith("Date") or type(value) is not int:
+        return typed
+    if value in (BEGINNING, OPEN_END):
+        return model.OPEN
+    d = typed_value(value, "date", ontology.load())
+    return d if isinstance(d, dt.date) else typed
+
+
 def _lower_bound(op: str, on_left: bool) -> bool:
     """Whether the side of a comparison is its lower bound (Date >= From, From <= Date)."""
     return op in (("<", "<=") if on_left else (">", ">="))
 
 
-def node_lines(node: model.Node, program: Program, onto: ontology.Ontology, depth: int = 0) -> list[str]:
-    """A typed proof node and its subtree as indented lines, every value formatted by its type."""
+def node_lines(node: model.Node | dict, program: Program, onto: ontology.Ontology, depth: int = 0) -> list[str]:
+    """A typed proof node and its subtree as indented lines, every value formatted by its type (a dict node of
+    the proof tree, as app/ui.py passes it, goes through `_typed` first)."""
+    if isinstance(node, dict):
+        node = _typed(node, program, onto)
     pad = "  " * depth
     if isinstance(node, model.RuleApplication):
         lines = [f"{pad}- {node.sentence} [{'; '.join(node.citations)}] ({node.rule})"]

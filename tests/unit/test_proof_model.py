@@ -171,3 +171,25 @@ def test_the_text_renderer_formats_values_by_type_not_by_variable_name():
     assert node_lines(since, program, onto) == ["- check Since <= On: holds (Since: the value has no start date)"]
     where = m.Assignment("Where = Country", "Where", m.Country("MY", "Malaysia"))
     assert node_lines(where, program, onto) == ["- compute Where = Country: Where = Malaysia (MY)"]
+
+
+def test_the_apps_dict_nodes_render_through_the_adapter():
+    """app/ui.py passes dict nodes, shallow ones too (a refutation without premises or tried, a comparison out of
+    its rule): they render, an engine date as a date."""
+    from aidkb import ontology
+    from aidkb.queries.render import node_lines
+
+    d = decide(load_case(SHARED_CASES / "lpp-over-annual-limit.yaml"))
+    program, onto = d.rules(), ontology.load()
+    refutation = d.proof["refutations"][0]
+    shallow = {k: v for k, v in refutation.items() if k not in ("premises", "because", "blocked_by", "tried")}
+    lines = node_lines(shallow, program, onto)
+    assert lines[0].startswith("- NOT ") and lines[0].endswith(f": {refutation['reason']} [{refutation['category']}]")
+    assert lines[1].startswith(f"  rule {refutation['rule']} [")
+    assert not any(line.startswith("  also tried") for line in lines)  # no `tried` in the shallow node
+    compare = {"kind": "compare", "condition": "AsOfDate >= FromDate", "op": ">=", "left": 20250601, "right": 19000101}
+    assert node_lines(compare, program, onto) == [
+        "- check AsOfDate >= FromDate: holds (FromDate: the value has no start date)"
+    ]
+    compare["right"] = 20250515
+    assert node_lines(compare, program, onto) == ["- check AsOfDate >= FromDate: 2025-06-01 >= 2025-05-15 holds"]
