@@ -172,20 +172,11 @@ def cmd_rules(args) -> int:
 
 
 def rule_domains() -> dict[str, set[str]]:
-    """The names a rule's constants may give, by kind (kb/checks.py DOMAIN_ARGUMENTS): the ontology's groups,
-    items and routes, the case contract's flags and modes."""
+    """The names a rule's constants may give, by kind (the same check a reform's rules get)."""
     from aidkb import ontology
-    from aidkb.queries.case import FLAGS, MODES
+    from aidkb.queries.reform import rule_domains as domains
 
-    onto = ontology.load()
-    listed = {route for item in onto.items.values() for route, _ in item["exceptions"]}  # e.g. NAC_ACA
-    return {
-        "group": {m.group for m in onto.memberships},
-        "item": set(onto.items),
-        "route": set(onto.authorizations) | listed,
-        "flag": set(FLAGS),
-        "mode": set(MODES),
-    }
+    return domains(ontology.load())
 
 
 def _rule_problems(rules: str | None) -> int:

@@ -154,9 +154,11 @@ def domain_kinds(rules: list[Rule]) -> dict[tuple[str, int], str]:
     return kinds
 
 
-def domain_errors(rules: list[Rule], domains: Mapping[str, AbstractSet[str]]) -> list[RuleError]:
+def domain_errors(
+    rules: list[Rule], domains: Mapping[str, AbstractSet[str]], checked: list[Rule] | None = None
+) -> list[RuleError]:
     """Each constant in a rule body at an argument of a declared kind that is not a name of that kind (nor one
-    that a rule's head gives, as a rule that adds a route does)."""
+    that a rule's head gives, as a rule that adds a route does); `checked`: only these of the rules (a reform's)."""
     kinds = domain_kinds(rules)
     given: dict[tuple[str, int], set] = {}
     for rule in rules:
@@ -164,7 +166,7 @@ def domain_errors(rules: list[Rule], domains: Mapping[str, AbstractSet[str]]) ->
             if isinstance(a, Const):
                 given.setdefault((rule.head.pred, i), set()).add(a.value)
     errors = []
-    for rule in rules:
+    for rule in rules if checked is None else checked:
         for lit in rule.body:
             if not isinstance(lit, (Positive, Negative)):
                 continue

@@ -41,6 +41,7 @@ from aidkb.kb.syntax import COMPARISONS, Assign, Compare, Negative, Positive, Pr
 from .case import Case
 from .explain import Explainer, fill
 from .proof import FORMAT, ProofBuilder, base_sources, children, rules_in
+from .proof_model import BadValueType, ModelError
 from .proof_v2 import FORMAT as V2
 from .proof_v2 import SECTIONS, WORDS, BadValue, from_v2, to_v2
 from .reform import RULE_OPS, Reform, ReformError, parse_operations
@@ -386,6 +387,10 @@ class _Checker:
         self.keys = {section: list(d[section]) for section in SECTIONS}
         try:
             return from_v2(d, program, self.onto)
+        except BadValueType as e:
+            self.fail(e.path, f"a value of no proof.v2 type: {e.message}")
+        except ModelError as e:
+            self.fail(e.path, f"malformed: {e.message}")
         except BadValue as e:
             self.fail("", f"a value of no proof.v2 type: {e}")
 

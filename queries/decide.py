@@ -89,8 +89,8 @@ class Decision:
         return out
 
     def rules(self) -> Program:
-        """The rules the proof was made with; a decision sent from another process (which leaves its rules
-        behind: they weigh six times the rest) gets the installed rules under its what-if again."""
+        """The rules the proof was made with; a decision made over the installed rules and sent from another
+        process (which leaves its rules behind: they weigh six times the rest) gets them under its what-if again."""
         if self.program is None:
             ops = parse_operations(
                 [{o["op"]: o["args"]} for o in self.proof["question"]["what_if"]], self.id, "what_if", ontology.load()
@@ -99,7 +99,10 @@ class Decision:
         return self.program
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "program": None}
+        """Leave the rules behind only when they are the installed ones (under the what-if): rules read from
+        another folder (`--rules DIR`) travel with the decision, since no other process can rebuild them."""
+        installed = self.program is None or _base_version(self.program.version) == baseline_program().version
+        return {**self.__dict__, "program": None} if installed else dict(self.__dict__)
 
     def outcome(self) -> tuple:
         """What a lawyer acts on: the licence, the routes, the unclear routes and the review policy."""
@@ -116,6 +119,11 @@ class Decision:
         if self.uncertain:
             text += f"; unclear: {', '.join(sorted(self.uncertain))}"
         return text + (f"; review policy: {self.review_policy}" if self.review_policy else "")
+
+
+def _base_version(version: str) -> str:
+    """The version of the rule set a reform amended (Reform.program names it base+digest)."""
+    return version.split("+", 1)[0]
 
 
 def obstacles_of(refutation: dict) -> list[str]:

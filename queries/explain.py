@@ -9,6 +9,7 @@ its first failing literal gives the reason, in the rule's own words (`? "..."`),
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -30,6 +31,8 @@ from aidkb.kb.syntax import (
     evaluate,
 )
 
+from . import proof_model as model
+
 MAX_BINDINGS = 64
 MAX_DEPTH = 24
 BEGINNING, OPEN_END = 19000101, 99991231  # the sentinel dates of validity "from always" and "until further notice"
@@ -37,9 +40,20 @@ BEGINNING, OPEN_END = 19000101, 99991231  # the sentinel dates of validity "from
 
 def format_value(name: str, value, onto: ontology.Ontology | None = None, is_date: bool = False) -> str:
     """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY); a sentinel date of
-    validity as "the start of the record" or "further notice"."""
+    validity as "the start of the record" or "further notice". A typed value (queries/proof_model.py) is
+    formatted by its type; an engine value by its name (the renderers not yet on typed nodes)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, model.Open):  # where a declared FromDate or ToDate argument has no bound
+        return "the start of the record" if name.startswith("From") else "further notice"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, model.Amount):
+        return f"{value.value:,}"
+    if isinstance(value, model.Country):
+        return f"{value.name} ({value.code})"
+    if isinstance(value, model.Share):
+        value = float(value.value)
     if isinstance(value, int):
         if (is_date or name.endswith("Date") or name.endswith("_date")) and 19000101 <= value <= 99991231:
             if value == BEGINNING:

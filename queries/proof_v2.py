@@ -1,7 +1,8 @@
 """proof.v2: the proof document with typed values (schema in queries/schemas/proof.v2.json).
 
 The producer and the checker work on one tree (queries/proof.py, the engine's values: dates as yyyymmdd numbers);
-this module writes that tree as proof.v2 and reads it back, losslessly. In proof.v2
+this module gives that tree's values their types (`to_model`: the typed nodes of queries/proof_model.py, which
+alone reads and writes proof.v2 JSON) and reads a document back into the tree, losslessly. In proof.v2
 - a date is {"date": "2025-05-15"}, and an unbounded validity is {"date": "open"} (never 1900-01-01 or 9999-12-31);
 - a number is an exact integer with its unit, {"amount": 26900000, "unit": "TPP"} (a share computed for display,
   the one non-integer, is {"decimal": "8.25", "unit": "percent"}: the exact text of the number);
@@ -18,13 +19,14 @@ ontology gives that parameter. `Typing` computes this once per program.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 from aidkb import ontology
 from aidkb.kb.syntax import Assign, BinOp, Compare, Const, Expr, Negative, Positive, Program, Rule, Var
 
+from . import proof_model as model
 from .explain import BEGINNING, OPEN_END
 
 FORMAT = "proof.v2"
@@ -156,21 +158,21 @@ def _times_100(expr: Expr) -> bool:
 # ---- values
 
 
-def write_value(value, t: str | None, onto: ontology.Ontology):
-    """An engine value as proof.v2 writes it, by its type."""
+def typed_value(value, t: str | None, onto: ontology.Ontology) -> model.Value:
+    """An engine value as the typed value it is where it stands (its type `t`)."""
     if value is None or isinstance(value, bool) or (isinstance(value, str) and t != "country"):
         return value
     if isinstance(value, str):
-        return {"country": value, "name": onto.countries[value]} if value in onto.countries else value
-    if isinstance(value, float):
-        return {"decimal": repr(value), "unit": t or "number"}
+        return model.Country(value, onto.countries[value]) if value in onto.countries else value
+    if isinstance(value, float):  # the exact number shown: the shortest decimal text of the engine's value
+        return model.Share(Fraction(repr(value)), t or "number")
     if not isinstance(value, int):
-        return value
+        raise BadValue(f"an engine value of no proof.v2 type: {type(value).__name__}")
     if t in ("from", "until") and value == (BEGINNING if t == "from" else OPEN_END):
-        return {"date": "open"}
+        return model.OPEN
     if t in ("date", "from", "until") and _is_date(value):
-        return {"date": f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"}
-    return {"amount": value, "unit": t if t and t not in ("date", "from", "until", "country") else "number"}
+        return dt.date(value // 10000, value // 100 % 100, value % 100)
+    return model.Amount(value, t if t and t not in ("date", "from", "until", "country") else "number")
 
 
 def _is_date(value: int) -> bool:
@@ -181,38 +183,25 @@ def _is_date(value: int) -> bool:
     return True
 
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 class BadValue(ValueError):
-    """A proof.v2 value that is not one of the typed forms."""
+    """A typed value that cannot stand where it stands ('open' outside a validity's bound)."""
 
 
-def read_value(value, t: str | None, onto: ontology.Ontology):
-    """A proof.v2 value back as the engine's value (the inverse of write_value)."""
-    if not isinstance(value, dict):
-        return value
-    if set(value) == {"date"} and isinstance(value["date"], str):
-        if value["date"] == "open":
-            if t not in ("from", "until"):
-                raise BadValue("'open' is a validity's bound only")
-            return BEGINNING if t == "from" else OPEN_END
-        try:
-            if not _ISO_DATE.fullmatch(value["date"]):
-                raise ValueError
-            return ontology.date_number(dt.date.fromisoformat(value["date"]))
-        except ValueError:
-            raise BadValue(f"not a date YYYY-MM-DD: {value['date'][:40]!r}") from None
-    if set(value) == {"amount", "unit"} and type(value["amount"]) is int and isinstance(value["unit"], str):
-        return value["amount"]
-    if set(value) == {"decimal", "unit"} and isinstance(value["decimal"], str):
-        try:
-            return float(value["decimal"])
-        except ValueError:
-            raise BadValue(f"not a decimal number: {value['decimal'][:40]!r}") from None
-    if set(value) == {"country", "name"} and isinstance(value["country"], str):
-        return value["country"]
-    raise BadValue("a value is a string, null, {date}, {amount, unit}, {decimal, unit} or {country, name}")
+def engine_value(value: model.Value, t: str | None):
+    """A typed value back as the engine's value (the inverse of typed_value)."""
+    if isinstance(value, model.Open):
+        if t not in ("from", "until"):
+            raise BadValue("'open' is a validity's bound only")
+        return BEGINNING if t == "from" else OPEN_END
+    if isinstance(value, dt.date):
+        return ontology.date_number(value)
+    if isinstance(value, model.Amount):
+        return value.value
+    if isinstance(value, model.Share):
+        return float(value.value)
+    if isinstance(value, model.Country):
+        return value.code
+    return value
 
 
 # ---- the tree
@@ -303,32 +292,51 @@ def _names(b) -> dict:
     return {k: v for k, v in b.items() if isinstance(v, str)} if isinstance(b, dict) else {}
 
 
-def to_v2(doc: dict, program: Program, onto: ontology.Ontology, typing: Typing | None = None) -> dict:
-    """A proof tree (queries/proof.py) as a proof.v2 document."""
+def to_model(doc: dict, program: Program, onto: ontology.Ontology, typing: Typing | None = None) -> model.ProofDocument:
+    """A proof tree (queries/proof.py) as typed nodes."""
     typing = typing or typing_for(program, onto)
-    w = _Walk(typing, program, lambda v, t: write_value(v, t, onto))
+    w = _Walk(typing, program, lambda v, t: typed_value(v, t, onto))
     q = dict(doc["question"])
     q["inputs"] = [w.atom(a) for a in q["inputs"]]
-    out: dict[str, Any] = {"format": FORMAT, "ruleset_version": doc["ruleset_version"], "words": WORDS, "question": q}
+    typed = {"format": FORMAT, "ruleset_version": doc["ruleset_version"], "words": WORDS, "question": q}
     for section in SECTIONS:
-        out[section] = {atom_key(n["atom"]): w.node(n) for n in doc[section]}
+        typed[section] = {atom_key(n["atom"]): w.node(n) for n in doc[section]}
     if "truncated" in doc:
-        out["truncated"] = doc["truncated"]
-    return out
+        typed["truncated"] = doc["truncated"]
+    return model.read(typed, typed=True)
+
+
+def typed_node(node: dict, program: Program, onto: ontology.Ontology) -> model.Node:
+    """One node of a proof tree (a conclusion or refutation, with its subtree) as typed nodes."""
+    w = _Walk(typing_for(program, onto), program, lambda v, t: typed_value(v, t, onto))
+    return model.read_node(w.node(node), typed=True)
+
+
+def typed_atoms(atoms: list, program: Program, onto: ontology.Ontology) -> list[model.Atom]:
+    """Atoms of a proof tree (the question's inputs) as typed atoms."""
+    w = _Walk(typing_for(program, onto), program, lambda v, t: typed_value(v, t, onto))
+    return [model.read_atom(w.atom(a), typed=True) for a in atoms]
+
+
+def to_v2(doc: dict, program: Program, onto: ontology.Ontology, typing: Typing | None = None) -> dict:
+    """A proof tree (queries/proof.py) as a proof.v2 document."""
+    return model.write(to_model(doc, program, onto, typing))
 
 
 def from_v2(doc: dict, program: Program, onto: ontology.Ontology, typing: Typing | None = None) -> dict:
-    """A proof.v2 document back as the proof tree it was written from (BadValue: a value of no typed form;
-    the checker reports it with its path, and the keys and every other field by writing the tree again)."""
+    """A proof.v2 document back as the proof tree it was written from (ModelError: not proof.v2, with the path;
+    BadValue: an 'open' that is no validity's bound; the checker compares every other field by writing the tree
+    again)."""
     typing = typing or typing_for(program, onto)
-    w = _Walk(typing, program, lambda v, t: read_value(v, t, onto))
-    q = dict(doc["question"])
+    w = _Walk(typing, program, engine_value)
+    typed = model.write(model.read(doc, ""), typed=True)
+    q = dict(typed["question"])
     q["inputs"] = [w.atom(a) for a in q["inputs"]]
-    out: dict[str, Any] = {"format": "proof.v1", "ruleset_version": doc["ruleset_version"], "question": q}
+    out: dict[str, Any] = {"format": "proof.v1", "ruleset_version": typed["ruleset_version"], "question": q}
     for section in SECTIONS:
-        out[section] = [w.node(n) for n in doc[section].values()]
-    if "truncated" in doc:
-        out["truncated"] = doc["truncated"]
+        out[section] = [w.node(n) for n in typed[section].values()]
+    if "truncated" in typed:
+        out["truncated"] = typed["truncated"]
     return out
 
 

@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from aidkb import ontology
-from aidkb.kb.checks import check
+from aidkb.kb.checks import check, domain_errors
 from aidkb.kb.errors import InputError, escape, show
 from aidkb.kb.graph import components
 from aidkb.kb.parser import RuleError, parse_text
 from aidkb.kb.syntax import Program, Rule
 
-from .case import EARLIEST, LATEST
+from .case import EARLIEST, FLAGS, LATEST, MODES
 from .reader import read_document, whole_number
 
 GROUPS = ("A5", "A6", "D1", "D4", "D5", "Supp5A", "Macau", "PRC", "NamedB")
@@ -288,7 +288,24 @@ def _rule_op(op: str, args: Any, source: str, path: str, program: Program | None
         raise ReformError(source, f"{path}.text", f"the replacement's @rule is {rule.id!r}, not {a['id']!r}")
     if op == "add_rule" and rule.id in {r.id for r in program.rules}:
         raise ReformError(source, f"{path}.text", f"rule id {rule.id!r} is already used; use replace_rule")
+    amended = [r for r in program.rules if r.id != rule.id] + [rule]
+    errors = domain_errors(amended, rule_domains(ontology.load()), checked=[rule])
+    if errors:
+        raise ReformError(source, f"{path}.text", str(errors[0]))
     return _op(op, id=a["id"], text=text) if op == "replace_rule" else _op(op, text=text)
+
+
+def rule_domains(onto: ontology.Ontology) -> dict[str, set[str]]:
+    """The names a rule's constants may give, by kind (kb/checks.py DOMAIN_ARGUMENTS): the ontology's groups,
+    items and routes, the case contract's flags and modes."""
+    listed = {route for item in onto.items.values() for route, _ in item["exceptions"]}  # e.g. NAC_ACA
+    return {
+        "group": {m.group for m in onto.memberships},
+        "item": set(onto.items),
+        "route": set(onto.authorizations) | listed,
+        "flag": set(FLAGS),
+        "mode": set(MODES),
+    }
 
 
 def load_reform(path: Path, onto: ontology.Ontology | None = None) -> Reform:

@@ -3,6 +3,8 @@ Graphviz DOT. (RDF in W3C PROV-O is in queries/prov.py.) Renderers only read dat
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import html
 import json
 import textwrap
@@ -11,12 +13,12 @@ from aidkb import ontology
 from aidkb.kb.program import baseline_program
 from aidkb.kb.syntax import Program
 
+from . import proof_model as model
 from .decide import Decision
 from .explain import BEGINNING, OPEN_END, fill, format_value
 from .explanation import Explanation
-from .proof import children
 from .proof_v2 import FORMAT as V2
-from .proof_v2 import WORDS
+from .proof_v2 import WORDS, typed_atoms, typed_node, typed_value
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -61,37 +63,37 @@ def answer_sentence(d: Decision) -> str:
 # ---- proof trees
 
 
-def atom_text(atom: list, program: Program, onto: ontology.Ontology) -> str:
-    """An atom in words: the declaration's template for a fact, else pred(args)."""
-    pred, args = atom[0], atom[1:]
+def atom_text(atom, program: Program, onto: ontology.Ontology) -> str:
+    """An atom in words (a typed model.Atom, or [pred, arg, ...] of engine values): the declaration's template for
+    a fact, else pred(args)."""
+    pred, args = (atom.pred, atom.args) if isinstance(atom, model.Atom) else (atom[0], atom[1:])
     decl = program.declaration(pred, len(args))
     if decl:
         return fill(decl.template, {str(t): a for t, a in zip(decl.atom.args, args) if a is not None}, onto)
     return f"{pred}({', '.join('_' if a is None else format_value('', a, onto) for a in args)})"
 
 
-def _source(source: dict) -> str:
-    kind = source.get("type")
-    if kind == "case":
-        return f"case field {source['field']}"
-    if kind == "parameter":
+def _source(source: model.Source) -> str:
+    if isinstance(source, model.CaseSource):
+        return f"case field {source.field}"
+    if isinstance(source, model.ParameterSource):
         return (
-            f"parameter {source['name']} = {format_value(source['name'], source['value'])}, "
-            f"{_validity(source['valid_from'], source['valid_to'])}, "
-            f"{source['citation']}, grade {source['grade']}"
+            f"parameter {source.name} = {format_value(source.name, source.value)}, "
+            f"{_validity(source.valid_from, source.valid_to)}, "
+            f"{source.citation}, grade {source.grade}"
         )
-    if kind == "ontology":
-        return f"ontology {source['iri'].rsplit('#', 1)[-1]}"
-    return f"what-if: {'; '.join(source.get('what_if', []))}"
+    if isinstance(source, model.OntologySource):
+        return f"ontology {source.iri.rsplit('#', 1)[-1]}"
+    return f"what-if: {'; '.join(source.what_if)}"
 
 
-def _validity(start: int, end: int) -> str:
+def _validity(start: model.Value, end: model.Value) -> str:
     """A parameter's validity in words: open ends are said, never shown as sentinel dates."""
-    if start == BEGINNING and end == OPEN_END:
+    if start == model.OPEN and end == model.OPEN:
         return "in force throughout the record"
-    if start == BEGINNING:
+    if start == model.OPEN:
         return f"in force until {format_value('Date', end)} (exclusive)"
-    if end == OPEN_END:
+    if end == model.OPEN:
         return f"in force from {format_value('Date', start)}"
     return f"in force from {format_value('Date', start)} until {format_value('Date', end)} (exclusive)"
 
@@ -103,63 +105,101 @@ def failing_point(node: dict) -> dict:
     return node
 
 
-def node_lines(node: dict, program: Program, onto: ontology.Ontology, depth: int = 0) -> list[str]:
+def _typed(node: dict, program: Program, onto: ontology.Ontology) -> model.Node:
+    """A thin adapter for app/ui.py until it walks typed nodes: a dict node of the proof tree, perhaps without
+    its subtrees, perhaps a comparison or computation out of its rule (whose values are then typed by the names
+    of their variables, as the renderer did before)."""
+    node = dict(node)
+    if node.get("kind") == "refutation" and node.get("rule"):
+        node.setdefault("premises", [])
+        node.setdefault("tried", [])
+    typed = typed_node(node, program, onto)
+    if isinstance(typed, model.Comparison):
+        left, right = (side.strip() for side in typed.condition.split(f" {typed.op} ", 1))
+        return dataclasses.replace(
+            typed,
+            left=_by_name(left, node.get("left"), typed.left),
+            right=_by_name(right, node.get("right"), typed.right),
+        )
+    if isinstance(typed, model.Assignment):
+        return dataclasses.replace(typed, value=_by_name(typed.var, node.get("value"), typed.value))
+    return typed
+
+
+def _by_name(name: str, value, typed: model.Value) -> model.Value:
+    """A date-named variable's engine value out of its rule: a date, or an open bound for a sentinel."""
+    if not name.endswith("Date") or type(value) is not int:
+        return typed
+    if value in (BEGINNING, OPEN_END):
+        return model.OPEN
+    d = typed_value(value, "date", ontology.load())
+    return d if isinstance(d, dt.date) else typed
+
+
+def _lower_bound(op: str, on_left: bool) -> bool:
+    """Whether the side of a comparison is its lower bound (Date >= From, From <= Date)."""
+    return op in (("<", "<=") if on_left else (">", ">="))
+
+
+def node_lines(node: model.Node | dict, program: Program, onto: ontology.Ontology, depth: int = 0) -> list[str]:
+    """A typed proof node and its subtree as indented lines, every value formatted by its type (a dict node of
+    the proof tree, as app/ui.py passes it, goes through `_typed` first)."""
+    if isinstance(node, dict):
+        node = _typed(node, program, onto)
     pad = "  " * depth
-    kind = node["kind"]
-    if kind == "rule":
-        lines = [f"{pad}- {node['sentence']} [{'; '.join(node['citations'])}] ({node['rule']})"]
-        for p in node["premises"]:
+    if isinstance(node, model.RuleApplication):
+        lines = [f"{pad}- {node.sentence} [{'; '.join(node.citations)}] ({node.rule})"]
+        for p in node.premises:
             lines += node_lines(p, program, onto, depth + 1)
         return lines
-    if kind == "fact":
-        return [f"{pad}- given: {atom_text(node['atom'], program, onto)} ({_source(node['source'])})"]
-    if kind == "ref":
-        return [f"{pad}- {atom_text(node['atom'], program, onto)} (proved above)"]
-    if kind == "not":
-        return [f"{pad}- not {atom_text(node['atom'], program, onto)}: {node['why_not']}"]
-    if kind == "compare":
-        left, right = (side.strip() for side in node["condition"].split(f" {node['op']} ", 1))
-        for side, name in ((node["left"], left), (node["right"], right)):
-            if name.endswith("Date") and side in (BEGINNING, OPEN_END):  # an open end of a validity
-                end = "start" if side == BEGINNING else "end"
-                return [f"{pad}- check {node['condition']}: holds ({name}: the value has no {end} date)"]
+    if isinstance(node, model.Fact):
+        return [f"{pad}- given: {atom_text(node.atom, program, onto)} ({_source(node.source)})"]
+    if isinstance(node, model.Ref):
+        return [f"{pad}- {atom_text(node.atom, program, onto)} (proved above)"]
+    if isinstance(node, model.Negation):
+        return [f"{pad}- not {atom_text(node.atom, program, onto)}: {node.why_not}"]
+    if isinstance(node, model.Comparison):
+        left, right = (side.strip() for side in node.condition.split(f" {node.op} ", 1))
+        for value, name, on_left in ((node.left, left, True), (node.right, right, False)):
+            if value == model.OPEN:  # an open end of a validity
+                end = "start" if _lower_bound(node.op, on_left) else "end"
+                return [f"{pad}- check {node.condition}: holds ({name}: the value has no {end} date)"]
         return [
-            f"{pad}- check {node['condition']}: {format_value(left, node['left'], onto)} {node['op']} "
-            f"{format_value(right, node['right'], onto)} holds"
+            f"{pad}- check {node.condition}: {format_value(left, node.left, onto)} {node.op} "
+            f"{format_value(right, node.right, onto)} holds"
         ]
-    if kind == "assign":
-        return [f"{pad}- compute {node['condition']}: {node['var']} = {format_value(node['var'], node['value'], onto)}"]
-    lines = [f"{pad}- NOT {atom_text(node['atom'], program, onto)}: {node['reason']} [{node['category']}]"]
-    if node.get("rule"):
+    if isinstance(node, model.Assignment):
+        return [f"{pad}- compute {node.condition}: {node.var} = {format_value(node.var, node.value, onto)}"]
+    lines = [f"{pad}- NOT {atom_text(node.atom, program, onto)}: {node.reason} [{node.category}]"]
+    if node.rule is not None:
         lines.append(
-            f"{pad}  rule {node['rule']} [{'; '.join(node['citations'])}] fails at condition "
-            f"{node['failed_at'] + 1}: {node['condition']}"
+            f"{pad}  rule {node.rule} [{'; '.join(node.citations)}] fails at condition "
+            f"{(node.failed_at or 0) + 1}: {node.condition}"
         )
-        for p in node.get("premises", []):
+        for p in node.premises:
             lines += node_lines(p, program, onto, depth + 2)
-        for t in node.get("tried", []):
-            if t["rule"] != node["rule"]:
-                lines.append(f"{pad}  also tried {t['rule']}: fails at condition {t['failed_at'] + 1}: {t['reason']}")
-    if len(node.get("obstacles", [])) > 1:
-        lines.append(f"{pad}  every obstacle ({len(node['obstacles'])}):")
+        for t in node.tried:
+            if t.rule != node.rule:
+                lines.append(f"{pad}  also tried {t.rule}: fails at condition {t.failed_at + 1}: {t.reason}")
+    if node.obstacles is not None and len(node.obstacles) > 1:
+        lines.append(f"{pad}  every obstacle ({len(node.obstacles)}):")
         lines += [
-            _wrap(f"- {o['reason']} (rule {o['rule']}, condition {o['failed_at'] + 1})", pad + "    ")
-            for o in node["obstacles"]
+            _wrap(f"- {o.reason} (rule {o.rule}, condition {o.failed_at + 1})", pad + "    ") for o in node.obstacles
         ]
-    if "because" in node:
-        lines += node_lines(node["because"], program, onto, depth + 1)
-    if "blocked_by" in node:
+    if node.because is not None:
+        lines += node_lines(node.because, program, onto, depth + 1)
+    if node.blocked_by is not None:
         lines.append(f"{pad}  blocked by:")
-        lines += node_lines(node["blocked_by"], program, onto, depth + 2)
+        lines += node_lines(node.blocked_by, program, onto, depth + 2)
     return lines
 
 
 def explanation_text(e: Explanation) -> str:
-    program, onto = baseline_program(), ontology.load()
+    program, onto = e.program or e.decision.rules(), ontology.load()  # the rules that made the proof
     out = [decision_text(e.decision), ""]
     for g in e.goals:
         out.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
-        out += node_lines(g.node, program, onto, 1)
+        out += node_lines(typed_node(g.node, program, onto), program, onto, 1)
         for cf in g.counterfactuals:
             out.append(_wrap(f"would hold if: {cf.describe(onto)}", "  "))
         if not g.holds and g.searched:
@@ -238,6 +278,7 @@ def _obligations(d: Decision) -> list[str]:
 
 def _question_rows(e: Explanation) -> list[tuple[str, str]]:
     q = e.document["question"]
+    program, onto = e.program or e.decision.rules(), ontology.load()
     return [
         ("Case", f"{q['case']} ({q['source']})"),
         ("As of", q["as_of"]),
@@ -246,9 +287,9 @@ def _question_rows(e: Explanation) -> list[tuple[str, str]]:
         (
             "Facts",
             "; ".join(
-                atom_text(a, baseline_program(), ontology.load())
-                for a in q["inputs"]
-                if a[0] not in ("case", "as_of", "mode")
+                atom_text(a, program, onto)
+                for a in typed_atoms(q["inputs"], program, onto)
+                if a.pred not in ("case", "as_of", "mode")
             ),
         ),
     ]
@@ -312,7 +353,7 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
     lines += ["", "## Proof", "", "```"]
     for g in e.goals:
         lines.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
-        lines += node_lines(g.node, program, onto, 1)
+        lines += node_lines(typed_node(g.node, program, onto), program, onto, 1)
     lines += ["```", ""]
     for note in truncation_notes(e.document):
         lines += [f"**{note}**", ""]
@@ -396,7 +437,7 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
     tree = []
     for g in e.goals:
         tree.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
-        tree += node_lines(g.node, program, onto, 1)
+        tree += node_lines(typed_node(g.node, program, onto), program, onto, 1)
     parts.append(
         f"<h2>Proof</h2><details open><summary>proof tree</summary><pre>{esc(chr(10).join(tree))}</pre></details>"
     )
@@ -412,7 +453,7 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
 
 
 def proof_dot(e: Explanation) -> str:
-    program, onto = baseline_program(), ontology.load()
+    program, onto = e.program or e.decision.rules(), ontology.load()
     lines = ["digraph proof {", '  rankdir=BT; node [shape=box, fontname="Helvetica", fontsize=10];']
     ids: dict[str, str] = {}
 
@@ -422,26 +463,25 @@ def proof_dot(e: Explanation) -> str:
     def label(text: str) -> str:
         return json.dumps(textwrap.fill(text, 50))
 
-    def walk(node: dict) -> str:
-        kind = node["kind"]
-        key = f"{kind}:{json.dumps(node.get('atom') or node.get('condition'))}"
-        me = node_id(key)
-        if kind == "rule":
-            lines.append(f"  {me} [label={label(node['sentence'] + ' [' + '; '.join(node['citations']) + ']')}];")
-        elif kind == "refutation":
-            lines.append(f"  {me} [label={label('NOT: ' + node['reason'])}, color=red];")
-        elif kind in ("fact", "ref"):
-            lines.append(f"  {me} [label={label(atom_text(node['atom'], program, onto))}, style=rounded];")
-        elif kind == "not":
-            lines.append(f"  {me} [label={label('not ' + atom_text(node['atom'], program, onto))}, style=dashed];")
+    def walk(node: model.Node) -> str:
+        written = model.write_node(node)
+        me = node_id(f"{written['kind']}:{json.dumps(written.get('atom') or written.get('condition'))}")
+        if isinstance(node, model.RuleApplication):
+            lines.append(f"  {me} [label={label(node.sentence + ' [' + '; '.join(node.citations) + ']')}];")
+        elif isinstance(node, model.Refutation):
+            lines.append(f"  {me} [label={label('NOT: ' + node.reason)}, color=red];")
+        elif isinstance(node, (model.Fact, model.Ref)):
+            lines.append(f"  {me} [label={label(atom_text(node.atom, program, onto))}, style=rounded];")
+        elif isinstance(node, model.Negation):
+            lines.append(f"  {me} [label={label('not ' + atom_text(node.atom, program, onto))}, style=dashed];")
         else:
-            lines.append(f"  {me} [label={label(node['condition'])}, shape=ellipse];")
-        for _, child in children(node):
+            lines.append(f"  {me} [label={label(node.condition)}, shape=ellipse];")
+        for _, child in model.children(node):
             lines.append(f"  {walk(child)} -> {me};")
         return me
 
     for g in e.goals:
-        walk(g.node)
+        walk(typed_node(g.node, program, onto))
     lines.append("}")
     return "\n".join(dict.fromkeys(lines)) + "\n"
 

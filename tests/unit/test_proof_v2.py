@@ -223,3 +223,16 @@ def test_tampered_v1_is_still_rejected():
     changed = copy.deepcopy(v1)
     changed["conclusions"][0]["sentence"] += "!"
     assert not check_proof(changed).valid
+
+
+def test_an_amount_written_as_a_decimal_is_caught():
+    """A whole number is an amount: {"decimal": "26900000"} where the rules give {"amount": 26900000} differs,
+    wherever it stands (a decimal's text always has a fractional part: "85.0")."""
+    doc = json.loads(json.dumps(decide(load_case(SHARED_CASES / "acm-denied-tier3-ultimate-parent.yaml")).to_json()))
+    text = json.dumps(doc)
+    sites = list(re.finditer(r'\{"amount": (\d+), "unit": "(\w+)"\}', text))
+    assert len(sites) >= 4  # among them the question's consignee_ytd, an amount no comparison reads
+    for site in sites:
+        as_decimal = f'{{"decimal": "{site.group(1)}", "unit": "{site.group(2)}"}}'
+        result = check_proof(json.loads(text[: site.start()] + as_decimal + text[site.end() :]))
+        assert not result.valid and "\n" not in result.error, (site.start(), result)

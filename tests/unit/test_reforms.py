@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import threading
 
 import pytest
@@ -265,3 +266,90 @@ def test_raising_a_limit_never_makes_an_eligible_case_ineligible(name, increase,
     after = outcomes([grid_case(g)], Reform().set_parameter(name, current + increase))[g.key]
     assert set(before.authorized) <= set(after.authorized)
     assert before.license_required == after.license_required
+
+
+def test_decision_rules_after_the_deadline_worker_are_the_rules_given_with_rules_dir(tmp_path):
+    """Issue 14: `Decision.rules()` of a decision sent back from the deadline worker rebuilt the installed rules
+    even when `--rules DIR` was given, so `decide --rules DIR --json` typed and checked its proof by other rules."""
+    from aidkb.app.cli import _decide
+    from aidkb.kb.deadline import Worker
+    from aidkb.kb.program import RULES_DIR
+
+    case = load_case(SHARED_CASES / "lpp-over-annual-limit.yaml")
+    top = decide(case).proof["conclusions"][0]["rule"]
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    changed = 0
+    for f in sorted(RULES_DIR.glob("*.dl")):
+        text = f.read_text()
+        at = text.find(f"@rule {top}\n")
+        if at >= 0:
+            says = text.index('@says "', at) + len('@says "')
+            text = text[:says] + "under the rules of this folder, " + text[says:]
+            changed += 1
+        (rules / f.name).write_text(text)
+    assert changed == 1
+    with Worker() as worker:
+        sent = worker.call(_decide, case, str(rules))
+    assert sent.rules().rule(top).says.startswith("under the rules of this folder, ")
+    assert sent.rules().version == sent.ruleset_version
+    assert sent.to_json()["proof"]["ruleset_version"] == sent.ruleset_version
+    installed = decide(case)
+    assert not installed.rules().rule(top).says.startswith("under the rules")
+    assert pickle.loads(pickle.dumps(installed)).program is None  # the installed rules stay behind
+
+
+D6_RULE = (
+    '@rule d5_member\n@cite "Supp. No. 1 to part 740"\n@says "{Country} is in Country Group D:5"\n'
+    'd5_or_macau(C, Country) :- listed(C, Country, "D6").'
+)
+
+
+@pytest.mark.parametrize(
+    "op,field",
+    [
+        ({"replace_rule": {"id": "d5_member", "text": D6_RULE}}, "operations[0].replace_rule.text"),
+        ({"add_rule": {"text": D6_RULE.replace("@rule d5_member", "@rule d6_member")}}, "operations[0].add_rule.text"),
+    ],
+)
+def test_a_reform_rule_naming_an_undeclared_group_is_refused(tmp_path, op, field):
+    """Issue 14: `aidkb rules` refused a rule constant that names no declared group ("D6" for "D5"), but a
+    reform's add_rule and replace_rule took it, and every D:5 destination silently left Tier 3."""
+    path = tmp_path / "reform.yaml"
+    path.write_text(json.dumps({"title": "t", "operations": [op]}))
+    with pytest.raises(ReformError) as e:
+        load_reform(path)
+    assert e.value.field == field
+    assert (
+        '"D6" in listed(...)' in e.value.message
+        and "is not a group the knowledge base declares (did you mean 'D5'?)" in str(e.value)
+    )
+
+
+def test_the_command_line_refuses_a_reform_rule_naming_an_undeclared_group(tmp_path, capsys):
+    from aidkb.app.cli import main
+
+    path = tmp_path / "reform.yaml"
+    path.write_text(json.dumps({"title": "t", "operations": [{"replace_rule": {"id": "d5_member", "text": D6_RULE}}]}))
+    assert main(["impact", str(path), "--grid"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {path}: operations[0].replace_rule.text: "), err
+    assert "did you mean 'D5'?" in err[0]
+
+
+def test_http_refuses_a_reform_rule_naming_an_undeclared_group_naming_the_field():
+    from fastapi.testclient import TestClient
+
+    from aidkb.app.api import create_app
+    from aidkb.queries.service import Pool
+
+    pool, slow = Pool(1, seconds=120), Pool(1, seconds=120)
+    reform = {"operations": [{"add_rule": {"text": D6_RULE.replace("@rule d5_member", "@rule d6_member")}}]}
+    try:
+        with TestClient(create_app(pool=pool, slow=slow), base_url="http://127.0.0.1") as client:
+            r = client.post("/v1/impact", json={"reform": reform, "grid": True})
+    finally:
+        pool.close()
+        slow.close()
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "reform.operations[0].add_rule.text" and '"D6"' in r.json()["error"], r.json()
