@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import re
 import time
@@ -34,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
 
 from aidkb import ontology
@@ -41,6 +43,7 @@ from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, SqlEngine
 from aidkb.kb.syntax import Program
 
 from .case import Case, InputError, parse_case
+from .columns import MISSING, Column, arrow_column, check, known, python_column
 from .decide import ROUTES, Decision, _contested, _read, contested_listings
 from .explain import Explainer
 from .ledger import LEDGER_COLUMNS, Ledger, apply_ledger
@@ -89,11 +92,7 @@ class ScreenResult:
 def read_rows(path: Path | str) -> Iterator[tuple[int, dict]]:
     """(row number, flat row) for every data row of a portfolio file."""
     path = Path(path)
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise ScreenError(str(path), "", f"unknown portfolio format {path.suffix!r} (use {', '.join(FORMATS)})")
-    if not path.is_file():
-        raise ScreenError(str(path), "", "no such file")
+    kind = _kind(path)
     if kind == "jsonl":
         with path.open(encoding="utf-8") as f:
             for n, line in enumerate((line for line in f if line.strip()), 1):
@@ -102,28 +101,85 @@ def read_rows(path: Path | str) -> Iterator[tuple[int, dict]]:
                     raise ScreenError(str(path), f"row {n}", "a JSON Lines row must be an object")
                 yield n, row
         return
-    try:
-        if kind == "parquet":
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-        else:
-            import pyarrow.csv as pcsv
-
-            with path.open(encoding="utf-8-sig", newline="") as f:
-                names = next(csv.reader(f), [])
-            table = pcsv.read_csv(
-                path,
-                convert_options=pcsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names}, strings_can_be_null=False
-                ),
-            )
-    except (pa.ArrowInvalid, OSError) as e:
-        raise ScreenError(str(path), "", f"cannot read the portfolio: {e}") from None
+    table = _table(path, kind)
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
     typed = (lambda v, where: cell(v, where)) if kind == "csv" else (lambda v, where: v)
     for i in range(table.num_rows):
         yield i + 1, {name: typed(values[i], f"{path}: row {i + 1}: {name}") for name, values in columns.items()}
+
+
+def _kind(path: Path) -> str:
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ScreenError(str(path), "", f"unknown portfolio format {path.suffix!r} (use {', '.join(FORMATS)})")
+    if not path.is_file():
+        raise ScreenError(str(path), "", "no such file")
+    return kind
+
+
+def _table(path: Path, kind: str) -> pa.Table:
+    """A CSV (every cell as text) or Parquet portfolio as an Arrow table."""
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        import pyarrow.csv as pcsv
+
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            names = next(csv.reader(f), [])
+        return pcsv.read_csv(
+            path,
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ScreenError(str(path), "", f"cannot read the portfolio: {e}") from None
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A CSV cell whose JSON text cannot be read (the row that holds it first stops the reading)."""
+
+    text: str
+
+
+def read_columns(path: Path | str) -> tuple[dict[str, Column], int, InputError | None]:
+    """Every column of a portfolio as codes into its distinct values, typed like read_rows types them (CSV cells
+    once per distinct text), the number of rows, and the error of the first unreadable cell, if any (with the
+    row number: the rows before it are screened as read_rows would)."""
+    path = Path(path)
+    kind = _kind(path)
+    if kind == "jsonl":
+        rows = [row for _, row in read_rows(path)]
+        names = list(dict.fromkeys(k for row in rows for k in row))
+        return {n: python_column([_plain(row.get(n, MISSING)) for row in rows]) for n in names}, len(rows), None
+    table = _table(path, kind)
+
+    def typed(text: Any) -> Any:
+        try:
+            return _plain(cell(text, ""))
+        except InputError:
+            return _Unreadable(text)
+
+    columns = {n: arrow_column(table.column(n), typed if kind == "csv" else _plain) for n in table.column_names}
+    first: tuple[int, int] | None = None
+    for k, column in enumerate(columns.values()):
+        bad = np.array([isinstance(v, _Unreadable) for v in column.values], bool)
+        if bad.any():
+            row = int(np.flatnonzero(bad[column.codes])[0])
+            first = min(first or (row, k), (row, k))
+    if first is None:
+        return columns, table.num_rows, None
+    row, k = first
+    name = list(columns)[k]
+    value = columns[name].values[columns[name].codes[row]]
+    try:
+        cell(value.text, f"{path}: row {row + 1}: {name}")
+    except InputError as e:
+        return columns, row, e
+    raise AssertionError("an unreadable cell read")  # pragma: no cover
 
 
 _INTEGER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
@@ -231,6 +287,80 @@ def validate(
     return rows, bad
 
 
+@dataclass
+class Portfolio:
+    """A portfolio validated column-wise (queries/columns.py): rows the fast path accepted carry their facts
+    in columns; every other row went through the per-row validator, which gave its case or its error."""
+
+    path: Path
+    rows: int
+    columns: dict[str, Column]
+    ids: list  # the id cell of every row, as typed
+    accepted: np.ndarray  # rows accepted by the fast path (and not duplicates)
+    cases: dict[int, Case]  # row index -> case, for the declined rows the per-row validator accepted
+    bad: list[BadRow]
+    facts_of: Callable[[np.ndarray], Iterator[tuple]]
+
+    def flat(self, i: int) -> dict:
+        """Row i (0 = the first data row) as read_rows gives it."""
+        out = {n: c.values[c.codes[i]] for n, c in self.columns.items()}
+        return {n: v for n, v in out.items() if v is not MISSING}
+
+    def good(self) -> list[int]:
+        return sorted(set(np.flatnonzero(self.accepted).tolist()) | set(self.cases))
+
+    def case(self, i: int, onto: ontology.Ontology | None = None) -> Case:
+        """The case of good row i, from the per-row validator."""
+        found = self.cases.get(i)
+        return found or parse_case(unflatten(self.flat(i), i + 1), f"{self.path}: row {i + 1}", onto)
+
+    def facts(self) -> Iterator[tuple]:
+        yield from self.facts_of(self.accepted)
+        for case in self.cases.values():
+            yield from case.facts()
+
+
+def validate_columns(path: Path | str, strict: bool = False) -> Portfolio:
+    """Validate a portfolio column-wise, with validate()'s verdicts: the same cases, the same bad rows in the
+    same words (the per-row validator words every error), the same stop under `strict`."""
+    onto = ontology.load()
+    path = Path(path)
+    columns, rows, unreadable = read_columns(path)
+    if unreadable is not None:
+        columns = {n: Column(c.codes[:rows], c.values) for n, c in columns.items()}
+    if all(known(n, onto) for n in columns):
+        checked = check(columns, rows, onto)
+        accepted, facts_of = checked.accepted, checked.facts
+    else:  # columns the fast path does not know: every row through the per-row validator
+        accepted, facts_of = np.zeros(rows, bool), (lambda accepted: iter(()))
+    ids = [columns["id"].values[k] for k in columns["id"].codes.tolist()] if "id" in columns else [None] * rows
+    portfolio = Portfolio(path, rows, columns, ids, accepted, {}, [], facts_of)
+    problems: dict[int, BadRow] = {}
+    for i in np.flatnonzero(~accepted).tolist():
+        source = f"{path}: row {i + 1}"
+        flat = portfolio.flat(i)
+        try:
+            portfolio.cases[i] = parse_case(unflatten(flat, i + 1), source, onto)
+        except InputError as e:
+            problems[i] = BadRow(i + 1, flat.get("id") if isinstance(flat.get("id"), str) else None, e.field, e.message)
+    first: dict[str, int] = {}
+    for i in portfolio.good():
+        case_id = portfolio.cases[i].id if i in portfolio.cases else ids[i]
+        if case_id in first:
+            problems[i] = BadRow(i + 1, case_id, "id", f"{case_id!r} is also the id of row {first[case_id] + 1}")
+            accepted[i] = False
+            portfolio.cases.pop(i, None)
+        else:
+            first[case_id] = i
+    portfolio.bad = [problems[i] for i in sorted(problems)]
+    if strict and portfolio.bad:
+        b = portfolio.bad[0]
+        raise ScreenError(f"{path}: row {b.row}", b.field, b.message)
+    if unreadable is not None:
+        raise unreadable
+    return portfolio
+
+
 def screen(
     portfolio_path: Path | str,
     reform: Reform | str | Path | None = None,
@@ -243,33 +373,58 @@ def screen(
     """Decide every row of a portfolio set at a time (module docstring); write the rows to `out_path`."""
     times: dict[str, float] = {}
     start = time.perf_counter()
-    rows, bad = validate(portfolio_path, strict, progress)
-    ledger = apply_ledger(rows)
+    portfolio = validate_columns(portfolio_path, strict)
+    bad = list(portfolio.bad)
+    good = portfolio.good()
+    rows: list[tuple[int, dict, Case | None]] = []
+    ledger = None
+    if any(c in portfolio.columns for c in LEDGER_COLUMNS):
+        onto = ontology.load()
+        ok = set(good)
+        rows = [(i + 1, portfolio.flat(i), portfolio.case(i, onto) if i in ok else None) for i in range(portfolio.rows)]
+        ledger = apply_ledger(rows)
     for case_row, problem in ledger.bad_rows() if ledger else ():
         if strict:
             raise ScreenError(f"{portfolio_path}: row {case_row}", problem.field, problem.message)
         bad.append(problem)
+    bad.sort(key=lambda b: b.row)
     bad_numbers = {b.row for b in bad}
     times["validation"] = time.perf_counter() - start
     start = time.perf_counter()
     extra = _reform(reform)
-    cases = [
-        dataclasses.replace(c, what_if=c.what_if + extra.operations)
-        for n, _, c in rows
-        if c is not None and n not in bad_numbers
-    ]
     decided: dict[str, dict] = {}
-    for group in _scenarios(cases).values():
-        decided.update(_decide(group, engine, reasons, progress))
+    if reasons or ledger:
+        by_row = {n: c for n, _, c in rows if c is not None}
+        onto = ontology.load()
+        cases = []
+        for i in good:
+            if i + 1 not in bad_numbers:
+                found = by_row.get(i + 1) or portfolio.case(i, onto)
+                cases.append(dataclasses.replace(found, what_if=found.what_if + extra.operations))
+        for group in _scenarios(cases).values():
+            decided.update(_decide(group, engine, reasons, progress))
+    else:
+        plain = [c for c in portfolio.cases.values() if not c.what_if]
+        others = [
+            dataclasses.replace(c, what_if=c.what_if + extra.operations) for c in portfolio.cases.values() if c.what_if
+        ]
+        ids = [portfolio.ids[i] for i in np.flatnonzero(portfolio.accepted).tolist()] + [c.id for c in plain]
+        facts = itertools.chain(portfolio.facts_of(portfolio.accepted), (f for c in plain for f in c.facts()))
+        decided.update(_outcomes(facts, ids, Reform(extra.operations), engine))
+        for group in _scenarios(others).values():
+            decided.update(_decide(group, engine, False, progress))
     if ledger:
         _judge(ledger, rows, bad_numbers, extra, decided, engine)
     times["decision"] = time.perf_counter() - start
     out = []
-    for n, flat, case in rows:
-        problem = next((b for b in bad if b.row == n), None) if n in bad_numbers else None
-        row = {"id": case.id if case else flat.get("id"), "row": n, "error": str(problem) if problem else None}
-        if case is not None and problem is None:
-            row.update(decided[case.id])
+    problems = {b.row: b for b in bad}
+    for i in range(portfolio.rows):
+        n = i + 1
+        problem = problems.get(n)
+        case_id = portfolio.ids[i] if i not in portfolio.cases else portfolio.cases[i].id
+        row = {"id": case_id, "row": n, "error": str(problem) if problem else None}
+        if problem is None:
+            row.update(decided[case_id])
         if ledger:
             row.update(ledger.columns(n))
         out.append(row)
@@ -277,6 +432,14 @@ def screen(
     if out_path:
         write(out, Path(out_path))
     return result
+
+
+def _outcomes(facts: Iterator[tuple], ids: list[str], reform: Reform, backend: str) -> dict[str, dict]:
+    """The outcome columns of every case whose facts are given, under one scenario."""
+    onto = ontology.load()
+    engine = SqlEngine(reform.program(), reform.apply(onto.facts()), backend=backend)
+    answers = engine.evaluate(facts)
+    return {case_id: outcome_columns(case_id, answers) for case_id in ids}
 
 
 def _judge(
