@@ -110,8 +110,42 @@ def known(name: str, onto: ontology.Ontology) -> bool:
 
 @dataclass
 class Column:
+    """A column as codes into its distinct values. A text column with a value per row (ids, titles, names)
+    keeps its cells untyped, with the Arrow text beside them for the vectorized checks (`typed` types one)."""
+
     codes: np.ndarray  # int64 per row, an index into values
-    values: list  # distinct typed values (MISSING where the row has no such field)
+    values: list  # distinct typed values (MISSING where the row has no such field), or the untyped cells
+    text: pa.Array | None = None
+    typed: Callable[[Any], Any] | None = None
+
+    def value(self, i: int) -> Any:
+        v = self.values[self.codes[i]]
+        return v if self.typed is None else self.typed(v)
+
+
+# Cells that are text in CSV and pass any text field's check: a letter, then printable ASCII (no control
+# character; not a number, a boolean, null or JSON, which begin otherwise), within MAX_NAME; for ids, id letters.
+SURE = {
+    "id": f"^[A-Za-z][A-Za-z0-9._:#-]{{0,{C.MAX_NAME - 1}}}$",
+    "title": f"^[A-Za-z][ -~]{{0,{C.MAX_NAME - 1}}}$",
+    f"{EU}.name": f"^[A-Za-z][ -~]{{0,{C.MAX_NAME - 1}}}$",
+}
+WORDS = ["true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"]
+
+
+def text_column(array: pa.ChunkedArray | pa.Array, typed: Callable[[Any], Any]) -> Column:
+    """A text column of (nearly) distinct cells, kept untyped: only the cells that are not sure text are typed."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return Column(np.arange(len(array), dtype=np.int64), array.to_pylist(), array, typed)
+
+
+def sure_text(column: Column, name: str) -> np.ndarray:
+    """Rows whose cell is sure text for this field (SURE), by Arrow's regular expressions."""
+    assert column.text is not None
+    text = column.text
+    sure = pc.and_(pc.match_substring_regex(text, SURE[name]), pc.invert(pc.is_in(text, pa.array(WORDS))))
+    return np.asarray(pc.fill_null(sure, False).to_numpy(zero_copy_only=False), bool)
 
 
 def _key(v: Any) -> Any:
@@ -173,7 +207,6 @@ class Checked:
 
     rows: int
     accepted: np.ndarray  # bool per row
-    ids: list  # the typed id value of every row
     facts: Callable[[np.ndarray], Iterator[tuple]] = field(repr=False, default=lambda accepted: iter(()))
 
 
@@ -186,6 +219,18 @@ def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Che
     parsed: dict[str, np.ndarray] = {}
     for name, test in checks.items():
         c = col[name]
+        if c.text is not None:
+            sure = sure_text(c, name)
+            out = np.array(c.values, object)
+            for i in np.flatnonzero(~sure).tolist():
+                try:
+                    out[i] = test(c.value(i))
+                except (InputError, ValueError, ArithmeticError):
+                    out[i] = BAD
+            good = np.array([o is not BAD for o in out[~sure]], bool)
+            ok[~sure] &= good
+            parsed[name] = out
+            continue
         out = np.empty(len(c.values), object)
         for i, v in enumerate(c.values):
             try:
@@ -230,16 +275,15 @@ def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Che
     for i in np.flatnonzero(ok & np.array([isinstance(c, tuple) and len(c) > 0 for c in chains], bool)):
         if any(p.name == names[i] for p in chains[i]):
             ok[i] = False
-    ids = list(col["id"].values[k] for k in col["id"].codes) if rows else []
 
     def facts(accepted: np.ndarray) -> Iterator[tuple]:
         keep = np.flatnonzero(accepted)
-        case = np.array([ids[i] for i in keep], object)
+        case = value("id")[keep]
         at = {name: value(name)[keep] for name in parsed}
         yield from _scalar_facts(case, at)
         yield from _structured_facts(case, at, holdings[keep], nveu[keep], chains[keep])
 
-    return Checked(rows, ok, ids, facts)
+    return Checked(rows, ok, facts)
 
 
 def _holdings(r: C._Reader, col: dict, veu: Any, destination: Any, *parts: Any) -> tuple | None:

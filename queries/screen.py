@@ -37,13 +37,14 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from aidkb import ontology
 from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, SqlEngine
 from aidkb.kb.syntax import Program
 
 from .case import Case, InputError, parse_case
-from .columns import MISSING, Column, arrow_column, check, known, python_column
+from .columns import MISSING, SURE, Column, arrow_column, check, known, python_column, sure_text, text_column
 from .decide import ROUTES, Decision, _contested, _read, contested_listings
 from .explain import Explainer
 from .ledger import LEDGER_COLUMNS, Ledger, apply_ledger
@@ -163,9 +164,21 @@ def read_columns(path: Path | str) -> tuple[dict[str, Column], int, InputError |
         except InputError:
             return _Unreadable(text)
 
-    columns = {n: arrow_column(table.column(n), typed if kind == "csv" else _plain) for n in table.column_names}
+    columns = {
+        n: (text_column if n in SURE and pa.types.is_string(table.schema.field(n).type) else arrow_column)(
+            table.column(n), typed if kind == "csv" else _plain
+        )
+        for n in table.column_names
+    }
     first: tuple[int, int] | None = None
     for k, column in enumerate(columns.values()):
+        if column.typed is not None:  # text columns: JSON text begins with [ or {
+            starts = pc.utf8_slice_codeunits(column.text, 0, 1)
+            where = np.flatnonzero(np.asarray(pc.is_in(starts, pa.array(["[", "{"])).to_numpy(zero_copy_only=False)))
+            rows_bad = [int(i) for i in where if isinstance(column.value(int(i)), _Unreadable)]
+            if rows_bad:
+                first = min(first or (rows_bad[0], k), (rows_bad[0], k))
+            continue
         bad = np.array([isinstance(v, _Unreadable) for v in column.values], bool)
         if bad.any():
             row = int(np.flatnonzero(bad[column.codes])[0])
@@ -174,7 +187,7 @@ def read_columns(path: Path | str) -> tuple[dict[str, Column], int, InputError |
         return columns, table.num_rows, None
     row, k = first
     name = list(columns)[k]
-    value = columns[name].values[columns[name].codes[row]]
+    value = columns[name].value(row)
     try:
         cell(value.text, f"{path}: row {row + 1}: {name}")
     except InputError as e:
@@ -303,7 +316,7 @@ class Portfolio:
 
     def flat(self, i: int) -> dict:
         """Row i (0 = the first data row) as read_rows gives it."""
-        out = {n: c.values[c.codes[i]] for n, c in self.columns.items()}
+        out = {n: c.value(i) for n, c in self.columns.items()}
         return {n: v for n, v in out.items() if v is not MISSING}
 
     def good(self) -> list[int]:
@@ -320,6 +333,16 @@ class Portfolio:
             yield from case.facts()
 
 
+def _ids(column: Column) -> list:
+    """The id cell of every row, typed."""
+    if column.typed is None:
+        return [column.values[k] for k in column.codes.tolist()]
+    ids = list(column.values)
+    for i in np.flatnonzero(~sure_text(column, "id")).tolist():
+        ids[i] = column.value(i)
+    return ids
+
+
 def validate_columns(path: Path | str, strict: bool = False) -> Portfolio:
     """Validate a portfolio column-wise, with validate()'s verdicts: the same cases, the same bad rows in the
     same words (the per-row validator words every error), the same stop under `strict`."""
@@ -333,7 +356,7 @@ def validate_columns(path: Path | str, strict: bool = False) -> Portfolio:
         accepted, facts_of = checked.accepted, checked.facts
     else:  # columns the fast path does not know: every row through the per-row validator
         accepted, facts_of = np.zeros(rows, bool), (lambda accepted: iter(()))
-    ids = [columns["id"].values[k] for k in columns["id"].codes.tolist()] if "id" in columns else [None] * rows
+    ids = _ids(columns["id"]) if "id" in columns else [None] * rows
     portfolio = Portfolio(path, rows, columns, ids, accepted, {}, [], facts_of)
     problems: dict[int, BadRow] = {}
     for i in np.flatnonzero(~accepted).tolist():
