@@ -462,7 +462,47 @@ def _outcomes(facts: Iterator[tuple], ids: list[str], reform: Reform, backend: s
     onto = ontology.load()
     engine = SqlEngine(reform.program(), reform.apply(onto.facts()), backend=backend)
     answers = engine.evaluate(facts)
-    return {case_id: outcome_columns(case_id, answers) for case_id in ids}
+    kinds, first = answer_kinds(answers, ids)
+    columns = [outcome_columns(ids[i], answers) for i in first.tolist()]
+    return {case_id: columns[k] for case_id, k in zip(ids, kinds.tolist())}
+
+
+def answer_kinds(answers: Answers, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Cases with the same answer rows (but for the case) have the same outcome columns: each case's kind (the
+    same kind exactly when every answer predicate has the same rows) and the first case of each kind, found
+    with Arrow and NumPy over whole columns."""
+    import pandas as pd
+
+    names = pa.array(ids, pa.string())
+    cases, tokens, base = [], [], 0
+    for pred in ANSWER_PREDICATES:
+        if pred not in answers.arity:
+            continue
+        table = answers.table(pred)
+        case = pc.fill_null(pc.index_in(table.column(0), value_set=names), -1).to_numpy(zero_copy_only=False)
+        rest = np.zeros(table.num_rows, np.int64)
+        for column in table.columns[1:]:
+            codes = pc.dictionary_encode(column.combine_chunks(), null_encoding="encode").indices
+            rest = pd.factorize(rest * (len(column) + 1) + codes.to_numpy(zero_copy_only=False))[0]
+        known = case >= 0  # rows of cases not asked about
+        cases.append(case[known].astype(np.int64))
+        tokens.append(rest[known].astype(np.int64) + base)
+        base += int(rest.max(initial=-1)) + 1
+    n = len(ids)
+    if not cases:
+        return np.zeros(n, np.int64), np.zeros(min(n, 1), np.int64)
+    pairs = np.unique(np.concatenate(cases) * (base + 1) + np.concatenate(tokens))  # (case, row) once, sorted
+    case, token = pairs // (base + 1), pairs % (base + 1)
+    counts = np.bincount(case, minlength=n)
+    position = np.arange(len(pairs)) - np.repeat(np.cumsum(counts) - counts, counts)
+    grid = np.full((n, int(counts.max(initial=0))), -1, np.int64)
+    grid[case, position] = token
+    kinds = np.zeros(n, np.int64)
+    for j in range(grid.shape[1]):  # exact: each step numbers the distinct (kind so far, next row) pairs
+        kinds = pd.factorize(kinds * (base + 2) + grid[:, j] + 1)[0].astype(np.int64)
+    first = np.full(int(kinds.max(initial=-1)) + 1, n, np.int64)
+    np.minimum.at(first, kinds, np.arange(n))
+    return kinds, first
 
 
 def _judge(
