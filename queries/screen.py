@@ -611,24 +611,32 @@ def write(rows: list[dict], path: Path | BinaryIO, kind: str | None = None) -> N
     if kind == "csv":
         import pyarrow.csv as pcsv
 
-        text = {
-            n: [
-                None
-                if v is None
-                else json.dumps(v, ensure_ascii=False)
-                if isinstance(v, (list, dict))
-                else str(v).lower()
-                if isinstance(v, bool)
-                else str(v)
-                for v in values
-            ]
-            for n, values in columns.items()
-        }
+        text = {n: _texts(values) for n, values in columns.items()}
         pcsv.write_csv(pa.table({n: pa.array(v, pa.string()) for n, v in text.items()}), path)
     else:
         import pyarrow.parquet as pq
 
         pq.write_table(pa.table({n: _array(v) for n, v in columns.items()}), path)
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _texts(values: list) -> list[str | None]:
+    """A column's cells as CSV text, each distinct value (or shared list) converted once."""
+    memo: dict = {}
+    out = []
+    for v in values:
+        key = id(v) if isinstance(v, (list, dict)) else (v.__class__, v)
+        if key not in memo:
+            memo[key] = _text(v)
+        out.append(memo[key])
+    return out
 
 
 def _array(values: list) -> pa.Array:
