@@ -209,13 +209,15 @@ def test_a_row_missing_a_key_in_json_lines_is_judged_by_the_per_row_validator(tm
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
 def test_every_cell_in_every_column_gives_the_per_row_verdicts(tmp_path, suffix):
     """A row of the pool (with an id of its own) with one cell changed, for every column and every cell of
-    `near` and CELLS; in Parquet a portfolio per type of cell, so that number columns stay numbers."""
+    `near` and CELLS; in Parquet a portfolio per column and type of cell, so that the other columns keep their
+    types."""
     # (not the unreadable JSON text: it stops a CSV there; the generated portfolios have it)
     edits = [(c, v) for c in COLUMNS + ["what_if", "transaction.model"] for v in near(c) + CELLS if v != "[1, 2"]
     batches: dict[str, list[dict]] = {}
     for k, (column, value) in enumerate(edits):
         row = {**POOL[(k * 7) % len(POOL)], "id": f"edit-{k}", column: value}
-        batches.setdefault(type(value).__name__ if suffix == ".parquet" else "all", []).append(row)
+        kind = f"{column}-{type(value).__name__}" if suffix == ".parquet" else "all"
+        batches.setdefault(kind, []).append(row)
     for kind, rows in batches.items():
         path = tmp_path / f"p-{kind}{suffix}"
         write(rows, path)
