@@ -463,8 +463,29 @@ def _outcomes(facts: Iterator[tuple], ids: list[str], reform: Reform, backend: s
     engine = SqlEngine(reform.program(), reform.apply(onto.facts()), backend=backend)
     answers = engine.evaluate(facts)
     kinds, first = answer_kinds(answers, ids)
-    columns = [outcome_columns(ids[i], answers) for i in first.tolist()]
+    few = _Few(answers, [ids[i] for i in first.tolist()])
+    columns = [outcome_columns(ids[i], few) for i in first.tolist()]
     return {case_id: columns[k] for case_id, k in zip(ids, kinds.tolist())}
+
+
+class _Few:
+    """The answer rows of a few cases (one of each kind), asked per case as outcome_columns asks Answers."""
+
+    def __init__(self, answers: Answers, cases: list[str]):
+        self.arity = answers.arity
+        names = pa.array(cases, pa.string())
+        self._rows: dict[str, dict[str, set[tuple]]] = {}
+        for pred in ANSWER_PREDICATES:
+            if pred in answers.arity:
+                table = answers.table(pred)
+                few = Answers({pred: table.filter(pc.is_in(table.column(0), value_set=names))}, answers.arity, {})
+                self._rows[pred] = by = {}
+                for row in few.rows(pred):
+                    by.setdefault(row[0], set()).add(row)
+
+    def ask(self, pred: str, args: tuple) -> list[tuple]:
+        assert all(a is None for a in args[1:])  # bound on the case only, as outcome_columns asks
+        return sorted(self._rows[pred].get(args[0], ()), key=repr)
 
 
 def answer_kinds(answers: Answers, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -576,7 +597,7 @@ def decision_columns(d: Decision) -> dict:
     }
 
 
-def outcome_columns(case_id: str, answers: Answers) -> dict:
+def outcome_columns(case_id: str, answers: Answers | _Few) -> dict:
     """The outcome columns of one case from the answer predicates alone (no reasons)."""
     got = {
         pred: answers.ask(pred, (case_id,) + (None,) * (answers.arity[pred] - 1)) if pred in answers.arity else []
@@ -612,7 +633,7 @@ def write(rows: list[dict], path: Path | BinaryIO, kind: str | None = None) -> N
         import pyarrow.csv as pcsv
 
         text = {n: _texts(values) for n, values in columns.items()}
-        pcsv.write_csv(pa.table({n: pa.array(v, pa.string()) for n, v in text.items()}), path)
+        pcsv.write_csv(pa.table(text), path)
     else:
         import pyarrow.parquet as pq
 
@@ -627,8 +648,16 @@ def _text(v: Any) -> str | None:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
-def _texts(values: list) -> list[str | None]:
-    """A column's cells as CSV text, each distinct value (or shared list) converted once."""
+def _texts(values: list) -> pa.Array:
+    """A column's cells as CSV text: text, booleans and whole numbers converted by Arrow, anything else once per
+    distinct value (or shared list)."""
+    kinds = {v.__class__ for v in values} - {type(None)}
+    if kinds <= {str}:
+        return pa.array(values, pa.string())
+    if kinds == {bool}:
+        return pc.cast(pa.array(values, pa.bool_()), pa.string())
+    if kinds == {int} and all(v is None or -(2**63) <= v < 2**63 for v in values):
+        return pc.cast(pa.array(values, pa.int64()), pa.string())
     memo: dict = {}
     out = []
     for v in values:
@@ -636,7 +665,7 @@ def _texts(values: list) -> list[str | None]:
         if key not in memo:
             memo[key] = _text(v)
         out.append(memo[key])
-    return out
+    return pa.array(out, pa.string())
 
 
 def _array(values: list) -> pa.Array:
