@@ -272,9 +272,9 @@ def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Che
     chains = group((f"{EU}.parent_chain", f"{EU}.ultimate_parent_hq_country"), lambda a, b: _chain(r, a, b))
     ok &= chains != BAD
     names = value(f"{EU}.name")
-    for i in np.flatnonzero(ok & np.array([isinstance(c, tuple) and len(c) > 0 for c in chains], bool)):
-        if any(p.name == names[i] for p in chains[i]):
-            ok[i] = False
+    for row in np.flatnonzero(ok & np.array([isinstance(c, tuple) and len(c) > 0 for c in chains], bool)).tolist():
+        if any(p.name == names[row] for p in chains[row]):  # the end user named in its own chain: a loop
+            ok[row] = False
 
     def facts(accepted: np.ndarray) -> Iterator[tuple]:
         keep = np.flatnonzero(accepted)

@@ -369,6 +369,7 @@ def validate_columns(path: Path | str, strict: bool = False) -> Portfolio:
     first: dict[str, int] = {}
     for i in portfolio.good():
         case_id = portfolio.cases[i].id if i in portfolio.cases else ids[i]
+        assert isinstance(case_id, str)  # a good row's id passed the id check
         if case_id in first:
             problems[i] = BadRow(i + 1, case_id, "id", f"{case_id!r} is also the id of row {first[case_id] + 1}")
             accepted[i] = False
@@ -395,7 +396,8 @@ def screen(
 ) -> ScreenResult:
     """Decide every row of a portfolio set at a time (module docstring); write the rows to `out_path`."""
     times: dict[str, float] = {}
-    start = time.perf_counter()
+    begin, begin_cpu = time.perf_counter(), time.process_time()
+    start = begin
     portfolio = validate_columns(portfolio_path, strict)
     bad = list(portfolio.bad)
     good = portfolio.good()
@@ -412,7 +414,7 @@ def screen(
         bad.append(problem)
     bad.sort(key=lambda b: b.row)
     bad_numbers = {b.row for b in bad}
-    times["validation"] = time.perf_counter() - start
+    times["validation"], times["validation_cpu"] = time.perf_counter() - start, time.process_time() - begin_cpu
     start = time.perf_counter()
     extra = _reform(reform)
     decided: dict[str, dict] = {}
@@ -433,7 +435,7 @@ def screen(
         ]
         ids = [portfolio.ids[i] for i in np.flatnonzero(portfolio.accepted).tolist()] + [c.id for c in plain]
         facts = itertools.chain(portfolio.facts_of(portfolio.accepted), (f for c in plain for f in c.facts()))
-        decided.update(_outcomes(facts, ids, Reform(extra.operations), engine))
+        decided.update(_outcomes(facts, ids, Reform(extra.operations), engine, times))
         for group in _scenarios(others).values():
             decided.update(_decide(group, engine, False, progress))
     if ledger:
@@ -453,15 +455,22 @@ def screen(
         out.append(row)
     result = ScreenResult(out, bad, ledger, Path(out_path) if out_path else None, times)
     if out_path:
+        start = time.perf_counter()
         write(out, Path(out_path))
+        times["writing"] = time.perf_counter() - start
+    times["total"], times["total_cpu"] = time.perf_counter() - begin, time.process_time() - begin_cpu
     return result
 
 
-def _outcomes(facts: Iterator[tuple], ids: list[str], reform: Reform, backend: str) -> dict[str, dict]:
-    """The outcome columns of every case whose facts are given, under one scenario."""
+def _outcomes(
+    facts: Iterator[tuple], ids: list[str], reform: Reform, backend: str, times: dict[str, float]
+) -> dict[str, dict]:
+    """The outcome columns of every case whose facts are given, under one scenario (the SQL engine's own
+    seconds into `times`, as sql_facts, sql_evaluation, ...)."""
     onto = ontology.load()
     engine = SqlEngine(reform.program(), reform.apply(onto.facts()), backend=backend)
     answers = engine.evaluate(facts)
+    times.update({f"sql_{k}": v for k, v in answers.seconds.items()})
     kinds, first = answer_kinds(answers, ids)
     few = _Few(answers, [ids[i] for i in first.tolist()])
     columns = [outcome_columns(ids[i], few) for i in first.tolist()]
@@ -479,7 +488,8 @@ class _Few:
             if pred in answers.arity:
                 table = answers.table(pred)
                 few = Answers({pred: table.filter(pc.is_in(table.column(0), value_set=names))}, answers.arity, {})
-                self._rows[pred] = by = {}
+                by: dict[str, set[tuple]] = {}
+                self._rows[pred] = by
                 for row in few.rows(pred):
                     by.setdefault(row[0], set()).add(row)
 
