@@ -694,12 +694,22 @@ def _array(values: list) -> pa.Array:
 def case_for_row(portfolio_path: Path | str, row_id: str) -> Case:
     """The validated case of the row with this id (or this row number), with the running totals the ledger
     computes for it: the case `aidkb explain` proves through the proof engine."""
-    rows, bad = validate(portfolio_path)
-    apply_ledger(rows)
-    for n, _flat, case in rows:
-        if (case is not None and case.id == row_id) or str(n) == str(row_id):
-            if case is None:
-                problem = next(b for b in bad if b.row == n)
-                raise ScreenError(f"{portfolio_path}: row {n}", problem.field, problem.message)
-            return case
+    portfolio = validate_columns(portfolio_path)
+    good = set(portfolio.good())
+    onto = ontology.load()
+    if any(c in portfolio.columns for c in LEDGER_COLUMNS):
+        rows = [
+            (i + 1, portfolio.flat(i), portfolio.case(i, onto) if i in good else None) for i in range(portfolio.rows)
+        ]
+        apply_ledger(rows)
+        cases = {n - 1: c for n, _, c in rows if c is not None}
+    else:
+        cases = {}
+    for i in range(portfolio.rows):
+        case_id = portfolio.cases[i].id if i in portfolio.cases else portfolio.ids[i]
+        if (i in good and case_id == row_id) or str(i + 1) == str(row_id):
+            if i not in good:
+                problem = next(b for b in portfolio.bad if b.row == i + 1)
+                raise ScreenError(f"{portfolio_path}: row {i + 1}", problem.field, problem.message)
+            return cases.get(i) or portfolio.case(i, onto)
     raise ScreenError(str(portfolio_path), "id", f"no row with id {row_id!r}")
