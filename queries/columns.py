@@ -190,11 +190,13 @@ def arrow_column(array: pa.ChunkedArray | pa.Array, typed: Callable[[Any], Any])
 
 def _combine(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct combinations of several code columns: (combination per row, one row of each)."""
+    import pandas as pd
+
     combined = np.zeros(len(codes[0]), np.int64)
-    for c in codes:
-        combined = combined * (int(c.max(initial=0)) + 1) + c
-        combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)
-    _, first = np.unique(combined, return_index=True)
+    for c in codes:  # exact: each step numbers the distinct (combination so far, next code) pairs
+        combined = pd.factorize(combined * (int(c.max(initial=0)) + 1) + c)[0].astype(np.int64)
+    first = np.full(int(combined.max(initial=-1)) + 1, len(combined), np.int64)
+    np.minimum.at(first, combined, np.arange(len(combined)))
     return combined, first
 
 
@@ -277,11 +279,14 @@ def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Che
             ok[row] = False
 
     def facts(accepted: np.ndarray) -> Iterator[tuple]:
+        """The facts of the accepted rows, as chained iterators over whole columns (no Python frame per fact)."""
         keep = np.flatnonzero(accepted)
         case = value("id")[keep]
         at = {name: value(name)[keep] for name in parsed}
-        yield from _scalar_facts(case, at)
-        yield from _structured_facts(case, at, holdings[keep], nveu[keep], chains[keep])
+        given = {name: _given(parsed[name])[col[name].codes[keep]] for name in GIVEN.values()}
+        return itertools.chain(
+            _scalar_facts(case, at, given), _structured_facts(case, at, holdings[keep], nveu[keep], chains[keep])
+        )
 
     return Checked(rows, ok, facts)
 
@@ -309,7 +314,25 @@ def _chain(r: C._Reader, chain: Any, parent_hq: Any) -> tuple:
     return C._parent_chain(r, chain, "\x00", parent_hq, "p")
 
 
-def _scalar_facts(case: np.ndarray, at: dict[str, np.ndarray]) -> Iterator[tuple]:
+def _given(values: np.ndarray) -> np.ndarray:
+    """Per distinct value: whether Case.facts states it (text when not empty, anything else when not null)."""
+    return np.array([bool(v) if isinstance(v, str) else v is not None for v in values], bool)
+
+
+GIVEN = {  # predicate: column, for the facts stated only when the field is given
+    "quantity": "transaction.quantity",
+    "tpp_per_unit": "transaction.tpp_per_unit",
+    "training_ops": f"{M}.training_ops",
+    "memory_bandwidth": "transaction.memory_bandwidth_gb_s",
+    "additional_training_ops": f"{M}.additional_training_ops",
+    "frontier_ops_given": f"{M}.open_weight_frontier_ops",
+    "hq": f"{EU}.hq_country",
+    "declared_parent_hq": f"{EU}.ultimate_parent_hq_country",
+    "veu": f"{EU}.veu",
+}
+
+
+def _scalar_facts(case: np.ndarray, at: dict[str, np.ndarray], given: dict[str, np.ndarray]) -> Iterator[tuple]:
     tx = "transaction"
     always = {
         "as_of": "as_of",
@@ -323,35 +346,23 @@ def _scalar_facts(case: np.ndarray, at: dict[str, np.ndarray]) -> Iterator[tuple
         "consignee_ytd": f"{tx}.consignee_tpp_already_this_year",
         "country_allocated": f"{tx}.country_tpp_already_allocated",
     }
-    given = {
-        "quantity": f"{tx}.quantity",
-        "tpp_per_unit": f"{tx}.tpp_per_unit",
-        "training_ops": f"{M}.training_ops",
-        "memory_bandwidth": f"{tx}.memory_bandwidth_gb_s",
-        "additional_training_ops": f"{M}.additional_training_ops",
-        "frontier_ops_given": f"{M}.open_weight_frontier_ops",
-        "hq": f"{EU}.hq_country",
-        "declared_parent_hq": f"{EU}.ultimate_parent_hq_country",
-        "veu": f"{EU}.veu",
-    }
     flags = {
         "weights_published": f"{M}.weights_published",
         "derived_from_published": f"{M}.derived_from_published_model",
         "g2g": f"{tx}.gov_to_gov_arrangement",
     }
-    yield from zip(itertools.repeat("case"), case.tolist())
+    parts: list[Iterator[tuple]] = [zip(itertools.repeat("case"), case.tolist())]
     for pred, name in always.items():
-        yield from zip(itertools.repeat(pred), case.tolist(), at[name].tolist())
-    for pred, name in given.items():
-        values = at[name]
-        present = np.array([bool(v) if isinstance(v, str) else v is not None for v in values], bool)
-        yield from zip(itertools.repeat(pred), case[present].tolist(), values[present].tolist())
+        parts.append(zip(itertools.repeat(pred), case.tolist(), at[name].tolist()))
+    for pred, name in GIVEN.items():
+        present = given[name]
+        parts.append(zip(itertools.repeat(pred), case[present].tolist(), at[name][present].tolist()))
     for pred, name in flags.items():
-        yield from zip(itertools.repeat(pred), case[at[name].astype(bool)].tolist())
+        parts.append(zip(itertools.repeat(pred), case[at[name].astype(bool)].tolist()))
     facts = at[f"{tx}.facts"]
-    for i in np.flatnonzero(np.array([bool(f) for f in facts], bool)):
-        for flag in facts[i]:
-            yield ("flag", case[i], flag)
+    listed = np.flatnonzero(np.array([bool(f) for f in facts], bool)).tolist()
+    parts.append(("flag", case[i], flag) for i in listed for flag in facts[i])
+    return itertools.chain.from_iterable(parts)
 
 
 def _structured_facts(

@@ -328,9 +328,7 @@ class Portfolio:
         return found or parse_case(unflatten(self.flat(i), i + 1), f"{self.path}: row {i + 1}", onto)
 
     def facts(self) -> Iterator[tuple]:
-        yield from self.facts_of(self.accepted)
-        for case in self.cases.values():
-            yield from case.facts()
+        return itertools.chain(self.facts_of(self.accepted), (f for c in self.cases.values() for f in c.facts()))
 
 
 def _ids(column: Column) -> list:
