@@ -635,8 +635,8 @@ def write(rows: list[dict], path: Path | BinaryIO, kind: str | None = None) -> N
         kind = FORMATS.get(path.suffix.lower())
     if kind not in ("csv", "parquet"):
         raise ScreenError(str(path), "", "the output is written as .csv or .parquet")
-    names = list(dict.fromkeys(k for row in rows for k in row))
-    columns = {n: [row.get(n) for row in rows] for n in names}
+    names = list(dict.fromkeys(itertools.chain.from_iterable(rows)))
+    columns = {n: list(map(dict.get, rows, itertools.repeat(n))) for n in names}
     if kind == "csv":
         import pyarrow.csv as pcsv
 
@@ -659,7 +659,7 @@ def _text(v: Any) -> str | None:
 def _texts(values: list) -> pa.Array:
     """A column's cells as CSV text: text, booleans and whole numbers converted by Arrow, anything else once per
     distinct value (or shared list)."""
-    kinds = {v.__class__ for v in values} - {type(None)}
+    kinds = set(map(type, values)) - {type(None)}
     if kinds <= {str}:
         return pa.array(values, pa.string())
     if kinds == {bool}:
