@@ -331,6 +331,13 @@ class Portfolio:
         return itertools.chain(self.facts_of(self.accepted), (f for c in self.cases.values() for f in c.facts()))
 
 
+def _head(column: Column, rows: int) -> Column:
+    """The column's first rows."""
+    if column.text is None:
+        return Column(column.codes[:rows], column.values)
+    return Column(column.codes[:rows], column.values[:rows], column.text.slice(0, rows), column.typed)
+
+
 def _ids(column: Column) -> list:
     """The id cell of every row, typed."""
     if column.typed is None:
@@ -348,7 +355,7 @@ def validate_columns(path: Path | str, strict: bool = False) -> Portfolio:
     path = Path(path)
     columns, rows, unreadable = read_columns(path)
     if unreadable is not None:
-        columns = {n: Column(c.codes[:rows], c.values) for n, c in columns.items()}
+        columns = {n: _head(c, rows) for n, c in columns.items()}
     if all(known(n, onto) for n in columns):
         checked = check(columns, rows, onto)
         accepted, facts_of = checked.accepted, checked.facts

@@ -222,3 +222,18 @@ def test_every_cell_in_every_column_gives_the_per_row_verdicts(tmp_path, suffix)
         path = tmp_path / f"p-{kind}{suffix}"
         write(rows, path)
         assert outcome(lambda: column_wise(path, False)) == outcome(lambda: per_row(path, False)), kind
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_an_unreadable_cell_stops_the_csv_at_its_row_and_an_earlier_bad_row_wins_under_strict(tmp_path, strict):
+    rows = [dict(r) for r in POOL[:6]]
+    rows[0]["id"] = "123"  # a number, not an id: a cell of a text column the fast path types itself
+    rows[4]["transaction.facts"] = "[1, 2"
+    path = tmp_path / "p.csv"
+    write(rows, path)
+    found = outcome(lambda: column_wise(path, strict))
+    assert found == outcome(lambda: per_row(path, strict))
+    if strict:
+        assert found[2:] == (f"{path}: row 1", "id", "must be a non-empty string, not 123")
+    else:
+        assert found[2:4] == (f"{path}: row 5: transaction.facts", "")
