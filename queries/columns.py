@@ -179,6 +179,8 @@ def arrow_column(array: pa.ChunkedArray | pa.Array, typed: Callable[[Any], Any])
     """An Arrow column dictionary-encoded in C; only its distinct values reach Python (through `typed`)."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):  # e.g. a categorical column written by pandas
+        array = array.dictionary_decode()
     if pa.types.is_null(array.type):
         return Column(np.zeros(len(array), np.int64), [typed(None)])
     if pa.types.is_nested(array.type):
