@@ -10,9 +10,10 @@ in its own parent chain).
 
 A row is *accepted* when every check passes; its `input` facts are then built column by column. Every other
 row is *declined* and goes through the per-row validator (queries.screen.validate's parse_case), which gives its
-case or its error in its own words: the fast path never words an error, so both paths report the same. A file
-with columns this module does not know (ledger columns, `what_if`, `expected`, unknown fields) is declined as a
-whole. tests/unit/test_screen_columns.py ties the two paths together on generated portfolios.
+case or its error in its own words: the fast path never words an error, so both paths report the same. Rows
+with a `what_if` or `expected` value, or a value in a mapping's own column, are declined; a file with columns this
+module does not know (the ledger's, unknown fields) is declined as a whole. tests/unit/test_screen_columns.py
+ties the two paths together on generated portfolios.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _case_id(r: C._Reader, v: Any) -> str:
 
 def known(name: str, onto: ontology.Ontology) -> bool:
     """A column the fast path decides, or declines row by row (mappings' own paths, `what_if`, `expected.`)."""
-    return name in _checks(onto) or name in MAPPINGS or name == "what_if" or name.startswith("expected")
+    return name in _checks(onto) or name in MAPPINGS or name in ("what_if", "expected") or name.startswith("expected.")
 
 
 # ---- columns as codes into their distinct values
@@ -244,7 +245,7 @@ def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Che
         good = np.array([o is not BAD for o in out], bool)
         ok &= good[c.codes]
         parsed[name] = out
-    for name in MAPPINGS + tuple(n for n in columns if n == "what_if" or n.startswith("expected")):
+    for name in MAPPINGS + tuple(n for n in columns if n in ("what_if", "expected") or n.startswith("expected.")):
         if name in columns:
             c = columns[name]
             ok &= np.array([v is None or v is MISSING for v in c.values], bool)[c.codes]
