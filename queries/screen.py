@@ -7,12 +7,15 @@ dotted path (`id`, `as_of`, `transaction.item`, `transaction.end_user.hq_country
 column is null. CSV cells are typed like the plain scalars of a case file (queries/reader.py): true/false,
 null, whole and decimal numbers exactly (`2e+26` is 2 x 10^26 exactly, `4E091` stays an ECCN), else text.
 
-Each row is un-flattened and validated by the case files' own validator (queries.case.parse_case); a bad row is
-reported with its row number (1 = the first data row) and field, and is written to the output with its error,
-never dropped; `strict` stops at the first. Rows with `date` and `claimed_route` columns get their running
-totals from the portfolio itself (queries/ledger.py). Then every row is decided set at a time by the SQL engine
-(kb/sqlengine.py, DuckDB or Spark). With `reasons` (the default) each row's decision is also read off the SQL
-engine's model by the same reader as `aidkb decide` (queries.decide, queries.explain): the first failing
+The rows are validated column-wise (validate_columns, queries/columns.py: each distinct value checked once by the
+case validator's readers); a row the fast path does not accept goes through the case files' own validator
+(queries.case.parse_case on the un-flattened row), which words its error, so a bad row is reported with its row
+number (1 = the first data row) and field as for a case file, and is written to the output with its error, never
+dropped; `strict` stops at the first. `validate` is that per-row validator over a whole portfolio: the oracle
+tests/unit/test_screen_columns.py holds the column-wise one to. Rows with `date` and `claimed_route` columns get
+their running totals from the portfolio itself (queries/ledger.py). Then every row is decided set at a time by the
+SQL engine (kb/sqlengine.py, DuckDB or Spark). With `reasons` (the default) each row's decision is also read off
+the SQL engine's model by the same reader as `aidkb decide` (queries.decide, queries.explain): the first failing
 condition of each route that fails, the citations and the caveats, word for word as `aidkb decide` gives them.
 Without `reasons`, only the outcome columns, for the largest portfolios.
 
@@ -278,7 +281,7 @@ def _reform(reform: Reform | str | Path | None) -> Reform:
 def validate(
     path: Path | str, strict: bool = False, progress: Progress | None = None
 ) -> tuple[list[tuple[int, dict, Case | None]], list[BadRow]]:
-    """Every row un-flattened and validated (ledger totals filled in where the portfolio has them)."""
+    """Every row un-flattened and validated by parse_case, one at a time (the oracle of validate_columns)."""
     onto = ontology.load()
     rows: list[tuple[int, dict, Case | None]] = []
     bad: list[BadRow] = []
