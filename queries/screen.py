@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import gc
 import itertools
 import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -405,30 +403,6 @@ def screen(
     reasons: bool = True,
 ) -> ScreenResult:
     """Decide every row of a portfolio set at a time (module docstring); write the rows to `out_path`."""
-    with _no_gc():  # a million rows of small dicts and lists: the cyclic collector would rescan them, over and over
-        return _screen(portfolio_path, reform, engine, out_path, strict, progress, reasons)
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _screen(
-    portfolio_path: Path | str,
-    reform: Reform | str | Path | None,
-    engine: str,
-    out_path: Path | str | None,
-    strict: bool,
-    progress: Progress | None,
-    reasons: bool,
-) -> ScreenResult:
     times: dict[str, float] = {}
     begin, begin_cpu = time.perf_counter(), time.process_time()
     start = begin
