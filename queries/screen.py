@@ -407,6 +407,8 @@ def screen(
     begin, begin_cpu = time.perf_counter(), time.process_time()
     start = begin
     portfolio = validate_columns(portfolio_path, strict)
+    if progress:
+        progress("validated rows", portfolio.rows, portfolio.rows)
     bad = list(portfolio.bad)
     good = portfolio.good()
     rows: list[tuple[int, dict, Case | None]] = []
@@ -444,6 +446,8 @@ def screen(
         ids = [portfolio.ids[i] for i in np.flatnonzero(portfolio.accepted).tolist()] + [c.id for c in plain]
         facts = itertools.chain(portfolio.facts_of(portfolio.accepted), (f for c in plain for f in c.facts()))
         decided.update(_outcomes(facts, ids, Reform(extra.operations), engine, times))
+        if progress:
+            progress("screened rows", len(ids), len(ids))
         for group in _scenarios(others).values():
             decided.update(_decide(group, engine, False, progress))
     if ledger:
