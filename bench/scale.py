@@ -1,14 +1,15 @@
 """Benchmark: the set-at-a-time engine against the per-case engine, at 10^4, 10^5 and 10^6 transactions.
 
-Prints, for each size: the time to validate the rows and build their facts (Python, per row), the SQL engine's
-wall and CPU time and the process's peak memory on DuckDB (and on Spark local mode for 10^5), the per-case
+Prints, for each size, screening a generated CSV portfolio end to end (`aidkb screen --no-reasons`): the
+column-wise validation, the facts as Arrow tables, the SQL engine, the whole run (reading to writing the output),
+wall and CPU time, and the process's peak memory on DuckDB (and on Spark local mode for 10^5), the per-case
 engine's time extrapolated from a sample (pyDatalog through queries.decide, with proofs), and the ratio. First
 the grid what-ifs through the SQL engine, per kind of reform: in a fresh process (the baseline grid classes
 read from the store of answers, kb/sql/store.py), warm, and asked again. Each figure is measured in fresh
 processes (medians). Asserts nothing.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--spark 100000] [--sample 200]
-                                    [--repeat 3] [--size-repeat 1] [--grid]
+                                    [--repeat 3] [--size-repeat 1] [--grid | --portfolios]
 
 Transactions are generated from the bundled case files (tests/cases, tests/shared_cases) as templates, with
 dates, modes, countries and figures drawn at random and every row validated like a case file; a row the
@@ -119,6 +120,7 @@ def main() -> None:
     ap.add_argument("--spark", default="100000", help="sizes also run on Spark local mode ('' for none)")
     ap.add_argument("--sample", type=int, default=200, help="cases decided one at a time by the per-case engine")
     ap.add_argument("--grid", action="store_true", help="only the grid what-ifs")
+    ap.add_argument("--portfolios", action="store_true", help="only the portfolio sizes")
     ap.add_argument("--repeat", type=int, default=3, help="fresh processes per grid figure (medians)")
     ap.add_argument("--size-repeat", type=int, default=1, help="fresh processes per portfolio size (medians)")
     ap.add_argument("--one", help="internal: run one size (or the grid) in this process and print its figures")
@@ -132,11 +134,16 @@ def main() -> None:
     if args.one and args.one.startswith("grid:"):
         _grid_kind(args.one.removeprefix("grid:"))
         return
+    if args.one and args.one.startswith("portfolio:"):
+        _, size, path = args.one.split(":", 2)
+        portfolio(int(size), Path(path))
+        return
     if args.one:
         backend, size = args.one.split(":")
         _one(backend, int(size))
         return
-    grid_figures(args.repeat)
+    if not args.portfolios:
+        grid_figures(args.repeat)
     if args.grid:
         return
     per_case = _per_case(args.sample)
@@ -146,14 +153,14 @@ def main() -> None:
     )
     spark = {int(s) for s in args.spark.split(",") if s}
     print(
-        f"screening generated transactions (medians of {args.size_repeat} fresh processes; SQL engine CPU time "
-        f"is this process's, DuckDB's threads included, Spark's JVM not):"
+        f"screening generated portfolios (CSV; `aidkb screen --no-reasons`, medians of {args.size_repeat} fresh "
+        "processes; CPU time is this process's, DuckDB's threads included, Spark's JVM not):"
     )
     print(
-        "| transactions | validate + facts (Python) | SQL engine wall (CPU) | peak memory | per-case engine "
-        "(extrapolated) | ratio (SQL / end to end) |"
+        "| transactions | validate (columns) wall (CPU) | facts to Arrow wall (CPU) | SQL engine wall (CPU) | "
+        "end to end wall (CPU) | peak memory | per-case engine (extrapolated) | ratio (SQL / end to end) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
         for backend in ("duckdb",) + (("spark",) if size in spark else ()):
             try:
@@ -168,13 +175,13 @@ def main() -> None:
             def med(name: str) -> float:
                 return statistics.median(run[name] for run in runs)
 
-            sql, rows, extrapolated = med("sql_s"), med("rows_s"), per_case * size
-            cpu = f" ({med('sql_cpu'):.2f})" if backend == "duckdb" else ""
+            sql, total, extrapolated = med("sql_s"), med("total_s"), per_case * size
             name = "DuckDB" if backend == "duckdb" else "Spark local"
             print(
-                f"| {size:,}, {name} | {rows:.1f} s | {sql:.2f} s{cpu} | "
-                f"{med('peak_mb'):,.0f} MB | {extrapolated:,.0f} s | {extrapolated / sql:,.0f}x / "
-                f"{extrapolated / (sql + rows):,.0f}x |"
+                f"| {size:,}, {name} | {med('validate_s'):.2f} s ({med('validate_cpu'):.2f}) | "
+                f"{med('facts_s'):.2f} s ({med('facts_cpu'):.2f}) | {sql:.2f} s ({med('sql_cpu'):.2f}) | "
+                f"{total:.2f} s ({med('total_cpu'):.2f}) | {med('peak_mb'):,.0f} MB | {extrapolated:,.0f} s | "
+                f"{extrapolated / sql:,.0f}x / {extrapolated / total:,.0f}x |"
             )
 
 
@@ -339,41 +346,67 @@ def _per_case(n: int) -> float:
     return (time.perf_counter() - start) / len(cases)
 
 
-def _one(backend: str, size: int) -> None:
-    """Generate, validate and decide `size` transactions set at a time; print key=value figures."""
+def portfolio(size: int, path: Path) -> None:
+    """`size` generated transactions (validated like case files, each id its own) written as a CSV portfolio,
+    the flat form `aidkb screen` reads (lists as JSON text, numbers as their exact digits)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
     from aidkb import ontology
-    from aidkb.kb.program import baseline_program
-    from aidkb.kb.sqlengine import SqlEngine
     from aidkb.queries.case import CaseError, parse_case
 
     onto = ontology.load()
     rng = random.Random(size)
     countries, bases = sorted(onto.countries), templates()
-    drawing = [0.0]  # generating the rows is not part of screening them
+    rows: list[dict] = []
+    while len(rows) < size:
+        data = _draw(rng, rng.choice(bases), countries, len(rows))
+        try:
+            parse_case(copy.deepcopy(data), "<generated>", onto)
+        except CaseError:
+            continue
+        rows.append(flatten(data))
 
-    def facts():
-        i = 0
-        while i < size:
-            start = time.perf_counter()
-            data = _draw(rng, rng.choice(bases), countries, i)
-            drawing[0] += time.perf_counter() - start
-            try:
-                found = parse_case(data, "<generated>", onto).facts()
-            except CaseError:
-                continue
-            i += 1
-            yield from found
+    def text(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, (list, dict)):
+            return json.dumps(v)
+        return str(v).lower() if isinstance(v, bool) else str(v)
 
-    engine = SqlEngine(baseline_program(), onto.facts(), backend=backend, threads=2)
-    start = time.perf_counter()
-    answers = engine.evaluate(facts())
-    total = time.perf_counter() - start
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    pcsv.write_csv(pa.table({n: pa.array([text(r.get(n)) for r in rows], pa.string()) for n in names}), path)
+
+
+def _one(backend: str, size: int) -> None:
+    """Screen a generated portfolio of `size` transactions (`aidkb screen --no-reasons`, queries.screen.screen)
+    in this process; print key=value figures: validation (column-wise, queries/columns.py), the facts as Arrow
+    tables, the SQL engine, the whole run, wall and CPU time, and peak memory. The portfolio is written by
+    another process first (generating it is not screening it, and its rows would inflate the peak)."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="aidkb-scale-"))
+    path = root / f"portfolio-{size}.csv"
+    subprocess.run([sys.executable, __file__, "--one", f"portfolio:{size}:{path}"], check=True)
+    from aidkb import ontology
+    from aidkb.kb.program import baseline_program
+    from aidkb.queries.screen import screen
+
+    ontology.load(), baseline_program()  # loaded once per process, not part of a run
+    try:
+        result = screen(path, engine=backend, out_path=root / "out.csv", reasons=False)
+    finally:
+        for f in root.iterdir():
+            f.unlink()
+        root.rmdir()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    s = answers.seconds
-    rows = s["facts"] - drawing[0]  # validating the rows, their facts, the facts as tables
+    s = result.seconds
     print(
-        f"rows_s={rows:.3f} sql_s={s['evaluation']:.3f} sql_cpu={s['evaluation_cpu']:.3f} peak_mb={peak:.0f} "
-        f"total_s={total:.3f}"
+        f"validate_s={s['validation']:.3f} validate_cpu={s['validation_cpu']:.3f} facts_s={s['sql_facts']:.3f} "
+        f"facts_cpu={s['sql_facts_cpu']:.3f} sql_s={s['sql_evaluation']:.3f} sql_cpu={s['sql_evaluation_cpu']:.3f} "
+        f"total_s={s['total']:.3f} total_cpu={s['total_cpu']:.3f} peak_mb={peak:.0f} bad={len(result.bad)}"
     )
 
 

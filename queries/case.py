@@ -428,25 +428,7 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
         frontier = r.operations(m.get("open_weight_frontier_ops"), f"{mp}.open_weight_frontier_ops")
         derived = r.boolean(m.get("derived_from_published_model"), f"{mp}.derived_from_published_model")
         additional = r.operations(m.get("additional_training_ops"), f"{mp}.additional_training_ops")
-        if additional is not None and not derived:
-            r.fail(
-                f"{mp}.additional_training_ops",
-                "is only for a model derived from a published model (derived_from_published_model: true)",
-            )
-        if derived and additional is None:
-            r.fail(
-                f"{mp}.additional_training_ops",
-                "is required when derived_from_published_model is true "
-                "(4E091 Note 1 compares it with the training operations)",
-            )
-        if derived and training_ops is None:
-            r.fail(f"{mp}.training_ops", "is required when derived_from_published_model is true")
-        if additional is not None and training_ops is not None and additional > training_ops:
-            r.fail(
-                f"{mp}.additional_training_ops",
-                f"{additional:,} is more than training_ops {training_ops:,} "
-                "(the training operations include the additional training)",
-            )
+        model_consistency(r, training_ops, derived, additional)
     from_country = t.get("from_country")
     origin = "US" if from_country is None else r.country(from_country, "transaction.from_country")
     destination = r.country(r.required(t, "destination_country", "transaction"), "transaction.destination_country")
@@ -480,8 +462,7 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
     allocated = r.integer(
         0 if allocated is None else allocated, "transaction.country_tpp_already_allocated", MAX_TPP_TOTAL
     )
-    if quantity is not None and tpp is not None and quantity * tpp > MAX_TPP_TOTAL:
-        r.fail("transaction.quantity", f"{quantity:,} units x {tpp:,} TPP is absurdly large")
+    volume(r, quantity, tpp)
     flags = _flags(r, t.get("facts"), "transaction.facts")
     what_if = parse_operations(top.get("what_if"), source, "what_if", onto)
     expected = _expected(r, top.get("expected"), onto) if top.get("expected") is not None else None
@@ -519,6 +500,36 @@ def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) ->
         expected=expected,
         source=source,
     )
+
+
+def model_consistency(r: _Reader, training_ops: int | None, derived: bool, additional: int | None) -> None:
+    """A model's training figures fit together (4E091 Note 1): shared with the column-wise portfolio check."""
+    mp = "transaction.model"
+    if additional is not None and not derived:
+        r.fail(
+            f"{mp}.additional_training_ops",
+            "is only for a model derived from a published model (derived_from_published_model: true)",
+        )
+    if derived and additional is None:
+        r.fail(
+            f"{mp}.additional_training_ops",
+            "is required when derived_from_published_model is true "
+            "(4E091 Note 1 compares it with the training operations)",
+        )
+    if derived and training_ops is None:
+        r.fail(f"{mp}.training_ops", "is required when derived_from_published_model is true")
+    if additional is not None and training_ops is not None and additional > training_ops:
+        r.fail(
+            f"{mp}.additional_training_ops",
+            f"{additional:,} is more than training_ops {training_ops:,} "
+            "(the training operations include the additional training)",
+        )
+
+
+def volume(r: _Reader, quantity: int | None, tpp: int | None) -> None:
+    """The shipment's total TPP within the sanity bound."""
+    if quantity is not None and tpp is not None and quantity * tpp > MAX_TPP_TOTAL:
+        r.fail("transaction.quantity", f"{quantity:,} units x {tpp:,} TPP is absurdly large")
 
 
 def _item(r: _Reader, eccn: str) -> str:

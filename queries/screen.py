@@ -7,12 +7,15 @@ dotted path (`id`, `as_of`, `transaction.item`, `transaction.end_user.hq_country
 column is null. CSV cells are typed like the plain scalars of a case file (queries/reader.py): true/false,
 null, whole and decimal numbers exactly (`2e+26` is 2 x 10^26 exactly, `4E091` stays an ECCN), else text.
 
-Each row is un-flattened and validated by the case files' own validator (queries.case.parse_case); a bad row is
-reported with its row number (1 = the first data row) and field, and is written to the output with its error,
-never dropped; `strict` stops at the first. Rows with `date` and `claimed_route` columns get their running
-totals from the portfolio itself (queries/ledger.py). Then every row is decided set at a time by the SQL engine
-(kb/sqlengine.py, DuckDB or Spark). With `reasons` (the default) each row's decision is also read off the SQL
-engine's model by the same reader as `aidkb decide` (queries.decide, queries.explain): the first failing
+The rows are validated column-wise (validate_columns, queries/columns.py: each distinct value checked once by the
+case validator's readers); a row the fast path does not accept goes through the case files' own validator
+(queries.case.parse_case on the un-flattened row), which words its error, so a bad row is reported with its row
+number (1 = the first data row) and field as for a case file, and is written to the output with its error, never
+dropped; `strict` stops at the first. `validate` is that per-row validator over a whole portfolio: the oracle
+tests/unit/test_screen_columns.py holds the column-wise one to. Rows with `date` and `claimed_route` columns get
+their running totals from the portfolio itself (queries/ledger.py). Then every row is decided set at a time by the
+SQL engine (kb/sqlengine.py, DuckDB or Spark). With `reasons` (the default) each row's decision is also read off
+the SQL engine's model by the same reader as `aidkb decide` (queries.decide, queries.explain): the first failing
 condition of each route that fails, the citations and the caveats, word for word as `aidkb decide` gives them.
 Without `reasons`, only the outcome columns, for the largest portfolios.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import re
 import time
@@ -34,13 +38,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from aidkb import ontology
 from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, SqlEngine
 from aidkb.kb.syntax import Program
 
 from .case import Case, InputError, parse_case
+from .columns import MISSING, SURE, Column, arrow_column, check, known, python_column, sure_text, text_column
 from .decide import ROUTES, Decision, _contested, _read, contested_listings
 from .explain import Explainer
 from .ledger import LEDGER_COLUMNS, Ledger, apply_ledger
@@ -89,11 +96,7 @@ class ScreenResult:
 def read_rows(path: Path | str) -> Iterator[tuple[int, dict]]:
     """(row number, flat row) for every data row of a portfolio file."""
     path = Path(path)
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise ScreenError(str(path), "", f"unknown portfolio format {path.suffix!r} (use {', '.join(FORMATS)})")
-    if not path.is_file():
-        raise ScreenError(str(path), "", "no such file")
+    kind = _kind(path)
     if kind == "jsonl":
         with path.open(encoding="utf-8") as f:
             for n, line in enumerate((line for line in f if line.strip()), 1):
@@ -102,28 +105,97 @@ def read_rows(path: Path | str) -> Iterator[tuple[int, dict]]:
                     raise ScreenError(str(path), f"row {n}", "a JSON Lines row must be an object")
                 yield n, row
         return
-    try:
-        if kind == "parquet":
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-        else:
-            import pyarrow.csv as pcsv
-
-            with path.open(encoding="utf-8-sig", newline="") as f:
-                names = next(csv.reader(f), [])
-            table = pcsv.read_csv(
-                path,
-                convert_options=pcsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names}, strings_can_be_null=False
-                ),
-            )
-    except (pa.ArrowInvalid, OSError) as e:
-        raise ScreenError(str(path), "", f"cannot read the portfolio: {e}") from None
+    table = _table(path, kind)
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
     typed = (lambda v, where: cell(v, where)) if kind == "csv" else (lambda v, where: v)
     for i in range(table.num_rows):
         yield i + 1, {name: typed(values[i], f"{path}: row {i + 1}: {name}") for name, values in columns.items()}
+
+
+def _kind(path: Path) -> str:
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ScreenError(str(path), "", f"unknown portfolio format {path.suffix!r} (use {', '.join(FORMATS)})")
+    if not path.is_file():
+        raise ScreenError(str(path), "", "no such file")
+    return kind
+
+
+def _table(path: Path, kind: str) -> pa.Table:
+    """A CSV (every cell as text) or Parquet portfolio as an Arrow table."""
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        import pyarrow.csv as pcsv
+
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            names = next(csv.reader(f), [])
+        return pcsv.read_csv(
+            path,
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ScreenError(str(path), "", f"cannot read the portfolio: {e}") from None
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A CSV cell whose JSON text cannot be read (the row that holds it first stops the reading)."""
+
+    text: str
+
+
+def read_columns(path: Path | str) -> tuple[dict[str, Column], int, InputError | None]:
+    """Every column of a portfolio as codes into its distinct values, typed like read_rows types them (CSV cells
+    once per distinct text), the number of rows, and the error of the first unreadable cell, if any (with the
+    row number: the rows before it are screened as read_rows would)."""
+    path = Path(path)
+    kind = _kind(path)
+    if kind == "jsonl":
+        rows = [row for _, row in read_rows(path)]
+        names = list(dict.fromkeys(k for row in rows for k in row))
+        return {n: python_column([_plain(row.get(n, MISSING)) for row in rows]) for n in names}, len(rows), None
+    table = _table(path, kind)
+
+    def typed(text: Any) -> Any:
+        try:
+            return _plain(cell(text, ""))
+        except InputError:
+            return _Unreadable(text)
+
+    columns = {
+        n: (text_column if n in SURE and pa.types.is_string(table.schema.field(n).type) else arrow_column)(
+            table.column(n), typed if kind == "csv" else _plain
+        )
+        for n in table.column_names
+    }
+    first: tuple[int, int] | None = None
+    for k, column in enumerate(columns.values()):
+        if column.typed is not None:  # text columns: JSON text begins with [ or {
+            starts = pc.utf8_slice_codeunits(column.text, 0, 1)
+            where = np.flatnonzero(np.asarray(pc.is_in(starts, pa.array(["[", "{"])).to_numpy(zero_copy_only=False)))
+            rows_bad = [int(i) for i in where if isinstance(column.value(int(i)), _Unreadable)]
+            if rows_bad:
+                first = min(first or (rows_bad[0], k), (rows_bad[0], k))
+            continue
+        bad = np.array([isinstance(v, _Unreadable) for v in column.values], bool)
+        if bad.any():
+            row = int(np.flatnonzero(bad[column.codes])[0])
+            first = min(first or (row, k), (row, k))
+    if first is None:
+        return columns, table.num_rows, None
+    row, k = first
+    name = list(columns)[k]
+    value = columns[name].value(row)
+    try:
+        cell(value.text, f"{path}: row {row + 1}: {name}")
+    except InputError as e:
+        return columns, row, e
+    raise AssertionError("an unreadable cell read")  # pragma: no cover
 
 
 _INTEGER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
@@ -207,7 +279,7 @@ def _reform(reform: Reform | str | Path | None) -> Reform:
 def validate(
     path: Path | str, strict: bool = False, progress: Progress | None = None
 ) -> tuple[list[tuple[int, dict, Case | None]], list[BadRow]]:
-    """Every row un-flattened and validated (ledger totals filled in where the portfolio has them)."""
+    """Every row un-flattened and validated by parse_case, one at a time (the oracle of validate_columns)."""
     onto = ontology.load()
     rows: list[tuple[int, dict, Case | None]] = []
     bad: list[BadRow] = []
@@ -231,6 +303,96 @@ def validate(
     return rows, bad
 
 
+@dataclass
+class Portfolio:
+    """A portfolio validated column-wise (queries/columns.py): rows the fast path accepted carry their facts
+    in columns; every other row went through the per-row validator, which gave its case or its error."""
+
+    path: Path
+    rows: int
+    columns: dict[str, Column]
+    ids: list  # the id cell of every row, as typed
+    accepted: np.ndarray  # rows accepted by the fast path (and not duplicates)
+    cases: dict[int, Case]  # row index -> case, for the declined rows the per-row validator accepted
+    bad: list[BadRow]
+    facts_of: Callable[[np.ndarray], Iterator[tuple]]
+
+    def flat(self, i: int) -> dict:
+        """Row i (0 = the first data row) as read_rows gives it."""
+        out = {n: c.value(i) for n, c in self.columns.items()}
+        return {n: v for n, v in out.items() if v is not MISSING}
+
+    def good(self) -> list[int]:
+        return sorted(set(np.flatnonzero(self.accepted).tolist()) | set(self.cases))
+
+    def case(self, i: int, onto: ontology.Ontology | None = None) -> Case:
+        """The case of good row i, from the per-row validator."""
+        found = self.cases.get(i)
+        return found or parse_case(unflatten(self.flat(i), i + 1), f"{self.path}: row {i + 1}", onto)
+
+    def facts(self) -> Iterator[tuple]:
+        return itertools.chain(self.facts_of(self.accepted), (f for c in self.cases.values() for f in c.facts()))
+
+
+def _head(column: Column, rows: int) -> Column:
+    """The column's first rows."""
+    if column.text is None:
+        return Column(column.codes[:rows], column.values)
+    return Column(column.codes[:rows], column.values[:rows], column.text.slice(0, rows), column.typed)
+
+
+def _ids(column: Column) -> list:
+    """The id cell of every row, typed."""
+    if column.typed is None:
+        return [column.values[k] for k in column.codes.tolist()]
+    ids = list(column.values)
+    for i in np.flatnonzero(~sure_text(column, "id")).tolist():
+        ids[i] = column.value(i)
+    return ids
+
+
+def validate_columns(path: Path | str, strict: bool = False) -> Portfolio:
+    """Validate a portfolio column-wise, with validate()'s verdicts: the same cases, the same bad rows in the
+    same words (the per-row validator words every error), the same stop under `strict`."""
+    onto = ontology.load()
+    path = Path(path)
+    columns, rows, unreadable = read_columns(path)
+    if unreadable is not None:
+        columns = {n: _head(c, rows) for n, c in columns.items()}
+    if all(known(n, onto) for n in columns):
+        checked = check(columns, rows, onto)
+        accepted, facts_of = checked.accepted, checked.facts
+    else:  # columns the fast path does not know: every row through the per-row validator
+        accepted, facts_of = np.zeros(rows, bool), (lambda accepted: iter(()))
+    ids = _ids(columns["id"]) if "id" in columns else [None] * rows
+    portfolio = Portfolio(path, rows, columns, ids, accepted, {}, [], facts_of)
+    problems: dict[int, BadRow] = {}
+    for i in np.flatnonzero(~accepted).tolist():
+        source = f"{path}: row {i + 1}"
+        flat = portfolio.flat(i)
+        try:
+            portfolio.cases[i] = parse_case(unflatten(flat, i + 1), source, onto)
+        except InputError as e:
+            problems[i] = BadRow(i + 1, flat.get("id") if isinstance(flat.get("id"), str) else None, e.field, e.message)
+    first: dict[str, int] = {}
+    for i in portfolio.good():
+        case_id = portfolio.cases[i].id if i in portfolio.cases else ids[i]
+        assert isinstance(case_id, str)  # a good row's id passed the id check
+        if case_id in first:
+            problems[i] = BadRow(i + 1, case_id, "id", f"{case_id!r} is also the id of row {first[case_id] + 1}")
+            accepted[i] = False
+            portfolio.cases.pop(i, None)
+        else:
+            first[case_id] = i
+    portfolio.bad = [problems[i] for i in sorted(problems)]
+    if strict and portfolio.bad:
+        b = portfolio.bad[0]
+        raise ScreenError(f"{path}: row {b.row}", b.field, b.message)
+    if unreadable is not None:
+        raise unreadable
+    return portfolio
+
+
 def screen(
     portfolio_path: Path | str,
     reform: Reform | str | Path | None = None,
@@ -242,41 +404,148 @@ def screen(
 ) -> ScreenResult:
     """Decide every row of a portfolio set at a time (module docstring); write the rows to `out_path`."""
     times: dict[str, float] = {}
-    start = time.perf_counter()
-    rows, bad = validate(portfolio_path, strict, progress)
-    ledger = apply_ledger(rows)
+    begin, begin_cpu = time.perf_counter(), time.process_time()
+    start = begin
+    portfolio = validate_columns(portfolio_path, strict)
+    if progress:
+        progress("validated rows", portfolio.rows, portfolio.rows)
+    bad = list(portfolio.bad)
+    good = portfolio.good()
+    rows: list[tuple[int, dict, Case | None]] = []
+    ledger = None
+    if any(c in portfolio.columns for c in LEDGER_COLUMNS):
+        onto = ontology.load()
+        ok = set(good)
+        rows = [(i + 1, portfolio.flat(i), portfolio.case(i, onto) if i in ok else None) for i in range(portfolio.rows)]
+        ledger = apply_ledger(rows)
     for case_row, problem in ledger.bad_rows() if ledger else ():
         if strict:
             raise ScreenError(f"{portfolio_path}: row {case_row}", problem.field, problem.message)
         bad.append(problem)
+    bad.sort(key=lambda b: b.row)
     bad_numbers = {b.row for b in bad}
-    times["validation"] = time.perf_counter() - start
+    times["validation"], times["validation_cpu"] = time.perf_counter() - start, time.process_time() - begin_cpu
     start = time.perf_counter()
     extra = _reform(reform)
-    cases = [
-        dataclasses.replace(c, what_if=c.what_if + extra.operations)
-        for n, _, c in rows
-        if c is not None and n not in bad_numbers
-    ]
     decided: dict[str, dict] = {}
-    for group in _scenarios(cases).values():
-        decided.update(_decide(group, engine, reasons, progress))
+    if reasons or ledger:
+        by_row = {n: c for n, _, c in rows if c is not None}
+        onto = ontology.load()
+        cases = []
+        for i in good:
+            if i + 1 not in bad_numbers:
+                found = by_row.get(i + 1) or portfolio.case(i, onto)
+                cases.append(dataclasses.replace(found, what_if=found.what_if + extra.operations))
+        for group in _scenarios(cases).values():
+            decided.update(_decide(group, engine, reasons, progress))
+    else:
+        plain = [c for c in portfolio.cases.values() if not c.what_if]
+        others = [
+            dataclasses.replace(c, what_if=c.what_if + extra.operations) for c in portfolio.cases.values() if c.what_if
+        ]
+        ids = [portfolio.ids[i] for i in np.flatnonzero(portfolio.accepted).tolist()] + [c.id for c in plain]
+        facts = itertools.chain(portfolio.facts_of(portfolio.accepted), (f for c in plain for f in c.facts()))
+        decided.update(_outcomes(facts, ids, Reform(extra.operations), engine, times))
+        if progress:
+            progress("screened rows", len(ids), len(ids))
+        for group in _scenarios(others).values():
+            decided.update(_decide(group, engine, False, progress))
     if ledger:
         _judge(ledger, rows, bad_numbers, extra, decided, engine)
     times["decision"] = time.perf_counter() - start
     out = []
-    for n, flat, case in rows:
-        problem = next((b for b in bad if b.row == n), None) if n in bad_numbers else None
-        row = {"id": case.id if case else flat.get("id"), "row": n, "error": str(problem) if problem else None}
-        if case is not None and problem is None:
-            row.update(decided[case.id])
+    problems = {b.row: b for b in bad}
+    for i in range(portfolio.rows):
+        n = i + 1
+        problem = problems.get(n)
+        case_id = portfolio.ids[i] if i not in portfolio.cases else portfolio.cases[i].id
+        row = {"id": case_id, "row": n, "error": str(problem) if problem else None}
+        if problem is None:
+            row.update(decided[case_id])
         if ledger:
             row.update(ledger.columns(n))
         out.append(row)
     result = ScreenResult(out, bad, ledger, Path(out_path) if out_path else None, times)
     if out_path:
+        start = time.perf_counter()
         write(out, Path(out_path))
+        times["writing"] = time.perf_counter() - start
+    times["total"], times["total_cpu"] = time.perf_counter() - begin, time.process_time() - begin_cpu
     return result
+
+
+def _outcomes(
+    facts: Iterator[tuple], ids: list[str], reform: Reform, backend: str, times: dict[str, float]
+) -> dict[str, dict]:
+    """The outcome columns of every case whose facts are given, under one scenario (the SQL engine's own
+    seconds into `times`, as sql_facts, sql_evaluation, ...)."""
+    onto = ontology.load()
+    engine = SqlEngine(reform.program(), reform.apply(onto.facts()), backend=backend)
+    answers = engine.evaluate(facts)
+    times.update({f"sql_{k}": v for k, v in answers.seconds.items()})
+    kinds, first = answer_kinds(answers, ids)
+    few = _Few(answers, [ids[i] for i in first.tolist()])
+    columns = [outcome_columns(ids[i], few) for i in first.tolist()]
+    return {case_id: columns[k] for case_id, k in zip(ids, kinds.tolist())}
+
+
+class _Few:
+    """The answer rows of a few cases (one of each kind), asked per case as outcome_columns asks Answers."""
+
+    def __init__(self, answers: Answers, cases: list[str]):
+        self.arity = answers.arity
+        names = pa.array(cases, pa.string())
+        self._rows: dict[str, dict[str, set[tuple]]] = {}
+        for pred in ANSWER_PREDICATES:
+            if pred in answers.arity:
+                table = answers.table(pred)
+                few = Answers({pred: table.filter(pc.is_in(table.column(0), value_set=names))}, answers.arity, {})
+                by: dict[str, set[tuple]] = {}
+                self._rows[pred] = by
+                for row in few.rows(pred):
+                    by.setdefault(row[0], set()).add(row)
+
+    def ask(self, pred: str, args: tuple) -> list[tuple]:
+        assert all(a is None for a in args[1:])  # bound on the case only, as outcome_columns asks
+        return sorted(self._rows[pred].get(args[0], ()), key=repr)
+
+
+def answer_kinds(answers: Answers, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Cases with the same answer rows (but for the case) have the same outcome columns: each case's kind (the
+    same kind exactly when every answer predicate has the same rows) and the first case of each kind, found
+    with Arrow and NumPy over whole columns."""
+    import pandas as pd
+
+    names = pa.array(ids, pa.string())
+    cases, tokens, base = [], [], 0
+    for pred in ANSWER_PREDICATES:
+        if pred not in answers.arity:
+            continue
+        table = answers.table(pred)
+        case = pc.fill_null(pc.index_in(table.column(0), value_set=names), -1).to_numpy(zero_copy_only=False)
+        rest = np.zeros(table.num_rows, np.int64)
+        for column in table.columns[1:]:
+            codes = pc.dictionary_encode(column.combine_chunks(), null_encoding="encode").indices
+            rest = pd.factorize(rest * (len(column) + 1) + codes.to_numpy(zero_copy_only=False))[0]
+        known = case >= 0  # rows of cases not asked about
+        cases.append(case[known].astype(np.int64))
+        tokens.append(rest[known].astype(np.int64) + base)
+        base += int(rest.max(initial=-1)) + 1
+    n = len(ids)
+    if not cases:
+        return np.zeros(n, np.int64), np.zeros(min(n, 1), np.int64)
+    pairs = np.unique(np.concatenate(cases) * (base + 1) + np.concatenate(tokens))  # (case, row) once, sorted
+    case, token = pairs // (base + 1), pairs % (base + 1)
+    counts = np.bincount(case, minlength=n)
+    position = np.arange(len(pairs)) - np.repeat(np.cumsum(counts) - counts, counts)
+    grid = np.full((n, int(counts.max(initial=0))), -1, np.int64)
+    grid[case, position] = token
+    kinds = np.zeros(n, np.int64)
+    for j in range(grid.shape[1]):  # exact: each step numbers the distinct (kind so far, next row) pairs
+        kinds = pd.factorize(kinds * (base + 2) + grid[:, j] + 1)[0].astype(np.int64)
+    first = np.full(int(kinds.max(initial=-1)) + 1, n, np.int64)
+    np.minimum.at(first, kinds, np.arange(n))
+    return kinds, first
 
 
 def _judge(
@@ -350,7 +619,7 @@ def decision_columns(d: Decision) -> dict:
     }
 
 
-def outcome_columns(case_id: str, answers: Answers) -> dict:
+def outcome_columns(case_id: str, answers: Answers | _Few) -> dict:
     """The outcome columns of one case from the answer predicates alone (no reasons)."""
     got = {
         pred: answers.ask(pred, (case_id,) + (None,) * (answers.arity[pred] - 1)) if pred in answers.arity else []
@@ -380,29 +649,45 @@ def write(rows: list[dict], path: Path | BinaryIO, kind: str | None = None) -> N
         kind = FORMATS.get(path.suffix.lower())
     if kind not in ("csv", "parquet"):
         raise ScreenError(str(path), "", "the output is written as .csv or .parquet")
-    names = list(dict.fromkeys(k for row in rows for k in row))
-    columns = {n: [row.get(n) for row in rows] for n in names}
+    names = list(dict.fromkeys(itertools.chain.from_iterable(rows)))
+    columns = {n: list(map(dict.get, rows, itertools.repeat(n))) for n in names}
     if kind == "csv":
         import pyarrow.csv as pcsv
 
-        text = {
-            n: [
-                None
-                if v is None
-                else json.dumps(v, ensure_ascii=False)
-                if isinstance(v, (list, dict))
-                else str(v).lower()
-                if isinstance(v, bool)
-                else str(v)
-                for v in values
-            ]
-            for n, values in columns.items()
-        }
-        pcsv.write_csv(pa.table({n: pa.array(v, pa.string()) for n, v in text.items()}), path)
+        text = {n: _texts(values) for n, values in columns.items()}
+        pcsv.write_csv(pa.table(text), path)
     else:
         import pyarrow.parquet as pq
 
         pq.write_table(pa.table({n: _array(v) for n, v in columns.items()}), path)
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _texts(values: list) -> pa.Array:
+    """A column's cells as CSV text: text, booleans and whole numbers converted by Arrow, anything else once per
+    distinct value (or shared list)."""
+    kinds = set(map(type, values)) - {type(None)}
+    if kinds <= {str}:
+        return pa.array(values, pa.string())
+    if kinds == {bool}:
+        return pc.cast(pa.array(values, pa.bool_()), pa.string())
+    if kinds == {int} and all(v is None or -(2**63) <= v < 2**63 for v in values):
+        return pc.cast(pa.array(values, pa.int64()), pa.string())
+    memo: dict = {}
+    out = []
+    for v in values:
+        key = id(v) if isinstance(v, (list, dict)) else (v.__class__, v)
+        if key not in memo:
+            memo[key] = _text(v)
+        out.append(memo[key])
+    return pa.array(out, pa.string())
 
 
 def _array(values: list) -> pa.Array:
@@ -421,12 +706,22 @@ def _array(values: list) -> pa.Array:
 def case_for_row(portfolio_path: Path | str, row_id: str) -> Case:
     """The validated case of the row with this id (or this row number), with the running totals the ledger
     computes for it: the case `aidkb explain` proves through the proof engine."""
-    rows, bad = validate(portfolio_path)
-    apply_ledger(rows)
-    for n, _flat, case in rows:
-        if (case is not None and case.id == row_id) or str(n) == str(row_id):
-            if case is None:
-                problem = next(b for b in bad if b.row == n)
-                raise ScreenError(f"{portfolio_path}: row {n}", problem.field, problem.message)
-            return case
+    portfolio = validate_columns(portfolio_path)
+    good = set(portfolio.good())
+    onto = ontology.load()
+    if any(c in portfolio.columns for c in LEDGER_COLUMNS):
+        rows = [
+            (i + 1, portfolio.flat(i), portfolio.case(i, onto) if i in good else None) for i in range(portfolio.rows)
+        ]
+        apply_ledger(rows)
+        cases = {n - 1: c for n, _, c in rows if c is not None}
+    else:
+        cases = {}
+    for i in range(portfolio.rows):
+        case_id = portfolio.cases[i].id if i in portfolio.cases else portfolio.ids[i]
+        if (i in good and case_id == row_id) or str(i + 1) == str(row_id):
+            if i not in good:
+                problem = next(b for b in portfolio.bad if b.row == i + 1)
+                raise ScreenError(f"{portfolio_path}: row {i + 1}", problem.field, problem.message)
+            return cases.get(i) or portfolio.case(i, onto)
     raise ScreenError(str(portfolio_path), "id", f"no row with id {row_id!r}")
