@@ -27,7 +27,7 @@ from typing import ClassVar, TypedDict
 
 from aidkb import ontology
 from aidkb.kb.program import baseline_program
-from aidkb.kb.sqlengine import SqlEngine
+from aidkb.kb.sqlengine import SqlCompileError, SqlEngine, SqlTypeError
 from aidkb.kb.syntax import Assign, Atom, BinOp, Compare, Const, Negative, Positive, Program
 
 from .case import Case
@@ -179,14 +179,33 @@ class Impact:
 Progress = Callable[[str, int, int], None]
 
 
+_tier_lock = threading.Lock()
+_tier_maps: OrderedDict = OrderedDict()
+
+
 def tier_of_countries(reform: Reform, on: dt.date) -> dict[str, int]:
-    """Each country's tier on a date under a reform, as the tier rules (amended or not) say."""
-    engine = engine_for(reform, reform.program())
-    with engine.facts([("case", "tiers"), ("as_of", "tiers", ontology.date_number(on))]):
-        out = {c: 2 for _, c in engine.ask("tier2", ("tiers", None))}
-        out.update({c: 1 for _, c in engine.ask("tier1", ("tiers", None))})
-        out.update({c: 3 for _, c in engine.ask("tier3", ("tiers", None))})
-    return out
+    """Each country's tier on a date under a reform, as the tier rules (amended or not) say: set at a time by the
+    SQL engine (pyDatalog for rules it cannot compile exactly), kept per process (a fresh copy each call)."""
+    program = reform.program()
+    key = (program.version, reform.key, on)
+    with _tier_lock:
+        if key in _tier_maps:
+            _tier_maps.move_to_end(key)
+            return dict(_tier_maps[key])
+    facts = [("case", "tiers"), ("as_of", "tiers", ontology.date_number(on))]
+    try:
+        answers = sql_engine(reform, program).evaluate(facts, ("tier2", "tier1", "tier3"))
+        found = {pred: [row[1] for row in answers.rows(pred)] for pred in ("tier2", "tier1", "tier3")}
+    except (SqlCompileError, SqlTypeError):
+        engine = engine_for(reform, program)
+        with engine.facts(facts):
+            found = {pred: [c for _, c in engine.ask(pred, ("tiers", None))] for pred in ("tier2", "tier1", "tier3")}
+    out = {c: int(pred[-1]) for pred in ("tier2", "tier1", "tier3") for c in sorted(found[pred])}
+    with _tier_lock:
+        _tier_maps[key] = out
+        while len(_tier_maps) > 64:
+            _tier_maps.popitem(last=False)
+    return dict(out)
 
 
 # ---- outcomes, set at a time
@@ -236,14 +255,16 @@ _sql_engines: OrderedDict = OrderedDict()
 
 def sql_engine(reform: Reform, program: Program | None = None) -> SqlEngine:
     """The set-at-a-time engine for the baseline under `reform` (a few kept per process; any thread may use
-    one: each evaluation opens its own database)."""
+    one: each evaluation has its own schema). A reform's engine reads the base facts it shares with the
+    baseline from the baseline engine's database (only the facts the reform changes are loaded per run)."""
     program = program or reform.program()
     key = (program.version, reform.key)
     with _sql_lock:
         if key in _sql_engines:
             _sql_engines.move_to_end(key)
             return _sql_engines[key]
-    engine = SqlEngine(program, reform.apply(ontology.load().facts()))
+    share = sql_engine(Reform()) if reform.operations else None
+    engine = SqlEngine(program, reform.apply(ontology.load().facts()), share=share)
     with _sql_lock:
         _sql_engines[key] = engine
         while len(_sql_engines) > 8:
