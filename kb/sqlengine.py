@@ -212,10 +212,10 @@ class DuckDBBackend:
             this=exp.Table(this=exp.to_identifier(name)),
             kind="VIEW" if view else "TABLE",
             expression=exp.Select(expressions=[exp.Literal.number(1)]),
-        ).sql("duckdb")
+        ).sql("duckdb", copy=False)
         body = query.meta.get("duckdb")  # a compiled rule's SELECT is written once per program (see _Run)
         if body is None:
-            body = query.meta["duckdb"] = query.sql("duckdb")
+            body = query.meta["duckdb"] = query.sql("duckdb", copy=False)  # DuckDB's transforms leave our trees
         try:  # both parts written by sqlglot from generated names and the compiled program: no user text
             self.con.execute(head.removesuffix(" AS SELECT 1") + " AS " + body)
         except duckdb.OutOfRangeException as e:

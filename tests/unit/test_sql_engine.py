@@ -390,6 +390,30 @@ def test_a_reform_sharing_the_baselines_database_agrees_with_its_own(onto):
     assert answers.rows("authorized") != baseline.evaluate(facts).rows("authorized")
 
 
+def test_writing_a_statements_sql_leaves_its_tree_as_built(onto, monkeypatch):
+    """Statements are written without a copy (DuckDBBackend.create): the writer must not change a tree, as a
+    statement is shared by the runs and programs that have the same rules."""
+    import aidkb.kb.sqlengine
+    from aidkb.queries.case import parse_case
+    from bench.scale import case_dicts
+
+    original, seen = aidkb.kb.sqlengine.DuckDBBackend.create, []
+
+    def create(self, name, query, view=False):
+        built = query.copy()
+        original(self, name, query, view)
+        seen.append((built, query))
+
+    monkeypatch.setattr(aidkb.kb.sqlengine.DuckDBBackend, "create", create)
+    for cache in ("_statements", "_compiled"):  # every statement built and written in this run
+        monkeypatch.setattr(aidkb.kb.sqlengine, cache, type(aidkb.kb.sqlengine._statements)())
+    facts = [f for data in case_dicts(40, seed=3) for f in parse_case(data, "<generated>", onto).facts()]
+    SqlEngine(baseline_program(), ontology.load().facts()).evaluate(facts)
+    assert len(seen) > 100 and all(built == query for built, query in seen)
+    assert all(built.sql("duckdb") == query.meta["duckdb"] for built, query in seen if "duckdb" in query.meta)
+    assert sum("duckdb" in query.meta for _, query in seen) > 100
+
+
 def test_facts_must_fit_the_program():
     engine = SqlEngine(baseline_program(), ontology.load().facts())
     with pytest.raises(SqlEngineError, match="not a predicate"):
