@@ -152,3 +152,28 @@ def test_tiers_of_countries_are_the_tier_rules_own(reform):
         assert tier_of_countries(reform, on)["MY"] in (1, 2, 3)
     moved = tier_of_countries(Reform().move_country("MY", 1).move_country("DE", 3), JUNE_2025)
     assert (moved["MY"], moved["DE"], tier_of_countries(Reform(), JUNE_2025)["MY"]) == (1, 3, 2)
+
+
+@pytest.mark.parametrize(
+    "reform",
+    [Reform().move_country("MY", 1), Reform().move_country("BR", 3), Reform().move_country("CN", 2)],
+    ids=["MY to Tier 1", "BR (a fixed headquarters) to Tier 3", "CN (a fixed parent) to Tier 2"],
+)
+def test_a_tier_move_reevaluates_only_what_it_can_change(reform):
+    """grid_flips evaluates again only the classes of countries whose listings moved (or whose points name a
+    moved country as headquarters or parent) and copies the rest from the baseline: every point of a sample of
+    countries decided directly, one case per point, before and after, gives the same flips."""
+    from aidkb.queries.impact import GRID_ITEMS, GRID_PROFILES, baseline_classes, grid_case, sql_outcomes
+
+    flips, _, evaluated = grid_flips(reform)
+    countries = ["MY", "BR", "CN", "US", "DE", "IN", "SG", "AE", "MO", "RU", "IL", "KH"]
+    points = [GridCase(c, item, i) for c in countries for item in GRID_ITEMS for i in range(len(GRID_PROFILES))]
+    cases = [grid_case(g) for g in points]
+    before, after = sql_outcomes(cases, Reform()), sql_outcomes(cases, reform)
+    expected = {g.key: (before[g.key], after[g.key]) for g in points if before[g.key] != after[g.key]}
+    assert {f.key: (f.before, f.after) for f, g in flips if g.country in countries} == expected
+    assert expected and evaluated < len(baseline_classes())
+    if reform.countries() == {"MY"}:
+        assert {g.country for _, g in flips} == {"MY"}
+    else:  # a moved headquarters or parent changes points of other countries too
+        assert len({g.country for _, g in flips}) > 100
