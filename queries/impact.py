@@ -495,7 +495,11 @@ def baseline_classes(
     items, grid_profiles = GRIDS[grid_name]
     profiles = _profiles(Reform(), program, onto, as_of)
     needed: dict[tuple, GridCase] = {}
+    seen: set[tuple] = set()
     for country in sorted(onto.countries):
+        if profiles[country] in seen:  # a country listed as an earlier one: its points are in the same classes
+            continue
+        seen.add(profiles[country])
         for item in items:
             for i in range(len(grid_profiles)):
                 needed.setdefault(
