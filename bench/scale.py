@@ -125,11 +125,14 @@ def main() -> None:
     ap.add_argument("--size-repeat", type=int, default=1, help="fresh processes per portfolio size (medians)")
     ap.add_argument("--one", help="internal: run one size (or the grid) in this process and print its figures")
     args = ap.parse_args()
-    if args.one == "whatif":
-        _whatif()
+    if args.one in ("whatif", "whatif+causes"):
+        _whatif(causes=args.one == "whatif+causes")
         return
     if args.one == "grid-baseline":
         _grid_baseline()
+        return
+    if args.one == "case-baselines":
+        _case_baselines()
         return
     if args.one and args.one.startswith("grid:"):
         _grid_kind(args.one.removeprefix("grid:"))
@@ -239,6 +242,20 @@ def _grid_baseline() -> None:
     print(f"wall={wall:.3f} cpu={cpu:.3f}")
 
 
+def _bundled() -> list[Path]:
+    """The bundled case files, as the app's What-if page reads them."""
+    return sorted((ROOT / "tests" / "cases").glob("*.yaml")) + sorted((ROOT / "tests" / "shared_cases").glob("*.yaml"))
+
+
+def _case_baselines() -> None:
+    """The bundled cases' baseline outcomes computed (and stored), as the app's first session does once."""
+    from aidkb.queries.case import load_case
+    from aidkb.queries.impact import case_outcomes
+
+    wall, cpu, _ = _timed(lambda: case_outcomes([load_case(p) for p in _bundled()]))
+    print(f"wall={wall:.3f} cpu={cpu:.3f}")
+
+
 def _grid_kind(kind: str) -> None:
     """In a fresh process whose store holds the baseline: the first reform of a kind (fresh), the others
     (warm), then the first again (its answers now stored)."""
@@ -260,16 +277,34 @@ def _grid_kind(kind: str) -> None:
     print(" ".join(figures))
 
 
-def _whatif() -> None:
-    """In a fresh process whose store holds the baseline: a What-if run as the app's first one (a tier move over
-    the bundled cases and the grid, with the causes of the flips from the proof engine)."""
+def _whatif(causes: bool) -> None:
+    """In a fresh process whose store holds the baselines (the grid classes and the bundled cases, as on any
+    machine after the first run): a What-if run as the app's first one in a new session worker (the baselines
+    read, then a tier move over the bundled cases and the grid through queries.impact.impact_report, causes
+    left to the flips the user opens); with `causes`, then the causes of every flip from the proof engine (as
+    `aidkb impact` gives them)."""
+    wall, cpu, _ = _timed(lambda: (__import__("aidkb.queries.impact"), __import__("aidkb.queries.reform")))
     from aidkb.queries.case import load_case
-    from aidkb.queries.impact import impact
+    from aidkb.queries.impact import GRID_AS_OF, _explain, baseline_classes, case_outcomes, impact_report
     from aidkb.queries.reform import Reform
 
-    cases = [load_case(p) for p in sorted((ROOT / "tests" / "cases").glob("*.yaml"))]
-    wall, cpu, found = _timed(lambda: impact(Reform().move_country("MY", 1), cases, use_grid=True))
-    print(f"wall={wall:.3f} cpu={cpu:.3f} flips={len(found.flips)}")
+    figures = [f"imports_wall={wall:.3f}", f"imports_cpu={cpu:.3f}"]
+    cases = [load_case(p) for p in _bundled()]
+    wall, cpu, (grid, before) = _timed(lambda: (baseline_classes(), case_outcomes(cases)))
+    figures += [f"baselines_wall={wall:.3f}", f"baselines_cpu={cpu:.3f}"]
+    reform = Reform().move_country("MY", 1)
+    wall, cpu, (found, _) = _timed(lambda: impact_report(reform, cases, True, GRID_AS_OF, "as_published", grid, before))
+    figures += [f"run_wall={wall:.3f}", f"run_cpu={cpu:.3f}", f"flips={len(found.flips)}"]
+    if causes:
+        wall, cpu, _ = _timed(lambda: _explain(reform, found.flips, _grid_points(found.flips), cases, 200))
+        figures += [f"causes_wall={wall:.3f}", f"causes_cpu={cpu:.3f}"]
+    print(" ".join(figures))
+
+
+def _grid_points(flips) -> dict:
+    from aidkb.queries.impact import grid_point
+
+    return {id(f): g for f in flips if (g := grid_point(f.key)) is not None}
 
 
 def _figures(args: list[str], env: dict) -> dict[str, float]:
@@ -318,15 +353,27 @@ def grid_figures(repeat: int) -> None:
                 f"{med('fresh_wall'):.2f} ({med('fresh_cpu'):.2f}) | {warm_wall:.2f} ({warm_cpu:.2f}) | "
                 f"{med('stored_wall'):.2f} ({med('stored_cpu'):.2f}) | {med('imports'):.2f} |"
             )
+        cases = root / "cases"  # the bundled cases' baselines, as any process after the first has them
+        shutil.copytree(root / "b0", cases)
+        _figures(["--one", "case-baselines"], dict(os.environ, AIDKB_SQL_STORE=str(cases)))
         runs = []
-        for r in range(repeat):
+        for r in range(repeat):  # the causes (tens of seconds, the proof engine) in the first process only
             store = root / f"whatif{r}"
-            shutil.copytree(root / "b0", store)
-            runs.append(_figures(["--one", "whatif"], dict(os.environ, AIDKB_SQL_STORE=str(store))))
+            shutil.copytree(cases, store)
+            what = "whatif+causes" if r == 0 else "whatif"
+            runs.append(_figures(["--one", what], dict(os.environ, AIDKB_SQL_STORE=str(store))))
+
+        def median(name: str) -> float:
+            return statistics.median(run[name] for run in runs)
+
         print(
-            f"first What-if run in a fresh process (move MY to Tier 1 over tests/cases and the grid, causes "
-            f"included; queries.impact.impact): median {statistics.median(r['wall'] for r in runs):.2f} s wall, "
-            f"{statistics.median(r['cpu'] for r in runs):.2f} s CPU, {runs[0]['flips']:,.0f} flips"
+            f"first What-if run in a fresh process, as the app's new session worker (move MY to Tier 1 over the "
+            f"{len(_bundled()):,} bundled cases and the grid, queries.impact.impact_report; baselines stored), medians "
+            f"of {repeat}, wall (CPU) s: imports {median('imports_wall'):.2f} ({median('imports_cpu'):.2f}), "
+            f"baselines read {median('baselines_wall'):.2f} ({median('baselines_cpu'):.2f}), "
+            f"the run {median('run_wall'):.2f} ({median('run_cpu'):.2f}), {runs[0]['flips']:,.0f} flips; "
+            f"then the causes of every flip (proof engine, one process) {runs[0]['causes_wall']:.2f} "
+            f"({runs[0]['causes_cpu']:.2f})"
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -212,10 +212,10 @@ class DuckDBBackend:
             this=exp.Table(this=exp.to_identifier(name)),
             kind="VIEW" if view else "TABLE",
             expression=exp.Select(expressions=[exp.Literal.number(1)]),
-        ).sql("duckdb")
+        ).sql("duckdb", copy=False)
         body = query.meta.get("duckdb")  # a compiled rule's SELECT is written once per program (see _Run)
         if body is None:
-            body = query.meta["duckdb"] = query.sql("duckdb")
+            body = query.meta["duckdb"] = query.sql("duckdb", copy=False)  # DuckDB's transforms leave our trees
         try:  # both parts written by sqlglot from generated names and the compiled program: no user text
             self.con.execute(head.removesuffix(" AS SELECT 1") + " AS " + body)
         except duckdb.OutOfRangeException as e:
@@ -458,7 +458,9 @@ def _exact_values(column) -> list:
 
 
 class SqlEngine:
-    """A checked program with its base facts, evaluated set at a time on DuckDB or Spark."""
+    """A checked program with its base facts, evaluated set at a time on DuckDB or Spark. `share`: an engine
+    of the same predicates (a baseline) whose DuckDB database serves this one too: the base facts both hold
+    are read from it, the others are loaded in each run's own schema (a reform loads only what it changes)."""
 
     def __init__(
         self,
@@ -469,6 +471,7 @@ class SqlEngine:
         threads: int | None = None,
         spark=None,
         abstraction: bool = True,
+        share: SqlEngine | None = None,
     ):
         if backend not in ("duckdb", "spark"):
             raise ValueError(f"unknown SQL backend {backend!r} (duckdb or spark)")
@@ -489,6 +492,20 @@ class SqlEngine:
         self.program = Program(program.declarations, tuple(r for r in program.rules if r.body), program.version)
         self.partition = partition(self.program) if abstraction else None
         self._databases: dict[bool, Any] = {}  # DuckDB, small runs or not: the base facts in the main schema
+        self._share, self.in_main = None, set(self.base)  # base facts read from the main schema
+        if (
+            share is not None
+            and backend == share.backend == "duckdb"
+            and threads == share.threads
+            and self.derived == share.derived
+            and _names(self.arity) == _names(share.arity)
+        ):
+            self._share = share  # its database serves; the base facts that differ are loaded in each run
+            self.in_main = {
+                p
+                for p, (t, k) in self.base.items()
+                if p in share.base and share.base[p][1] == k and share.base[p][0].equals(t)
+            }
         self._lock = threading.Lock()
         self._digest: str | None = None
 
@@ -510,6 +527,8 @@ class SqlEngine:
         small tables."""
         if self.backend == "spark":
             return SparkBackend(self.spark)
+        if self._share is not None:
+            return self._share._backend(small)
         with self._lock:
             database = self._databases.get(small)
             if database is None:  # the base facts, loaded once into the main schema
@@ -681,7 +700,7 @@ class _Run:
 
     def answers(self) -> dict[str, pa.Table]:
         engine, backend, names = self.engine, self.backend, self.names
-        loaded = set(engine.base) if isinstance(backend, DuckDBBackend) else set()  # in the main schema
+        loaded = engine.in_main if isinstance(backend, DuckDBBackend) else set()  # in the main schema
         given = set(self.tables)
         codes = self._codes()
         seeds = {}

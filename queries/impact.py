@@ -27,7 +27,7 @@ from typing import ClassVar, TypedDict
 
 from aidkb import ontology
 from aidkb.kb.program import baseline_program
-from aidkb.kb.sqlengine import SqlEngine
+from aidkb.kb.sqlengine import SqlCompileError, SqlEngine, SqlTypeError
 from aidkb.kb.syntax import Assign, Atom, BinOp, Compare, Const, Negative, Positive, Program
 
 from .case import Case
@@ -179,14 +179,33 @@ class Impact:
 Progress = Callable[[str, int, int], None]
 
 
+_tier_lock = threading.Lock()
+_tier_maps: OrderedDict = OrderedDict()
+
+
 def tier_of_countries(reform: Reform, on: dt.date) -> dict[str, int]:
-    """Each country's tier on a date under a reform, as the tier rules (amended or not) say."""
-    engine = engine_for(reform, reform.program())
-    with engine.facts([("case", "tiers"), ("as_of", "tiers", ontology.date_number(on))]):
-        out = {c: 2 for _, c in engine.ask("tier2", ("tiers", None))}
-        out.update({c: 1 for _, c in engine.ask("tier1", ("tiers", None))})
-        out.update({c: 3 for _, c in engine.ask("tier3", ("tiers", None))})
-    return out
+    """Each country's tier on a date under a reform, as the tier rules (amended or not) say: set at a time by the
+    SQL engine (pyDatalog for rules it cannot compile exactly), kept per process (a fresh copy each call)."""
+    program = reform.program()
+    key = (program.version, reform.key, on)
+    with _tier_lock:
+        if key in _tier_maps:
+            _tier_maps.move_to_end(key)
+            return dict(_tier_maps[key])
+    facts = [("case", "tiers"), ("as_of", "tiers", ontology.date_number(on))]
+    try:
+        answers = sql_engine(reform, program).evaluate(facts, ("tier2", "tier1", "tier3"))
+        found = {pred: [row[1] for row in answers.rows(pred)] for pred in ("tier2", "tier1", "tier3")}
+    except (SqlCompileError, SqlTypeError):
+        engine = engine_for(reform, program)
+        with engine.facts(facts):
+            found = {pred: [c for _, c in engine.ask(pred, ("tiers", None))] for pred in ("tier2", "tier1", "tier3")}
+    out = {c: int(pred[-1]) for pred in ("tier2", "tier1", "tier3") for c in sorted(found[pred])}
+    with _tier_lock:
+        _tier_maps[key] = out
+        while len(_tier_maps) > 64:
+            _tier_maps.popitem(last=False)
+    return dict(out)
 
 
 # ---- outcomes, set at a time
@@ -236,14 +255,16 @@ _sql_engines: OrderedDict = OrderedDict()
 
 def sql_engine(reform: Reform, program: Program | None = None) -> SqlEngine:
     """The set-at-a-time engine for the baseline under `reform` (a few kept per process; any thread may use
-    one: each evaluation opens its own database)."""
+    one: each evaluation has its own schema). A reform's engine reads the base facts it shares with the
+    baseline from the baseline engine's database (only the facts the reform changes are loaded per run)."""
     program = program or reform.program()
     key = (program.version, reform.key)
     with _sql_lock:
         if key in _sql_engines:
             _sql_engines.move_to_end(key)
             return _sql_engines[key]
-    engine = SqlEngine(program, reform.apply(ontology.load().facts()))
+    share = sql_engine(Reform()) if reform.operations else None
+    engine = SqlEngine(program, reform.apply(ontology.load().facts()), share=share)
     with _sql_lock:
         _sql_engines[key] = engine
         while len(_sql_engines) > 8:
@@ -474,7 +495,11 @@ def baseline_classes(
     items, grid_profiles = GRIDS[grid_name]
     profiles = _profiles(Reform(), program, onto, as_of)
     needed: dict[tuple, GridCase] = {}
+    seen: set[tuple] = set()
     for country in sorted(onto.countries):
+        if profiles[country] in seen:  # a country listed as an earlier one: its points are in the same classes
+            continue
+        seen.add(profiles[country])
         for item in items:
             for i in range(len(grid_profiles)):
                 needed.setdefault(
@@ -487,21 +512,43 @@ def baseline_classes(
     return table
 
 
-def grid_flips(
-    reform: Reform,
-    progress: Progress | None = None,
-    as_of: dt.date = GRID_AS_OF,
-    mode: str = "as_published",
-    baseline: Baseline | None = None,
-    grid_name: str = "standard",
-) -> tuple[list[tuple[Flip, GridCase]], int, int]:
-    """Every grid point whose outcome the reform changes, how many points were compared, and how many classes
-    had to be evaluated under the reform. `baseline` is baseline_classes' table for the same date, reading and
-    grid, when the caller keeps it (the app shares one between sessions)."""
+@dataclass
+class _GridPlan:
+    """A reform over a grid before its evaluation: the points (countries grouped by their listings before and
+    after), the class outcomes known already, and the classes to evaluate (each with a representative)."""
+
+    base_table: Baseline
+    before: dict[str, tuple]
+    after: dict[str, tuple]
+    points: list[tuple]
+    table: dict[tuple, Outcome]
+    needed: dict[tuple, GridCase]
+    compared: int
+
+    def cases(self, as_of: dt.date, mode: str) -> dict[tuple, Case]:
+        """The classes to evaluate as cases (ids no case file can have: they may share a run with case files)."""
+        return {
+            k: grid_case(g, as_of, mode, case_id=f"<grid class {i}>") for i, (k, g) in enumerate(self.needed.items())
+        }
+
+    def flips(self, grid_name: str) -> list[tuple[Flip, GridCase]]:
+        """Every point whose outcome differs from the baseline (once the table holds every class)."""
+        onto = ontology.load()
+        grid_profiles = GRIDS[grid_name][1]
+        out = []
+        for bp, ap, countries, item, i in self.points:
+            was = self.base_table[_class_key(bp, self.before.get, item, i, onto, grid_profiles)]
+            now = self.table[_class_key(ap, self.after.get, item, i, onto, grid_profiles)]
+            if was != now:
+                for country in countries:
+                    g = GridCase(country, item, i, grid_name)
+                    out.append((Flip(g.key, country, item, was, now), g))
+        return out
+
+
+def _grid_plan(reform: Reform, program: Program, as_of: dt.date, base_table: Baseline, grid_name: str) -> _GridPlan:
     onto = ontology.load()
     items, grid_profiles = GRIDS[grid_name]
-    base_table = baseline if baseline is not None else baseline_classes(as_of, mode, grid_name, progress)
-    program = reform.program()
     before = _profiles(Reform(), baseline_program(), onto, as_of)
     after = _profiles(reform, program, onto, as_of)
     rules_or_numbers = bool(reform.rule_operations()) or any(o.op == "set_parameter" for o in reform.operations)
@@ -523,34 +570,47 @@ def grid_flips(
         k = _class_key(ap, after.get, item, i, onto, grid_profiles)
         if k not in table:
             needed.setdefault(k, GridCase(countries[0], item, i, grid_name))
-    table.update(_evaluate(needed, reform, program, progress, "grid classes", as_of, mode))
-    flips = []
-    for bp, ap, countries, item, i in points:
-        was = base_table[_class_key(bp, before.get, item, i, onto, grid_profiles)]
-        now = table[_class_key(ap, after.get, item, i, onto, grid_profiles)]
-        if was != now:
-            for country in countries:
-                g = GridCase(country, item, i, grid_name)
-                flips.append((Flip(g.key, country, item, was, now), g))
-    return flips, len(onto.countries) * len(items) * len(grid_profiles), len(needed)
+    compared = len(onto.countries) * len(items) * len(grid_profiles)
+    return _GridPlan(base_table, before, after, points, table, needed, compared)
+
+
+def grid_flips(
+    reform: Reform,
+    progress: Progress | None = None,
+    as_of: dt.date = GRID_AS_OF,
+    mode: str = "as_published",
+    baseline: Baseline | None = None,
+    grid_name: str = "standard",
+) -> tuple[list[tuple[Flip, GridCase]], int, int]:
+    """Every grid point whose outcome the reform changes, how many points were compared, and how many classes
+    had to be evaluated under the reform. `baseline` is baseline_classes' table for the same date, reading and
+    grid, when the caller keeps it (the app shares one between sessions)."""
+    base_table = baseline if baseline is not None else baseline_classes(as_of, mode, grid_name, progress)
+    program = reform.program()
+    plan = _grid_plan(reform, program, as_of, base_table, grid_name)
+    plan.table.update(_evaluate(plan.needed, reform, program, progress, "grid classes", as_of, mode))
+    return plan.flips(grid_name), plan.compared, len(plan.needed)
 
 
 def grid_outcome_counts(baseline: Baseline, as_of: dt.date = GRID_AS_OF, grid_name: str = "standard") -> Counter:
-    """How many baseline grid points have each outcome status, per (country, item, status)."""
+    """How many baseline grid points have each outcome status, per (country, item, status). Countries with the
+    same listings have the same class at every point (their headquarters and parents too: "dest" or fixed), so
+    each listing is counted once and its counts given to each of its countries."""
     onto = ontology.load()
     items, grid_profiles = GRIDS[grid_name]
     profiles = _profiles(Reform(), baseline_program(), onto, as_of)
+    per_listing: dict[tuple, Counter] = {}
     out: Counter = Counter()
     for country in sorted(onto.countries):
-        for item in items:
-            for i in range(len(grid_profiles)):
-                out[
-                    (
-                        country,
-                        item,
-                        baseline[_class_key(profiles[country], profiles.get, item, i, onto, grid_profiles)].status(),
-                    )
-                ] += 1
+        listing = profiles[country]
+        if listing not in per_listing:
+            per_listing[listing] = Counter(
+                (item, baseline[_class_key(listing, profiles.get, item, i, onto, grid_profiles)].status())
+                for item in items
+                for i in range(len(grid_profiles))
+            )
+        for (item, status), n in per_listing[listing].items():
+            out[(country, item, status)] += n
     return out
 
 
@@ -577,9 +637,16 @@ def impact(
     flips: list[Flip] = []
     compared = evaluated = 0
     counted: Counter = Counter()
+    plan, classes = None, {}
+    if use_grid:
+        if baseline is None:
+            baseline = baseline_classes(as_of, mode, grid_name, progress)
+        plan = _grid_plan(reform, reform.program(), as_of, baseline, grid_name)
+        classes = plan.cases(as_of, mode)
+    # the grid's classes and the case files share the reform's SQL runs (one per scenario of the cases)
+    after = case_outcomes(list(cases or []) + list(classes.values()), reform) if cases or classes else {}
     if cases:
         base = case_baseline if case_baseline is not None else case_outcomes(cases)
-        after = case_outcomes(cases, reform)
         compared += len(cases)
         evaluated += len(cases)
         for c in cases:
@@ -587,14 +654,15 @@ def impact(
             if base[c.id] != after[c.id]:
                 flips.append(Flip(c.id, c.destination, c.item, base[c.id], after[c.id]))
     found: list[tuple[Flip, GridCase]] = []
-    if use_grid:
-        if baseline is None:
-            baseline = baseline_classes(as_of, mode, grid_name, progress)
-        found, points, n = grid_flips(reform, progress, as_of, mode, baseline, grid_name)
+    if plan is not None and baseline is not None:
+        plan.table.update({k: after[c.id] for k, c in classes.items()})
+        if progress:
+            progress("grid classes", len(classes), len(classes))
+        found = plan.flips(grid_name)
         counted += grid_outcome_counts(baseline, as_of, grid_name)
         flips += [f for f, _ in found]
-        compared += points
-        evaluated += n
+        compared += plan.compared
+        evaluated += len(classes)
     if explain_causes:
         _explain(reform, flips, {id(f): g for f, g in found}, cases or [], max_causes, as_of, mode)
     return Impact(reform, compared, flips, evaluated, time.perf_counter() - start, as_of, mode, counted)

@@ -22,7 +22,9 @@ from aidkb.queries.impact import (
     grid_size,
     impact,
     outcomes,
+    sql_engine,
     sweep,
+    tier_of_countries,
     why,
 )
 from aidkb.queries.reform import Reform
@@ -110,3 +112,68 @@ def test_why_reads_a_flip_from_its_key():
     assert grid_point("lpp-one-tpp-over-annual-limit") is None and grid_point("MY/9Z999/fine 1") is None
     with pytest.raises(ValueError):
         why("some-case", LOWER_LPP, None)
+
+
+def _pydatalog_tiers(reform: Reform, on: dt.date) -> dict[str, int]:
+    from aidkb import ontology
+    from aidkb.queries.decide import engine_for
+
+    engine = engine_for(reform, reform.program())
+    out: dict[str, int] = {}
+    with engine.facts([("case", "tiers"), ("as_of", "tiers", ontology.date_number(on))]):
+        for n in (2, 1, 3):  # a later tier wins, as the tier rules exclude the others
+            out.update({c: n for _, c in engine.ask(f"tier{n}", ("tiers", None))})
+    return out
+
+
+QUOTIENT_RULE = '@rule kept_share\n@cite "x"\n@says "y"\nhalf(C, H) :- quantity(C, Q), H = Q / 2.'
+
+
+@pytest.mark.parametrize(
+    "reform",
+    [
+        Reform(),
+        Reform().move_country("MY", 1).move_country("DE", 3),
+        Reform().disable_rule("tier1_supplement_5_para_a"),
+        Reform().add_rule(QUOTIENT_RULE),  # a stored quotient: the SQL engine refuses, pyDatalog places them
+    ],
+    ids=["baseline", "moves", "rule off", "rule sql refuses"],
+)
+def test_tiers_of_countries_are_the_tier_rules_own(reform):
+    from aidkb.kb.sqlengine import SqlTypeError
+
+    if reform.operations and reform.operations[0].op == "add_rule":
+        with pytest.raises(SqlTypeError, match="quotient"):
+            sql_engine(reform).evaluate([("case", "tiers"), ("as_of", "tiers", 20_000)], ("tier1",))
+    for on in (dt.date(2024, 6, 1), JUNE_2025, dt.date(2026, 3, 1)):
+        found = tier_of_countries(reform, on)
+        assert found == _pydatalog_tiers(reform, on), (reform.describe(), on)
+        found["MY"] = 0  # each caller gets its own copy
+        assert tier_of_countries(reform, on)["MY"] in (1, 2, 3)
+    moved = tier_of_countries(Reform().move_country("MY", 1).move_country("DE", 3), JUNE_2025)
+    assert (moved["MY"], moved["DE"], tier_of_countries(Reform(), JUNE_2025)["MY"]) == (1, 3, 2)
+
+
+@pytest.mark.parametrize(
+    "reform",
+    [Reform().move_country("MY", 1), Reform().move_country("BR", 3), Reform().move_country("CN", 2)],
+    ids=["MY to Tier 1", "BR (a fixed headquarters) to Tier 3", "CN (a fixed parent) to Tier 2"],
+)
+def test_a_tier_move_reevaluates_only_what_it_can_change(reform):
+    """grid_flips evaluates again only the classes of countries whose listings moved (or whose points name a
+    moved country as headquarters or parent) and copies the rest from the baseline: every point of a sample of
+    countries decided directly, one case per point, before and after, gives the same flips."""
+    from aidkb.queries.impact import GRID_ITEMS, GRID_PROFILES, baseline_classes, grid_case, sql_outcomes
+
+    flips, _, evaluated = grid_flips(reform)
+    countries = ["MY", "BR", "CN", "US", "DE", "IN", "SG", "AE", "MO", "RU", "IL", "KH"]
+    points = [GridCase(c, item, i) for c in countries for item in GRID_ITEMS for i in range(len(GRID_PROFILES))]
+    cases = [grid_case(g) for g in points]
+    before, after = sql_outcomes(cases, Reform()), sql_outcomes(cases, reform)
+    expected = {g.key: (before[g.key], after[g.key]) for g in points if before[g.key] != after[g.key]}
+    assert {f.key: (f.before, f.after) for f, g in flips if g.country in countries} == expected
+    assert expected and evaluated < len(baseline_classes())
+    if reform.countries() == {"MY"}:
+        assert {g.country for _, g in flips} == {"MY"}
+    else:  # a moved headquarters or parent changes points of other countries too
+        assert len({g.country for _, g in flips}) > 100

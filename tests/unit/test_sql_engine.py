@@ -334,6 +334,86 @@ def test_relations_dropped_after_their_last_reader_change_no_answer(onto, monkey
             assert not differences("300 random cases", pred, run.rows(pred), kept.rows(pred), "relations kept")
 
 
+def test_a_shared_database_gives_each_engine_its_own_base_facts():
+    """An engine reading the base facts it shares with another from that one's database: a base fact it has in
+    common, one it changes, one only the other has and one only it has each give its own answers, and the
+    other engine's answers stay its own afterwards."""
+    text = (
+        'input asks(C, X) "". base listed(X, G) "". base limit(N) "".\n'
+        + RULE.format(n=1)
+        + 'strict(C, X) :- asks(C, X), listed(X, "D5").\n'
+        + RULE.format(n=2)
+        + 'open(C, X) :- asks(C, X), not listed(X, "D5"), not listed(X, "D1").\n'
+        + RULE.format(n=3)
+        + "small(C, X, N) :- asks(C, X), limit(N), N < 10.\n"
+    )
+    program, preds = program_from_text(text), ("strict", "open", "small")
+    facts = [("asks", f"case{i}", x) for i, x in enumerate(["CN", "MY", "DE", "IN"] * 3)]
+    base = [("listed", "CN", "D5"), ("listed", "IN", "D1"), ("limit", 5)]
+    changed = [("listed", "MY", "D5"), ("listed", "IN", "D1"), ("limit", 5)]
+    pairs = {  # what: (the first engine's base facts, the sharing engine's)
+        "the same facts": (base, base),
+        "a changed listing": (base, changed),
+        "no limit here": (base, base[:2]),
+        "no listing here": (base, [("limit", 3)]),
+        "a limit only here": (base[:2], [("listed", "CN", "D5"), ("limit", 3)]),
+    }
+    for what, (theirs, ours) in pairs.items():
+        first = SqlEngine(program, theirs)
+        before = first.evaluate(facts, preds)
+        shared = SqlEngine(program, ours, share=first)
+        assert shared._share is first, what
+        answers = shared.evaluate(facts, preds)
+        model, after = Model(program, ours + facts), first.evaluate(facts, preds)
+        for pred in preds:
+            assert not differences(what, pred, answers.rows(pred), model.rows(pred), "bottom-up")
+            assert not differences(what, pred, after.rows(pred), before.rows(pred), "the first engine before")
+    assert answers.rows("small") == {(f"case{i}", x, 3) for i, x in enumerate(["CN", "MY", "DE", "IN"] * 3)}
+
+
+def test_a_reform_sharing_the_baselines_database_agrees_with_its_own(onto):
+    from aidkb.queries.case import parse_case
+    from bench.scale import case_dicts
+
+    facts = [f for data in case_dicts(200, seed=23) for f in parse_case(data, "<generated>", onto).facts()]
+    program, base = baseline_program(), ontology.load().facts()
+    baseline = SqlEngine(program, base)
+    reform = Reform().move_country("MY", 1).set_parameter("lpp_annual_tpp_limit", 40_000_000)
+    reform = reform.remove_from_group("IN", "D1")
+    shared = SqlEngine(program, reform.apply(base), share=baseline)
+    assert shared._share is baseline and "country" in shared.in_main
+    assert not {"group_member", "param"} & shared.in_main
+    own = SqlEngine(program, reform.apply(base)).evaluate(facts)
+    answers = shared.evaluate(facts)
+    for pred in ANSWER_PREDICATES:
+        assert not differences(reform.key, pred, answers.rows(pred), own.rows(pred), "an engine of its own")
+    assert answers.rows("authorized") != baseline.evaluate(facts).rows("authorized")
+
+
+def test_writing_a_statements_sql_leaves_its_tree_as_built(onto, monkeypatch):
+    """Statements are written without a copy (DuckDBBackend.create): the writer must not change a tree, as a
+    statement is shared by the runs and programs that have the same rules."""
+    import aidkb.kb.sqlengine
+    from aidkb.queries.case import parse_case
+    from bench.scale import case_dicts
+
+    original, seen = aidkb.kb.sqlengine.DuckDBBackend.create, []
+
+    def create(self, name, query, view=False):
+        built = query.copy()
+        original(self, name, query, view)
+        seen.append((built, query))
+
+    monkeypatch.setattr(aidkb.kb.sqlengine.DuckDBBackend, "create", create)
+    for cache in ("_statements", "_compiled"):  # every statement built and written in this run
+        monkeypatch.setattr(aidkb.kb.sqlengine, cache, type(aidkb.kb.sqlengine._statements)())
+    facts = [f for data in case_dicts(40, seed=3) for f in parse_case(data, "<generated>", onto).facts()]
+    SqlEngine(baseline_program(), ontology.load().facts()).evaluate(facts)
+    assert len(seen) > 100 and all(built == query for built, query in seen)
+    assert all(built.sql("duckdb") == query.meta["duckdb"] for built, query in seen if "duckdb" in query.meta)
+    assert sum("duckdb" in query.meta for _, query in seen) > 100
+
+
 def test_facts_must_fit_the_program():
     engine = SqlEngine(baseline_program(), ontology.load().facts())
     with pytest.raises(SqlEngineError, match="not a predicate"):
