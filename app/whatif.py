@@ -219,14 +219,6 @@ def long_status(status_totals: dict, part: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_PLACEHOLDER = re.compile(r"\{([A-Z]\w*)\}")
-
-
-def plain(sentence: str) -> str:
-    """A rule's @says with its placeholders ({Country}) as the reader sees them (‹Country›)."""
-    return _PLACEHOLDER.sub(lambda m: f"‹{m.group(1)}›", sentence)
-
-
 def rule_diff(original: str, edited: str, rule_id: str) -> str:
     """An edited rule against the rule as published, as a unified diff."""
     return (

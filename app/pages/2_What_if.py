@@ -414,7 +414,7 @@ def show_flips(result: Impact, report: dict) -> None:
         mime="application/json",
     )
     if rows:
-        st.markdown("**Why** (the rules' own sentences; ‹Name› stands for the case's value)")
+        st.markdown("**Why** (the rules' own sentences, under the values they applied with)")
         keys = [r["case or grid point"] for r in rows]
         key = st.selectbox("Flip", keys, key="flip_why")
         flip = next(f for f in result.flips if f.key == key)
@@ -433,7 +433,7 @@ def show_flips(result: Impact, report: dict) -> None:
             while len(said) > 50:
                 said.pop(next(iter(said)))
         for sentence in said[asked]:
-            st.markdown(f"- {ui.md(w.plain(sentence))}")
+            st.markdown(f"- {ui.md(sentence)}")
 
 
 def show_sweep(as_of: dt.date, mode: str) -> None:

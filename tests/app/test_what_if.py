@@ -9,7 +9,6 @@ import datetime as dt
 from streamlit.testing.v1 import AppTest
 
 from aidkb.app import whatif as w
-from aidkb.kb.program import baseline_program
 from tests.app.conftest import APP, new_session, texts
 
 
@@ -123,9 +122,11 @@ def test_impact_at_the_sidebar_date_with_totals_kinds_and_causes_in_words():
     assert set(frame(at, "kind")["kind"]) == {"looser"}
     why = [m for m in texts(at.markdown) if m.startswith("- ")]
     assert "- The reform: move MY to Tier 1" in why
-    aia = next(r for r in baseline_program().rules if r.id == "aia_advanced_computing")
-    assert any(m.startswith("- Now applies: ") and w.plain(aia.says) in m and "15 CFR 740.27" in m for m in why)
-    assert not any("now fires:" in m or "premise added" in m for m in why)
+    # the rule's sentence under the values it applied with (740.27(a)(1): located in a Tier 1 country)
+    aia = [m for m in why if m.startswith("- Now applies: AIA authorises the shipment: ")]
+    assert aia and "located in Malaysia (MY) (Tier 1)" in aia[0] and "[rule aia_advanced_computing]" in aia[0]
+    assert "15 CFR 740.27" in aia[0]
+    assert not any("now fires:" in m or "premise added" in m or "{" in m or "‹" in m for m in why)
     table = frame(at, "under the reform")  # the maps' text alternative
     row = table.set_index("country").loc["MY · Malaysia"]
     assert (row["baseline"], row["under the reform"]) == ("Tier 2", "Tier 1") and row["flips"] > 0
