@@ -667,7 +667,8 @@ with impact_tab:
     else:
         st.caption("Run the reform to see its impact.")
 with maps_tab:
-    show_maps(reform, result)
+    if maps_tab.open:  # the tier maps are engine work: only for the reader who opened them
+        show_maps(reform, result)
 with sweep_tab:
     show_sweep(as_of, mode)
 with compare_tab:

@@ -4,7 +4,6 @@ totals show, the tabs wrap at 390 px, and the server log stays free of warnings.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -29,9 +28,7 @@ LOG = "streamlit-whatif.log"
 
 @pytest.fixture(scope="module")
 def app_url():
-    # this checkout's packages first (an editable install may point at another checkout)
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    with streamlit_server(LOG, env={**os.environ, "PYTHONPATH": path}) as (url, _):
+    with streamlit_server(LOG) as (url, _):
         yield url
     log = (OUT / LOG).read_text()
     assert "ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
@@ -94,12 +91,27 @@ def test_reform_reloads_from_its_url_uploads_again_and_shows_totals(browser, app
     page.wait_for_timeout(1000)  # let the chart draw
     page.screenshot(path=str(OUT / "screenshot-what-if-totals.png"))
 
+    # two reforms kept for comparison and the sweep's settings travel in the link too
+    page.get_by_role("button", name="Keep it for comparison").click()
+    page.get_by_label("Name", exact=True).fill("Malaysia up")
+    page.get_by_label("Name", exact=True).press("Enter")
+    expect(page.get_by_role("button", name="Keep it for comparison")).to_be_enabled()
+    page.get_by_role("button", name="Keep it for comparison").click()
+    page.get_by_role("tab", name="Parameter sweep").click()
+    page.get_by_label("values", exact=True).fill("5")
+    page.get_by_label("values", exact=True).press("Enter")
+    page.wait_for_url(re.compile(r"\?reform=[A-Za-z0-9_-]+&kept=[A-Za-z0-9_-]+&sweep=[A-Za-z0-9_-]+$"))
     link = page.url
     page.reload()
     expect(page.get_by_text("move MY to Tier 1")).to_be_visible()
     other = new_page(browser, app_url)
     other.goto(link)  # the shared link, in another session
     expect(other.get_by_text("move MY to Tier 1")).to_be_visible()
+    other.get_by_role("tab", name="Parameter sweep").click()
+    expect(other.get_by_label("values", exact=True)).to_have_value("5")
+    other.get_by_role("tab", name="Compare reforms").click()
+    expect(other.get_by_text("Reform B")).to_be_visible()  # two kept reforms: the comparison is offered
+    expect(other.get_by_text("Malaysia up")).to_be_visible()
 
     fresh = new_page(browser, app_url)
     fresh.goto(f"{app_url}/What_if")

@@ -134,6 +134,8 @@ def test_impact_at_the_sidebar_date_with_totals_kinds_and_causes_in_words():
     assert aia and "located in Malaysia (MY) (Tier 1)" in aia[0] and "[rule aia_advanced_computing]" in aia[0]
     assert "15 CFR 740.27" in aia[0]
     assert not any("now fires:" in m or "premise added" in m or "{" in m or "‹" in m for m in why)
+    at.session_state["result_tab"] = "Maps"
+    at.run()
     table = frame(at, "under the reform")  # the maps' text alternative
     row = table.set_index("country").loc["MY · Malaysia"]
     assert (row["baseline"], row["under the reform"]) == ("Tier 2", "Tier 1") and row["flips"] > 0
