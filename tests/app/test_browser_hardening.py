@@ -97,6 +97,7 @@ def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_sessio
         expect(a.get_by_role("button", name="Decide")).to_be_visible(timeout=ms(30))
         under = a.get_by_text("Answer under the reform")
         expect(under).to_be_visible()
+        expect(a.get_by_text("On the What-if page this reform's tier rules gave no answer")).to_be_visible()
         a.get_by_role("button", name="Decide").click()
         expect(a.get_by_text("The engine did not answer: no answer within")).to_be_visible(timeout=ms(DEADLINE + 30))
         under.click()
