@@ -120,8 +120,9 @@ def test_reform_reloads_from_its_url_uploads_again_and_shows_totals(browser, app
     other.get_by_role("tab", name="Parameter sweep").click()
     expect(other.get_by_label("values", exact=True)).to_have_value("5")
     other.get_by_role("tab", name="Compare reforms").click()
-    expect(other.get_by_text("Reform B")).to_be_visible()  # two kept reforms: the comparison is offered
-    expect(other.get_by_text("Malaysia up").first).to_be_visible()
+    # both kept reforms came with the link: the comparison is offered
+    expect(other.get_by_role("combobox", name="Reform A")).to_match_aria_snapshot('- combobox "Reform A": what-if')
+    expect(other.get_by_role("combobox", name="Reform B")).to_match_aria_snapshot('- combobox "Reform B": Malaysia up')
 
     fresh = new_page(browser, app_url)
     fresh.goto(f"{app_url}/What_if")
