@@ -1,6 +1,7 @@
 """Helpers of the What-if page: the session's reform in its input form (one YAML text that the download, the
-upload, the paste box and the share link all use), the link's strict encoding, the baseline grid kept once
-per server process, and the impact's totals, flips and causes as tables.
+upload, the paste box and the share link all use), the share link (the reform, the reforms kept for comparison
+and the sweep's settings, each in its own strictly decoded query parameter), the baseline grid kept once per
+server process, and the impact's totals, flips and causes as tables.
 
 The reform is shared with the other pages through st.session_state["reform_yaml"] (the YAML exactly as the
 page downloads it; "" for no reform) and st.session_state["reform_name"]. Nothing here decides anything: the
@@ -27,6 +28,12 @@ from aidkb.queries.reader import decode, load_yaml
 from aidkb.queries.reform import ReformError
 
 LINK_PARAM = "reform"  # the URL query parameter of a shared reform
+KEPT_PARAM = "kept"  # ... of the reforms kept for comparison (a list of reform files)
+SWEEP_PARAM = "sweep"  # ... of the parameter sweep's settings
+MAX_KEPT = 10  # reforms kept for comparison (and in a link)
+SWEEP_KEYS = {"parameter": "sweep_name", "from": "sweep_low", "to": "sweep_high", "values": "sweep_steps"}
+MAX_SWEEP_VALUE = 10**15  # the largest sweep bound a link may carry
+MAX_SWEEP_STEPS = 25
 MAX_LINK = 16_000  # characters of an encoded reform in a link
 MAX_LINK_TEXT = 200_000  # bytes of the reform a link may unpack to
 _LINK = re.compile(r"[A-Za-z0-9_-]+\Z")
@@ -79,25 +86,25 @@ def encode_link(text: str) -> str:
     return base64.urlsafe_b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii").rstrip("=")
 
 
-def decode_link(token: str, source: str = "<link>") -> str:
-    """The reform file a link carries, checked strictly (alphabet, length, size unpacked, UTF-8); a bad link is
-    one ReformError naming the link's `reform` parameter, never a traceback. Nothing in it is executed."""
+def decode_link(token: str, source: str = "<link>", param: str = LINK_PARAM) -> str:
+    """The text a link's query parameter carries, checked strictly (alphabet, length, size unpacked, UTF-8); a
+    bad link is one ReformError naming the parameter, never a traceback. Nothing in it is executed."""
     if len(token) > MAX_LINK:
-        raise ReformError(source, LINK_PARAM, f"longer than {MAX_LINK:,} characters")
+        raise ReformError(source, param, f"longer than {MAX_LINK:,} characters")
     if not _LINK.match(token) or len(token) % 4 == 1:
-        raise ReformError(source, LINK_PARAM, "not a reform link (it must be base64url text, as the page writes)")
+        raise ReformError(source, param, "not a reform link (it must be base64url text, as the page writes)")
     try:
         packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         unpack = zlib.decompressobj()
         data = unpack.decompress(packed, MAX_LINK_TEXT + 1)
         if len(data) > MAX_LINK_TEXT or not unpack.eof or unpack.unused_data:
-            raise ReformError(source, LINK_PARAM, "not a reform link (truncated, padded or too large)")
+            raise ReformError(source, param, "not a reform link (truncated, padded or too large)")
     except (binascii.Error, zlib.error):
-        raise ReformError(source, LINK_PARAM, "not a reform link (damaged: copy the whole link)") from None
+        raise ReformError(source, param, "not a reform link (damaged: copy the whole link)") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ReformError(source, LINK_PARAM, "not a reform link (not UTF-8 text)") from None
+        raise ReformError(source, param, "not a reform link (not UTF-8 text)") from None
 
 
 # ---- the session's reform
@@ -112,29 +119,98 @@ def name() -> str:
     return st.session_state.get("reform_name") or "what-if"
 
 
+def kept_text(kept: dict[str, str]) -> str:
+    """The reforms kept for comparison (title -> reform file) as one YAML list of reform files."""
+    documents = [yaml.safe_load(text) for text in kept.values()]  # the page's own dump() output
+    return yaml.dump(documents, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def sweep_settings() -> dict | None:
+    """The sweep's settings as chosen on the page (None before its controls were drawn)."""
+    state = st.session_state
+    if not all(key in state for key in SWEEP_KEYS.values()):
+        return None
+    return {field: state[key] for field, key in SWEEP_KEYS.items()}
+
+
+def link_tokens() -> dict[str, str]:
+    """The share link's query parameters: the reform, the kept reforms and the sweep settings, where set."""
+    tokens = {}
+    if operations():
+        tokens[LINK_PARAM] = encode_link(dump(operations(), name()))
+    if st.session_state.get("kept_reforms"):
+        tokens[KEPT_PARAM] = encode_link(kept_text(st.session_state["kept_reforms"]))
+    if (settings := sweep_settings()) is not None:
+        tokens[SWEEP_PARAM] = encode_link(yaml.safe_dump(settings, sort_keys=False))
+    return tokens
+
+
 def publish() -> None:
-    """Write the session's reform where the other pages read it, and into the page's URL (the share link)."""
+    """Write the session's reform where the other pages read it, and the share link into the page's URL."""
     ops = operations()
-    text = dump(ops, name()) if ops else ""
-    st.session_state["reform_yaml"] = text
+    st.session_state["reform_yaml"] = dump(ops, name()) if ops else ""
     st.session_state["reform_name"] = name()
-    token = encode_link(text) if ops else None
-    if st.query_params.get(LINK_PARAM) != token:
-        if token:
-            st.query_params[LINK_PARAM] = token
-        else:
-            st.query_params.pop(LINK_PARAM, None)
-    st.session_state["link_seen"] = token
+    tokens = link_tokens()
+    for param in (LINK_PARAM, KEPT_PARAM, SWEEP_PARAM):
+        token = tokens.get(param)
+        if st.query_params.get(param) != token:
+            if token:
+                st.query_params[param] = token
+            else:
+                st.query_params.pop(param, None)
+    st.session_state["links_seen"] = tokens
+
+
+def _linked(param: str) -> str | None:
+    """The text of a link's query parameter when this session has not loaded it yet (a reload, or a shared
+    link opened); ReformError for a bad one (reported once, not on every rerun)."""
+    token = st.query_params.get(param)
+    seen = st.session_state.setdefault("links_seen", {})
+    if not token or token == seen.get(param):
+        return None
+    seen[param] = token
+    return decode_link(token, "<link>", param)
 
 
 def linked_document() -> dict | None:
-    """The reform document of the page's link, when the link carries one this session has not loaded yet
-    (a reload, or a shared link opened); ReformError for a bad link."""
-    token = st.query_params.get(LINK_PARAM)
-    if not token or token == st.session_state.get("link_seen"):
+    """The reform document of the page's link, when it carries one not loaded yet; ReformError for a bad one."""
+    text = _linked(LINK_PARAM)
+    return None if text is None else read(text, "<link>")
+
+
+def linked_kept() -> list[dict] | None:
+    """The kept reforms' documents of the page's link (each still to be validated as a reform), when it carries
+    them and they were not loaded yet; ReformError naming the `kept` parameter for a bad link."""
+    text = _linked(KEPT_PARAM)
+    if text is None:
         return None
-    st.session_state["link_seen"] = token  # a bad link is reported once, not on every rerun
-    return read(decode_link(token), "<link>")
+    documents = load_yaml(text, "<link>")
+    if not isinstance(documents, list) or not 0 < len(documents) <= MAX_KEPT:
+        raise ReformError("<link>", KEPT_PARAM, f"a list of 1 to {MAX_KEPT} reform files")
+    for i, document in enumerate(documents):
+        if not isinstance(document, dict) or not isinstance(document.get("title"), str):
+            raise ReformError("<link>", f"{KEPT_PARAM}[{i}]", "a reform file with its title and operations")
+    return documents
+
+
+def linked_sweep(numeric: list[str]) -> dict | None:
+    """The sweep settings of the page's link (a numeric parameter, whole bounds from < to, 2 to 25 values),
+    when it carries them and they were not loaded yet; ReformError naming the field for a bad link."""
+    text = _linked(SWEEP_PARAM)
+    if text is None:
+        return None
+    settings = load_yaml(text, "<link>")
+    if not isinstance(settings, dict) or set(settings) != set(SWEEP_KEYS):
+        raise ReformError("<link>", SWEEP_PARAM, f"the sweep's {', '.join(SWEEP_KEYS)}")
+    if settings["parameter"] not in numeric:
+        raise ReformError("<link>", f"{SWEEP_PARAM}.parameter", "not a numeric parameter of the rule")
+    for field, top in (("from", MAX_SWEEP_VALUE), ("to", MAX_SWEEP_VALUE), ("values", MAX_SWEEP_STEPS)):
+        value = settings[field]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+            raise ReformError("<link>", f"{SWEEP_PARAM}.{field}", f"a whole number from 0 to {top:,}")
+    if settings["values"] < 2 or settings["from"] >= settings["to"]:
+        raise ReformError("<link>", SWEEP_PARAM, f"from < to, and 2 to {MAX_SWEEP_STEPS} values")
+    return settings
 
 
 # ---- the baseline grid, once per server process
@@ -217,14 +293,6 @@ def long_status(status_totals: dict, part: str) -> pd.DataFrame:
         for group, counts in groups.items():
             rows += [{"group": group, "licence status": s, "when": when, "outcomes": counts[s]} for s in STATUSES]
     return pd.DataFrame(rows)
-
-
-_PLACEHOLDER = re.compile(r"\{([A-Z]\w*)\}")
-
-
-def plain(sentence: str) -> str:
-    """A rule's @says with its placeholders ({Country}) as the reader sees them (‹Country›)."""
-    return _PLACEHOLDER.sub(lambda m: f"‹{m.group(1)}›", sentence)
 
 
 def rule_diff(original: str, edited: str, rule_id: str) -> str:

@@ -32,7 +32,6 @@ from aidkb.kb.syntax import Assign, Atom, BinOp, Compare, Const, Negative, Posit
 
 from .case import Case
 from .decide import decide, engine_for
-from .proof import rules_in
 from .reform import Reform
 
 GRID_AS_OF = dt.date(2025, 6, 1)
@@ -743,13 +742,24 @@ def _explain(
 
 
 def causes(case: Case, reform: Reform) -> list[str]:
-    """Why the reform changes this case's outcome: operations, rules that now (no longer) fire, changed premises."""
+    """Why the reform changes this case's outcome: the operations that bear on it, the rule applications that
+    are new or gone ("now fires: RULE_ID: its sentence under the values it applied with", as the proof writes
+    it), and the premises that changed."""
+    from .proof import children
+
+    def applications(proof: dict) -> dict[tuple[str, str], None]:
+        found: dict[tuple[str, str], None] = {}
+        stack = list(reversed(proof["conclusions"]))
+        while stack:
+            node = stack.pop()
+            if node.get("kind") == "rule":
+                found[(node["rule"], node["sentence"])] = None
+            stack += reversed([child for _, child in children(node)])
+        return found
+
     before = decide(case)
     after = decide(dataclasses.replace(case, what_if=case.what_if + reform.operations))
-    program_before = before.program or Reform(case.what_if).program()  # the rules each proof was made with
-    program_after = after.program or Reform(case.what_if + reform.operations).program()
-    fired_before = {r.id for n in before.proof["conclusions"] for r in rules_in(n, program_before)}
-    fired_after = {r.id for n in after.proof["conclusions"] for r in rules_in(n, program_after)}
+    fired_before, fired_after = applications(before.proof), applications(after.proof)
     premises_before, premises_after = _base_premises(before.proof), _base_premises(after.proof)
     involved = {case.destination, case.hq, case.parent_hq}
     out = [
@@ -757,8 +767,8 @@ def causes(case: Case, reform: Reform) -> list[str]:
         for o in reform.operations
         if o.countries() & involved or o.op not in ("move_country", "add_to_group", "remove_from_group")
     ]
-    out += [f"now fires: {r}" for r in sorted(fired_after - fired_before)]
-    out += [f"no longer fires: {r}" for r in sorted(fired_before - fired_after)]
+    out += [f"now fires: {r}: {said}" for r, said in sorted(a for a in fired_after if a not in fired_before)]
+    out += [f"no longer fires: {r}: {said}" for r, said in sorted(a for a in fired_before if a not in fired_after)]
     out += [f"premise added: {p}" for p in sorted(premises_after - premises_before)]
     out += [f"premise removed: {p}" for p in sorted(premises_before - premises_after)]
     return out
@@ -812,7 +822,8 @@ _ATOM = re.compile(r"(\w+)\((.*)\)\Z")
 
 
 def cause_sentences(found: list[str], reform: Reform) -> list[str]:
-    """The causes `causes` lists, in the rules' own sentences (@says, with citations) and the facts' templates."""
+    """The causes `causes` lists in words: each rule application in its rule's sentence under the values it
+    applied with (as the proofs say it), with the rule's citations; each premise in its fact's template."""
     from .render import atom_text
 
     baseline, amended, onto = baseline_program(), reform.program(), ontology.load()
@@ -820,9 +831,10 @@ def cause_sentences(found: list[str], reform: Reform) -> list[str]:
     for cause in found:
         what, _, detail = cause.partition(": ")
         if what in ("now fires", "no longer fires"):
-            rule = (amended if what == "now fires" else baseline).rule(detail)
+            rule_id, _, said = detail.partition(": ")
+            rule = (amended if what == "now fires" else baseline).rule(rule_id)
             verb = "Now applies" if what == "now fires" else "No longer applies"
-            out.append(f"{verb}: {rule.says} ({'; '.join(rule.cites)}) [rule {rule.id}]" if rule else cause)
+            out.append(f"{verb}: {said} ({'; '.join(rule.cites)}) [rule {rule.id}]" if rule and said else cause)
         elif what in ("premise added", "premise removed") and (m := _ATOM.match(detail)):
             args = [int(a) if a.isdigit() else a for a in m.group(2).split(", ")] if m.group(2) else []
             verb = "Now true" if what == "premise added" else "No longer true"

@@ -316,6 +316,12 @@ def reform_choice() -> tuple[tuple, str] | None:
             icon="🚫",
         )
         return None
+    overran = [said for (key, _), said in state.get("tier_failures", {}).items() if key == reform.key]
+    if overran:
+        st.caption(
+            f"⏱️ On the What-if page this reform's tier rules gave no answer ({ui.md(overran[0])}): an answer under "
+            "it will most likely be stopped the same way. Switch the toggle off for the law as it is."
+        )
     return reform.operations, name
 
 

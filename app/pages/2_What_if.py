@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.parse
 
 import altair as alt
 import pandas as pd
@@ -216,13 +217,18 @@ def current_reform() -> Reform:
         key="download_reform",
     )
     if right.button("Keep it for comparison", key="keep_reform"):
-        state.setdefault("kept_reforms", {})[w.name()] = text
+        kept = state.setdefault("kept_reforms", {})
+        kept.pop(w.name(), None)
+        kept[w.name()] = text
+        while len(kept) > w.MAX_KEPT:
+            kept.pop(next(iter(kept)))
     with st.expander("Share: a link to this page with the reform"):
         base = (st.context.url or "").split("?")[0]
-        st.code(f"{base}?{w.LINK_PARAM}={w.encode_link(text)}", language=None, wrap_lines=True)
+        st.code(f"{base}?{urllib.parse.urlencode(w.link_tokens())}", language=None, wrap_lines=True)
         st.caption(
-            "The link carries the reform itself (compressed, base64url): whoever opens it gets this "
-            "reform in their own session. The page's address bar holds the same link."
+            "The link carries the reform itself, the reforms kept for comparison and the sweep's settings "
+            "(compressed, base64url): whoever opens it gets them in their own session. The page's address bar "
+            "holds the same link."
         )
     return reform
 
@@ -414,7 +420,7 @@ def show_flips(result: Impact, report: dict) -> None:
         mime="application/json",
     )
     if rows:
-        st.markdown("**Why** (the rules' own sentences; ‹Name› stands for the case's value)")
+        st.markdown("**Why** (the rules' own sentences, under the values they applied with)")
         keys = [r["case or grid point"] for r in rows]
         key = st.selectbox("Flip", keys, key="flip_why")
         flip = next(f for f in result.flips if f.key == key)
@@ -433,12 +439,21 @@ def show_flips(result: Impact, report: dict) -> None:
             while len(said) > 50:
                 said.pop(next(iter(said)))
         for sentence in said[asked]:
-            st.markdown(f"- {ui.md(w.plain(sentence))}")
+            st.markdown(f"- {ui.md(sentence)}")
+
+
+def numeric_parameters() -> list[str]:
+    return sorted({p.name for p in ui.onto().parameters if p.unit != "date"})
+
+
+def first(key: str, **default) -> dict:
+    """A widget's first value, given only while session_state holds none (a link may have set it)."""
+    return {} if key in st.session_state else default
 
 
 def show_sweep(as_of: dt.date, mode: str) -> None:
     o = ui.onto()
-    numeric = sorted({p.name for p in o.parameters if p.unit != "date"})
+    numeric = numeric_parameters()
     st.caption(
         f"On a fine sub-grid: every country × {', '.join(FINE_ITEMS)} × {len(FINE_SIZES)} quantities "
         f"({min(FINE_SIZES):,} to {max(FINE_SIZES):,} units of {TPP_PER_UNIT:,} TPP) × {len(FINE_YTDS)} "
@@ -446,20 +461,31 @@ def show_sweep(as_of: dt.date, mode: str) -> None:
         f"destination or the US ({grid_size('fine'):,} points), decided on {as_of} "
         f"({mode.replace('_', ' ')}), each value set at a time by the SQL engine."
     )
-    name = st.selectbox("Parameter", numeric, index=numeric.index("lpp_annual_tpp_limit"), key="sweep_name")
+    name = st.selectbox(
+        "Parameter", numeric, key="sweep_name", **first("sweep_name", index=numeric.index("lpp_annual_tpp_limit"))
+    )
     current = o.parameter(name, ontology.date_number(as_of))
     c1, c2, c3 = st.columns(3)
     low = c1.number_input(
-        "from", min_value=0, value=1_000_000 if name == "lpp_annual_tpp_limit" else 0, step=1_000_000, key="sweep_low"
+        "from",
+        min_value=0,
+        step=1_000_000,
+        key="sweep_low",
+        **first("sweep_low", value=1_000_000 if name == "lpp_annual_tpp_limit" else 0),
     )
     high = c2.number_input(
         "to",
         min_value=0,
-        value=40_000_000 if name == "lpp_annual_tpp_limit" else int(current.value * 2) if current else 100,
         step=1_000_000,
         key="sweep_high",
+        **first(
+            "sweep_high",
+            value=40_000_000 if name == "lpp_annual_tpp_limit" else int(current.value * 2) if current else 100,
+        ),
     )
-    steps = c3.number_input("values", min_value=2, max_value=25, value=9, key="sweep_steps")
+    steps = c3.number_input(
+        "values", min_value=2, max_value=w.MAX_SWEEP_STEPS, key="sweep_steps", **first("sweep_steps", value=9)
+    )
     if st.button("Sweep", key="run_sweep", disabled=high <= low):
         values = sorted({round(low + (high - low) * i / (steps - 1)) for i in range(int(steps))})
         bar, progress = progress_bar("Deciding the baseline sub-grid…")
@@ -555,6 +581,31 @@ def show_compare(as_of: dt.date, mode: str) -> None:
     st.dataframe(pd.DataFrame(rows, columns=["case or grid point", "A", "B"]), hide_index=True)
 
 
+def load_linked_extras() -> None:
+    """The kept reforms and the sweep settings of the page's link, when it carries some not loaded yet; a bad
+    one is said and loads nothing."""
+    try:
+        documents = w.linked_kept()
+        if documents is not None:
+            kept = {}
+            for i, document in enumerate(documents):
+                reform = ui.ask(parse_reform, document, f"<link> kept[{i}]", note="Checking the kept reforms")
+                kept[reform.title] = w.dump([o.to_input() for o in reform.operations], reform.title)
+            st.session_state["kept_reforms"] = kept
+    except AidkbError as error:
+        st.error(LINK_KEPT_FAILED + ui.md(error), icon="🔗")
+    try:
+        settings = w.linked_sweep(numeric_parameters())
+    except AidkbError as error:
+        st.error(LINK_SWEEP_FAILED + ui.md(error), icon="🔗")
+    else:
+        if settings is not None:
+            st.session_state.update({key: settings[field] for field, key in w.SWEEP_KEYS.items()})
+
+
+LINK_KEPT_FAILED = "The link's reforms kept for comparison were not loaded: "
+LINK_SWEEP_FAILED = "The link's sweep settings were not loaded: "
+
 ui.page_setup("What-if · aidkb")
 st.html(TABS_WRAP)
 st.title("What-if")
@@ -570,6 +621,7 @@ except AidkbError as error:
 else:
     if linked is not None:
         replace_reform(linked, "<link>", said=LINK_FAILED)
+load_linked_extras()
 editors()
 try:
     reform = current_reform()
@@ -615,7 +667,8 @@ with impact_tab:
     else:
         st.caption("Run the reform to see its impact.")
 with maps_tab:
-    show_maps(reform, result)
+    if maps_tab.open:  # the tier maps are engine work: only for the reader who opened them
+        show_maps(reform, result)
 with sweep_tab:
     show_sweep(as_of, mode)
 with compare_tab:

@@ -150,8 +150,10 @@ def test_run_a_tier_move(page, app_url):
     page.get_by_role("button", name="Add the move").click()  # the default: Malaysia to Tier 1
     expect(page.get_by_text("move MY to Tier 1")).to_be_visible()
     page.get_by_role("button", name="Run the reform").click()
-    expect(page.get_by_text("flips out of")).to_be_visible(timeout=300_000)
-    page.get_by_text("flips out of").scroll_into_view_if_needed()
+    expect(page.get_by_text("flips out of")).to_be_visible(timeout=int(300_000 * slack()))
+    expect(page.get_by_text("The reform: move MY to Tier 1")).to_be_visible()  # the first flip's causes, in words
+    page.get_by_text("Why (the rules").evaluate("e => e.scrollIntoView({block: 'center'})")  # flips and causes
+    page.wait_for_timeout(500)
     page.screenshot(path=str(OUT / "screenshot-what-if-flips.png"))
     expect(page.get_by_role("tab", name="Maps")).to_have_count(1)  # the run has ended (no element left from before)
     page.get_by_role("tab", name="Maps").click()

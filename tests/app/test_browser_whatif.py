@@ -4,12 +4,13 @@ totals show, the tabs wrap at 390 px, and the server log stays free of warnings.
 
 from __future__ import annotations
 
-import os
 import re
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
+from aidkb.app import whatif as w
 from tests.app.test_browser import (
     ARGS,
     CHROMIUM,
@@ -29,9 +30,7 @@ LOG = "streamlit-whatif.log"
 
 @pytest.fixture(scope="module")
 def app_url():
-    # this checkout's packages first (an editable install may point at another checkout)
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    with streamlit_server(LOG, env={**os.environ, "PYTHONPATH": path}) as (url, _):
+    with streamlit_server(LOG) as (url, _):
         yield url
     log = (OUT / LOG).read_text()
     assert "ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
@@ -58,6 +57,12 @@ def new_page(browser, app_url: str, width: int = 1400, height: int = 1000):
     return page
 
 
+def carried(url: str) -> dict[str, str]:
+    """What a What-if link's query parameters carry (the reform, kept reforms, sweep settings), as text."""
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
+    return {name: w.decode_link(values[0], "<link>", name) for name, values in query.items()}
+
+
 def upload(page, path: Path) -> None:
     """Choose a file in the page's uploader. Choosing a tab reruns the script (the tab is tracked), and a file
     chosen while that rerun redraws the uploader is dropped: choose it again until the uploader shows it."""
@@ -77,7 +82,7 @@ def test_reform_reloads_from_its_url_uploads_again_and_shows_totals(browser, app
     page.goto(f"{app_url}/What_if")
     page.get_by_role("button", name="Add the move").click()  # the default: Malaysia to Tier 1
     expect(page.get_by_text("move MY to Tier 1")).to_be_visible()
-    page.wait_for_url(re.compile(r"\?reform=[A-Za-z0-9_-]+$"))  # the reform is in the address bar
+    page.wait_for_url(re.compile(r"\?reform=[A-Za-z0-9_-]+(&|$)"))  # the reform is in the address bar
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the reform (YAML)").click()
     saved = tmp_path / "reform.yaml"
@@ -94,12 +99,30 @@ def test_reform_reloads_from_its_url_uploads_again_and_shows_totals(browser, app
     page.wait_for_timeout(1000)  # let the chart draw
     page.screenshot(path=str(OUT / "screenshot-what-if-totals.png"))
 
+    # two reforms kept for comparison and the sweep's settings travel in the link too
+    page.get_by_role("button", name="Keep it for comparison").click()
+    page.wait_for_url(lambda url: "title: what-if" in carried(url).get(w.KEPT_PARAM, ""))
+    page.get_by_label("Name", exact=True).fill("Malaysia up")
+    page.get_by_label("Name", exact=True).press("Enter")
+    page.wait_for_url(lambda url: carried(url).get(w.LINK_PARAM, "").startswith("title: Malaysia up\n"))
+    page.get_by_role("button", name="Keep it for comparison").click()
+    page.wait_for_url(lambda url: "title: Malaysia up" in carried(url).get(w.KEPT_PARAM, ""))
+    page.get_by_role("tab", name="Parameter sweep").click()
+    page.get_by_label("values", exact=True).fill("5")
+    page.get_by_label("values", exact=True).press("Enter")
+    page.wait_for_url(lambda url: "values: 5" in carried(url).get(w.SWEEP_PARAM, ""))
     link = page.url
     page.reload()
     expect(page.get_by_text("move MY to Tier 1")).to_be_visible()
     other = new_page(browser, app_url)
     other.goto(link)  # the shared link, in another session
     expect(other.get_by_text("move MY to Tier 1")).to_be_visible()
+    other.get_by_role("tab", name="Parameter sweep").click()
+    expect(other.get_by_label("values", exact=True)).to_have_value("5")
+    other.get_by_role("tab", name="Compare reforms").click()
+    # both kept reforms came with the link: the comparison is offered
+    expect(other.get_by_role("combobox", name="Reform A")).to_match_aria_snapshot('- combobox "Reform A": what-if')
+    expect(other.get_by_role("combobox", name="Reform B")).to_match_aria_snapshot('- combobox "Reform B": Malaysia up')
 
     fresh = new_page(browser, app_url)
     fresh.goto(f"{app_url}/What_if")

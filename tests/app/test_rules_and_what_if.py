@@ -77,8 +77,14 @@ def test_tier_move_flips_cases_with_causes(session):
     flips = flip_table(at)
     assert int(heading.split()[0]) == len(flips) > 0
     assert "- The reform: move MY to Tier 1" in texts(at.markdown)  # the first flip's causes
-    charts = [e for e in at.main if type(e).__name__ == "UnknownElement" and e.proto.DESCRIPTOR.name == "VegaLiteChart"]
-    assert len(charts) == 4  # totals before and after; maps: tiers before, after, and where outcomes flip
+    assert len(charts(at)) == 1  # totals before and after; the maps are drawn only in their open tab
+    at.session_state["result_tab"] = "Maps"
+    at.run()
+    assert len(charts(at)) == 4  # and the maps: tiers before, after, and where outcomes flip
+
+
+def charts(at) -> list:
+    return [e for e in at.main if type(e).__name__ == "UnknownElement" and e.proto.DESCRIPTOR.name == "VegaLiteChart"]
 
 
 def test_rule_edit_with_a_syntax_error_is_shown_inline_with_its_position(session):

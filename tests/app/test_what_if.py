@@ -9,7 +9,6 @@ import datetime as dt
 from streamlit.testing.v1 import AppTest
 
 from aidkb.app import whatif as w
-from aidkb.kb.program import baseline_program
 from tests.app.conftest import APP, new_session, texts
 
 
@@ -22,13 +21,20 @@ def ok(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def linked_session(token: str) -> AppTest:
-    """A new browser session opening the What-if page through a link with ?reform=token."""
+def linked_session(token: str, **params: str) -> AppTest:
+    """A new browser session opening the What-if page through a link with ?reform=token (and other parameters)."""
     at = AppTest.from_file(str(APP), default_timeout=300)
-    at.query_params[w.LINK_PARAM] = token
+    if token:
+        at.query_params[w.LINK_PARAM] = token
+    at.query_params.update(params)
     at.switch_page("pages/2_What_if.py").run()
     ok(at)
     return at
+
+
+def param(at, name: str) -> str:
+    value = at.query_params[name]
+    return value[0] if isinstance(value, list) else value
 
 
 def build_reform(at) -> None:
@@ -123,9 +129,13 @@ def test_impact_at_the_sidebar_date_with_totals_kinds_and_causes_in_words():
     assert set(frame(at, "kind")["kind"]) == {"looser"}
     why = [m for m in texts(at.markdown) if m.startswith("- ")]
     assert "- The reform: move MY to Tier 1" in why
-    aia = next(r for r in baseline_program().rules if r.id == "aia_advanced_computing")
-    assert any(m.startswith("- Now applies: ") and w.plain(aia.says) in m and "15 CFR 740.27" in m for m in why)
-    assert not any("now fires:" in m or "premise added" in m for m in why)
+    # the rule's sentence under the values it applied with (740.27(a)(1): located in a Tier 1 country)
+    aia = [m for m in why if m.startswith("- Now applies: AIA authorises the shipment: ")]
+    assert aia and "located in Malaysia (MY) (Tier 1)" in aia[0] and "[rule aia_advanced_computing]" in aia[0]
+    assert "15 CFR 740.27" in aia[0]
+    assert not any("now fires:" in m or "premise added" in m or "{" in m or "‹" in m for m in why)
+    at.session_state["result_tab"] = "Maps"
+    at.run()
     table = frame(at, "under the reform")  # the maps' text alternative
     row = table.set_index("country").loc["MY · Malaysia"]
     assert (row["baseline"], row["under the reform"]) == ("Tier 2", "Tier 1") and row["flips"] > 0
@@ -166,6 +176,59 @@ def test_two_reforms_side_by_side_and_an_edited_rule_against_the_original():
     assert "**B: LPP at 40 M**" in [m.value for m in at.markdown]
     differ = frame(at, "B")
     assert len(differ) > 0 and (differ["A"] != differ["B"]).all()
+
+
+def test_the_link_carries_the_kept_reforms_and_the_sweep_settings():
+    at = new_session("2_What_if")
+    at.text_input(key="reform_name_input").set_value("Malaysia to Tier 1").run()
+    at.button(key="add_move").click().run()
+    at.button(key="keep_reform").click().run()
+    at.text_input(key="param_value").set_value("40000000")
+    at.button(key="add_param").click().run()
+    at.text_input(key="reform_name_input").set_value("MY up, LPP at 40 M").run()
+    at.button(key="keep_reform").click().run()
+    at.number_input(key="sweep_low").set_value(5_000_000)
+    at.number_input(key="sweep_high").set_value(30_000_000)
+    at.number_input(key="sweep_steps").set_value(6).run()
+    ok(at)
+    kept = dict(at.session_state["kept_reforms"])
+    assert list(kept) == ["Malaysia to Tier 1", "MY up, LPP at 40 M"]
+    share = next(c.value for c in at.code if "?reform=" in c.value)
+    assert f"&{w.KEPT_PARAM}={param(at, w.KEPT_PARAM)}" in share and f"&{w.SWEEP_PARAM}=" in share
+
+    opened = linked_session("", **{p: param(at, p) for p in (w.KEPT_PARAM, w.SWEEP_PARAM)})
+    assert dict(opened.session_state["kept_reforms"]) == kept
+    assert not opened.session_state["reform_ops"]  # only what the link carries
+    assert opened.selectbox(key="sweep_name").value == "lpp_annual_tpp_limit"
+    sweep = [opened.number_input(key=k).value for k in ("sweep_low", "sweep_high", "sweep_steps")]
+    assert sweep == [5_000_000, 30_000_000, 6]
+    assert not opened.error and not opened.warning[1:]  # the banner only: no Session State warning
+    opened.selectbox(key="compare_a").set_value("Malaysia to Tier 1")
+    opened.selectbox(key="compare_b").set_value("MY up, LPP at 40 M")
+    opened.checkbox(key="compare_grid").uncheck()
+    opened.button(key="run_compare").click().run()
+    ok(opened)
+    assert "**B: MY up, LPP at 40 M**" in [m.value for m in opened.markdown]
+
+
+def test_bad_kept_or_sweep_links_say_which_field_and_load_nothing():
+    sweep = "parameter: lpp_annual_tpp_limit\nfrom: 1000000\nto: 40000000\nvalues: 9\n"
+    for params, said in (
+        ({w.KEPT_PARAM: "not*base64"}, "The link's reforms kept for comparison were not loaded: <link>: kept: not a"),
+        ({w.KEPT_PARAM: w.encode_link("title: t")}, "<link>: kept: a list of 1 to 10 reform files"),
+        (
+            {w.KEPT_PARAM: w.encode_link("- title: t\n  operations:\n  - explode: {id: x}\n")},
+            "<link> kept[0]: operations[0].explode: unsupported what-if operation",
+        ),
+        ({w.SWEEP_PARAM: w.encode_link(sweep.replace("lpp_annual_tpp_limit", "x"))}, "sweep.parameter: not a"),
+        ({w.SWEEP_PARAM: w.encode_link(sweep.replace("values: 9", "values: 99"))}, "sweep.values: a whole number"),
+        ({w.SWEEP_PARAM: w.encode_link(sweep.replace("to: 40000000", "to: 1"))}, "<link>: sweep: from < to"),
+        ({w.SWEEP_PARAM: "A" * (w.MAX_LINK + 1)}, "<link>: sweep: longer than 16,000 characters"),
+    ):
+        at = linked_session("", **params)
+        assert any(said in e for e in texts(at.error)), (said, texts(at.error))
+        assert "kept_reforms" not in at.session_state
+        assert at.number_input(key="sweep_steps").value == 9  # the page's own setting, not the link's
 
 
 def test_a_broken_rule_edit_is_refused_in_words_with_its_line_and_column():

@@ -101,7 +101,20 @@ def test_causes_in_the_rules_own_sentences():
     assert len(sentences) == len(found)
     assert not any(s.startswith(("now fires:", "no longer fires:", "premise")) for s in sentences)
     lpp = next(r for r in program.rules if r.id == "lpp_conditions")
-    assert any(s.startswith("No longer applies: ") and lpp.says in s and lpp.cites[0] in s for s in sentences)
+    # each rule under the values it applied with: 1,000 units of 15,832 TPP to MY, within the old 26.9 M limit
+    # (740.29); now over the new 10 M limit, the licence counts against MY's Tier 2 allocation (Supp. 5 para (c))
+    assert (
+        "No longer applies: LPP's own conditions are met: the export of 3A090.a goes to Malaysia (MY), outside D:5 "
+        "and Macau, for an end user headquartered in Malaysia (MY) with its ultimate parent in Malaysia (MY), and "
+        "0 + 15,832,000 = 15,832,000 TPP is within the annual limit of 26,900,000 TPP per consignee "
+        f"({lpp.cites[0]}) [rule lpp_conditions]"
+    ) in sentences
+    assert any(
+        s.startswith("Now applies: 0 TPP already counted + 15,832,000 TPP = 15,832,000 TPP, within the allocation of ")
+        and s.endswith("[rule within_allocation]")
+        for s in sentences
+    )
+    assert not any("{" in s or "?" in s for s in sentences)
     assert "The reform: set lpp_annual_tpp_limit to 10000000" in sentences
 
 
