@@ -1,9 +1,9 @@
 """The HTTP API (`aidkb serve`): the knowledge base over JSON, versioned under /v1.
 
-Every answer comes from queries.service (the same functions the command line runs); this module only reads
+Every answer comes from aidkb.queries.service (the same functions the command line runs); this module only reads
 requests, bounds them, and maps errors. Bodies are read by the project's hardened JSON reader (exact numbers,
 duplicate keys refused) and validated by the case and reform validators, so a bad field is a 422 naming it.
-Engine work runs in deadline worker processes (queries.service.Pool): an overrun is a 504 and the worker is
+Engine work runs in deadline worker processes (aidkb.queries.service.Pool): an overrun is a 504 and the worker is
 restarted. A what-if travels with its case, so one request's reform never reaches another's engine. Impact
 over the grid is slow and runs as a job (202, then GET /v1/jobs/{id}).
 """

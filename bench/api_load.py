@@ -4,7 +4,7 @@
 
 The requests are a mix of POST /v1/decide (every bundled case, some with a what-if), /v1/explain (proof.v1
 JSON, and text with counterfactuals) and /v1/impact over cases (no grid). Every expected answer is computed
-first, in this process, by queries.service (the functions the command line runs) for the same JSON body, and
+first, in this process, by aidkb.queries.service (the functions the command line runs) for the same JSON body, and
 each answer from the server is compared with it. Prints p50/p95 latency (all, and per kind), throughput, the
 error count (non-200 answers or transport errors) and the mismatch count. Asserts nothing.
 """
@@ -54,7 +54,7 @@ def _json_text(value, key=None) -> str:
 
 
 def workload(seed: int) -> list[dict]:
-    """Request kinds with their bodies and expected answers (computed here through queries.service)."""
+    """Request kinds with their bodies and expected answers (computed here through aidkb.queries.service)."""
     from aidkb.queries import service
     from aidkb.queries.reader import load_json, read_document
 

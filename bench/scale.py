@@ -3,7 +3,7 @@
 Prints, for each size, screening a generated CSV portfolio end to end (`aidkb screen --no-reasons`): the
 column-wise validation, the facts as Arrow tables, the SQL engine, the whole run (reading to writing the output),
 wall and CPU time, and the process's peak memory on DuckDB (and on Spark local mode for 10^5), the per-case
-engine's time extrapolated from a sample (pyDatalog through queries.decide, with proofs), and the ratio. First
+engine's time extrapolated from a sample (pyDatalog through aidkb.queries.decide, with proofs), and the ratio. First
 the grid what-ifs through the SQL engine, per kind of reform: in a fresh process (the baseline grid classes
 read from the store of answers, kb/sql/store.py), warm, and asked again. Each figure is measured in fresh
 processes (medians). Asserts nothing.
@@ -83,7 +83,7 @@ def _draw(rng: random.Random, base: dict, countries: list[str], i: int) -> dict:
 
 
 def case_dicts(n: int, seed: int = 2025) -> list[dict]:
-    """n valid case mappings (validated with queries.case.parse_case, the case files' validator)."""
+    """n valid case mappings (validated with aidkb.queries.case.parse_case, the case files' validator)."""
     from aidkb import ontology
     from aidkb.queries.case import CaseError, parse_case
 
@@ -151,7 +151,7 @@ def main() -> None:
         return
     per_case = _per_case(args.sample)
     print(
-        f"per-case engine (pyDatalog, queries.decide with proofs): {per_case * 1000:.1f} ms a case "
+        f"per-case engine (pyDatalog, aidkb.queries.decide with proofs): {per_case * 1000:.1f} ms a case "
         f"(mean of {args.sample} generated cases)"
     )
     spark = {int(s) for s in args.spark.split(",") if s}
@@ -280,7 +280,7 @@ def _grid_kind(kind: str) -> None:
 def _whatif(causes: bool) -> None:
     """In a fresh process whose store holds the baselines (the grid classes and the bundled cases, as on any
     machine after the first run): a What-if run as the app's first one in a new session worker (the baselines
-    read, then a tier move over the bundled cases and the grid through queries.impact.impact_report, causes
+    read, then a tier move over the bundled cases and the grid through aidkb.queries.impact.impact_report, causes
     left to the flips the user opens); with `causes`, then the causes of every flip from the proof engine (as
     `aidkb impact` gives them)."""
     wall, cpu, _ = _timed(lambda: (__import__("aidkb.queries.impact"), __import__("aidkb.queries.reform")))
@@ -368,7 +368,8 @@ def grid_figures(repeat: int) -> None:
 
         print(
             f"first What-if run in a fresh process, as the app's new session worker (move MY to Tier 1 over the "
-            f"{len(_bundled()):,} bundled cases and the grid, queries.impact.impact_report; baselines stored), medians "
+            f"{len(_bundled()):,} bundled cases and the grid, aidkb.queries.impact.impact_report; baselines stored), "
+            f"medians "
             f"of {repeat}, wall (CPU) s: imports {median('imports_wall'):.2f} ({median('imports_cpu'):.2f}), "
             f"baselines read {median('baselines_wall'):.2f} ({median('baselines_cpu'):.2f}), "
             f"the run {median('run_wall'):.2f} ({median('run_cpu'):.2f}), {runs[0]['flips']:,.0f} flips; "
@@ -428,7 +429,7 @@ def portfolio(size: int, path: Path) -> None:
 
 
 def _one(backend: str, size: int) -> None:
-    """Screen a generated portfolio of `size` transactions (`aidkb screen --no-reasons`, queries.screen.screen)
+    """Screen a generated portfolio of `size` transactions (`aidkb screen --no-reasons`, aidkb.queries.screen.screen)
     in this process; print key=value figures: validation (column-wise, queries/columns.py), the facts as Arrow
     tables, the SQL engine, the whole run, wall and CPU time, and peak memory. The portfolio is written by
     another process first (generating it is not screening it, and its rows would inflate the peak)."""

@@ -11,7 +11,7 @@ Checks, each raising RuleError at the offending place:
 - stratification: no predicate depends on itself through negation;
 - exact numbers: no fractional constants, no comparison of a value computed by division (pyDatalog keeps
   floats in 32 bits);
-- recursion: after kb.rewrite.rewrite_recursion (which moves the recursive atom first and linearizes transitive
+- recursion: after aidkb.kb.rewrite.rewrite_recursion (which moves the recursive atom first and linearizes transitive
   rules), a recursive atom must come first in its body (left recursion), because right recursion over
   cyclic data never returns in pyDatalog (shared/engine-notes.md).
 - domains (`domain_errors`, given the names the law's data declares): a constant that names a country group,

@@ -19,7 +19,7 @@ What keeps a caller from being frozen or confused:
 
 Settings come from the environment and are read (and checked) at first use, not at import: AIDKB_DEADLINE
 (seconds, default 60), AIDKB_WORKER_MEMORY_MB (default 4096; 0 for no limit), AIDKB_WORKER_IDLE (seconds; read
-by callers that want an idle limit, see idle_seconds_from_env). A bad value raises kb.errors.UsageError.
+by callers that want an idle limit, see idle_seconds_from_env). A bad value raises aidkb.kb.errors.UsageError.
 """
 
 from __future__ import annotations

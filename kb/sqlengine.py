@@ -352,7 +352,7 @@ def _casts(columns: list[str], kinds: tuple[str, ...], sql_type) -> list[exp.Exp
 
 class Answers:
     """The rows of each asked predicate: as Arrow tables (columns c0.., exact decimals), as sets of Python tuples,
-    or asked like kb.engine.Engine (`ask`), per case. Relations the case abstraction kept per representative
+    or asked like aidkb.kb.engine.Engine (`ask`), per case. Relations the case abstraction kept per representative
     are expanded to every case only when a whole table is read."""
 
     def __init__(
@@ -407,7 +407,7 @@ class Answers:
         return self.rows(pred)
 
     def ask(self, pred: str, args: tuple) -> list[tuple]:
-        """Like kb.engine.Engine.ask: the rows matching args (None is free), sorted by repr; fast when the case is
+        """Like aidkb.kb.engine.Engine.ask: the rows matching args (None is free), sorted by repr; fast when the case is
         bound (one case's rows are looked up through its representative)."""
         k = self._key.get(pred)
         rows: Iterable[tuple]

@@ -249,7 +249,7 @@ class Case:
 
 class _Reader:
     """Strictly typed access to a mapping, reporting errors with the dotted field path. A wrong type is an
-    error, never a default; values quoted in messages are escaped and cut (kb.errors.show)."""
+    error, never a default; values quoted in messages are escaped and cut (aidkb.kb.errors.show)."""
 
     def __init__(self, source: str, onto: ontology.Ontology):
         self.source, self.onto = source, onto
@@ -397,7 +397,7 @@ def _kind(value: Any) -> str:
 
 
 def parse_case(data: Any, source: str, onto: ontology.Ontology | None = None) -> Case:
-    """Validate a case mapping (as loaded by queries.reader) and return the Case."""
+    """Validate a case mapping (as loaded by aidkb.queries.reader) and return the Case."""
     from .reform import parse_operations
 
     onto = onto or ontology.load()

@@ -2,14 +2,14 @@
 
 A portfolio column holds few distinct values (countries, ECCNs, dates, figures), so each column is
 dictionary-encoded (Arrow for CSV and Parquet) and each distinct value is typed and checked by the case
-validator's own readers (queries.case._Reader, the same calls with the same bounds as parse_case). The checks
+validator's own readers (aidkb.queries.case._Reader, the same calls with the same bounds as parse_case). The checks
 that join fields (a model's training figures, quantity x TPP, VEU holdings against the destination, a parent
 chain against the ultimate parent) run once per distinct combination of the fields they join; the only per-row
 checks are vectorized (ids, titles and names: Arrow regular expressions) or over a few rows (an end user named
 in its own parent chain).
 
 A row is *accepted* when every check passes; its `input` facts are then built column by column. Every other
-row is *declined* and goes through the per-row validator (queries.screen.validate's parse_case), which gives its
+row is *declined* and goes through the per-row validator (aidkb.queries.screen.validate's parse_case), which gives its
 case or its error in its own words: the fast path never words an error, so both paths report the same. Rows
 with a `what_if` or `expected` value, or a value in a mapping's own column, are declined; a file with columns this
 module does not know (the ledger's, unknown fields) is declined as a whole. tests/unit/test_screen_columns.py

@@ -158,8 +158,8 @@ class Failure:
 
 
 class Model(Protocol):
-    """What the Explainer asks of an evaluated model: kb.engine.Engine (pyDatalog), kb.sqlengine.Answers (SQL)
-    and the checker's bottom-up model all answer it."""
+    """What the Explainer asks of an evaluated model: aidkb.kb.engine.Engine (pyDatalog),
+    aidkb.kb.sqlengine.Answers (SQL) and the checker's bottom-up model all answer it."""
 
     arity: dict[str, int]
 

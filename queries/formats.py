@@ -2,7 +2,7 @@
 
 Each entry names its renderer by module path, so that listing the formats (the command line's choices, the
 OpenAPI document) imports nothing heavy; a renderer is imported when it is first used. Adding a format is one
-`register` call. Every face (queries.service, and through it `aidkb explain` and `POST /v1/explain`) renders
+`register` call. Every face (aidkb.queries.service, and through it `aidkb explain` and `POST /v1/explain`) renders
 through `render`.
 """
 

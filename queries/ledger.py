@@ -87,7 +87,7 @@ class Ledger:
     claims: dict[int, str] = field(default_factory=dict)  # row -> claimed route
     groups: dict[tuple[int, str], str] = field(default_factory=dict)  # (row, limit name) -> its group, in words
     order: list[int] = field(default_factory=list)  # ledger rows in date order
-    problems: list = field(default_factory=list)  # bad rows (queries.screen.BadRow)
+    problems: list = field(default_factory=list)  # bad rows (aidkb.queries.screen.BadRow)
     claim_ok: dict[int, bool] = field(default_factory=dict)
     breaches: list[Breach] = field(default_factory=list)  # the first breach per limit and group
     breached: dict[int, list[str]] = field(default_factory=dict)  # row -> limits it breaches

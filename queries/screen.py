@@ -9,15 +9,15 @@ null, whole and decimal numbers exactly (`2e+26` is 2 x 10^26 exactly, `4E091` s
 
 The rows are validated column-wise (validate_columns, queries/columns.py: each distinct value checked once by the
 case validator's readers); a row the fast path does not accept goes through the case files' own validator
-(queries.case.parse_case on the un-flattened row), which words its error, so a bad row is reported with its row
+(aidkb.queries.case.parse_case on the un-flattened row), which words its error, so a bad row is reported with its row
 number (1 = the first data row) and field as for a case file, and is written to the output with its error, never
 dropped; `strict` stops at the first. `validate` is that per-row validator over a whole portfolio: the oracle
 tests/unit/test_screen_columns.py holds the column-wise one to. Rows with `date` and `claimed_route` columns get
 their running totals from the portfolio itself (queries/ledger.py). Then every row is decided set at a time by the
 SQL engine (kb/sqlengine.py, DuckDB or Spark). With `reasons` (the default) each row's decision is also read off
-the SQL engine's model by the same reader as `aidkb decide` (queries.decide, queries.explain): the first failing
-condition of each route that fails, the citations and the caveats, word for word as `aidkb decide` gives them.
-Without `reasons`, only the outcome columns, for the largest portfolios.
+the SQL engine's model by the same reader as `aidkb decide` (aidkb.queries.decide, aidkb.queries.explain): the
+first failing condition of each route that fails, the citations and the caveats, word for word as `aidkb decide`
+gives them. Without `reasons`, only the outcome columns, for the largest portfolios.
 
 The output (CSV or Parquet, by the extension of `out_path`) has one row per transaction: id, row, error,
 license_required, authorized_by, red_flags, review_policy, status, regime, uncertain, obligations, one column
@@ -594,7 +594,7 @@ def _decide(cases: list[Case], backend: str, reasons: bool, progress: Progress |
 
 
 def decision(case: Case, answers: Answers, program: Program, reform: Reform, onto: ontology.Ontology) -> Decision:
-    """The case's decision, read off the SQL engine's model exactly as queries.decide.decide reads it off
+    """The case's decision, read off the SQL engine's model exactly as aidkb.queries.decide.decide reads it off
     pyDatalog (contested listings are decided again without the listing, as decide does)."""
     from aidkb.kb.program import baseline_program
 

@@ -2,7 +2,7 @@
 
 Thin functions over queries/* and the ontology: they take input in the case-file and reform-file contracts (a
 mapping, as a file or an HTTP body holds it) or the validated objects, and return what the other faces
-return. No legal logic lives here. Errors are `kb.errors.AidkbError` subclasses, each with its HTTP status, so
+return. No legal logic lives here. Errors are `aidkb.kb.errors.AidkbError` subclasses, each with its HTTP status, so
 that a face maps them in one place; `Pool` runs engine work in deadline workers (kb/deadline.py).
 """
 
@@ -34,7 +34,7 @@ SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 
 # ---- errors a face reports (each with its HTTP status; exit status 2 on the command line). An engine that
-# overruns or dies raises kb.deadline's own DeadlineExceeded (504), WorkerFailed and MemoryLimitExceeded (503).
+# overruns or dies raises aidkb.kb.deadline's own DeadlineExceeded (504), WorkerFailed and MemoryLimitExceeded (503).
 
 
 class RequestError(InputError):
@@ -133,7 +133,7 @@ def explain(case: Case | Any, goal: str | None = None, format: str = "text") -> 
 def check_proof(doc: Any, source: str = "<request>") -> dict:
     """`aidkb check-proof`: a proof.v2 (or v1) document, or a decision (`decide --json`) whose answer fields are checked
     against its proof too. {valid, steps, error, reform, verdict}; a malformed document is invalid, its error
-    beginning with the path (queries.checker never raises). Run it in a deadline worker (Pool): a proof that
+    beginning with the path (aidkb.queries.checker never raises). Run it in a deadline worker (Pool): a proof that
     carries rules of its own may take long."""
     from .checker import check_proof as _check
 

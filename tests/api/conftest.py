@@ -22,7 +22,7 @@ STRING_FIELDS = {"item", "id", "title", "name", "citations", "text", "explanatio
 
 
 def json_text(value, key: str | None = None) -> str:
-    """A case file's data (queries.reader: exact Decimals, Numerals such as 2e26) as the JSON text a client
+    """A case file's data (aidkb.queries.reader: exact Decimals, Numerals such as 2e26) as the JSON text a client
     would send: numbers stay exact, an ECCN stays a string."""
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(k)}: {json_text(v, k)}" for k, v in value.items()) + "}"

@@ -1,4 +1,4 @@
-"""queries.service, the facade every face calls: the same answers as queries/* for a mapping or a Case, and
+"""aidkb.queries.service, the facade every face calls: the same answers as queries/* for a mapping or a Case, and
 errors that carry their HTTP status."""
 
 from __future__ import annotations

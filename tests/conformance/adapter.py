@@ -1,23 +1,23 @@
 """datalog-conformance programs through the project's own rule pipeline.
 
-A suite program (facts + rule strings) is translated into the project's syntax trees (kb.syntax), rewritten by
-kb.rewrite.rewrite_recursion, checked by kb.checks.check, compiled to pyDatalog by kb.compiler in a fresh
-kb.engine.Engine, and the relations the suite asks for are read back with Engine.ask.
+A suite program (facts + rule strings) is translated into the project's syntax trees (aidkb.kb.syntax), rewritten by
+aidkb.kb.rewrite.rewrite_recursion, checked by aidkb.kb.checks.check, compiled to pyDatalog by aidkb.kb.compiler in a fresh
+aidkb.kb.engine.Engine, and the relations the suite asks for are read back with Engine.ask.
 
-The suite's rule syntax differs from the project's rule language, hence this translator instead of kb.parser:
+The suite's rule syntax differs from the project's rule language, hence this translator instead of aidkb.kb.parser:
 - an identifier followed by "(" is a predicate (any case: `Fib`, `edge`, `T (x, y)`); every other bare identifier
   is a variable, even a lower-case one (`n`, `x1`); `_` is an anonymous variable, a fresh one at each place;
 - constants are quoted strings or numbers; facts are YAML scalars;
 - arguments may be arithmetic (`A(a, b, a+b)`, `Fib(n - 1, x)`), comparisons may be parenthesised
   (`(n <= 25)`), negation is `not` (or `!`), the final "." is optional.
 
-Every suite rule and fact becomes a kb.syntax.Rule with synthesized metadata (id `suite_rule_<n>` or
+Every suite rule and fact becomes an aidkb.kb.syntax.Rule with synthesized metadata (id `suite_rule_<n>` or
 `suite_fact_<n>`, cite "datalog-conformance", says "suite rule"/"suite fact"). Facts are fact rules (not base
-declarations) so that kb.checks sees them: an arity clash between two facts is the project's arity error. A
+declarations) so that aidkb.kb.checks sees them: an arity clash between two facts is the project's arity error. A
 predicate that the program uses but neither defines nor gives facts is an empty relation in the suite's
 semantics; it becomes a `base` declaration without facts.
 
-Rejections: kb.checks raises kb.parser.RuleError; the adapter finds which check rejected the program (by running
+Rejections: aidkb.kb.checks raises aidkb.kb.parser.RuleError; the adapter finds which check rejected the program (by running
 the checks one by one, in check()'s order) and raises a SuiteRejection subclass carrying the suite's error code
 (see ERROR_CODES). The runner accepts an exception whose class name or `.code` equals the expected error.
 """
@@ -98,7 +98,7 @@ REJECTIONS = {
     )
 }
 
-# which kb.checks function rejected the program -> the exception (class name and default code) the suite sees.
+# which aidkb.kb.checks function rejected the program -> the exception (class name and default code) the suite sees.
 # The suite names the same mistake differently depending on where a case was harvested from: an unbound head
 # or body variable is `unbound_variable` (scaffold, crepe) and `SafetyViolationError` (gunray, matched by class
 # name); crepe calls an anonymous `_` in a rule head `safety_violations` (see _safety_code).
@@ -258,7 +258,7 @@ class _Parser:
 
 
 def translate_rule(text: str, number: int) -> list[Rule]:
-    """One suite rule string -> kb.syntax.Rules: the rule, plus one projection rule for each negated atom with an
+    """One suite rule string -> aidkb.kb.syntax.Rules: the rule, plus one projection rule for each negated atom with an
     anonymous variable.
 
     The suite's bodies are unordered; the project's are read left to right. So positive atoms come first (in
@@ -347,7 +347,7 @@ def translate(program) -> list:
 
 
 def check_statements(statements: list) -> Program:
-    """rewrite_recursion, then kb.checks.check; a RuleError becomes the SuiteRejection the suite expects."""
+    """rewrite_recursion, then aidkb.kb.checks.check; a RuleError becomes the SuiteRejection the suite expects."""
     declarations = [s for s in statements if isinstance(s, Declaration)]
     rules = [s for s in statements if isinstance(s, Rule)]
     rules = rewrite_recursion(rules)
@@ -403,7 +403,7 @@ def _safety_code(rules: list[Rule]) -> str:
 
 
 def load_program(program) -> Engine:
-    """translate -> rewrite_recursion -> kb.checks.check -> kb.compiler (in a fresh kb.engine.Engine)."""
+    """translate -> rewrite_recursion -> aidkb.kb.checks.check -> aidkb.kb.compiler (in a fresh aidkb.kb.engine.Engine)."""
     return Engine(check_statements(translate(program)), [])
 
 

@@ -5,7 +5,7 @@ Many cases of the suite share one program and differ only in the relation they a
 processes:
 
 - one *program process* per distinct program: it translates, rewrites, checks and compiles the program into a
-  kb.engine.Engine (or gets its rejection, which then answers every case of that program);
+  aidkb.kb.engine.Engine (or gets its rejection, which then answers every case of that program);
 - one *case process* per case, forked from its program process once the engine is loaded: it asks the relations
   the case wants and sends them back. The program process runs `workers` case processes at a time, kills one
   that has used the time limit in CPU time without answering and reports that case as a hang.

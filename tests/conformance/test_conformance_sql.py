@@ -1,6 +1,6 @@
 """The datalog-conformance plain cases through the SQL engine (issue 11).
 
-The same translation, rewrite and checks as test_conformance.py (adapter.py), then kb.sqlengine.SqlEngine on
+The same translation, rewrite and checks as test_conformance.py (adapter.py), then aidkb.kb.sqlengine.SqlEngine on
 DuckDB instead of pyDatalog; the suite's own YamlTestRunner judges the answer or the expected error. The known
 failures are conftest.py's (known_failures.yaml, xfail strict) plus the SQL engine's own, listed below with
 their reasons: a case that starts passing fails the run until it is taken out. Each distinct program is
@@ -37,7 +37,7 @@ _models: dict[str, object] = {}
 
 
 class SqlEvaluator:
-    """datalog-conformance's evaluator protocol over kb.sqlengine (every relation of the program)."""
+    """datalog-conformance's evaluator protocol over aidkb.kb.sqlengine (every relation of the program)."""
 
     def evaluate(self, program):
         key = program_key(program)

@@ -1,4 +1,4 @@
-"""kb.rewrite: recursion rewritten into the shape pyDatalog terminates on, with the same answers."""
+"""aidkb.kb.rewrite: recursion rewritten into the shape pyDatalog terminates on, with the same answers."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The column-wise validator (queries/columns.py, queries.screen.validate_columns) against the per-row one
-(queries.screen.validate, parse_case on every row): on generated portfolios with bad cells of every kind, in
+"""The column-wise validator (queries/columns.py, aidkb.queries.screen.validate_columns) against the per-row one
+(aidkb.queries.screen.validate, parse_case on every row): on generated portfolios with bad cells of every kind, in
 CSV, Parquet and JSON Lines, the same cases (the same facts), the same bad rows in the same words, the same
 stop under --strict and the same unreadable cell."""
 
