@@ -402,20 +402,7 @@ def portfolio(size: int, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    from aidkb import ontology
-    from aidkb.queries.case import CaseError, parse_case
-
-    onto = ontology.load()
-    rng = random.Random(size)
-    countries, bases = sorted(onto.countries), templates()
-    rows: list[dict] = []
-    while len(rows) < size:
-        data = _draw(rng, rng.choice(bases), countries, len(rows))
-        try:
-            parse_case(copy.deepcopy(data), "<generated>", onto)
-        except CaseError:
-            continue
-        rows.append(flatten(data))
+    rows = [flatten(data) for data in case_dicts(size, seed=size)]
 
     def text(v: Any) -> str:
         if v is None:
