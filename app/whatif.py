@@ -125,12 +125,27 @@ def kept_text(kept: dict[str, str]) -> str:
     return yaml.dump(documents, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
+def kept_sweep() -> dict:
+    """The sweep's settings (parameter, from, to, values) as last chosen or loaded from a link. They are kept
+    here, not only in the widgets' own state: Streamlit may drop a widget's state between two runs on a busy
+    machine, and the controls are drawn again from this."""
+    return st.session_state.setdefault("sweep_kept", {})
+
+
 def sweep_settings() -> dict | None:
-    """The sweep's settings as chosen on the page (None before its controls were drawn)."""
-    state = st.session_state
-    if not all(key in state for key in SWEEP_KEYS.values()):
-        return None
-    return {field: state[key] for field, key in SWEEP_KEYS.items()}
+    """The sweep's settings as chosen on the page: a control's own state where it has one (it holds the user's
+    latest change before the control is drawn again), else the kept value; None before the controls were drawn."""
+    state, kept = st.session_state, kept_sweep()
+    settings = {field: state[key] if key in state else kept.get(field) for field, key in SWEEP_KEYS.items()}
+    return None if None in settings.values() else settings
+
+
+def load_sweep(settings: dict) -> None:
+    """Settings from a link become the sweep's: kept, and the widgets' own state dropped so that they are drawn
+    from them."""
+    kept_sweep().update(settings)
+    for key in SWEEP_KEYS.values():
+        st.session_state.pop(key, None)
 
 
 def link_tokens() -> dict[str, str]:

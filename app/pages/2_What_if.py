@@ -446,11 +446,6 @@ def numeric_parameters() -> list[str]:
     return sorted({p.name for p in ui.onto().parameters if p.unit != "date"})
 
 
-def first(key: str, **default) -> dict:
-    """A widget's first value, given only while session_state holds none (a link may have set it)."""
-    return {} if key in st.session_state else default
-
-
 def show_sweep(as_of: dt.date, mode: str) -> None:
     o = ui.onto()
     numeric = numeric_parameters()
@@ -461,30 +456,33 @@ def show_sweep(as_of: dt.date, mode: str) -> None:
         f"destination or the US ({grid_size('fine'):,} points), decided on {as_of} "
         f"({mode.replace('_', ' ')}), each value set at a time by the SQL engine."
     )
-    name = st.selectbox(
-        "Parameter", numeric, key="sweep_name", **first("sweep_name", index=numeric.index("lpp_annual_tpp_limit"))
+    kept = w.kept_sweep()  # each control is drawn with its kept value, and keeps what it shows
+    kept["parameter"] = name = st.selectbox(
+        "Parameter",
+        numeric,
+        key="sweep_name",
+        index=numeric.index(kept.get("parameter", "lpp_annual_tpp_limit")),
     )
     current = o.parameter(name, ontology.date_number(as_of))
     c1, c2, c3 = st.columns(3)
-    low = c1.number_input(
+    kept["from"] = low = c1.number_input(
         "from",
         min_value=0,
         step=1_000_000,
         key="sweep_low",
-        **first("sweep_low", value=1_000_000 if name == "lpp_annual_tpp_limit" else 0),
+        value=kept.get("from", 1_000_000 if name == "lpp_annual_tpp_limit" else 0),
     )
-    high = c2.number_input(
+    kept["to"] = high = c2.number_input(
         "to",
         min_value=0,
         step=1_000_000,
         key="sweep_high",
-        **first(
-            "sweep_high",
-            value=40_000_000 if name == "lpp_annual_tpp_limit" else int(current.value * 2) if current else 100,
+        value=kept.get(
+            "to", 40_000_000 if name == "lpp_annual_tpp_limit" else int(current.value * 2) if current else 100
         ),
     )
-    steps = c3.number_input(
-        "values", min_value=2, max_value=w.MAX_SWEEP_STEPS, key="sweep_steps", **first("sweep_steps", value=9)
+    kept["values"] = steps = c3.number_input(
+        "values", min_value=2, max_value=w.MAX_SWEEP_STEPS, key="sweep_steps", value=kept.get("values", 9)
     )
     if st.button("Sweep", key="run_sweep", disabled=high <= low):
         values = sorted({round(low + (high - low) * i / (steps - 1)) for i in range(int(steps))})
@@ -600,7 +598,7 @@ def load_linked_extras() -> None:
         st.error(LINK_SWEEP_FAILED + ui.md(error), icon="🔗")
     else:
         if settings is not None:
-            st.session_state.update({key: settings[field] for field, key in w.SWEEP_KEYS.items()})
+            w.load_sweep(settings)
 
 
 LINK_KEPT_FAILED = "The link's reforms kept for comparison were not loaded: "

@@ -48,6 +48,14 @@ pytestmark = [
 ]
 
 
+def shows(page, text: str, timeout_ms: int) -> None:
+    """Expect `text` on the page; when it does not come, the failure says what the page shows instead."""
+    try:
+        expect(page.get_by_text(text).first).to_be_visible(timeout=timeout_ms)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n--- the page shows instead:\n{page.inner_text('body')[-3000:]}") from None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

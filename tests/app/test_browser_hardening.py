@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import ARGS, CHROMIUM, OUT, pytestmark, streamlit_server  # noqa: F401 (the marks)
+from tests.app.test_browser import (  # noqa: F401 (the marks)
+    ARGS,
+    CHROMIUM,
+    OUT,
+    pytestmark,
+    shows,
+    streamlit_server,
+)
 from tests.app.test_hardening import HEAVY
 from tests.timing import cpu_seconds, slack
 
@@ -99,10 +106,10 @@ def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_sessio
         expect(under).to_be_visible()
         expect(a.get_by_text("On the What-if page this reform's tier rules gave no answer")).to_be_visible()
         a.get_by_role("button", name="Decide").click()
-        expect(a.get_by_text("The engine did not answer: no answer within")).to_be_visible(timeout=ms(DEADLINE + 30))
+        shows(a, "The engine did not answer: no answer within", ms(DEADLINE + 30))
         under.click()
         a.get_by_role("button", name="Decide").click()
-        expect(a.get_by_text("A licence requirement applies; it is lifted by LPP.")).to_be_visible(timeout=ms(60))
+        shows(a, "A licence requirement applies; it is lifted by LPP.", ms(60))
         assert a.get_by_text(re.compile("^Under the reform")).count() == 0  # the answer is the law's
         a.locator('[data-testid="stSidebarNav"] a', has_text="What-if").click()
         expect(a.get_by_text("add rule heavy_5")).to_be_visible(timeout=ms(60))
