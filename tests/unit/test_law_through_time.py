@@ -197,3 +197,23 @@ def test_note_1_share_is_read_against_the_derived_models_total_and_says_so_where
     assert any("the text does not settle which" in c for c in d.caveats)
     # Both readings agree (2.0e25 is not more than the 2.5e25 floor): no caveat.
     assert not any("does not settle which" in c for c in _derived(120 * 10**24, 20 * 10**24).caveats)
+
+
+def test_an_answer_authorizing_nac_or_aca_says_the_end_use_controls_of_744_23_were_not_assessed():
+    # 740.8(b) bars NAC and ACA where part 744 requires a licence; 744.23(a)(1)-(2) require one for a supercomputer
+    # in or destined to Macau/D:5, or an advanced-node IC facility there, whatever the destination
+    aca = _decide("2025-06-01", dest="VN", item="3A090.b", tpp_per_unit=3000, end_user={"end_use": "consumer"})
+    assert aca.authorized_by == ["ACA"]
+    (caveat,) = [c for c in aca.caveats if "744.23(a) requires one" in c]
+    assert caveat.startswith("ACA is read as available, but 740.8(b) bars NAC and ACA")
+    assert "15 CFR 744.23(a)(1)" in aca.citations and "15 CFR 744.23(a)(2)" in aca.citations
+    lpp = _decide("2025-06-01", dest="BR")  # no NAC or ACA: no such caveat
+    assert not any("744.23(a) requires one" in c for c in lpp.caveats)
+
+
+def test_a_foreign_direct_product_hbm_says_whether_734_9_h_reaches_it_is_not_settled():
+    hbm = {"item": "3A090.c", "tpp_per_unit": None, "memory_bandwidth_gb_s": 3000}
+    d = _decide("2025-06-01", dest="CN", facts=["foreign_produced_direct_product"], **hbm)
+    assert any(c.startswith("The item is a foreign-produced direct product of 3A090.c") for c in d.caveats)
+    plain = _decide("2025-06-01", dest="CN", **hbm)
+    assert not any("foreign-produced direct product" in c for c in plain.caveats)
