@@ -375,7 +375,22 @@ def test_a_reform_sharing_the_baselines_database_agrees_with_its_own(onto):
     from aidkb.queries.case import parse_case
     from bench.scale import case_dicts
 
-    facts = [f for data in case_dicts(200, seed=23) for f in parse_case(data, "<generated>", onto).facts()]
+    # generated cases, and one the reform is known to change (AIA in Tier 1), whatever the generator draws
+    malaysia = {
+        "id": "my-datacenter",
+        "as_of": "2025-06-01",
+        "mode": "as_published",
+        "transaction": {
+            "kind": "export",
+            "item": "3A090.a",
+            "quantity": 10,
+            "tpp_per_unit": 15832,
+            "destination_country": "MY",
+            "end_user": {"name": "DC", "hq_country": "MY", "ultimate_parent_hq_country": "MY", "end_use": "datacenter"},
+        },
+    }
+    cases = [*case_dicts(200, seed=23), malaysia]
+    facts = [f for data in cases for f in parse_case(data, "<generated>", onto).facts()]
     program, base = baseline_program(), ontology.load().facts()
     baseline = SqlEngine(program, base)
     reform = Reform().move_country("MY", 1).set_parameter("lpp_annual_tpp_limit", 40_000_000)
@@ -388,6 +403,7 @@ def test_a_reform_sharing_the_baselines_database_agrees_with_its_own(onto):
     for pred in ANSWER_PREDICATES:
         assert not differences(reform.key, pred, answers.rows(pred), own.rows(pred), "an engine of its own")
     assert answers.rows("authorized") != baseline.evaluate(facts).rows("authorized")
+    assert ("my-datacenter", "AIA") in answers.rows("authorized")
 
 
 def test_writing_a_statements_sql_leaves_its_tree_as_built(onto, monkeypatch):
