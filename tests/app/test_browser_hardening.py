@@ -33,7 +33,8 @@ try:
 except ImportError:
     sync_playwright = None
 
-DEADLINE = 20  # AIDKB_DEADLINE of the server under test: the heavy tier map is stopped after this long
+DEADLINE = 20  # AIDKB_DEADLINE of the server under test on an idle machine (more on a loaded one): the heavy
+# tier map is stopped after this long, and B must be answered before that
 IDLE = 8  # AIDKB_WORKER_IDLE of the server under test: an idle session's worker ends after this long
 
 
@@ -44,9 +45,10 @@ def ms(seconds: float) -> int:
 
 @pytest.fixture(scope="module")
 def server():
-    env = dict(os.environ, AIDKB_DEADLINE=str(DEADLINE), AIDKB_WORKER_IDLE=str(IDLE))
+    deadline = round(DEADLINE * slack())
+    env = dict(os.environ, AIDKB_DEADLINE=str(deadline), AIDKB_WORKER_IDLE=str(IDLE))
     with streamlit_server("streamlit-hardening.log", env) as (url, pid):
-        yield url, OUT / "streamlit-hardening.log", pid
+        yield url, OUT / "streamlit-hardening.log", pid, deadline
 
 
 def healthy_within(url: str, seconds: float) -> float:
@@ -58,7 +60,7 @@ def healthy_within(url: str, seconds: float) -> float:
 
 
 def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_session(server):
-    url, log_path, server_pid = server
+    url, log_path, server_pid, deadline = server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         a = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -88,11 +90,12 @@ def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_sessio
         b.get_by_role("button", name="Decide").click()
         expect(b.get_by_text("A licence requirement applies; it is lifted by LPP.")).to_be_visible(timeout=ms(30))
         waits.append(healthy_within(url, 5))
-        assert time.monotonic() - busy_since < DEADLINE, "B was answered only after A's question was stopped"
+        # A's question is still running: B was answered within A's deadline (scaled with the load at start)
+        assert a.get_by_text("No tier map under the reform").count() == 0, "B was answered only after A was stopped"
         expect(a.get_by_text("Placing the countries in their tiers")).to_be_visible()  # A is still at it
         a.screenshot(path=str(OUT / "screenshot-what-if-runaway.png"))
 
-        expect(a.get_by_text("No tier map under the reform: no answer within")).to_be_visible(timeout=ms(DEADLINE + 30))
+        expect(a.get_by_text("No tier map under the reform: no answer within")).to_be_visible(timeout=ms(deadline + 30))
         waits.append(healthy_within(url, 5))
 
         # A starts a run with the same rules and switches pages while it runs: the run is abandoned (its worker
@@ -106,7 +109,7 @@ def test_one_sessions_runaway_rules_freeze_neither_the_server_nor_another_sessio
         expect(under).to_be_visible()
         expect(a.get_by_text("On the What-if page this reform's tier rules gave no answer")).to_be_visible()
         a.get_by_role("button", name="Decide").click()
-        shows(a, "The engine did not answer: no answer within", ms(DEADLINE + 30))
+        shows(a, "The engine did not answer: no answer within", ms(deadline + 30))
         under.click()
         a.get_by_role("button", name="Decide").click()
         shows(a, "A licence requirement applies; it is lifted by LPP.", ms(60))
@@ -143,7 +146,7 @@ def workers_of(pid: int) -> list[int]:
 
 
 def test_the_workers_of_closed_sessions_end(server):
-    url, _, server_pid = server
+    url, _, server_pid, _ = server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = browser.new_page()
