@@ -374,21 +374,10 @@ def test_a_shared_database_gives_each_engine_its_own_base_facts():
 def test_a_reform_sharing_the_baselines_database_agrees_with_its_own(onto):
     from aidkb.queries.case import parse_case
     from bench.scale import case_dicts
+    from tests.unit.test_law_through_time import _case
 
     # generated cases, and one the reform is known to change (AIA in Tier 1), whatever the generator draws
-    malaysia = {
-        "id": "my-datacenter",
-        "as_of": "2025-06-01",
-        "mode": "as_published",
-        "transaction": {
-            "kind": "export",
-            "item": "3A090.a",
-            "quantity": 10,
-            "tpp_per_unit": 15832,
-            "destination_country": "MY",
-            "end_user": {"name": "DC", "hq_country": "MY", "ultimate_parent_hq_country": "MY", "end_use": "datacenter"},
-        },
-    }
+    malaysia = {**_case("2025-06-01"), "id": "my-datacenter"}  # 3A090.a to a Malaysian data center
     cases = [*case_dicts(200, seed=23), malaysia]
     facts = [f for data in cases for f in parse_case(data, "<generated>", onto).facts()]
     program, base = baseline_program(), ontology.load().facts()
