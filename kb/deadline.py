@@ -240,7 +240,8 @@ class Worker:
         self._conn: Any = None  # its end of the pipe (multiprocessing.connection.Connection)
         self._request = 0
         self._last = 0.0  # when the worker last answered (monotonic)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one call at a time
+        self._life = threading.RLock()  # starting and killing the process: close() from another thread waits
         _WORKERS.add(self)
 
     @property
@@ -252,16 +253,17 @@ class Worker:
         megabytes = memory_limit_mb() if self.memory_mb is None else (self.memory_mb or None)
         single = threading.active_count() == 1 and "fork" in mp.get_all_start_methods()
         ctx: Any = mp.get_context("fork" if single else "spawn")  # its Process class is typed per context
-        self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(
-            target=_serve, args=(child, os.getpid(), megabytes, self.idle_seconds), daemon=True, name="aidkb-worker"
-        )
-        if single or self.import_main:
-            self._process.start()
-        else:
-            _start_without_main(self._process)
-        child.close()
-        self._last = time.monotonic()
+        with self._life:
+            self._conn, child = ctx.Pipe()
+            self._process = ctx.Process(
+                target=_serve, args=(child, os.getpid(), megabytes, self.idle_seconds), daemon=True, name="aidkb-worker"
+            )
+            if single or self.import_main:
+                self._process.start()
+            else:
+                _start_without_main(self._process)
+            child.close()
+            self._last = time.monotonic()
 
     def _stale(self) -> bool:
         """Whether the worker has ended or is about to end for idleness (then a new one takes the call)."""
@@ -367,28 +369,30 @@ class Worker:
             ) from None
 
     def kill(self) -> None:
-        if self._process is not None:
-            try:
-                self._process.kill()
-                self._process.join(timeout=5)
-            except (OSError, ValueError, AssertionError):
-                pass
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except OSError:
-                pass
-        self._process = None
-        self._conn = None
+        with self._life:
+            if self._process is not None and self._process.pid is not None:  # started (its start may have failed)
+                try:
+                    self._process.kill()
+                    self._process.join(timeout=5)
+                except (OSError, ValueError, AssertionError):
+                    pass
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except OSError:
+                    pass
+            self._process = None
+            self._conn = None
 
     def close(self) -> None:
-        if self._process is not None and self._process.is_alive():
-            try:
-                self._conn.send(None)
-                self._process.join(timeout=2)
-            except (BrokenPipeError, OSError):
-                pass
-        self.kill()
+        with self._life:
+            if self._process is not None and self._process.is_alive():
+                try:
+                    self._conn.send(None)
+                    self._process.join(timeout=2)
+                except (BrokenPipeError, OSError):
+                    pass
+            self.kill()
 
     def __del__(self) -> None:
         try:

@@ -354,3 +354,40 @@ def test_a_worker_too_small_to_read_the_question_says_so():
         with pytest.raises(deadline.MemoryLimitExceeded, match="did not fit in the worker's memory"):
             worker.call(len, bytes(128 * 2**20))  # 128 MiB of arguments
         assert worker.call(add, 1, 1) == 2
+
+
+def test_closing_a_worker_whose_process_has_not_started_yet_does_not_raise():
+    """Regression (seen in a loaded run of tests/unit/test_reforms.py): a server's pool was closed while its
+    warm-up thread was still starting a worker; kill() then called Process.kill() on a process not yet started,
+    and multiprocessing raised AttributeError ('NoneType' object has no attribute 'kill')."""
+    import multiprocessing as mp
+
+    w = Worker(30)
+    w._process = mp.get_context("spawn").Process(target=print)  # as _start leaves it until start() returns
+    w.close()
+    assert w.pid is None
+    assert w.call(os.getpid) != os.getpid()  # the next call starts a worker of its own
+    w.close()
+
+
+def test_a_worker_closed_while_another_thread_starts_it_ends_cleanly():
+    """The race behind the regression above: close() from one thread while call() in another is starting the
+    worker. close() waits for the start, then stops it; the call ends with WorkerFailed, never another error."""
+    for _ in range(3):
+        w, errors = Worker(60), []
+
+        def ask(w=w, errors=errors) -> None:
+            try:
+                w.call(time.sleep, 30)
+            except WorkerFailed:
+                pass
+            except BaseException as e:  # noqa: BLE001 - any other error is the failure this test looks for
+                errors.append(e)
+
+        t = threading.Thread(target=ask)
+        t.start()
+        time.sleep(0.01)
+        w.close()
+        t.join(timeout=60 * slack())
+        w.close()
+        assert not t.is_alive() and not errors, errors
