@@ -8,6 +8,7 @@ through `md` first."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -25,10 +26,11 @@ import yaml
 from aidkb import ontology
 from aidkb.kb.deadline import Worker, idle_seconds_from_env
 from aidkb.kb.program import baseline_program
+from aidkb.queries import proof_model as model
 from aidkb.queries import service
 from aidkb.queries.case import EARLIEST, LATEST, Case, CaseError, load_case, parse_case
+from aidkb.queries.decide import Decision
 from aidkb.queries.impact import tier_of_countries
-from aidkb.queries.proof import children
 from aidkb.queries.reader import read_document
 from aidkb.queries.reform import Reform
 from aidkb.queries.render import failing_point, node_lines
@@ -480,7 +482,7 @@ def rule_usage() -> dict[str, dict[str, list[str]]]:
             case = load_case(path)
         except CaseError:
             continue
-        proof = ask(service.decide, case, note=f"Deciding {path.stem}").proof
+        proof = ask(service.decide, case, note=f"Deciding {path.stem}").document()
         for how, proved in (("used", True), ("refuted", False)):
             for rule_id in sorted(set(rule_ids(proof, proved))):
                 usage.setdefault(rule_id, {"used": [], "refuted": []})[how].append(str(path))
@@ -495,68 +497,78 @@ def rule_source(rule) -> str:
     return "\n".join(lines[: next((i for i, line in enumerate(lines) if not line.strip()), len(lines))])
 
 
-# ---- proof trees: the only readers of a proof's nodes in the explorer (node_label, node_children, rule_ids)
+# ---- proof trees: the only readers of a proof's nodes in the explorer (node_label, node_children, rule_ids),
+# all on the typed nodes of queries/proof_model.py
 
 
-def node_children(node: dict) -> list[dict]:
+def node_children(node: model.Node) -> list[model.Node]:
     """A proof node's premises, then what it rests on (because) and what blocks it (blocked_by)."""
-    return [child for _, child in children(node)]
+    return [child for _, child in model.children(node)]
 
 
-def rule_ids(node, proved: bool | None = None) -> list[str]:
+def rule_ids(node: model.Node | model.ProofDocument | list, proved: bool | None = None) -> list[str]:
     """The rule ids in a proof (a node, a list or a whole proof document): of the rules applied (proved=True),
     of the rules shown failing (proved=False), or both (None)."""
     if isinstance(node, list):
         return [r for v in node for r in rule_ids(v, proved)]
-    if not isinstance(node, dict):
-        return []
-    if "kind" not in node:  # a proof document: its conclusions and refutations
-        return [r for v in node.values() for r in rule_ids(v, proved)]
-    own = [node["rule"]] if isinstance(node.get("rule"), str) and proved in (None, node["kind"] == "rule") else []
+    if isinstance(node, model.ProofDocument):
+        return rule_ids([*node.conclusions.values(), *node.refutations.values()], proved)
+    own = []
+    if isinstance(node, model.RuleApplication) and proved in (None, True):
+        own = [node.rule]
+    elif isinstance(node, model.Refutation) and node.rule is not None and proved in (None, False):
+        own = [node.rule]
     return own + [r for child in node_children(node) for r in rule_ids(child, proved)]
 
 
-def node_label(node: dict, details: bool = False) -> str:
+def _shallow(node: model.Node) -> model.Node:
+    """A node without its subtrees (what one line of the tree says of it)."""
+    if isinstance(node, model.RuleApplication):
+        return dataclasses.replace(node, premises=())
+    if isinstance(node, model.Refutation):
+        return dataclasses.replace(node, premises=(), tried=(), because=None, blocked_by=None)
+    return node
+
+
+def node_label(node: model.Node, details: bool = False) -> str:
     """One proof node in the sentences of the rules; with details, in the engine's terms too (atoms, rule ids,
     failing conditions), as the text renderer writes it."""
-    if details or node.get("kind") in ("fact", "ref", "not"):
-        shallow = {k: v for k, v in node.items() if k not in ("premises", "because", "blocked_by", "tried")}
-        if node.get("kind") == "rule":
-            shallow["premises"] = []
-        lines = node_lines(shallow, baseline_program(), onto())
+    if details or isinstance(node, (model.Fact, model.Ref, model.Negation)):
+        lines = node_lines(_shallow(node), baseline_program(), onto())
         return " ".join(line.strip().removeprefix("- ") for line in lines)
-    cites = "; ".join(node.get("citations", []))
-    if node.get("kind") == "rule":
-        return f"{node['sentence']}" + (f" [{cites}]" if cites else "")
-    if node.get("kind") in ("compare", "assign"):  # the values checked, without the rule's variables
+    if isinstance(node, (model.Comparison, model.Assignment)):  # the values checked, without the rule's variables
         line = node_lines(node, baseline_program(), onto())[0].strip().removeprefix("- ")
         return line.split(": ", 1)[-1]
-    return f"does not hold: {node['reason']}" + (f" [{cites}]" if cites else "")
+    cites = f" [{'; '.join(node.citations)}]" if node.citations else ""
+    if isinstance(node, model.RuleApplication):
+        return node.sentence + cites
+    return f"does not hold: {node.reason}{cites}"
 
 
-def proof_roots(proof: dict) -> list[dict]:
+def proof_roots(d: Decision) -> list[model.Node]:
     """A decision's proof: its conclusions, then its refutations (the routes and requirements that fail)."""
-    return proof.get("conclusions", []) + proof.get("refutations", [])
+    proof = d.document()
+    return [*proof.conclusions.values(), *proof.refutations.values()]
 
 
-def refutation(node: dict) -> dict:
+def refutation(node: model.Refutation) -> dict:
     """Why a goal fails, in the proof's own words: its category and reason, every obstacle (reason, rule id,
     condition number from 1), and the first failing point (rule id, citations, condition number, condition)."""
     point = failing_point(node)
     return {
-        "category": node["category"],
-        "reason": node["reason"],
-        "obstacles": [(o["reason"], o["rule"], o["failed_at"] + 1) for o in node.get("obstacles", [])],
-        "point": (point["rule"], point["citations"], point["failed_at"] + 1, point["condition"])
-        if point.get("rule")
+        "category": node.category,
+        "reason": node.reason,
+        "obstacles": [(o.reason, o.rule, o.failed_at + 1) for o in node.obstacles or ()],
+        "point": (point.rule, list(point.citations), (point.failed_at or 0) + 1, point.condition)
+        if point.rule
         else None,
     }
 
 
-def tree_html(node: dict, details: bool = False, depth: int = 0) -> str:
+def tree_html(node: model.Node, details: bool = False, depth: int = 0) -> str:
     """A proof node and its premises as nested <details> (collapsible), citations linked to the eCFR."""
     label = html.escape(node_label(node, details))
-    for cite in node.get("citations", []):
+    for cite in getattr(node, "citations", ()):
         label = label.replace(html.escape(cite), cite_html(cite), 1)
     kids = node_children(node)
     if not kids:
@@ -571,7 +583,7 @@ TREE_STYLE = (
 )
 
 
-def proof_tree(node: dict, details: bool = False) -> None:
+def proof_tree(node: model.Node, details: bool = False) -> None:
     st.html(f'{TREE_STYLE}<div class="proof">{tree_html(node, details)}</div>')
 
 

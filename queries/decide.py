@@ -17,6 +17,8 @@ from aidkb.kb.syntax import Const, Positive, Program, Rule
 from .case import Case, CaseError
 from .explain import Explainer
 from .proof import ProofBuilder, rules_in
+from .proof_model import ProofDocument
+from .proof_v2 import to_model, to_v2
 from .reform import Reform, ReformError, parse_operations
 
 ROUTES = ("AIA", "ACM", "LPP", "ACA", "NAC", "UVEU", "NVEU")  # the order answers list them in
@@ -81,12 +83,14 @@ class Decision:
 
     def to_json(self) -> dict:
         """decision.v2: the answer fields, and the proof as proof.v2."""
-        from .proof_v2 import to_v2
-
         out = asdict(dataclasses.replace(self, proof={}, program=None))
         del out["program"]
         out["proof"] = to_v2(self.proof, self.rules(), ontology.load()) if self.proof else {}
         return out
+
+    def document(self) -> ProofDocument:
+        """The proof as typed nodes (queries/proof_model.py), typed by the rules that made it: what the faces read."""
+        return to_model(self.proof, self.rules(), ontology.load())
 
     def rules(self) -> Program:
         """The rules the proof was made with; a decision made over the installed rules and sent from another

@@ -1,5 +1,6 @@
 """Explaining a case: for every goal asked (or every conclusion and failed route), the proof or the
-refutation, and for what fails, minimal counterfactuals. The proofs form one checkable proof.v1 document."""
+refutation, and for what fails, minimal counterfactuals. The proofs form one checkable document,
+written as proof.v2; each goal carries its own node of it, typed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from aidkb.kb.errors import AidkbError
 from aidkb.kb.program import baseline_program
 from aidkb.kb.syntax import Program
 
+from . import proof_model as model
 from .case import Case
 from .counterfactual import Counterfactual, search_counterfactuals
 from .decide import ROUTES, Decision, decide, engine_for
 from .explain import Explainer
 from .proof import ProofBuilder
+from .proof_v2 import atom_key, to_model
 from .reform import Reform
 
 
@@ -27,7 +30,7 @@ class Goal:
     label: str
     atom: tuple  # (pred, args)
     holds: bool
-    node: dict = field(default_factory=dict)
+    node: model.Node  # its proof (holds) or refutation, typed
     counterfactuals: list[Counterfactual] = field(default_factory=list)
     searched: int = 0  # variants of the case the counterfactual search asked about (0: no search)
 
@@ -78,11 +81,13 @@ def explain(case: Case, goal: str | None = None, with_counterfactuals: bool = Tr
         holding = [(label, atom) for label, atom in wanted if x.ask(*atom)]
         failing = [(label, atom) for label, atom in wanted if not x.ask(*atom)]
         document = builder.document([a for _, a in holding], [a for _, a in failing])
+    typed = to_model(document, program, onto)
     for (label, atom), node in zip(holding, document["conclusions"]):
-        goals.append(Goal(label, atom, True, node))
+        goals.append(Goal(label, atom, True, typed.conclusions[atom_key(node["atom"])]))
     for (label, atom), node in zip(failing, document["refutations"]):
         found = search_counterfactuals(case, atom, onto) if with_counterfactuals else None
-        goals.append(Goal(label, atom, False, node, found.found if found else [], found.tried if found else 0))
+        refutation = typed.refutations[atom_key(node["atom"])]
+        goals.append(Goal(label, atom, False, refutation, found.found if found else [], found.tried if found else 0))
     order = {label: i for i, (label, _) in enumerate(wanted)}
     goals.sort(key=lambda g: order[g.label])
     return Explanation(decision, goals, document, program)

@@ -30,9 +30,12 @@ from aidkb.kb.program import baseline_program
 from aidkb.kb.sqlengine import SqlCompileError, SqlEngine, SqlTypeError
 from aidkb.kb.syntax import Assign, Atom, BinOp, Compare, Const, Negative, Positive, Program
 
+from . import proof_model as model
 from .case import Case
 from .decide import decide, engine_for
+from .proof_model import ProofDocument
 from .reform import Reform
+from .render import atom_text
 
 GRID_AS_OF = dt.date(2025, 6, 1)
 GRID_ITEMS = ("3A090.a", "4A090.a", "5A992.z", "4E091")
@@ -745,22 +748,20 @@ def causes(case: Case, reform: Reform) -> list[str]:
     """Why the reform changes this case's outcome: the operations that bear on it, the rule applications that
     are new or gone ("now fires: RULE_ID: its sentence under the values it applied with", as the proof writes
     it), and the premises that changed."""
-    from .proof import children
 
-    def applications(proof: dict) -> dict[tuple[str, str], None]:
-        found: dict[tuple[str, str], None] = {}
-        stack = list(reversed(proof["conclusions"]))
-        while stack:
-            node = stack.pop()
-            if node.get("kind") == "rule":
-                found[(node["rule"], node["sentence"])] = None
-            stack += reversed([child for _, child in children(node)])
-        return found
+    def applications(proof: ProofDocument) -> dict[tuple[str, str], None]:
+        return {
+            (node.rule, node.sentence): None
+            for top in proof.conclusions.values()
+            for _, node in model.walk(top)
+            if isinstance(node, model.RuleApplication)
+        }
 
     before = decide(case)
     after = decide(dataclasses.replace(case, what_if=case.what_if + reform.operations))
-    fired_before, fired_after = applications(before.proof), applications(after.proof)
-    premises_before, premises_after = _base_premises(before.proof), _base_premises(after.proof)
+    proof_before, proof_after = before.document(), after.document()
+    fired_before, fired_after = applications(proof_before), applications(proof_after)
+    premises_before, premises_after = _base_premises(proof_before), _base_premises(proof_after)
     involved = {case.destination, case.hq, case.parent_hq}
     out = [
         f"reform: {o.describe()}"
@@ -769,24 +770,20 @@ def causes(case: Case, reform: Reform) -> list[str]:
     ]
     out += [f"now fires: {r}: {said}" for r, said in sorted(a for a in fired_after if a not in fired_before)]
     out += [f"no longer fires: {r}: {said}" for r, said in sorted(a for a in fired_before if a not in fired_after)]
-    out += [f"premise added: {p}" for p in sorted(premises_after - premises_before)]
-    out += [f"premise removed: {p}" for p in sorted(premises_before - premises_after)]
+    onto = ontology.load()
+    out += sorted(f"premise added: {atom_text(p, after.rules(), onto)}" for p in premises_after - premises_before)
+    out += sorted(f"premise removed: {atom_text(p, before.rules(), onto)}" for p in premises_before - premises_after)
     return out
 
 
-def _base_premises(proof: dict) -> set[str]:
+def _base_premises(proof: ProofDocument) -> set[model.Atom]:
     """The base facts (ontology and parameters, not the case's inputs) a decision's conclusions rest on."""
-    from .proof import children
-    from .proof_v2 import atom_key
-
-    out: set[str] = set()
-    stack = list(proof["conclusions"])
-    while stack:
-        node = stack.pop()
-        if node.get("kind") == "fact" and node["source"].get("type") != "case":
-            out.add(atom_key(node["atom"]))
-        stack += [child for _, child in children(node)]
-    return out
+    return {
+        node.atom
+        for top in proof.conclusions.values()
+        for _, node in model.walk(top)
+        if isinstance(node, model.Fact) and not isinstance(node.source, model.CaseSource)
+    }
 
 
 # ---- causes in words
@@ -818,15 +815,10 @@ def why(
     return cause_sentences(causes(case, reform), reform)
 
 
-_ATOM = re.compile(r"(\w+)\((.*)\)\Z")
-
-
 def cause_sentences(found: list[str], reform: Reform) -> list[str]:
     """The causes `causes` lists in words: each rule application in its rule's sentence under the values it
     applied with (as the proofs say it), with the rule's citations; each premise in its fact's template."""
-    from .render import atom_text
-
-    baseline, amended, onto = baseline_program(), reform.program(), ontology.load()
+    baseline, amended = baseline_program(), reform.program()
     out = []
     for cause in found:
         what, _, detail = cause.partition(": ")
@@ -835,10 +827,8 @@ def cause_sentences(found: list[str], reform: Reform) -> list[str]:
             rule = (amended if what == "now fires" else baseline).rule(rule_id)
             verb = "Now applies" if what == "now fires" else "No longer applies"
             out.append(f"{verb}: {said} ({'; '.join(rule.cites)}) [rule {rule.id}]" if rule and said else cause)
-        elif what in ("premise added", "premise removed") and (m := _ATOM.match(detail)):
-            args = [int(a) if a.isdigit() else a for a in m.group(2).split(", ")] if m.group(2) else []
-            verb = "Now true" if what == "premise added" else "No longer true"
-            out.append(f"{verb}: {atom_text([m.group(1), *args], amended, onto)}")
+        elif what in ("premise added", "premise removed"):
+            out.append(f"{'Now true' if what == 'premise added' else 'No longer true'}: {detail}")
         elif what == "reform":
             out.append(f"The reform: {detail}")
         else:

@@ -707,6 +707,11 @@ def write_node(node: Node, typed: bool = False) -> dict:
     return _Writer(typed).node(node)
 
 
+def write_atom(atom: Atom) -> list:
+    """One atom as proof.v2 writes it: [pred, arg, ...]."""
+    return _Writer(False).atom(atom)
+
+
 def write(proof: ProofDocument, typed: bool = False) -> dict:
     """A ProofDocument as its proof.v2 JSON document, the inverse of `read` (`typed`: with typed values)."""
     return _Writer(typed).document(proof)

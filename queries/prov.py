@@ -15,8 +15,8 @@ import rdflib
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
 from aidkb import ontology
-from aidkb.kb.program import baseline_program
 
+from . import proof_model as model
 from .explanation import Explanation
 from .render import atom_text
 
@@ -30,7 +30,7 @@ def _key(*parts) -> str:
 
 def proof_graph(e: Explanation) -> rdflib.Graph:
     onto = ontology.load()
-    program = e.program or baseline_program()  # the rules that made the proof (under its reform)
+    program = e.program or e.decision.rules()  # the rules that made the proof (under its reform)
     g = rdflib.Graph()
     g.bind("prov", PROV)
     g.bind("aid", AID)
@@ -42,11 +42,12 @@ def proof_graph(e: Explanation) -> rdflib.Graph:
     g.add((question, AID.ruleSetVersion, rdflib.Literal(e.document["ruleset_version"])))
     g.add((question, AID.asOf, rdflib.Literal(q["as_of"] + "T00:00:00", datatype=XSD.dateTime)))
 
-    def entity(atom: list) -> rdflib.URIRef:
-        node = RUN[f"fact/{_key(q['case'], atom)}"]
+    def entity(atom: model.Atom) -> rdflib.URIRef:
+        written = model.write_atom(atom)  # as the proof.v2 document writes it
+        node = RUN[f"fact/{_key(q['case'], written)}"]
         g.add((node, RDF.type, PROV.Entity))
         g.add((node, RDFS.label, rdflib.Literal(atom_text(atom, program, onto))))
-        g.add((node, AID.atom, rdflib.Literal(json.dumps(atom))))
+        g.add((node, AID.atom, rdflib.Literal(json.dumps(written))))
         return node
 
     def plan(rule_id: str) -> rdflib.URIRef:
@@ -61,31 +62,29 @@ def proof_graph(e: Explanation) -> rdflib.Graph:
                 g.add((node, AID.citedProvision, rdflib.URIRef(onto.provisions[cite].iri)))
         return node
 
-    def walk(node: dict) -> rdflib.URIRef | None:
-        kind = node["kind"]
-        if kind in ("compare", "assign", "not", "refutation"):
-            return None
-        me = entity(node["atom"])
-        if kind == "fact":
-            source = node["source"]
-            if source.get("iri"):
-                g.add((me, PROV.hadPrimarySource, rdflib.URIRef(source["iri"])))
-            else:
-                g.add((me, PROV.hadPrimarySource, question))
+    def walk(node: model.Node) -> rdflib.URIRef | None:
+        if isinstance(node, model.Fact):
+            me = entity(node.atom)
+            iri = getattr(node.source, "iri", None)  # an ontology individual or a parameter's value
+            g.add((me, PROV.hadPrimarySource, rdflib.URIRef(iri) if iri else question))
             return me
-        if kind == "rule":
-            activity = RUN[f"application/{_key(q['case'], node['atom'], node['rule'])}"]
-            association = RUN[f"association/{_key(q['case'], node['atom'], node['rule'])}"]
-            g.add((activity, RDF.type, PROV.Activity))
-            g.add((activity, RDFS.label, rdflib.Literal(node["sentence"])))
-            g.add((me, PROV.wasGeneratedBy, activity))
-            g.add((activity, PROV.qualifiedAssociation, association))
-            g.add((association, RDF.type, PROV.Association))
-            g.add((association, PROV.hadPlan, plan(node["rule"])))
-            for premise in node["premises"]:
-                used = walk(premise)
-                if used is not None:
-                    g.add((activity, PROV.used, used))
+        if isinstance(node, model.Ref):
+            return entity(node.atom)
+        if not isinstance(node, model.RuleApplication):  # checks, computations, absences, refutations
+            return None
+        me = entity(node.atom)
+        key = _key(q["case"], model.write_atom(node.atom), node.rule)
+        activity, association = RUN[f"application/{key}"], RUN[f"association/{key}"]
+        g.add((activity, RDF.type, PROV.Activity))
+        g.add((activity, RDFS.label, rdflib.Literal(node.sentence)))
+        g.add((me, PROV.wasGeneratedBy, activity))
+        g.add((activity, PROV.qualifiedAssociation, association))
+        g.add((association, RDF.type, PROV.Association))
+        g.add((association, PROV.hadPlan, plan(node.rule)))
+        for _, premise in model.children(node):
+            used = walk(premise)
+            if used is not None:
+                g.add((activity, PROV.used, used))
         return me
 
     for goal in e.goals:

@@ -3,22 +3,20 @@ Graphviz DOT. (RDF in W3C PROV-O is in queries/prov.py.) Renderers only read dat
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import html
 import json
 import textwrap
 
 from aidkb import ontology
-from aidkb.kb.program import baseline_program
 from aidkb.kb.syntax import Program
 
 from . import proof_model as model
 from .decide import Decision
-from .explain import BEGINNING, OPEN_END, fill, format_value
+from .explain import fill, format_value
 from .explanation import Explanation
 from .proof_v2 import FORMAT as V2
-from .proof_v2 import WORDS, typed_atoms, typed_node, typed_value
+from .proof_v2 import WORDS, typed_atoms
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -98,42 +96,11 @@ def _validity(start: model.Value, end: model.Value) -> str:
     return f"in force from {format_value('Date', start)} until {format_value('Date', end)} (exclusive)"
 
 
-def failing_point(node: dict) -> dict:
-    """The refutation node whose own condition fails (the deepest one that names a rule)."""
-    while "because" in node and node["because"].get("rule"):
-        node = node["because"]
+def failing_point(node: model.Refutation) -> model.Refutation:
+    """The refutation whose own condition fails (the deepest one that names a rule)."""
+    while node.because is not None and node.because.rule:
+        node = node.because
     return node
-
-
-def _typed(node: dict, program: Program, onto: ontology.Ontology) -> model.Node:
-    """A thin adapter for app/ui.py until it walks typed nodes: a dict node of the proof tree, perhaps without
-    its subtrees, perhaps a comparison or computation out of its rule (whose values are then typed by the names
-    of their variables, as the renderer did before)."""
-    node = dict(node)
-    if node.get("kind") == "refutation" and node.get("rule"):
-        node.setdefault("premises", [])
-        node.setdefault("tried", [])
-    typed = typed_node(node, program, onto)
-    if isinstance(typed, model.Comparison):
-        left, right = (side.strip() for side in typed.condition.split(f" {typed.op} ", 1))
-        return dataclasses.replace(
-            typed,
-            left=_by_name(left, node.get("left"), typed.left),
-            right=_by_name(right, node.get("right"), typed.right),
-        )
-    if isinstance(typed, model.Assignment):
-        return dataclasses.replace(typed, value=_by_name(typed.var, node.get("value"), typed.value))
-    return typed
-
-
-def _by_name(name: str, value, typed: model.Value) -> model.Value:
-    """A date-named variable's engine value out of its rule: a date, or an open bound for a sentinel."""
-    if not name.endswith("Date") or type(value) is not int:
-        return typed
-    if value in (BEGINNING, OPEN_END):
-        return model.OPEN
-    d = typed_value(value, "date", ontology.load())
-    return d if isinstance(d, dt.date) else typed
 
 
 def _lower_bound(op: str, on_left: bool) -> bool:
@@ -141,11 +108,8 @@ def _lower_bound(op: str, on_left: bool) -> bool:
     return op in (("<", "<=") if on_left else (">", ">="))
 
 
-def node_lines(node: model.Node | dict, program: Program, onto: ontology.Ontology, depth: int = 0) -> list[str]:
-    """A typed proof node and its subtree as indented lines, every value formatted by its type (a dict node of
-    the proof tree, as app/ui.py passes it, goes through `_typed` first)."""
-    if isinstance(node, dict):
-        node = _typed(node, program, onto)
+def node_lines(node: model.Node, program: Program, onto: ontology.Ontology, depth: int = 0) -> list[str]:
+    """A typed proof node and its subtree as indented lines, every value formatted by its type."""
     pad = "  " * depth
     if isinstance(node, model.RuleApplication):
         lines = [f"{pad}- {node.sentence} [{'; '.join(node.citations)}] ({node.rule})"]
@@ -199,7 +163,7 @@ def explanation_text(e: Explanation) -> str:
     out = [decision_text(e.decision), ""]
     for g in e.goals:
         out.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
-        out += node_lines(typed_node(g.node, program, onto), program, onto, 1)
+        out += node_lines(g.node, program, onto, 1)
         for cf in g.counterfactuals:
             out.append(_wrap(f"would hold if: {cf.describe(onto)}", "  "))
         if not g.holds and g.searched:
@@ -207,6 +171,13 @@ def explanation_text(e: Explanation) -> str:
         out.append("")
     out += [_wrap(line, "") for line in truncation_notes(e.document)]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _refutation(g) -> model.Refutation:
+    """A goal that does not hold: its refutation."""
+    if not isinstance(g.node, model.Refutation):
+        raise TypeError(f"goal {g.label!r} holds: it has no refutation")
+    return g.node
 
 
 def searched_text(g) -> str:
@@ -239,8 +210,6 @@ def _cite_md(cite: str, onto: ontology.Ontology, as_of: str = "") -> str:
 
 def memo_header(e: Explanation, generated: str | None = None) -> list[tuple[str, str]]:
     """The memo's header: matter, parties, preparer, when it was generated, the rule set and the law's date."""
-    import datetime as dt
-
     d, q = e.decision, e.document["question"]
     onto = ontology.load()
     given = {a[0]: a[2:] for a in q["inputs"] if len(a) > 2}
@@ -296,7 +265,7 @@ def _question_rows(e: Explanation) -> list[tuple[str, str]]:
 
 
 def memo_markdown(e: Explanation, generated: str | None = None) -> str:
-    d, onto, program = e.decision, ontology.load(), e.program or baseline_program()
+    d, onto, program = e.decision, ontology.load(), e.program or e.decision.rules()
     lines = [f"# Export-control memo: {d.title or d.id}", ""]
     lines += [f"- **{k}:** {v}" for k, v in memo_header(e, generated)]
     lines += ["", "## Question", ""]
@@ -321,20 +290,18 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
     if failed:
         lines += ["", "## Why not", ""]
         for g in failed:
-            n = g.node
-            lines += [f"### {g.label}: does not hold", "", f"{n['reason']} *({n['category']})*", ""]
-            if len(n.get("obstacles", [])) > 1:
+            n = _refutation(g)
+            lines += [f"### {g.label}: does not hold", "", f"{n.reason} *({n.category})*", ""]
+            if n.obstacles and len(n.obstacles) > 1:
                 lines += (
                     ["Every obstacle:"]
-                    + [f"- {o['reason']} (rule `{o['rule']}`, condition {o['failed_at'] + 1})" for o in n["obstacles"]]
+                    + [f"- {o.reason} (rule `{o.rule}`, condition {o.failed_at + 1})" for o in n.obstacles]
                     + [""]
                 )
             n = failing_point(n)
-            if n.get("rule"):
-                cited = ", ".join(_cite_md(c, onto, d.as_of) for c in n["citations"])
-                lines.append(
-                    f"Rule `{n['rule']}` ({cited}) fails at condition {n['failed_at'] + 1}: `{n['condition']}`."
-                )
+            if n.rule:
+                cited = ", ".join(_cite_md(c, onto, d.as_of) for c in n.citations)
+                lines.append(f"Rule `{n.rule}` ({cited}) fails at condition {(n.failed_at or 0) + 1}: `{n.condition}`.")
             lines += (
                 ["", "It would hold if:"] + [f"- {cf.describe(onto)}" for cf in g.counterfactuals]
                 if g.counterfactuals
@@ -353,7 +320,7 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
     lines += ["", "## Proof", "", "```"]
     for g in e.goals:
         lines.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
-        lines += node_lines(typed_node(g.node, program, onto), program, onto, 1)
+        lines += node_lines(g.node, program, onto, 1)
     lines += ["```", ""]
     for note in truncation_notes(e.document):
         lines += [f"**{note}**", ""]
@@ -366,7 +333,7 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
 
 
 def memo_html(e: Explanation, generated: str | None = None) -> str:
-    d, onto, program = e.decision, ontology.load(), e.program or baseline_program()
+    d, onto, program = e.decision, ontology.load(), e.program or e.decision.rules()
     esc = html.escape
 
     def cite(c: str) -> str:
@@ -398,25 +365,22 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
     if failed:
         parts.append("<h2>Why not</h2>")
         for g in failed:
-            n = g.node
-            parts.append(
-                f"<h3>{esc(g.label)}: does not hold</h3><p>{esc(n['reason'])} <i>({esc(n['category'])})</i></p>"
-            )
-            if len(n.get("obstacles", [])) > 1:
+            n = _refutation(g)
+            parts.append(f"<h3>{esc(g.label)}: does not hold</h3><p>{esc(n.reason)} <i>({esc(n.category)})</i></p>")
+            if n.obstacles and len(n.obstacles) > 1:
                 parts.append(
                     "<p>Every obstacle:</p><ul>"
                     + "".join(
-                        f"<li>{esc(o['reason'])} (rule <code>{esc(o['rule'])}</code>, "
-                        f"condition {o['failed_at'] + 1})</li>"
-                        for o in n["obstacles"]
+                        f"<li>{esc(o.reason)} (rule <code>{esc(o.rule)}</code>, condition {o.failed_at + 1})</li>"
+                        for o in n.obstacles
                     )
                     + "</ul>"
                 )
             n = failing_point(n)
-            if n.get("rule"):
+            if n.rule:
                 parts.append(
-                    f"<p>Rule <code>{esc(n['rule'])}</code> ({', '.join(cite(c) for c in n['citations'])}) "
-                    f"fails at condition {n['failed_at'] + 1}: <code>{esc(n['condition'])}</code>.</p>"
+                    f"<p>Rule <code>{esc(n.rule)}</code> ({', '.join(cite(c) for c in n.citations)}) "
+                    f"fails at condition {(n.failed_at or 0) + 1}: <code>{esc(n.condition or '')}</code>.</p>"
                 )
             parts.append(
                 "<p>It would hold if:</p><ul>"
@@ -437,7 +401,7 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
     tree = []
     for g in e.goals:
         tree.append(f"{'WHY' if g.holds else 'WHY NOT'}: {g.label}")
-        tree += node_lines(typed_node(g.node, program, onto), program, onto, 1)
+        tree += node_lines(g.node, program, onto, 1)
     parts.append(
         f"<h2>Proof</h2><details open><summary>proof tree</summary><pre>{esc(chr(10).join(tree))}</pre></details>"
     )
@@ -481,7 +445,7 @@ def proof_dot(e: Explanation) -> str:
         return me
 
     for g in e.goals:
-        walk(typed_node(g.node, program, onto))
+        walk(g.node)
     lines.append("}")
     return "\n".join(dict.fromkeys(lines)) + "\n"
 

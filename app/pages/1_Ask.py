@@ -186,7 +186,7 @@ def show_why_not(case: Case, d: Decision) -> None:
     st.toggle("Details: the engine's terms (atoms, rule ids, failing conditions)", key="proof_details")
     if not d.license_required:
         st.markdown(f"No licence requirement: {ui.md(d.no_licence_because)}.")
-        ui.proof_tree(ui.proof_roots(d.proof)[-1], details())
+        ui.proof_tree(ui.proof_roots(d)[-1], details())
         return
     opened = st.session_state.setdefault("opened", set())
     for route, why in d.not_available.items():
@@ -242,7 +242,7 @@ def show_proof(case: Case, d: Decision) -> None:
     st.subheader("Proof")
     tree, graph = st.tabs(["Tree", "Graph"])
     with tree:
-        for node in ui.proof_roots(d.proof):
+        for node in ui.proof_roots(d):
             with st.expander(ui.md(ui.node_label(node, details()))):
                 ui.proof_tree(node, details())
     with graph:

@@ -12,6 +12,7 @@ import yaml
 
 from aidkb.app import ui
 from aidkb.queries.case import load_case, parse_case
+from aidkb.queries.proof_model import RuleApplication
 from tests.app.conftest import SUBMIT, texts
 
 
@@ -262,12 +263,12 @@ def test_proof_tree_speaks_the_rules_sentences_with_engine_terms_behind_details(
     trees = "\n".join(h.proto.body for h in at.get("html"))
     assert "<details" in trees and "ecfr.gov" in trees
     decision = at.session_state["answers"]["Fill in a form"]["decision"]
-    first = ui.proof_roots(decision.proof)[0]
-    assert first["kind"] == "rule" and html.escape(first["sentence"]) in trees
-    assert f"({first['rule']})" not in trees and "NOT authorized(" not in trees and "fails at condition" not in trees
+    first = ui.proof_roots(decision)[0]
+    assert isinstance(first, RuleApplication) and html.escape(first.sentence) in trees
+    assert f"({first.rule})" not in trees and "NOT authorized(" not in trees and "fails at condition" not in trees
     at.toggle(key="proof_details").set_value(True).run()
     trees = "\n".join(h.proto.body for h in at.get("html"))
-    assert f"({first['rule']})" in trees and "NOT authorized(form-question, AIA)" in trees
+    assert f"({first.rule})" in trees and "NOT authorized(form-question, AIA)" in trees
     assert "fails at condition" in trees
 
 

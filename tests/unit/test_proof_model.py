@@ -173,23 +173,21 @@ def test_the_text_renderer_formats_values_by_type_not_by_variable_name():
     assert node_lines(where, program, onto) == ["- compute Where = Country: Where = Malaysia (MY)"]
 
 
-def test_the_apps_dict_nodes_render_through_the_adapter():
-    """app/ui.py passes dict nodes, shallow ones too (a refutation without premises or tried, a comparison out of
-    its rule): they render, an engine date as a date."""
-    from aidkb import ontology
-    from aidkb.queries.render import node_lines
+def test_the_apps_tree_labels_read_typed_nodes():
+    """The explorer's one-line labels (app/ui.py) read the typed nodes: a refutation without its subtrees, and no
+    value of the whole tree in the engine's form (a date as 20,250,515 was the issue 14 defect)."""
+    import re
+
+    from aidkb.app import ui
 
     d = decide(load_case(SHARED_CASES / "lpp-over-annual-limit.yaml"))
-    program, onto = d.rules(), ontology.load()
-    refutation = d.proof["refutations"][0]
-    shallow = {k: v for k, v in refutation.items() if k not in ("premises", "because", "blocked_by", "tried")}
-    lines = node_lines(shallow, program, onto)
-    assert lines[0].startswith("- NOT ") and lines[0].endswith(f": {refutation['reason']} [{refutation['category']}]")
-    assert lines[1].startswith(f"  rule {refutation['rule']} [")
-    assert not any(line.startswith("  also tried") for line in lines)  # no `tried` in the shallow node
-    compare = {"kind": "compare", "condition": "AsOfDate >= FromDate", "op": ">=", "left": 20250601, "right": 19000101}
-    assert node_lines(compare, program, onto) == [
-        "- check AsOfDate >= FromDate: holds (FromDate: the value has no start date)"
-    ]
-    compare["right"] = 20250515
-    assert node_lines(compare, program, onto) == ["- check AsOfDate >= FromDate: 2025-06-01 >= 2025-05-15 holds"]
+    refutation = next(n for n in ui.proof_roots(d) if isinstance(n, m.Refutation) and n.rule)
+    label = ui.node_label(refutation, details=True)
+    assert label.startswith(f"NOT authorized(lpp-over-annual-limit, {refutation.atom.args[1]}): {refutation.reason}")
+    assert f"rule {refutation.rule} [" in label and "also tried" not in label  # the node alone, not its subtrees
+    labels = [ui.node_label(n, details) for top in ui.proof_roots(d) for _, n in m.walk(top) for details in (0, 1)]
+    dates = [x for x in labels if "2025-01-13" in x]
+    assert dates and not [x for x in labels if re.search(r"\b(19|20|99)[0-9],[0-9]{3},[0-9]{3}\b", x)]
+    assert sorted(set(ui.rule_ids(d.document(), proved=False))) == sorted(
+        {n.rule for top in ui.proof_roots(d) for _, n in m.walk(top) if isinstance(n, m.Refutation) and n.rule}
+    )
