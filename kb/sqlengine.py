@@ -61,6 +61,7 @@ _MAX_EXACT = 10**38 - 1
 __all__ = [
     "ANSWER_PREDICATES",
     "Answers",
+    "FactColumns",
     "SqlCompileError",
     "SqlEngine",
     "SqlEngineError",
@@ -76,7 +77,7 @@ class SqlEngineError(Exception):
 # ---- facts as Arrow tables
 
 
-def _column(values: list, where: str) -> tuple[pa.Array, str]:
+def _column(values: Sequence, where: str) -> tuple[pa.Array, str]:
     """One column of facts as an exact Arrow array and its type (text or number)."""
     try:
         array = pa.array(values)
@@ -116,6 +117,27 @@ def fact_tables(facts: Iterable[tuple], arity: Mapping[str, int]) -> dict[str, t
             for pred, values in rows.items():
                 parts[pred].append(_table(pred, values, arity))
     return {pred: _concat(pred, tables) for pred, tables in parts.items()}
+
+
+FactColumns = Mapping[str, Sequence[Any]]  # predicate -> one column (a list or a NumPy array) per argument
+
+
+def column_tables(columns: FactColumns, arity: Mapping[str, int]) -> dict[str, tuple[pa.Table, tuple[str, ...]]]:
+    """Facts given column-wise as Arrow tables, with their column types, exactly as `fact_tables` types them,
+    without a tuple per fact (a screened portfolio's facts are columns already: queries/columns.py)."""
+    out = {}
+    for pred, values in columns.items():
+        if pred not in arity:
+            raise SqlEngineError(f"{pred}/{len(values)} is not a predicate of the program")
+        n = arity[pred]
+        if len(values) != n or n == 0:
+            raise SqlEngineError(f"{pred} has {n} arguments, not {len(values)} columns (0 arguments: give tuples)")
+        if len({len(v) for v in values}) != 1:
+            raise SqlEngineError(f"{pred}: its columns differ in length")
+        if len(values[0]):
+            arrays, kinds = zip(*(_column(v, f"argument {i + 1} of {pred}") for i, v in enumerate(values)))
+            out[pred] = (pa.table(dict(zip(column_names(n), arrays))), tuple(kinds))
+    return out
 
 
 def _table(pred: str, values: list[tuple], arity: Mapping[str, int]) -> tuple[pa.Table, tuple[str, ...]]:
@@ -554,15 +576,22 @@ class SqlEngine:
                 con.close()
         return DuckDBBackend(database)
 
-    def evaluate(self, facts: Iterable[tuple] = (), predicates: Iterable[str] | None = ANSWER_PREDICATES) -> Answers:
+    def evaluate(
+        self,
+        facts: Iterable[tuple] = (),
+        predicates: Iterable[str] | None = ANSWER_PREDICATES,
+        fact_columns: FactColumns | None = None,
+    ) -> Answers:
         """The rows of `predicates` (every predicate if None) over the base facts plus `facts` (of any number of
-        cases)."""
+        cases) and the facts given column-wise in `fact_columns`."""
         wanted = sorted(self.arity) if predicates is None else list(predicates)
         for pred in wanted:
             if pred not in self.arity:
                 raise SqlEngineError(f"{pred} is not a predicate of the program")
         start, cpu = time.perf_counter(), time.process_time()
         inputs = fact_tables(facts, self.arity)
+        for pred, table in column_tables(fact_columns or {}, self.arity).items():
+            inputs[pred] = _concat(pred, [inputs[pred], table]) if pred in inputs else table
         for pred in inputs:
             if pred in self.derived or pred not in self.declared:
                 raise SqlEngineError(

@@ -207,12 +207,28 @@ def _combine(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass
+class Facts:
+    """The facts of accepted rows: the scalar ones column-wise (predicate -> one array per argument, what
+    SqlEngine.evaluate takes without a tuple per fact), the few structured ones (holdings, NVEU, chains) as
+    tuples."""
+
+    columns: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    structured: list[tuple] = field(default_factory=list)
+
+    def tuples(self) -> Iterator[tuple]:
+        """Every fact as (pred, arg, ...), as Case.facts gives them."""
+        for pred, values in self.columns.items():
+            yield from zip(itertools.repeat(pred), *(v.tolist() for v in values))
+        yield from self.structured
+
+
+@dataclass
 class Checked:
     """The column-wise verdict on a portfolio: which rows were accepted, and their facts."""
 
     rows: int
     accepted: np.ndarray  # bool per row
-    facts: Callable[[np.ndarray], Iterator[tuple]] = field(repr=False, default=lambda accepted: iter(()))
+    facts: Callable[[np.ndarray], Facts] = field(repr=False, default=lambda accepted: Facts())
 
 
 def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Checked:
@@ -281,14 +297,15 @@ def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Che
         if any(p.name == names[row] for p in chains[row]):  # the end user named in its own chain: a loop
             ok[row] = False
 
-    def facts(accepted: np.ndarray) -> Iterator[tuple]:
-        """The facts of the accepted rows, as chained iterators over whole columns (no Python frame per fact)."""
+    def facts(accepted: np.ndarray) -> Facts:
+        """The facts of the accepted rows, built from whole columns (no Python frame per fact)."""
         keep = np.flatnonzero(accepted)
         case = value("id")[keep]
         at = {name: value(name)[keep] for name in parsed}
         given = {name: _given(parsed[name])[col[name].codes[keep]] for name in GIVEN.values()}
-        return itertools.chain(
-            _scalar_facts(case, at, given), _structured_facts(case, at, holdings[keep], nveu[keep], chains[keep])
+        return Facts(
+            _scalar_columns(case, at, given),
+            list(_structured_facts(case, at, holdings[keep], nveu[keep], chains[keep])),
         )
 
     return Checked(rows, ok, facts)
@@ -335,7 +352,9 @@ GIVEN = {  # predicate: column, for the facts stated only when the field is give
 }
 
 
-def _scalar_facts(case: np.ndarray, at: dict[str, np.ndarray], given: dict[str, np.ndarray]) -> Iterator[tuple]:
+def _scalar_columns(
+    case: np.ndarray, at: dict[str, np.ndarray], given: dict[str, np.ndarray]
+) -> dict[str, list[np.ndarray]]:
     tx = "transaction"
     always = {
         "as_of": "as_of",
@@ -354,18 +373,20 @@ def _scalar_facts(case: np.ndarray, at: dict[str, np.ndarray], given: dict[str, 
         "derived_from_published": f"{M}.derived_from_published_model",
         "g2g": f"{tx}.gov_to_gov_arrangement",
     }
-    parts: list[Iterator[tuple]] = [zip(itertools.repeat("case"), case.tolist())]
+    out: dict[str, list[np.ndarray]] = {"case": [case]}
     for pred, name in always.items():
-        parts.append(zip(itertools.repeat(pred), case.tolist(), at[name].tolist()))
+        out[pred] = [case, at[name]]
     for pred, name in GIVEN.items():
         present = given[name]
-        parts.append(zip(itertools.repeat(pred), case[present].tolist(), at[name][present].tolist()))
+        out[pred] = [case[present], at[name][present]]
     for pred, name in flags.items():
-        parts.append(zip(itertools.repeat(pred), case[at[name].astype(bool)].tolist()))
+        out[pred] = [case[at[name].astype(bool)]]
     facts = at[f"{tx}.facts"]
-    listed = np.flatnonzero(np.array([bool(f) for f in facts], bool)).tolist()
-    parts.append(("flag", case[i], flag) for i in listed for flag in facts[i])
-    return itertools.chain.from_iterable(parts)
+    listed = [
+        (case[i], flag) for i in np.flatnonzero(np.array([bool(f) for f in facts], bool)).tolist() for flag in facts[i]
+    ]
+    out["flag"] = [np.array([c for c, _ in listed], object), np.array([f for _, f in listed], object)]
+    return out
 
 
 def _structured_facts(

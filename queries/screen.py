@@ -43,11 +43,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aidkb import ontology
-from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, SqlEngine
+from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, FactColumns, SqlEngine
 from aidkb.kb.syntax import Program
 
 from .case import Case, InputError, parse_case
-from .columns import MISSING, SURE, Column, arrow_column, check, known, python_column, sure_text, text_column
+from .columns import (
+    MISSING,
+    SURE,
+    Column,
+    Facts,
+    arrow_column,
+    check,
+    known,
+    python_column,
+    sure_text,
+    text_column,
+)
 from .decide import ROUTES, Decision, _contested, _read, contested_listings
 from .explain import Explainer
 from .ledger import LEDGER_COLUMNS, Ledger, apply_ledger
@@ -315,7 +326,7 @@ class Portfolio:
     accepted: np.ndarray  # rows accepted by the fast path (and not duplicates)
     cases: dict[int, Case]  # row index -> case, for the declined rows the per-row validator accepted
     bad: list[BadRow]
-    facts_of: Callable[[np.ndarray], Iterator[tuple]]
+    facts_of: Callable[[np.ndarray], Facts]
 
     def flat(self, i: int) -> dict:
         """Row i (0 = the first data row) as read_rows gives it."""
@@ -331,7 +342,10 @@ class Portfolio:
         return found or parse_case(unflatten(self.flat(i), i + 1), f"{self.path}: row {i + 1}", onto)
 
     def facts(self) -> Iterator[tuple]:
-        return itertools.chain(self.facts_of(self.accepted), (f for c in self.cases.values() for f in c.facts()))
+        """Every good row's facts as tuples."""
+        return itertools.chain(
+            self.facts_of(self.accepted).tuples(), (f for c in self.cases.values() for f in c.facts())
+        )
 
 
 def _head(column: Column, rows: int) -> Column:
@@ -363,7 +377,7 @@ def validate_columns(path: Path | str, strict: bool = False) -> Portfolio:
         checked = check(columns, rows, onto)
         accepted, facts_of = checked.accepted, checked.facts
     else:  # columns the fast path does not know: every row through the per-row validator
-        accepted, facts_of = np.zeros(rows, bool), (lambda accepted: iter(()))
+        accepted, facts_of = np.zeros(rows, bool), (lambda accepted: Facts())
     ids = _ids(columns["id"]) if "id" in columns else [None] * rows
     portfolio = Portfolio(path, rows, columns, ids, accepted, {}, [], facts_of)
     problems: dict[int, BadRow] = {}
@@ -444,8 +458,9 @@ def screen(
             dataclasses.replace(c, what_if=c.what_if + extra.operations) for c in portfolio.cases.values() if c.what_if
         ]
         ids = [portfolio.ids[i] for i in np.flatnonzero(portfolio.accepted).tolist()] + [c.id for c in plain]
-        facts = itertools.chain(portfolio.facts_of(portfolio.accepted), (f for c in plain for f in c.facts()))
-        decided.update(_outcomes(facts, ids, Reform(extra.operations), engine, times))
+        accepted = portfolio.facts_of(portfolio.accepted)
+        facts = itertools.chain(accepted.structured, (f for c in plain for f in c.facts()))
+        decided.update(_outcomes(facts, ids, Reform(extra.operations), engine, times, accepted.columns))
         if progress:
             progress("screened rows", len(ids), len(ids))
         for group in _scenarios(others).values():
@@ -475,13 +490,18 @@ def screen(
 
 
 def _outcomes(
-    facts: Iterator[tuple], ids: list[str], reform: Reform, backend: str, times: dict[str, float]
+    facts: Iterator[tuple],
+    ids: list[str],
+    reform: Reform,
+    backend: str,
+    times: dict[str, float],
+    fact_columns: FactColumns | None = None,
 ) -> dict[str, dict]:
-    """The outcome columns of every case whose facts are given, under one scenario (the SQL engine's own
-    seconds into `times`, as sql_facts, sql_evaluation, ...)."""
+    """The outcome columns of every case whose facts are given (as tuples, or column-wise), under one scenario
+    (the SQL engine's own seconds into `times`, as sql_facts, sql_evaluation, ...)."""
     onto = ontology.load()
     engine = SqlEngine(reform.program(), reform.apply(onto.facts()), backend=backend)
-    answers = engine.evaluate(facts)
+    answers = engine.evaluate(facts, fact_columns=fact_columns)
     times.update({f"sql_{k}": v for k, v in answers.seconds.items()})
     kinds, first = answer_kinds(answers, ids)
     few = _Few(answers, [ids[i] for i in first.tolist()])

@@ -457,3 +457,46 @@ def test_a_portfolio_through_spark_local_mode_gets_exactly_duckdbs_answers(spark
     on_spark = screen(portfolio, engine="spark", reasons=False).rows
     assert on_spark == screen(portfolio, reasons=False).rows
     assert any(r["license_required"] for r in on_spark) and any(r["authorized_by"] for r in on_spark)
+
+
+def test_facts_given_column_wise_are_the_tables_their_tuples_give():
+    """`SqlEngine.evaluate(fact_columns=...)` (a screened portfolio's facts, queries/columns.py) types and holds
+    every value as the tuples do (text, whole numbers, a number beyond 64 bits as an exact decimal); a column of
+    mixed types, a wrong number of columns or columns of different lengths are refused."""
+    import numpy as np
+
+    from aidkb.kb.sqlengine import column_tables, fact_tables
+
+    arity = {"case": 1, "quantity": 2, "mode": 2}
+    facts = [("case", "a"), ("case", "b"), ("quantity", "a", 5), ("quantity", "b", 2 * 10**26), ("mode", "a", "x")]
+    ids = np.array(["a", "b"], object)
+    columns = {"case": [ids], "quantity": [ids, np.array([5, 2 * 10**26], object)], "mode": [["a"], ["x"]]}
+    assert column_tables(columns, arity) == fact_tables(facts, arity)
+    assert column_tables({"quantity": [[], []]}, arity) == {}
+    with pytest.raises(SqlTypeError, match="both text and numbers"):
+        column_tables({"quantity": [ids, np.array([5, "five"], object)]}, arity)
+    with pytest.raises(SqlEngineError, match="2 arguments, not 1 columns"):
+        column_tables({"quantity": [ids]}, arity)
+    with pytest.raises(SqlEngineError, match="differ in length"):
+        column_tables({"quantity": [ids, [5]]}, arity)
+    with pytest.raises(SqlEngineError, match="not a predicate"):
+        column_tables({"nothing": [ids]}, arity)
+
+
+def test_an_evaluation_over_facts_in_columns_and_tuples_answers_as_over_tuples():
+    """Facts given partly column-wise, partly as tuples (as screening gives them) give the same answers."""
+    from aidkb.queries.case import parse_case
+    from bench.scale import case_dicts
+
+    onto = ontology.load()
+    facts = [f for data in case_dicts(120, seed=3) for f in parse_case(data, "<generated>", onto).facts()]
+    by_pred: dict[str, list[tuple]] = defaultdict(list)
+    for f in facts:
+        by_pred[f[0]].append(f[1:])
+    columns = {p: [list(c) for c in zip(*rows)] for p, rows in by_pred.items() if p in ("case", "quantity", "item")}
+    rest = [f for f in facts if f[0] not in columns]
+    engine = SqlEngine(baseline_program(), onto.facts())
+    expected, got = engine.evaluate(facts), engine.evaluate(rest, fact_columns=columns)
+    assert len(expected.rows("license_required")) > 10 and expected.rows("authorized")
+    for pred in ANSWER_PREDICATES:
+        assert got.rows(pred) == expected.rows(pred), pred
