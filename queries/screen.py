@@ -692,7 +692,7 @@ def _text(v: Any) -> str | None:
 
 def _texts(values: list) -> pa.Array:
     """A column's cells as CSV text: text, booleans and whole numbers converted by Arrow, anything else once per
-    distinct value (or shared list)."""
+    object (a list shared by many rows is written once)."""
     kinds = set(map(type, values)) - {type(None)}
     if kinds <= {str}:
         return pa.array(values, pa.string())
@@ -700,14 +700,10 @@ def _texts(values: list) -> pa.Array:
         return pc.cast(pa.array(values, pa.bool_()), pa.string())
     if kinds == {int} and all(v is None or -(2**63) <= v < 2**63 for v in values):
         return pc.cast(pa.array(values, pa.int64()), pa.string())
-    memo: dict = {}
-    out = []
-    for v in values:
-        key = id(v) if isinstance(v, (list, dict)) else (v.__class__, v)
-        if key not in memo:
-            memo[key] = _text(v)
-        out.append(memo[key])
-    return pa.array(out, pa.string())
+    # each object once (outcome lists are shared by every row of a kind), then spread by Arrow
+    objects = np.fromiter(map(id, values), np.uint64, len(values))
+    _, first, where = np.unique(objects, return_index=True, return_inverse=True)
+    return pa.array([_text(values[i]) for i in first.tolist()], pa.string()).take(pa.array(where.ravel()))
 
 
 def _array(values: list) -> pa.Array:
