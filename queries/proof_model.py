@@ -567,11 +567,6 @@ def read(document: Any, path: str = "proof", typed: bool = False) -> ProofDocume
     )
 
 
-def read_node(data: Any, path: str = "", typed: bool = False) -> Node:
-    """One node (with its subtree) of a proof.v2 document; `typed`: its values typed already."""
-    return _Reader(typed).node(data, path)
-
-
 def read_atom(data: Any, path: str = "", typed: bool = False) -> Atom:
     """One atom, [pred, arg, ...]; `typed`: its values typed already."""
     return _Reader(typed).atom(data, path)

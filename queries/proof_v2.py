@@ -306,12 +306,6 @@ def to_model(doc: dict, program: Program, onto: ontology.Ontology, typing: Typin
     return model.read(typed, typed=True)
 
 
-def typed_node(node: dict, program: Program, onto: ontology.Ontology) -> model.Node:
-    """One node of a proof tree (a conclusion or refutation, with its subtree) as typed nodes."""
-    w = _Walk(typing_for(program, onto), program, lambda v, t: typed_value(v, t, onto))
-    return model.read_node(w.node(node), typed=True)
-
-
 def typed_atoms(atoms: list, program: Program, onto: ontology.Ontology) -> list[model.Atom]:
     """Atoms of a proof tree (the question's inputs) as typed atoms."""
     w = _Walk(typing_for(program, onto), program, lambda v, t: typed_value(v, t, onto))
