@@ -135,9 +135,14 @@ def column_tables(columns: FactColumns, arity: Mapping[str, int]) -> dict[str, t
         if len({len(v) for v in values}) != 1:
             raise SqlEngineError(f"{pred}: its columns differ in length")
         if len(values[0]):
-            arrays, kinds = zip(*(_column(v, f"argument {i + 1} of {pred}") for i, v in enumerate(values)))
-            out[pred] = (pa.table(dict(zip(column_names(n), arrays))), tuple(kinds))
+            out[pred] = _arguments_table(pred, values)
     return out
+
+
+def _arguments_table(pred: str, columns: Sequence[Sequence]) -> tuple[pa.Table, tuple[str, ...]]:
+    """One predicate's facts, one column per argument, as an Arrow table (columns c0..) and the columns' types."""
+    arrays, kinds = zip(*(_column(c, f"argument {i + 1} of {pred}") for i, c in enumerate(columns)))
+    return pa.table(dict(zip(column_names(len(columns)), arrays))), tuple(kinds)
 
 
 def _table(pred: str, values: list[tuple], arity: Mapping[str, int]) -> tuple[pa.Table, tuple[str, ...]]:
@@ -149,9 +154,7 @@ def _table(pred: str, values: list[tuple], arity: Mapping[str, int]) -> tuple[pa
         raise SqlEngineError(f"{bad}: {pred} has {n} arguments")
     if n == 0:
         return pa.table({UNIT: pa.array([1], pa.int64())}), ()
-    columns = list(zip(*values))[1:]
-    arrays, kinds = zip(*(_column(list(col), f"argument {i + 1} of {pred}") for i, col in enumerate(columns)))
-    return pa.table(dict(zip(column_names(n), arrays))), tuple(kinds)
+    return _arguments_table(pred, [list(col) for col in list(zip(*values))[1:]])
 
 
 def _concat(pred: str, tables: list[tuple[pa.Table, tuple[str, ...]]]) -> tuple[pa.Table, tuple[str, ...]]:

@@ -458,9 +458,9 @@ def screen(
             dataclasses.replace(c, what_if=c.what_if + extra.operations) for c in portfolio.cases.values() if c.what_if
         ]
         ids = [portfolio.ids[i] for i in np.flatnonzero(portfolio.accepted).tolist()] + [c.id for c in plain]
-        accepted = portfolio.facts_of(portfolio.accepted)
-        facts = itertools.chain(accepted.structured, (f for c in plain for f in c.facts()))
-        decided.update(_outcomes(facts, ids, Reform(extra.operations), engine, times, accepted.columns))
+        fast = portfolio.facts_of(portfolio.accepted)  # the facts of the rows the column-wise path accepted
+        facts = itertools.chain(fast.structured, (f for c in plain for f in c.facts()))
+        decided.update(_outcomes(facts, ids, Reform(extra.operations), engine, times, fast.columns))
         if progress:
             progress("screened rows", len(ids), len(ids))
         for group in _scenarios(others).values():
