@@ -1,7 +1,7 @@
 """Pass 2, check: reject rule sets pyDatalog would silently get wrong (or hang on) before it sees them.
 
 Checks, each raising RuleError at the offending place:
-- ids: every rule id is unique; declarations are not repeated;
+- ids: every rule id is unique; declarations are not repeated, and their texts name only their arguments;
 - arity: a predicate is used with one arity everywhere;
 - unknown predicates: every body predicate is declared (input/base) or defined by a clause;
 - inputs: declared predicates are not also defined by clauses;
@@ -201,6 +201,10 @@ def check_ids(declarations: list[Declaration], rules: list[Rule]) -> None:
             raise RuleError(f"predicate {d.atom.pred} is declared twice (first at {declared[d.atom.pred].pos})", d.pos)
         if any(not hasattr(a, "name") for a in d.atom.args):
             raise RuleError(f"declaration of {d.atom.pred} must name its arguments with variables", d.pos)
+        names = {str(a) for a in d.atom.args}  # variables, checked just above
+        for text in (d.template, d.absent or ""):
+            if unknown := sorted(_placeholders(text) - names):
+                raise RuleError(f"the text of {d.atom.pred} names {', '.join(unknown)}, not among its arguments", d.pos)
         declared[d.atom.pred] = d
 
 

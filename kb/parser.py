@@ -119,7 +119,8 @@ class _Build(Transformer):
     @v_args(meta=True)
     def declaration(self, meta, items):
         atom, _ = items[1]
-        return Declaration(str(items[0]), atom, _string(items[2]), self._pos(meta))
+        absent = _string(items[3]) if len(items) > 3 else None
+        return Declaration(str(items[0]), atom, _string(items[2]), self._pos(meta), absent)
 
     @v_args(meta=True)
     def clause(self, meta, items):

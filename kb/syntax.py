@@ -199,12 +199,14 @@ class Rule:
 
 @dataclass(frozen=True)
 class Declaration:
-    """An extensional predicate: `input` facts come from a case, `base` facts from the ontology."""
+    """An extensional predicate: `input` facts come from a case, `base` facts from the ontology. `template` says
+    one fact; `absent` (after `?`) names what is missing when no fact with the arguments asked for exists."""
 
     kind: str
     atom: Atom
     template: str
     pos: Position | None = field(default=None, compare=False)
+    absent: str | None = None
 
     @property
     def key(self) -> tuple[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from aidkb import ontology
 
 from .case import END_USES, FLAGS, Case
 from .decide import engine_for
+from .explain import format_value
 from .reform import Reform
 
 MAX_PAIRS = 5_000  # a bound far above the pairs of the searched fields (about 2,300)
@@ -36,9 +38,22 @@ class Change:
             new, old = set(self.new), set(self.old)  # type: ignore[call-overload]  # flags: lists of ids
             added, removed = new - old, old - new
             return "; ".join(
-                [f"fact {f} added" for f in sorted(added)] + [f"fact {f} removed" for f in sorted(removed)]
+                [f"case fact “{_show(f, onto)}” added" for f in sorted(added)]
+                + [f"case fact “{_show(f, onto)}” removed" for f in sorted(removed)]
             )
-        return f"{self.field}: {_show(self.old, onto)} -> {self.label or _show(self.new, onto)}"
+        field = FIELD_WORDS.get(self.field, self.field)
+        return f"{field}: {_show(self.old, onto)} -> {self.label or _show(self.new, onto)}"
+
+
+# The case fields a search changes, in words (the field itself stays in a counterfactual's JSON).
+FIELD_WORDS = {
+    "hq": "end user's headquarters",
+    "parent_hq": "ultimate parent's headquarters",
+    "end_use": "end use",
+    "weights_published": "weights published",
+    "consignee_ytd": "TPP already shipped to the consignee under LPP this year",
+    "country_allocated": "TPP already counted against the destination's allocation",
+}
 
 
 @dataclass
@@ -75,11 +90,13 @@ class Searched:
 
 
 def _show(value, onto) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, str) and value in onto.countries:
-        return f"{onto.countries[value]} ({value})"
-    return "none" if value is None else str(value)
+    return "none" if value is None else format_value("", value, onto)
+
+
+def _groups(groups: frozenset, onto: ontology.Ontology) -> str:
+    """Country groups in words: D:1 and D:4; a group the rules define beside Supp. No. 1 by its title."""
+    names = [f"{g[0]}:{g[1:]}" if re.fullmatch(r"[A-E]\d+", g) else format_value("", g, onto) for g in sorted(groups)]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 class Search:
@@ -222,7 +239,7 @@ TIER_OF = {"Supp5A": 1, "D5": 3, "Macau": 3}
 
 def country_classes(case: Case, onto: ontology.Ontology) -> dict[str, str]:
     """One country for each distinct combination of group listings on the date asked, with the US: the
-    representative's code -> the class in words ("a Tier 2 country in D1 and D4, e.g. India (IN)")."""
+    representative's code -> the class in words ("a Tier 2 country in D:1 and D:4, e.g. India (IN)")."""
     on = ontology.date_number(case.as_of)
     profile: dict[str, set] = {c: set() for c in onto.countries}
     for code, group, frm, to, *_ in onto.memberships:
@@ -241,7 +258,7 @@ def country_classes(case: Case, onto: ontology.Ontology) -> dict[str, str]:
             out[rep] = f"{onto.countries[rep]} ({rep})"
             continue
         tier = max((TIER_OF.get(g, 2) for g in groups), default=2) if "Supp5A" not in groups else 1
-        listed = f"in {', '.join(sorted(groups))}" if groups else "in no country group"
+        listed = f"in {_groups(groups, onto)}" if groups else "in no country group"
         out[rep] = f"a Tier {tier} country {listed}, e.g. {onto.countries[rep]} ({rep})"
     return out
 

@@ -39,8 +39,9 @@ BEGINNING, OPEN_END = 19000101, 99991231  # the sentinel dates of validity "from
 
 
 def format_value(name: str, value, onto: ontology.Ontology | None = None, is_date: bool = False) -> str:
-    """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY); a sentinel date of
-    validity as "the start of the record" or "further notice". A typed value (queries/proof_model.py) is
+    """A value as a lawyer reads it: 26,900,000; 2025-05-15; 8.25; 2e+26; Malaysia (MY); a country group, parameter
+    or case value by its title in the ontology (ontology/src/terms.ttl); a sentinel date of validity as "the start
+    of the record" or "further notice". A typed value (queries/proof_model.py) is
     formatted by its type; an engine value by its name (the renderers not yet on typed nodes)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -68,20 +69,9 @@ def format_value(name: str, value, onto: ontology.Ontology | None = None, is_dat
         return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
     if onto and isinstance(value, str) and value in onto.countries and len(value) == 2:
         return f"{onto.countries[value]} ({value})"
-    if isinstance(value, str) and value in ENUMERATED:
-        return ENUMERATED[value]
+    if onto and isinstance(value, str) and value in onto.terms:  # a group, parameter, case value: its title
+        return onto.terms[value].title
     return str(value)
-
-
-# The values of a case's enumerated fields (queries/case.py KINDS, MODES, END_USES), in words.
-ENUMERATED = {
-    "transfer_in_country": "in-country transfer",
-    "iaas_service": "IaaS service",
-    "as_published": "as published",
-    "as_enforced": "as enforced",
-    "model_hosting": "model hosting",
-    "ai_model_training_iaas": "AI model training (IaaS)",
-}
 
 
 _ARTICLE = re.compile(r"\b([Aa])n? \{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -255,7 +245,8 @@ class Explainer:
         if not rules:
             decl = self.program.declaration(pred, len(args))
             names = [str(t) for t in decl.atom.args] if decl else []  # a declaration's arguments are variables
-            text = fill(decl.template, dict(zip(names, args)), self.onto) if decl else goal
+            said_of = decl.absent if decl and decl.absent and None in args else decl.template if decl else None
+            text = fill(said_of, dict(zip(names, args)), self.onto) if said_of else goal
             said = "the knowledge base does not record that" if decl and decl.kind == "base" else "not given:"
             return Failure(goal, f"{said} {text}")
         best_rule, best_index, best_frontier = None, -2, []

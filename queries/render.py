@@ -34,10 +34,11 @@ def decision_text(d: Decision) -> str:
         lines += [_wrap(f"also: {more}", "      ") for more in d.obstacles.get(route, [])[1:]]
     for route, why in d.uncertain.items():
         lines.append(_wrap(f"UNCLEAR {route}: {why}", "    "))
+    onto = ontology.load()
     if d.red_flags:
-        lines.append(f"  red flags: {', '.join(d.red_flags)}")
+        lines.append(_wrap(f"red flags: {'; '.join(_red_flag(f, onto) for f in d.red_flags)}", "  "))
     if d.obligations:
-        lines.append(f"  obligations: {', '.join(d.obligations)}")
+        lines.append(_wrap(f"obligations: {'; '.join(_term(o, onto) for o in d.obligations)}", "  "))
     lines.append("  reasons:")
     for r in d.reasons:
         lines.append(_wrap(f"- {r.text} [{'; '.join(r.citations)}] ({r.rule})", "    "))
@@ -237,6 +238,12 @@ def memo_header(e: Explanation, generated: str | None = None) -> list[tuple[str,
 def _red_flag(flag: str, onto: ontology.Ontology) -> str:
     label = (onto.red_flags.get(flag) or {}).get("label")
     return f"{label} ({flag})" if label else flag
+
+
+def _term(value: str, onto: ontology.Ontology) -> str:
+    """A value by its title, with the value beside it ("LPP consignee certification (lpp_consignee_certification)")."""
+    term = onto.terms.get(value)
+    return f"{term.title} ({value})" if term else value
 
 
 def _obligations(d: Decision) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -354,8 +355,6 @@ def test_complete_explanations_carry_no_truncation_note(lpp_doc):
 
 
 def test_rendered_text_has_no_internals():
-    import re
-
     bad = re.compile(
         r"\bNone\b|(?:=|is|on|from|until|since) 20,2\d\d,\d{3}\b|1900-01-01|9999-12-31|"
         r"\b[Aa] (?:export|iaas|end user|owner|ultimate)\b|the end user is the end user"
@@ -363,6 +362,49 @@ def test_rendered_text_has_no_internals():
     golden = Path(__file__).resolve().parents[1] / "golden"
     found = [
         (p.name, m.group(0)) for p in sorted(golden.glob("*.txt")) for m in bad.finditer(p.read_text(encoding="utf-8"))
+    ]
+    assert not found, found[:10]
+
+
+SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def _prose(node):
+    """Every sentence and why-not text of a proof document: the words a reader reads."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("sentence", "why_not") and isinstance(value, str):
+                yield value
+            else:
+                yield from _prose(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _prose(value)
+
+
+def test_no_snake_case_id_in_the_words_of_a_proof():
+    # A rule sentence, a fact's words and a why-not say a parameter, a country group, a case fact or a case value
+    # by its title ("“LPP annual limit” is 26,900,000"; "listed in Country Group D:5 (US arms embargoed)"), never
+    # by its id (lpp_annual_tpp_limit, D5, foreign_produced).
+    golden = Path(__file__).resolve().parents[1] / "golden"
+    found = [
+        (p.name, m.group(0), text[:120])
+        for p in sorted(golden.glob("*.json"))
+        for text in _prose(json.loads(p.read_text(encoding="utf-8")))
+        for m in SNAKE_CASE.finditer(text)
+    ]
+    assert not found, found[:10]
+
+
+def test_no_snake_case_id_in_the_summary_of_a_decision():
+    # The answer's summary (the part before the proof trees) names ids only as references: a rule id in
+    # parentheses, "rule <id>" in a caveat, and the what-if's operations as they were written.
+    golden = Path(__file__).resolve().parents[1] / "golden"
+    reference = re.compile(r"\(\s*[a-z0-9_]+\s*\)|\brule [a-z0-9_]+|^\s*what if: .*$", re.MULTILINE)
+    found = [
+        (p.name, m.group(0))
+        for p in sorted(golden.glob("*.txt"))
+        for m in SNAKE_CASE.finditer(reference.sub("", p.read_text(encoding="utf-8").split("\n\n")[0]))
     ]
     assert not found, found[:10]
 
@@ -401,7 +443,7 @@ def test_counterfactual_pair_with_the_largest_quantity_is_found():
     found = search_counterfactuals(case, ("authorized", (case.id, "LPP")))
     described = [cf.describe(ontology.load()) for cf in found.found]
     assert any(
-        "parent_hq: China (CN) -> a Tier 2 country in no country group, e.g. Brazil (BR)" in d
+        "ultimate parent's headquarters: China (CN) -> a Tier 2 country in no country group, e.g. Brazil (BR)" in d
         and "quantity: 5,000 -> 1,699" in d
         for d in described
     ), described
@@ -459,3 +501,18 @@ def test_every_obstacle_is_listed_the_first_stays_first(tmp_path):
     assert check_proof(json.loads(json.dumps(d.to_json()))).valid
     text = render.explanation_text(explain(load_case(path), "LPP", with_counterfactuals=False))
     assert "every obstacle (" in text and "740.2(a)(9)(ii)" in text
+
+
+def test_why_not_of_a_missing_input_names_what_is_missing():
+    # regression: an input with open arguments was said as its template with "any" ("not given: before this
+    # shipment the UVEU holds any global TPP worldwide, any tier1 in the US and Tier 1, any us in the US ..."):
+    # the declaration's text after `?` names what is missing instead.
+    from aidkb.queries.explain import Explainer
+
+    explainer = Explainer(None, baseline_program(), ontology.load())  # type: ignore[arg-type]  # no engine asked
+    failure = explainer.why_not("uveu_holdings", ("a-case", None, None, None, None))
+    assert failure.text == (
+        "not given: the UVEU's TPP before this shipment (worldwide, in the US and Tier 1, in the US, in the destination)"
+    )
+    assert explainer.why_not("quantity", ("a-case", None)).text == "not given: the number of units"
+    assert explainer.why_not("quantity", ("a-case", 5)).text == "not given: the shipment has 5 units"

@@ -222,7 +222,8 @@ def test_impact_over_cases_lists_flips_with_causes():
         c.startswith("now fires: aia_advanced_computing: ") and "in Malaysia (MY) (Tier 1)" in c for c in f.causes
     )
     assert (
-        "premise added: Malaysia (MY) is listed in Supp5A from the start of the record until further notice" in f.causes
+        "premise added: Malaysia (MY) is listed in para (a) of Supp. No. 5 to part 740 from the start of the record until "
+        "further notice" in f.causes
     )
     assert all(f.country == "MY" for f in result.flips)
 

@@ -202,3 +202,17 @@ def test_a_reordered_rule_must_still_be_safe():
     )
     e = rejected(text)
     assert "{M}" in e.message or "right recursion" in e.message
+
+
+def test_a_declaration_may_name_what_is_missing_after_a_question_mark():
+    program = program_from_text('input p(C, X) "p is {X}" ? "the p of the case".\n' + rule("p(C, X)"), "t.dl")
+    declaration = program.declaration("p", 2)
+    assert declaration is not None
+    assert (declaration.template, declaration.absent) == ("p is {X}", "the p of the case")
+    assert program.declaration("q", 1) is None or program.declaration("q", 1).absent is None
+
+
+def test_a_declaration_text_naming_no_argument_of_it_is_rejected():
+    e = rejected('input p(C, X) "p is {X}" ? "the p of {Y}".\n' + rule("p(C, X)"))
+    assert "names Y, not among its arguments" in e.message and e.pos.line == 1
+    assert "names Z" in rejected('input p(C, X) "p is {Z}".\n' + rule("p(C, X)")).message
