@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Protocol
 
 from aidkb import ontology
@@ -54,7 +55,7 @@ def format_value(name: str, value, onto: ontology.Ontology | None = None, is_dat
     if isinstance(value, model.Country):
         return f"{value.name} ({value.code})"
     if isinstance(value, model.Share):
-        value = float(value.value)
+        return _decimal(value.value)
     if isinstance(value, int):
         if (is_date or name.endswith("Date") or name.endswith("_date")) and 19000101 <= value <= 99991231:
             if value == BEGINNING:
@@ -64,14 +65,29 @@ def format_value(name: str, value, onto: ontology.Ontology | None = None, is_dat
             return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"
         return f"{value:,}"
     if isinstance(value, float):
-        if abs(value) >= 1e9:
-            return f"{value:.3g}"
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+        return f"{value:.3g}" if abs(value) >= 1e9 else _decimal(Fraction(repr(value)))
     if onto and isinstance(value, str) and value in onto.countries and len(value) == 2:
         return f"{onto.countries[value]} ({value})"
     if onto and isinstance(value, str) and value in onto.terms:  # a group, parameter, case value: its title
         return onto.terms[value].title
     return str(value)
+
+
+SHOWN_PLACES = 10
+
+
+def _decimal(x: Fraction) -> str:
+    """A computed number (a share in percent) in words: exact when it has at most SHOWN_PLACES decimals ("8.25",
+    "7.00000001"), else "about" it to two places, or to more where two would make it look whole: a share just over
+    a limit never reads as the limit ("7.00000001", not "7")."""
+    if x.denominator == 1:
+        return f"{x.numerator:,}"
+    exact = next((p for p in range(1, SHOWN_PLACES + 1) if (x * 10**p).denominator == 1), None)
+    places = exact or 2
+    while exact is None and places < SHOWN_PLACES and round(x, places) == round(x):
+        places += 1
+    whole, fraction = divmod(int(abs(round(x, places)) * 10**places), 10**places)
+    return f"{'' if exact else 'about '}{'-' if x < 0 else ''}{whole:,}.{fraction:0{places}d}"
 
 
 _ARTICLE = re.compile(r"\b([Aa])n? \{([A-Za-z_][A-Za-z0-9_]*)\}")

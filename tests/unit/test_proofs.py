@@ -516,3 +516,18 @@ def test_why_not_of_a_missing_input_names_what_is_missing():
     )
     assert explainer.why_not("quantity", ("a-case", None)).text == "not given: the number of units"
     assert explainer.why_not("quantity", ("a-case", 5)).text == "not given: the shipment has 5 units"
+
+
+def test_a_share_just_over_a_limit_never_reads_as_the_limit():
+    # regression: shares were rounded to two places, so 700,000,001 of 10,000,000,000 TPP read "= 7%, above the 7%
+    # single-Tier-2-country limit"; now exact where the decimal ends within ten places, else "about" it
+    from fractions import Fraction
+
+    from aidkb.queries import proof_model as model
+    from aidkb.queries.explain import format_value
+
+    d = decide(load_case(OWN_CASES / "uveu-just-over-7-percent-in-tier2.yaml"))
+    assert "700,000,001 of 10,000,000,000 TPP = 7.00000001%, above the 7%" in d.not_available["UVEU"]
+    assert format_value("Share", 7_400_000_000 * 100 / 10_158_320_000) == "about 72.85"
+    assert format_value("Share", 825 / 100) == "8.25" and format_value("Share", 75.0) == "75"
+    assert format_value("Share", model.Share(Fraction(7 * 10**13 + 1, 10**13), "percent")) == "about 7.0000000000"
