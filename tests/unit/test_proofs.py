@@ -396,6 +396,19 @@ def test_no_snake_case_id_in_the_words_of_a_proof():
     assert not found, found[:10]
 
 
+def test_no_snake_case_id_in_the_words_of_a_rule():
+    # A rule's sentence and its conditions' failure texts are prose; a case field may be named by its path
+    # ("(transaction.memory_bandwidth_gb_s)"), a value only through a placeholder, which is said by its title.
+    program = baseline_program()
+    texts = [(r.id, r.says) for r in program.rules] + [
+        (r.id, lit.unless) for r in program.rules for lit in r.body if getattr(lit, "unless", None)
+    ]
+    texts += [(d.atom.pred, t) for d in program.declarations for t in (d.template, d.absent or "")]
+    field_path = re.compile(r"\btransaction(?:\.[a-z0-9_]+)+")
+    found = [(rid, m.group(0)) for rid, text in texts for m in SNAKE_CASE.finditer(field_path.sub("", text))]
+    assert not found, found
+
+
 def test_no_snake_case_id_in_the_summary_of_a_decision():
     # The answer's summary (the part before the proof trees) names ids only as references: a rule id in
     # parentheses, "rule <id>" in a caveat, and the what-if's operations as they were written.
