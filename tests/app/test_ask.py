@@ -56,7 +56,7 @@ def test_why_not_shows_category_failing_rule_and_counterfactuals(session):
     at.button(key="whynot_LPP").click().run()
     shown = "\n".join(texts(at.markdown))
     assert "**threshold exceeded**" in shown and "26,900,001 TPP exceeds the annual limit" in shown
-    assert "consignee_ytd: 11,068,001 -> 11,068,000" in shown  # the counterfactual, verified by the engine
+    assert "TPP already shipped to the consignee under LPP this year: 11,068,001 -> 11,068,000" in shown  # verified
     assert "fails at condition" not in shown  # the engine's terms only behind "details"
     at.toggle(key="proof_details").set_value(True).run()
     shown = "\n".join(texts(at.markdown))
