@@ -52,6 +52,10 @@ def _year(case: Case, day: dt.date) -> tuple:
 
 
 def _allocation_period(case: Case, day: dt.date) -> tuple | None:
+    """The destination and allocation period a row counts in: only .a-level items count (742.6(b)(10)(iii)(B)(1):
+    "the TPP of 3A090.a, 4A090.a, and corresponding .z items licensed to each destination")."""
+    if (ontology.load().items.get(case.item or "") or {}).get("level") != "a":
+        return None
     on = ontology.date_number(day)
     for p in ontology.load().parameters:
         if p.name == ALLOCATION_PARAMETER and p.valid_from <= on < p.valid_to:

@@ -85,6 +85,21 @@ def test_allocation_counts_individual_licences_to_the_destination(tmp_path):
     assert breach.id == "x3" and breach.limit == "Tier 2 country allocation" and "presumption" in breach.why
 
 
+def test_a_b_level_licence_does_not_count_against_the_allocation(tmp_path):
+    # regression: every licensed row counted; 742.6(b)(10)(iii)(B)(1) counts "the TPP of 3A090.a, 4A090.a, and
+    # corresponding .z items licensed to each destination", so a 3A090.b row leaves the .a rows' total alone
+    rows = _rows(
+        SHARED_CASES / "tier2-licence-within-allocation.yaml",
+        [("a1", "2025-06-01", 20000), ("b1", "2025-07-01", 20000), ("a2", "2025-08-01", 20000)],
+        claimed_route="licence",
+    )
+    rows[1]["transaction.item"] = "3A090.b"
+    result, _ = _screen(tmp_path, rows)
+    by_id = {r["id"]: r for r in result.rows}
+    assert by_id["a2"]["ledger.country_tpp_already_allocated"] == 316_640_000
+    assert by_id["b1"]["ledger.country_tpp_already_allocated"] is None
+
+
 def test_nveu_totals_per_authorization(tmp_path):
     rows = _rows(
         OWN_CASES / "nveu-within-quarterly-ceiling.yaml",
