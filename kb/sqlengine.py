@@ -402,22 +402,71 @@ class Answers:
     def __iter__(self):
         return iter(self._raw)
 
-    def table(self, pred: str) -> pa.Table:
-        """Every row of `pred`, cases named as in the facts."""
-        if pred not in self._tables:
-            table = self._raw[pred]
-            if pred in self._key and self._names is not None:
-                k = self._key[pred]
-                c = table.column_names[k]
-                if pred in self._columns:  # rows of the representatives: one copy per case of each class
-                    assert self._maps is not None  # kept columns come with their maps
-                    rows, cases = _expand(
-                        table.column(c).to_numpy().astype(np.int64), self._maps[:, self._columns[pred]]
-                    )
-                    table = table.take(rows).set_column(k, c, pa.array(cases))
-                table = table.set_column(k, c, pc.take(self._names, table.column(c).cast(pa.int64())))
+    def table(self, pred: str, cases: Sequence[str] | None = None) -> pa.Table:
+        """Every row of `pred`, cases named as in the facts; or, given `cases`, the rows of those cases alone
+        (without expanding the others' rows: a few cases of a million)."""
+        if cases is None and pred in self._tables:
+            return self._tables[pred]
+        table = self._raw[pred]
+        if pred in self._key and self._names is not None:
+            k = self._key[pred]
+            c = table.column_names[k]
+            codes = None if cases is None else self._codes(cases)
+            if pred in self._columns:  # rows of the representatives: one copy per case of each class
+                assert self._maps is not None  # kept columns come with their maps
+                reps = self._maps[:, self._columns[pred]] if codes is None else self._maps[codes, self._columns[pred]]
+                keys = table.column(c).to_numpy().astype(np.int64)
+                if codes is not None:
+                    near = np.isin(keys, reps)
+                    table, keys = table.filter(pa.array(near)), keys[near]
+                rows, at = _expand(keys, reps)
+                table = table.take(rows).set_column(k, c, pa.array(at if codes is None else codes[at]))
+            elif codes is not None:
+                table = table.filter(
+                    pc.is_in(table.column(c), value_set=pa.array(codes).cast(table.schema.field(c).type))
+                )
+            table = table.set_column(k, c, pc.take(self._names, table.column(c).cast(pa.int64())))
+        elif cases is not None:  # no case key: the case is the first argument, as in every answer predicate
+            table = table.filter(pc.is_in(table.column(0), value_set=pa.array(cases, pa.string())))
+        if cases is None:
             self._tables[pred] = table
-        return self._tables[pred]
+        return table
+
+    def _codes(self, cases: Sequence[str]) -> np.ndarray:
+        """The engine's numbers of these cases (cases it was not given are left out)."""
+        assert self._names is not None
+        found = pc.index_in(pa.array(cases, pa.string()), value_set=self._names)
+        return found.drop_null().to_numpy().astype(np.int64)
+
+    def kinds(self, preds: Iterable[str], cases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Cases with the same rows of every one of `preds` (the case aside) are of one kind: each case's kind
+        (0..) and the first case of each kind. Found over the rows as computed (per representative where the
+        abstraction kept them so, never expanded to every case), exactly: numbers for sets of rows, no hashing
+        of values. The case is each predicate's key (its first argument where the engine has no case key)."""
+        n = len(cases)
+        tokens = []
+        position = None
+        if self._names is not None:
+            found = pc.index_in(pa.array(cases, pa.string()), value_set=self._names)
+            position = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        for pred in preds:
+            table = self._raw[pred]
+            if pred in self._key and position is not None:
+                assert self._names is not None
+                by_code = _fact_codes(table, self._key[pred], len(self._names))  # per case or representative
+                if pred in self._columns:
+                    assert self._maps is not None
+                    by_code = by_code[self._maps[:, self._columns[pred]]]
+                tokens.append(np.where(position >= 0, by_code[np.maximum(position, 0)], 0))
+            else:
+                code = pc.index_in(table.column(0), value_set=pa.array(cases, pa.string()))
+                known = pc.is_valid(code)
+                table = table.filter(known).set_column(0, table.column_names[0], code.filter(known))
+                tokens.append(_fact_codes(table, 0, n))
+        kinds = _combine(tokens, n) if tokens else np.zeros(n, np.int64)
+        first = np.full(int(kinds.max(initial=-1)) + 1, n, np.int64)
+        np.minimum.at(first, kinds, np.arange(n))
+        return kinds, first
 
     def rows(self, pred: str) -> set[tuple]:
         if pred not in self._rows:
@@ -968,7 +1017,10 @@ def _fact_codes(table: pa.Table, key: int, n_cases: int) -> np.ndarray:
     rows = (
         _combine(
             [
-                pc.dictionary_encode(table.column(c)).combine_chunks().indices.to_numpy().astype(np.int64)
+                pc.dictionary_encode(table.column(c), null_encoding="encode")
+                .combine_chunks()
+                .indices.to_numpy()
+                .astype(np.int64)
                 for c in others
             ],
             len(keys),
@@ -997,12 +1049,22 @@ def _fact_codes(table: pa.Table, key: int, n_cases: int) -> np.ndarray:
 
 
 def _combine(parts: list[np.ndarray], n: int) -> np.ndarray:
-    """Dense numbers 0.. for the distinct combinations of several parallel arrays of numbers."""
+    """Dense numbers 0.. for the distinct combinations of several parallel arrays of numbers (0 and up)."""
     out = np.zeros(n, dtype=np.int64)
     for part in parts:
-        pair = out * (int(part.max(initial=0)) + 1) + part
-        out = pc.dictionary_encode(pa.array(pair)).indices.to_numpy().astype(np.int64)
+        width = int(part.max(initial=0)) + 1
+        pair = out * width + part
+        space = (int(out.max(initial=0)) + 1) * width
+        if space <= max(4 * n, DENSE_SPACE):  # every combination's rank among those present, by a running count
+            present = np.zeros(space, dtype=bool)
+            present[pair] = True
+            out = (np.cumsum(present) - 1)[pair]
+        else:
+            out = pc.dictionary_encode(pa.array(pair)).indices.to_numpy().astype(np.int64)
     return out
+
+
+DENSE_SPACE = 1 << 22  # combinations up to which _combine ranks through a table of them all (4 MB of flags)
 
 
 def _names(arity: dict[str, int]) -> dict[str, str]:

@@ -503,7 +503,7 @@ def _outcomes(
     engine = SqlEngine(reform.program(), reform.apply(onto.facts()), backend=backend)
     answers = engine.evaluate(facts, fact_columns=fact_columns)
     times.update({f"sql_{k}": v for k, v in answers.seconds.items()})
-    kinds, first = answer_kinds(answers, ids)
+    kinds, first = answers.kinds([p for p in ANSWER_PREDICATES if p in answers.arity], ids)
     few = _Few(answers, [ids[i] for i in first.tolist()])
     columns = [outcome_columns(ids[i], few) for i in first.tolist()]
     return {case_id: columns[k] for case_id, k in zip(ids, kinds.tolist())}
@@ -514,12 +514,10 @@ class _Few:
 
     def __init__(self, answers: Answers, cases: list[str]):
         self.arity = answers.arity
-        names = pa.array(cases, pa.string())
         self._rows: dict[str, dict[str, set[tuple]]] = {}
         for pred in ANSWER_PREDICATES:
             if pred in answers.arity:
-                table = answers.table(pred)
-                few = Answers({pred: table.filter(pc.is_in(table.column(0), value_set=names))}, answers.arity, {})
+                few = Answers({pred: answers.table(pred, cases)}, answers.arity, {})
                 by: dict[str, set[tuple]] = {}
                 self._rows[pred] = by
                 for row in few.rows(pred):
@@ -528,44 +526,6 @@ class _Few:
     def ask(self, pred: str, args: tuple) -> list[tuple]:
         assert all(a is None for a in args[1:])  # bound on the case only, as outcome_columns asks
         return sorted(self._rows[pred].get(args[0], ()), key=repr)
-
-
-def answer_kinds(answers: Answers, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Cases with the same answer rows (but for the case) have the same outcome columns: each case's kind (the
-    same kind exactly when every answer predicate has the same rows) and the first case of each kind, found
-    with Arrow and NumPy over whole columns."""
-    import pandas as pd
-
-    names = pa.array(ids, pa.string())
-    cases, tokens, base = [], [], 0
-    for pred in ANSWER_PREDICATES:
-        if pred not in answers.arity:
-            continue
-        table = answers.table(pred)
-        case = pc.fill_null(pc.index_in(table.column(0), value_set=names), -1).to_numpy(zero_copy_only=False)
-        rest = np.zeros(table.num_rows, np.int64)
-        for column in table.columns[1:]:
-            codes = pc.dictionary_encode(column.combine_chunks(), null_encoding="encode").indices
-            rest = pd.factorize(rest * (len(column) + 1) + codes.to_numpy(zero_copy_only=False))[0]
-        known = case >= 0  # rows of cases not asked about
-        cases.append(case[known].astype(np.int64))
-        tokens.append(rest[known].astype(np.int64) + base)
-        base += int(rest.max(initial=-1)) + 1
-    n = len(ids)
-    if not cases:
-        return np.zeros(n, np.int64), np.zeros(min(n, 1), np.int64)
-    pairs = np.unique(np.concatenate(cases) * (base + 1) + np.concatenate(tokens))  # (case, row) once, sorted
-    case, token = pairs // (base + 1), pairs % (base + 1)
-    counts = np.bincount(case, minlength=n)
-    position = np.arange(len(pairs)) - np.repeat(np.cumsum(counts) - counts, counts)
-    grid = np.full((n, int(counts.max(initial=0))), -1, np.int64)
-    grid[case, position] = token
-    kinds = np.zeros(n, np.int64)
-    for j in range(grid.shape[1]):  # exact: each step numbers the distinct (kind so far, next row) pairs
-        kinds = pd.factorize(kinds * (base + 2) + grid[:, j] + 1)[0].astype(np.int64)
-    first = np.full(int(kinds.max(initial=-1)) + 1, n, np.int64)
-    np.minimum.at(first, kinds, np.arange(n))
-    return kinds, first
 
 
 def _judge(
