@@ -21,6 +21,7 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache, reduce
 from typing import Any
@@ -61,6 +62,7 @@ _MAX_EXACT = 10**38 - 1
 __all__ = [
     "ANSWER_PREDICATES",
     "Answers",
+    "Coded",
     "FactColumns",
     "SqlCompileError",
     "SqlEngine",
@@ -77,8 +79,36 @@ class SqlEngineError(Exception):
 # ---- facts as Arrow tables
 
 
-def _column(values: Sequence, where: str) -> tuple[pa.Array, str]:
+@dataclass(frozen=True)
+class Coded:
+    """A column given as distinct values and each row's index into them (a portfolio's columns come so:
+    queries/columns.py): only the values some row uses are converted, each once."""
+
+    values: Sequence[Any] | np.ndarray
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, rows: np.ndarray) -> Coded:
+        return Coded(self.values, self.codes[rows])
+
+    def tolist(self) -> list:
+        return [self.values[i] for i in self.codes.tolist()]
+
+
+def _column(values: Sequence | Coded | pa.Array, where: str) -> tuple[pa.Array, str]:
     """One column of facts as an exact Arrow array and its type (text or number)."""
+    if isinstance(values, Coded):
+        used = np.bincount(values.codes, minlength=len(values.values)) > 0
+        array, kind = _column([v for v, u in zip(values.values, used.tolist()) if u], where)
+        return array.take(pa.array((np.cumsum(used) - 1)[values.codes])), kind
+    if isinstance(values, pa.Array):
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            return values, TEXT
+        if pa.types.is_integer(values.type):
+            return values, NUMBER
+        values = values.to_pylist()
     try:
         array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -119,7 +149,7 @@ def fact_tables(facts: Iterable[tuple], arity: Mapping[str, int]) -> dict[str, t
     return {pred: _concat(pred, tables) for pred, tables in parts.items()}
 
 
-FactColumns = Mapping[str, Sequence[Any]]  # predicate -> one column (a list or a NumPy array) per argument
+FactColumns = Mapping[str, Sequence[Any]]  # predicate -> one column per argument: a list, NumPy array, Coded or Arrow
 
 
 def column_tables(columns: FactColumns, arity: Mapping[str, int]) -> dict[str, tuple[pa.Table, tuple[str, ...]]]:

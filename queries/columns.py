@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aidkb import ontology
+from aidkb.kb.sqlengine import Coded
 
 from . import case as C
 from .case import CaseError, InputError, Party
@@ -212,13 +213,15 @@ class Facts:
     SqlEngine.evaluate takes without a tuple per fact), the few structured ones (holdings, NVEU, chains) as
     tuples."""
 
-    columns: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    columns: dict[str, list[Any]] = field(default_factory=dict)  # Arrow, Coded or NumPy columns
     structured: list[tuple] = field(default_factory=list)
 
     def tuples(self) -> Iterator[tuple]:
         """Every fact as (pred, arg, ...), as Case.facts gives them."""
         for pred, values in self.columns.items():
-            yield from zip(itertools.repeat(pred), *(v.tolist() for v in values))
+            yield from zip(
+                itertools.repeat(pred), *(v.to_pylist() if isinstance(v, pa.Array) else v.tolist() for v in values)
+            )
         yield from self.structured
 
 
@@ -301,7 +304,7 @@ def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Che
         """The facts of the accepted rows, built from whole columns (no Python frame per fact)."""
         keep = np.flatnonzero(accepted)
         case = value("id")[keep]
-        at = {name: value(name)[keep] for name in parsed}
+        at = {name: Coded(parsed[name], col[name].codes[keep]) for name in parsed}
         given = {name: _given(parsed[name])[col[name].codes[keep]] for name in GIVEN.values()}
         return Facts(
             _scalar_columns(case, at, given),
@@ -352,9 +355,9 @@ GIVEN = {  # predicate: column, for the facts stated only when the field is give
 }
 
 
-def _scalar_columns(
-    case: np.ndarray, at: dict[str, np.ndarray], given: dict[str, np.ndarray]
-) -> dict[str, list[np.ndarray]]:
+def _scalar_columns(case: np.ndarray, at: dict[str, Coded], given: dict[str, np.ndarray]) -> dict[str, list[Any]]:
+    """The scalar facts column-wise: the case as one Arrow column (converted once, then filtered), the
+    arguments as codes into their distinct values."""
     tx = "transaction"
     always = {
         "as_of": "as_of",
@@ -373,24 +376,28 @@ def _scalar_columns(
         "derived_from_published": f"{M}.derived_from_published_model",
         "g2g": f"{tx}.gov_to_gov_arrangement",
     }
-    out: dict[str, list[np.ndarray]] = {"case": [case]}
+    ids = pa.array(case)
+    out: dict[str, list[Any]] = {"case": [ids]}
     for pred, name in always.items():
-        out[pred] = [case, at[name]]
+        out[pred] = [ids, at[name]]
     for pred, name in GIVEN.items():
         present = given[name]
-        out[pred] = [case[present], at[name][present]]
+        out[pred] = [ids.filter(pa.array(present)), at[name][present]]
     for pred, name in flags.items():
-        out[pred] = [case[at[name].astype(bool)]]
+        out[pred] = [ids.filter(pa.array(_truth(at[name])))]
     facts = at[f"{tx}.facts"]
-    listed = [
-        (case[i], flag) for i in np.flatnonzero(np.array([bool(f) for f in facts], bool)).tolist() for flag in facts[i]
-    ]
+    listed = [(case[i], flag) for i in np.flatnonzero(_truth(facts)).tolist() for flag in facts.values[facts.codes[i]]]
     out["flag"] = [np.array([c for c, _ in listed], object), np.array([f for _, f in listed], object)]
     return out
 
 
+def _truth(column: Coded) -> np.ndarray:
+    """Per row: whether its value is true (a flag set, a list not empty)."""
+    return np.array([bool(v) for v in column.values], bool)[column.codes]
+
+
 def _structured_facts(
-    case: np.ndarray, at: dict[str, np.ndarray], holdings: np.ndarray, nveu: np.ndarray, chains: np.ndarray
+    case: np.ndarray, at: dict[str, Coded], holdings: np.ndarray, nveu: np.ndarray, chains: np.ndarray
 ) -> Iterator[tuple]:
     for i in np.flatnonzero(np.array([h is not None for h in holdings], bool)):
         yield ("uveu_holdings", case[i], *holdings[i])
@@ -398,7 +405,7 @@ def _structured_facts(
         yield ("nveu_authorization", case[i], *nveu[i])
     names = at[f"{EU}.name"]
     for i in np.flatnonzero(np.array([bool(c) for c in chains], bool)):
-        child = names[i]
+        child = names.values[names.codes[i]]
         for party in chains[i]:
             assert isinstance(party, Party)
             yield ("controls", case[i], party.name, child)
