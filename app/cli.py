@@ -318,7 +318,7 @@ def cmd_screen(args) -> int:
     )
     for bad in result.bad:
         print(f"error: {args.portfolio}: {bad}", file=sys.stderr)
-    licensed = sum(1 for r in result.rows if r.get("license_required"))
+    licensed = result.rows.true_count("license_required")
     print(
         f"{args.portfolio}: {result.screened:,} rows screened, {len(result.bad):,} bad, "
         f"{licensed:,} need a licence"

@@ -41,7 +41,7 @@ from .sql.compile import (
     strata,
 )
 from .sql.partition import MAP, abstract, partition, reps_pred
-from .sql.store import MAX_INPUT_ROWS, ResultStore, code_version, evaluation_key, table_digest
+from .sql.store import MAX_INPUT_ROWS, ResultStore, code_version, evaluation_key, maps_matrix, table_digest
 from .sql.types import KEY, NUMBER, TEXT, SqlTypeError, Types, value_type
 from .syntax import Const, Negative, Positive, Program, Rule
 
@@ -465,8 +465,7 @@ class Answers:
     def _codes(self, cases: Sequence[str]) -> np.ndarray:
         """The engine's numbers of these cases (cases it was not given are left out)."""
         assert self._names is not None
-        found = pc.index_in(pa.array(cases, pa.string()), value_set=self._names)
-        return found.drop_null().to_numpy().astype(np.int64)
+        return np.flatnonzero(pc.is_in(self._names, value_set=pa.array(cases, pa.string())).to_numpy(False))
 
     def kinds(self, preds: Iterable[str], cases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Cases with the same rows of every one of `preds` (the case aside) are of one kind: each case's kind
@@ -933,7 +932,7 @@ class _Run:
         if self.classes:
             self.names[MAP], self.arity[MAP] = "maps", len(columns)
             self.backend.load("maps", pa.table(columns), (KEY,) * len(columns))
-            self.maps = np.column_stack(list(columns.values()))
+            self.maps = maps_matrix(list(columns.values()))
             self.fact_types.update({(MAP, i): (KEY, "case keys") for i in range(len(columns))})
 
     def _read(self, pred: str) -> pa.Table:

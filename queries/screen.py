@@ -32,18 +32,18 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, overload
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from aidkb import ontology
-from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, FactColumns, SqlEngine
+from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, Coded, FactColumns, SqlEngine
 from aidkb.kb.syntax import Program
 
 from .case import Case, InputError, parse_case
@@ -86,11 +86,40 @@ class BadRow:
 
 
 @dataclass
+class Output(Sequence[dict]):
+    """The output rows, kept column-wise (a million rows are a few dozen columns, not a million dicts); a row
+    asked for is a dict of its cells."""
+
+    columns: dict[str, Sequence | Coded]  # a cell per row, or codes into the distinct cells
+
+    def __len__(self) -> int:
+        return len(self.columns["id"])
+
+    @overload
+    def __getitem__(self, i: int) -> dict: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict]: ...
+
+    def __getitem__(self, i: int | slice) -> dict | list[dict]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return {name: c.values[c.codes[i]] if isinstance(c, Coded) else c[i] for name, c in self.columns.items()}
+
+    def true_count(self, name: str) -> int:
+        """How many rows have a true cell in this column."""
+        c = self.columns.get(name)
+        if isinstance(c, Coded):
+            return int(np.array([bool(v) for v in c.values], bool)[c.codes].sum())
+        return sum(1 for v in c or () if v)
+
+
+@dataclass
 class ScreenResult:
     """What screening found: one output row per transaction (bad rows carry their error), the bad rows, and
     the ledger's breaches when the portfolio has dates and claimed routes."""
 
-    rows: list[dict]
+    rows: Output
     bad: list[BadRow]
     ledger: Ledger | None = None
     out_path: Path | None = None
@@ -468,18 +497,7 @@ def screen(
     if ledger:
         _judge(ledger, rows, bad_numbers, extra, decided, engine)
     times["decision"] = time.perf_counter() - start
-    out = []
-    problems = {b.row: b for b in bad}
-    for i in range(portfolio.rows):
-        n = i + 1
-        problem = problems.get(n)
-        case_id = portfolio.ids[i] if i not in portfolio.cases else portfolio.cases[i].id
-        row = {"id": case_id, "row": n, "error": str(problem) if problem else None}
-        if problem is None:
-            row.update(decided[case_id])
-        if ledger:
-            row.update(ledger.columns(n))
-        out.append(row)
+    out = _output(portfolio, bad, decided, ledger)
     result = ScreenResult(out, bad, ledger, Path(out_path) if out_path else None, times)
     if out_path:
         start = time.perf_counter()
@@ -487,6 +505,44 @@ def screen(
         times["writing"] = time.perf_counter() - start
     times["total"], times["total_cpu"] = time.perf_counter() - begin, time.process_time() - begin_cpu
     return result
+
+
+def _output(portfolio: Portfolio, bad: list[BadRow], decided: dict[str, dict], ledger: Ledger | None) -> Output:
+    """One output row per portfolio row, column-wise: id, row, error, the row's decided columns (shared by
+    every row of a kind: each distinct set of columns is spread by position), the ledger's columns."""
+    problems = {b.row: b for b in bad}
+    ids: list[str] = []
+    errors: list[str | None] = []
+    outcomes: list[dict] = [{}]  # 0: a bad row's (no decided columns)
+    seen: dict[int, int] = {}
+    which = np.zeros(portfolio.rows, np.int64)
+    names = dict.fromkeys(("id", "row", "error"))
+    kept: list[dict] = []
+    for i in range(portfolio.rows):
+        problem = problems.get(i + 1)
+        case_id = portfolio.ids[i] if i not in portfolio.cases else portfolio.cases[i].id
+        ids.append(case_id)
+        errors.append(str(problem) if problem else None)
+        if problem is None:
+            found = decided[case_id]
+            j = seen.get(id(found))
+            if j is None:
+                j = seen[id(found)] = len(outcomes)
+                outcomes.append(found)
+                names.update(dict.fromkeys(found))
+            which[i] = j
+        if ledger:
+            kept.append(ledger.columns(i + 1))
+            names.update(dict.fromkeys(kept[-1]))
+    columns: dict[str, Sequence | Coded] = {"id": ids, "row": list(range(1, portfolio.rows + 1)), "error": errors}
+    for name in names:
+        if name in columns:
+            continue
+        if kept and name in kept[0]:
+            columns[name] = [row[name] for row in kept]
+        else:
+            columns[name] = Coded([o.get(name) for o in outcomes], which)
+    return Output(columns)
 
 
 def _outcomes(
@@ -621,25 +677,36 @@ def outcome_columns(case_id: str, answers: Answers | _Few) -> dict:
 # ---- writing
 
 
-def write(rows: list[dict], path: Path | BinaryIO, kind: str | None = None) -> None:
-    """The rows as CSV (lists as JSON text) or Parquet (lists as lists), by the file's extension, or to an open
-    binary stream in the given kind."""
+def write(rows: Sequence[dict], path: Path | BinaryIO, kind: str | None = None) -> None:
+    """The rows (dicts, or an Output's columns) as CSV (lists as JSON text) or Parquet (lists as lists), by the
+    file's extension, or to an open binary stream in the given kind."""
     if kind is None:
         assert isinstance(path, Path)
         kind = FORMATS.get(path.suffix.lower())
     if kind not in ("csv", "parquet"):
         raise ScreenError(str(path), "", "the output is written as .csv or .parquet")
-    names = list(dict.fromkeys(itertools.chain.from_iterable(rows)))
-    columns = {n: list(map(dict.get, rows, itertools.repeat(n))) for n in names}
+    columns: dict[str, Sequence | Coded]
+    if isinstance(rows, Output):
+        columns = rows.columns
+    else:
+        names = list(dict.fromkeys(itertools.chain.from_iterable(rows)))
+        columns = {n: list(map(dict.get, rows, itertools.repeat(n))) for n in names}
+    convert = _texts if kind == "csv" else _array
+
+    def array(values: Sequence | Coded) -> pa.Array:
+        if isinstance(values, Coded):  # each distinct cell converted once, then spread by Arrow
+            return convert(list(values.values)).take(pa.array(values.codes))
+        return convert(list(values))
+
+    table = pa.table({n: array(v) for n, v in columns.items()})
     if kind == "csv":
         import pyarrow.csv as pcsv
 
-        text = {n: _texts(values) for n, values in columns.items()}
-        pcsv.write_csv(pa.table(text), path)
+        pcsv.write_csv(table, path)
     else:
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.table({n: _array(v) for n, v in columns.items()}), path)
+        pq.write_table(table, path)
 
 
 def _text(v: Any) -> str | None:

@@ -77,7 +77,7 @@ class ResultStore:
             maps = _read(entry / "maps.arrow") if meta["maps"] else None
         except (OSError, ValueError, KeyError, pa.ArrowException):
             return None  # absent, or written by another layout: computed again
-        matrix = np.column_stack([c.to_numpy() for c in maps.columns]) if maps is not None else None
+        matrix = maps_matrix([c.to_numpy() for c in maps.columns]) if maps is not None else None
         return {"tables": tables, "names": names, "maps": matrix, "columns": meta["columns"]}
 
     def write(
@@ -134,3 +134,12 @@ def _write(path: Path, table: pa.Table) -> None:
 def _read(path: Path) -> pa.Table:
     with pa.OSFile(str(path), "rb") as source:
         return pa.ipc.open_file(source).read_all()
+
+
+def maps_matrix(columns: list[np.ndarray]) -> np.ndarray:
+    """The case abstraction's maps (a column per grouping) as one matrix stored column by column: each
+    grouping's column is read whole, and copying a column in is one contiguous write."""
+    matrix = np.empty((len(columns[0]) if columns else 0, len(columns)), np.int64, order="F")
+    for j, column in enumerate(columns):
+        matrix[:, j] = column
+    return matrix
