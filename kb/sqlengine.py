@@ -41,7 +41,7 @@ from .sql.compile import (
     strata,
 )
 from .sql.partition import MAP, abstract, partition, reps_pred
-from .sql.store import MAX_INPUT_ROWS, ResultStore, code_version, evaluation_key, maps_matrix, table_digest
+from .sql.store import MAX_INPUT_ROWS, ResultStore, code_version, evaluation_key, table_digest
 from .sql.types import KEY, NUMBER, TEXT, SqlTypeError, Types, value_type
 from .syntax import Const, Negative, Positive, Program, Rule
 
@@ -417,7 +417,7 @@ class Answers:
         seconds: dict[str, float],
         key: dict[str, int] | None = None,
         case_names: pa.Array | None = None,
-        maps: np.ndarray | None = None,
+        maps: list[np.ndarray] | None = None,
         columns: dict[str, int] | None = None,
     ):
         self.arity, self.seconds = arity, seconds  # "facts" (to Arrow), "evaluation" (the SQL run); _cpu: CPU
@@ -444,7 +444,8 @@ class Answers:
             codes = None if cases is None else self._codes(cases)
             if pred in self._columns:  # rows of the representatives: one copy per case of each class
                 assert self._maps is not None  # kept columns come with their maps
-                reps = self._maps[:, self._columns[pred]] if codes is None else self._maps[codes, self._columns[pred]]
+                reps = self._maps[self._columns[pred]]
+                reps = reps if codes is None else reps[codes]
                 keys = table.column(c).to_numpy().astype(np.int64)
                 if codes is not None:
                     near = np.isin(keys, reps)
@@ -485,7 +486,7 @@ class Answers:
                 by_code = _fact_codes(table, self._key[pred], len(self._names))  # per case or representative
                 if pred in self._columns:
                     assert self._maps is not None
-                    by_code = by_code[self._maps[:, self._columns[pred]]]
+                    by_code = by_code[self._maps[self._columns[pred]]]
                 tokens.append(np.where(position >= 0, by_code[np.maximum(position, 0)], 0))
             else:
                 code = pc.index_in(table.column(0), value_set=pa.array(cases, pa.string()))
@@ -533,7 +534,7 @@ class Answers:
             for row in zip(*(_exact_values(col) for col in table.columns)):
                 by[row[k]].append(row)
             self._by_key[pred] = by
-        rep = int(self._maps[code, self._columns[pred]]) if self._maps is not None and pred in self._columns else code
+        rep = int(self._maps[self._columns[pred]][code]) if self._maps is not None and pred in self._columns else code
         return [r[:k] + (case,) + r[k + 1 :] for r in self._by_key[pred].get(rep, ())]
 
 
@@ -718,7 +719,7 @@ class SqlEngine:
         found: dict[str, pa.Table],
         seconds: dict[str, float],
         names: pa.Array | None,
-        maps: np.ndarray | None,
+        maps: list[np.ndarray] | None,
         columns: dict[str, int],
     ) -> Answers:
         part = self.partition
@@ -805,7 +806,7 @@ class _Run:
         self.names = _names(engine.arity)
         self.fact_types = {(p, i): (k, f"the facts of {p}") for p, (_, ks) in tables.items() for i, k in enumerate(ks)}
         self.classes: dict[frozenset[str], int] = {}
-        self.maps: np.ndarray | None = None  # row: a case's number, then its representative per grouping
+        self.maps: list[np.ndarray] | None = None  # per case: its number, then its representative per grouping
         self.arity = dict(engine.arity)
 
     def answers(self) -> dict[str, pa.Table]:
@@ -913,11 +914,19 @@ class _Run:
         sizes = {p: int(c.max()) + 1 for p, c in codes.items()}
         candidates = sorted({part.depends[p] for p in needed if p in part.depends} - {frozenset()}, key=sorted)
         columns = {"c0": np.arange(n_cases, dtype=np.int64)}
+        none = np.zeros(n_cases, dtype=np.int64)
+        prefix: list[tuple[str, np.ndarray]] = []  # the classes of the inputs so far, one step per input
         for j in candidates:
             inside = sorted(p for p in j if p in codes)
             if any(sizes[p] * CLASS_RATIO > n_cases for p in inside):
                 continue
-            classes = _combine([codes[p] for p in inside], n_cases)
+            shared = 0  # the candidates come in order: a grouping shares its first inputs with the one before
+            while shared < min(len(prefix), len(inside)) and prefix[shared][0] == inside[shared]:
+                shared += 1
+            del prefix[shared:]
+            for p in inside[shared:]:
+                prefix.append((p, _combine([codes[p]], n_cases, prefix[-1][1] if prefix else none)))
+            classes = prefix[-1][1] if inside else none
             if int(classes.max(initial=0)) + 1 > n_cases // CLASS_RATIO:
                 continue
             first = np.full(int(classes.max(initial=0)) + 1, n_cases, dtype=np.int64)
@@ -932,7 +941,7 @@ class _Run:
         if self.classes:
             self.names[MAP], self.arity[MAP] = "maps", len(columns)
             self.backend.load("maps", pa.table(columns), (KEY,) * len(columns))
-            self.maps = maps_matrix(list(columns.values()))
+            self.maps = list(columns.values())
             self.fact_types.update({(MAP, i): (KEY, "case keys") for i in range(len(columns))})
 
     def _read(self, pred: str) -> pa.Table:
@@ -1077,9 +1086,10 @@ def _fact_codes(table: pa.Table, key: int, n_cases: int) -> np.ndarray:
     return out
 
 
-def _combine(parts: list[np.ndarray], n: int) -> np.ndarray:
-    """Dense numbers 0.. for the distinct combinations of several parallel arrays of numbers (0 and up)."""
-    out = np.zeros(n, dtype=np.int64)
+def _combine(parts: list[np.ndarray], n: int, start: np.ndarray | None = None) -> np.ndarray:
+    """Dense numbers 0.. for the distinct combinations of several parallel arrays of numbers (0 and up), after
+    the dense numbers `start` (the combinations of the arrays before them) if given."""
+    out = np.zeros(n, dtype=np.int64) if start is None else start
     for part in parts:
         width = int(part.max(initial=0)) + 1
         pair = out * width + part

@@ -77,15 +77,15 @@ class ResultStore:
             maps = _read(entry / "maps.arrow") if meta["maps"] else None
         except (OSError, ValueError, KeyError, pa.ArrowException):
             return None  # absent, or written by another layout: computed again
-        matrix = maps_matrix([c.to_numpy() for c in maps.columns]) if maps is not None else None
-        return {"tables": tables, "names": names, "maps": matrix, "columns": meta["columns"]}
+        columns = [c.to_numpy() for c in maps.columns] if maps is not None else None
+        return {"tables": tables, "names": names, "maps": columns, "columns": meta["columns"]}
 
     def write(
         self,
         key: str,
         tables: dict[str, pa.Table],
         names: pa.Array | None,
-        maps: np.ndarray | None,
+        maps: list[np.ndarray] | None,
         columns: dict[str, int],
     ) -> None:
         """Keep an entry (quietly not, if the directory cannot be written: the store only saves time)."""
@@ -98,7 +98,7 @@ class ResultStore:
             if names is not None:
                 _write(tmp / "names.arrow", pa.table({"name": names}))
             if maps is not None:
-                _write(tmp / "maps.arrow", pa.table({f"m{i}": maps[:, i] for i in range(maps.shape[1])}))
+                _write(tmp / "maps.arrow", pa.table({f"m{i}": m for i, m in enumerate(maps)}))
             (tmp / "meta.json").write_text(
                 json.dumps({"preds": preds, "names": names is not None, "maps": maps is not None, "columns": columns})
             )
@@ -134,12 +134,3 @@ def _write(path: Path, table: pa.Table) -> None:
 def _read(path: Path) -> pa.Table:
     with pa.OSFile(str(path), "rb") as source:
         return pa.ipc.open_file(source).read_all()
-
-
-def maps_matrix(columns: list[np.ndarray]) -> np.ndarray:
-    """The case abstraction's maps (a column per grouping) as one matrix stored column by column: each
-    grouping's column is read whole, and copying a column in is one contiguous write."""
-    matrix = np.empty((len(columns[0]) if columns else 0, len(columns)), np.int64, order="F")
-    for j, column in enumerate(columns):
-        matrix[:, j] = column
-    return matrix
