@@ -36,7 +36,7 @@ def decision_text(d: Decision) -> str:
         lines.append(_wrap(f"UNCLEAR {route}: {why}", "    "))
     onto = ontology.load()
     if d.red_flags:
-        lines.append(_wrap(f"red flags: {'; '.join(_red_flag(f, onto) for f in d.red_flags)}", "  "))
+        lines.append(_wrap(f"red flags: {'; '.join(_term(f, onto) for f in d.red_flags)}", "  "))
     if d.obligations:
         lines.append(_wrap(f"obligations: {'; '.join(_term(o, onto) for o in d.obligations)}", "  "))
     lines.append("  reasons:")
@@ -235,11 +235,6 @@ def memo_header(e: Explanation, generated: str | None = None) -> list[tuple[str,
     ]
 
 
-def _red_flag(flag: str, onto: ontology.Ontology) -> str:
-    label = (onto.red_flags.get(flag) or {}).get("label")
-    return f"{label} ({flag})" if label else flag
-
-
 def _term(value: str, onto: ontology.Ontology) -> str:
     """A value by its title, with the value beside it ("LPP consignee certification (lpp_consignee_certification)")."""
     term = onto.terms.get(value)
@@ -317,7 +312,7 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
             lines.append("")
     for title, items in (
         ("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
-        ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
+        ("Red flags", [_term(f, onto) for f in d.red_flags]),
         ("Obligations", _obligations(d)),
         ("Caveats", d.caveats),
     ):
@@ -398,7 +393,7 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
             )
     for title, items in (
         ("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
-        ("Red flags", [_red_flag(f, onto) for f in d.red_flags]),
+        ("Red flags", [_term(f, onto) for f in d.red_flags]),
         ("Obligations", _obligations(d)),
         ("Caveats", d.caveats),
     ):

@@ -218,3 +218,12 @@ def test_provisions_carry_the_rule_s_status_facets():
     assert ontology.date_number(lpp["compliance"]) == 20250515
     assert ontology.date_number(lpp["suspended"]) == 20250513 and lpp["rescinded"] is False
     assert "15 CFR 734.3" not in rows  # not amended by the rule
+
+
+def test_every_red_flag_is_a_term_titled_by_its_label():
+    """The summary and memo say a red flag through the terms (render._term): each needs its label as a title."""
+    onto = ontology.load()
+    assert onto.red_flags
+    for flag, about in onto.red_flags.items():
+        assert flag in onto.terms, flag
+        assert onto.terms[flag].title == about["label"], flag
