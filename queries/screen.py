@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, overload
+from typing import Any, BinaryIO, cast, overload
 
 import numpy as np
 import pyarrow as pa
@@ -85,7 +85,7 @@ class BadRow:
         return f"row {self.row}{f' ({self.id})' if self.id else ''}: {self.field or 'row'}: {self.message}"
 
 
-@dataclass
+@dataclass(eq=False)
 class Output(Sequence[dict]):
     """The output rows, kept column-wise (a million rows are a few dozen columns, not a million dicts); a row
     asked for is a dict of its cells."""
@@ -105,6 +105,12 @@ class Output(Sequence[dict]):
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
         return {name: c.values[c.codes[i]] if isinstance(c, Coded) else c[i] for name, c in self.columns.items()}
+
+    def __eq__(self, other: object) -> bool:
+        """The same rows as another Output (or a list of row dicts)."""
+        if not isinstance(other, (Output, list)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
 
     def true_count(self, name: str) -> int:
         """How many rows have a true cell in this column."""
@@ -510,31 +516,30 @@ def screen(
 def _output(portfolio: Portfolio, bad: list[BadRow], decided: dict[str, dict], ledger: Ledger | None) -> Output:
     """One output row per portfolio row, column-wise: id, row, error, the row's decided columns (shared by
     every row of a kind: each distinct set of columns is spread by position), the ledger's columns."""
-    problems = {b.row: b for b in bad}
-    ids: list[str] = []
-    errors: list[str | None] = []
-    outcomes: list[dict] = [{}]  # 0: a bad row's (no decided columns)
-    seen: dict[int, int] = {}
-    which = np.zeros(portfolio.rows, np.int64)
-    names = dict.fromkeys(("id", "row", "error"))
-    kept: list[dict] = []
-    for i in range(portfolio.rows):
-        problem = problems.get(i + 1)
-        case_id = portfolio.ids[i] if i not in portfolio.cases else portfolio.cases[i].id
-        ids.append(case_id)
-        errors.append(str(problem) if problem else None)
-        if problem is None:
-            found = decided[case_id]
-            j = seen.get(id(found))
-            if j is None:
-                j = seen[id(found)] = len(outcomes)
-                outcomes.append(found)
-                names.update(dict.fromkeys(found))
-            which[i] = j
-        if ledger:
-            kept.append(ledger.columns(i + 1))
-            names.update(dict.fromkeys(kept[-1]))
-    columns: dict[str, Sequence | Coded] = {"id": ids, "row": list(range(1, portfolio.rows + 1)), "error": errors}
+    n = portfolio.rows
+    ids = list(portfolio.ids)
+    for i, case in portfolio.cases.items():
+        ids[i] = case.id
+    errors: list[str | None] = [None] * n
+    for b in bad:
+        errors[b.row - 1] = str(b)
+    found: list[dict | None] = list(map(decided.get, ids))
+    nothing: dict = {}  # a bad row has no decided columns
+    for b in bad:
+        found[b.row - 1] = nothing
+    if None in found:
+        raise AssertionError(f"row {found.index(None) + 1} was neither decided nor reported bad")
+    decisions = cast(list[dict], found)
+    objects = np.fromiter(map(id, decisions), np.uint64, n)
+    _, first, which = np.unique(objects, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # the distinct sets of columns in the order of the rows that first have them
+    outcomes = [decisions[i] for i in first[order].tolist()]
+    which = np.argsort(order)[which.ravel()].astype(np.int64)
+    kept = [ledger.columns(i + 1) for i in range(n)] if ledger else []
+    names = dict.fromkeys(("id", "row", "error", *(decisions[0] if n else ()), *(kept[0] if kept else ())))
+    for o in outcomes:
+        names.update(dict.fromkeys(o))
+    columns: dict[str, Sequence | Coded] = {"id": ids, "row": list(range(1, n + 1)), "error": errors}
     for name in names:
         if name in columns:
             continue

@@ -483,6 +483,26 @@ def test_facts_given_column_wise_are_the_tables_their_tuples_give():
         column_tables({"nothing": [ids]}, arity)
 
 
+def test_facts_given_as_codes_and_as_arrow_are_the_tables_their_tuples_give():
+    """A column given as codes into distinct values (sqlengine.Coded) converts only the values some row uses:
+    a value no row uses (a validator's sentinel, a number beside text) is never seen; the case as an Arrow
+    column is taken as it is. Mixed types among the used values are still refused."""
+    import numpy as np
+    import pyarrow as pa
+
+    from aidkb.kb.sqlengine import Coded, column_tables, fact_tables
+
+    arity = {"case": 1, "quantity": 2}
+    facts = [("case", "a"), ("case", "b"), ("quantity", "a", 2 * 10**26), ("quantity", "b", 5)]
+    distinct = np.array([object(), 5, "unused text", 2 * 10**26], object)
+    ids = pa.array(["a", "b"])
+    columns = {"case": [ids], "quantity": [ids, Coded(distinct, np.array([3, 1]))]}
+    assert column_tables(columns, arity) == fact_tables(facts, arity)
+    assert Coded(distinct, np.array([3, 1]))[np.array([False, True])].tolist() == [5]
+    with pytest.raises(SqlTypeError, match="both text and numbers"):
+        column_tables({"quantity": [ids, Coded(distinct, np.array([1, 2]))]}, arity)
+
+
 def test_an_evaluation_over_facts_in_columns_and_tuples_answers_as_over_tuples():
     """Facts given partly column-wise, partly as tuples (as screening gives them) give the same answers."""
     from aidkb.queries.case import parse_case
