@@ -471,8 +471,9 @@ class Answers:
     def kinds(self, preds: Iterable[str], cases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Cases with the same rows of every one of `preds` (the case aside) are of one kind: each case's kind
         (0..) and the first case of each kind. Found over the rows as computed (per representative where the
-        abstraction kept them so, never expanded to every case), exactly: numbers for sets of rows, no hashing
-        of values. The case is each predicate's key (its first argument where the engine has no case key)."""
+        abstraction kept them so, never expanded to every case), exactly: equal numbers for equal sets of rows,
+        never a lossy hash. The case is each predicate's key (its first argument where the engine has no case
+        key)."""
         n = len(cases)
         tokens = []
         position = None
