@@ -96,6 +96,13 @@ class Coded:
     def tolist(self) -> list:
         return [self.values[i] for i in self.codes.tolist()]
 
+    def value(self, row: int | np.integer) -> Any:
+        return self.values[self.codes[row]]
+
+    def truth(self) -> np.ndarray:
+        """Per row: whether its value is true (a flag set, a list not empty)."""
+        return np.array([bool(v) for v in self.values], bool)[self.codes]
+
 
 def _column(values: Sequence | Coded | pa.Array, where: str) -> tuple[pa.Array, str]:
     """One column of facts as an exact Arrow array and its type (text or number)."""
@@ -495,9 +502,7 @@ class Answers:
                 table = table.filter(known).set_column(0, table.column_names[0], code.filter(known))
                 tokens.append(_fact_codes(table, 0, n))
         kinds = _combine(tokens, n) if tokens else np.zeros(n, np.int64)
-        first = np.full(int(kinds.max(initial=-1)) + 1, n, np.int64)
-        np.minimum.at(first, kinds, np.arange(n))
-        return kinds, first
+        return kinds, _firsts(kinds)
 
     def rows(self, pred: str) -> set[tuple]:
         if pred not in self._rows:
@@ -930,8 +935,7 @@ class _Run:
             classes = prefix[-1][1] if inside else none
             if int(classes.max(initial=0)) + 1 > n_cases // CLASS_RATIO:
                 continue
-            first = np.full(int(classes.max(initial=0)) + 1, n_cases, dtype=np.int64)
-            np.minimum.at(first, classes, np.arange(n_cases, dtype=np.int64))
+            first = _firsts(classes)
             n = len(self.classes)
             self.classes[j] = n
             columns[f"c{n + 1}"] = first[classes]
@@ -1102,6 +1106,13 @@ def _combine(parts: list[np.ndarray], n: int, start: np.ndarray | None = None) -
         else:
             out = pc.dictionary_encode(pa.array(pair)).indices.to_numpy().astype(np.int64)
     return out
+
+
+def _firsts(classes: np.ndarray) -> np.ndarray:
+    """For dense class numbers 0..k-1, the first position of each class."""
+    first = np.full(int(classes.max(initial=-1)) + 1, len(classes), np.int64)
+    np.minimum.at(first, classes, np.arange(len(classes), dtype=np.int64))
+    return first
 
 
 DENSE_SPACE = 1 << 22  # combinations up to which _combine ranks through a table of them all (4 MB of flags)

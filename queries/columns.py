@@ -384,16 +384,11 @@ def _scalar_columns(case: np.ndarray, at: dict[str, Coded], given: dict[str, np.
         present = given[name]
         out[pred] = [ids.filter(pa.array(present)), at[name][present]]
     for pred, name in flags.items():
-        out[pred] = [ids.filter(pa.array(_truth(at[name])))]
+        out[pred] = [ids.filter(pa.array(at[name].truth()))]
     facts = at[f"{tx}.facts"]
-    listed = [(case[i], flag) for i in np.flatnonzero(_truth(facts)).tolist() for flag in facts.values[facts.codes[i]]]
+    listed = [(case[i], flag) for i in np.flatnonzero(facts.truth()).tolist() for flag in facts.value(i)]
     out["flag"] = [np.array([c for c, _ in listed], object), np.array([f for _, f in listed], object)]
     return out
-
-
-def _truth(column: Coded) -> np.ndarray:
-    """Per row: whether its value is true (a flag set, a list not empty)."""
-    return np.array([bool(v) for v in column.values], bool)[column.codes]
 
 
 def _structured_facts(
@@ -405,7 +400,7 @@ def _structured_facts(
         yield ("nveu_authorization", case[i], *nveu[i])
     names = at[f"{EU}.name"]
     for i in np.flatnonzero(np.array([bool(c) for c in chains], bool)):
-        child = names.values[names.codes[i]]
+        child = names.value(i)
         for party in chains[i]:
             assert isinstance(party, Party)
             yield ("controls", case[i], party.name, child)

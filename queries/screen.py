@@ -104,7 +104,7 @@ class Output(Sequence[dict]):
     def __getitem__(self, i: int | slice) -> dict | list[dict]:
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        return {name: c.values[c.codes[i]] if isinstance(c, Coded) else c[i] for name, c in self.columns.items()}
+        return {name: c.value(i) if isinstance(c, Coded) else c[i] for name, c in self.columns.items()}
 
     def __eq__(self, other: object) -> bool:
         """The same rows as another Output (or a list of row dicts)."""
@@ -116,7 +116,7 @@ class Output(Sequence[dict]):
         """How many rows have a true cell in this column."""
         c = self.columns.get(name)
         if isinstance(c, Coded):
-            return int(np.array([bool(v) for v in c.values], bool)[c.codes].sum())
+            return int(c.truth().sum())
         return sum(1 for v in c or () if v)
 
 
@@ -521,12 +521,10 @@ def _output(portfolio: Portfolio, bad: list[BadRow], decided: dict[str, dict], l
     for i, case in portfolio.cases.items():
         ids[i] = case.id
     errors: list[str | None] = [None] * n
-    for b in bad:
-        errors[b.row - 1] = str(b)
     found: list[dict | None] = list(map(decided.get, ids))
     nothing: dict = {}  # a bad row has no decided columns
     for b in bad:
-        found[b.row - 1] = nothing
+        errors[b.row - 1], found[b.row - 1] = str(b), nothing
     if None in found:
         raise AssertionError(f"row {found.index(None) + 1} was neither decided nor reported bad")
     decisions = cast(list[dict], found)
