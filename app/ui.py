@@ -233,18 +233,6 @@ def onto() -> ontology.Ontology:
     return ontology.load()
 
 
-def title(value: str) -> str:
-    """A case-file value, obligation, parameter or red flag by its title in the ontology."""
-    term = onto().terms.get(value)
-    return term.title if term else value.replace("_", " ")
-
-
-def words(value: str) -> str:
-    """A case-file value (transfer_in_country) as a form offers it: its title, with the value beside it where
-    they differ (the value is what a case file says)."""
-    return value if title(value) == value else f"{title(value)} ({value})"
-
-
 def term_help(value: str) -> str:
     """The one-line help the ontology gives a case-file value, parameter, obligation or red flag ("" if none)."""
     term = onto().terms.get(value)
@@ -254,7 +242,7 @@ def term_help(value: str) -> str:
 def explain_choice(values, where=st) -> None:
     """The help of the chosen value(s) of a control, in a caption under it."""
     chosen = [values] if isinstance(values, str) else list(values or [])
-    lines = [f"{words(v)}: {term_help(v)}" for v in chosen if term_help(v)]
+    lines = [f"{onto().titled(v)}: {term_help(v)}" for v in chosen if term_help(v)]
     if lines:
         where.caption(md("; ".join(lines)))
 

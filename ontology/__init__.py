@@ -227,6 +227,17 @@ class Ontology:
         out += [("authorization", a) for a in self.authorizations]
         return out
 
+    def title(self, value: str) -> str:
+        """A case-file value, obligation, parameter or red flag by its title (the value itself where it has none)."""
+        term = self.terms.get(value)
+        return term.title if term else value
+
+    def titled(self, value: str) -> str:
+        """A value as an answer names it: its title with the value beside it ("LPP consignee certification
+        (lpp_consignee_certification)"), the value alone where it has no other title."""
+        title = self.title(value)
+        return value if title == value else f"{title} ({value})"
+
     def parameter(self, name: str, on: int) -> Parameter | None:
         for p in self.parameters:
             if p.name == name and p.valid_from <= on < p.valid_to:

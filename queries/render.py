@@ -36,9 +36,9 @@ def decision_text(d: Decision) -> str:
         lines.append(_wrap(f"UNCLEAR {route}: {why}", "    "))
     onto = ontology.load()
     if d.red_flags:
-        lines.append(_wrap(f"red flags: {'; '.join(_term(f, onto) for f in d.red_flags)}", "  "))
+        lines.append(_wrap(f"red flags: {'; '.join(onto.titled(f) for f in d.red_flags)}", "  "))
     if d.obligations:
-        lines.append(_wrap(f"obligations: {'; '.join(_term(o, onto) for o in d.obligations)}", "  "))
+        lines.append(_wrap(f"obligations: {'; '.join(onto.titled(o) for o in d.obligations)}", "  "))
     lines.append("  reasons:")
     for r in d.reasons:
         lines.append(_wrap(f"- {r.text} [{'; '.join(r.citations)}] ({r.rule})", "    "))
@@ -235,12 +235,6 @@ def memo_header(e: Explanation, generated: str | None = None) -> list[tuple[str,
     ]
 
 
-def _term(value: str, onto: ontology.Ontology) -> str:
-    """A value by its title, with the value beside it ("LPP consignee certification (lpp_consignee_certification)")."""
-    term = onto.terms.get(value)
-    return f"{term.title} ({value})" if term else value
-
-
 def _obligations(d: Decision) -> list[str]:
     """Each obligation in the words of the rule that imposes it."""
     said = {r.conclusion.split(": ", 1)[-1]: r.text for r in d.reasons if r.conclusion.startswith("obligation:")}
@@ -312,7 +306,7 @@ def memo_markdown(e: Explanation, generated: str | None = None) -> str:
             lines.append("")
     for title, items in (
         ("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
-        ("Red flags", [_term(f, onto) for f in d.red_flags]),
+        ("Red flags", [onto.titled(f) for f in d.red_flags]),
         ("Obligations", _obligations(d)),
         ("Caveats", d.caveats),
     ):
@@ -393,7 +387,7 @@ def memo_html(e: Explanation, generated: str | None = None) -> str:
             )
     for title, items in (
         ("Unclear", [f"{k}: {v}" for k, v in d.uncertain.items()]),
-        ("Red flags", [_term(f, onto) for f in d.red_flags]),
+        ("Red flags", [onto.titled(f) for f in d.red_flags]),
         ("Obligations", _obligations(d)),
         ("Caveats", d.caveats),
     ):

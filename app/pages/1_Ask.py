@@ -53,7 +53,7 @@ def form() -> dict:
         )
     st.text_input("Title", key="f_title", max_chars=200)
     c1, c2, c3 = st.columns(3)
-    ui.explain_choice(c1.selectbox("Kind", KINDS, format_func=ui.words, key="f_kind"), c1)
+    ui.explain_choice(c1.selectbox("Kind", KINDS, format_func=ui.onto().titled, key="f_kind"), c1)
     c1.selectbox("Item (ECCN)", sorted(o.items), key="f_item")
     c1.number_input("Quantity (units)", min_value=1, step=1, key="f_quantity")
     c1.number_input("TPP per unit", min_value=1, step=1, key="f_tpp")
@@ -63,11 +63,11 @@ def form() -> dict:
     c2.text_input("End user", key="f_end_user", max_chars=200)
     c2.selectbox("End user's headquarters", optional, format_func=ui.country_label, key="f_hq")
     c2.selectbox("Ultimate parent's headquarters", optional, format_func=ui.country_label, key="f_parent")
-    ui.explain_choice(c3.selectbox("End use", END_USES, format_func=ui.words, key="f_end_use"), c3)
+    ui.explain_choice(c3.selectbox("End use", END_USES, format_func=ui.onto().titled, key="f_end_use"), c3)
     c3.number_input("TPP already shipped to this consignee under LPP this year", min_value=0, step=1, key="f_ytd")
     c3.number_input("TPP already counted against the destination's allocation", min_value=0, step=1, key="f_allocated")
     c3.checkbox("Government-to-government arrangement", key="f_g2g")
-    ui.explain_choice(st.multiselect("Facts", FLAGS, format_func=ui.words, key="f_flags"))
+    ui.explain_choice(st.multiselect("Facts", FLAGS, format_func=ui.onto().titled, key="f_flags"))
     with st.expander("What the choices mean"):
         ui.glossary(("transaction kind", "end use", "case fact"))
     with st.expander("VEU status"):
@@ -160,9 +160,9 @@ def show_answer(d: Decision, reform: str | None) -> None:
     for route, why in d.uncertain.items():
         st.warning(f"Unclear whether **{md(route)}** applies: {md(why)}")
     for flag in d.red_flags:
-        st.error(f"Red flag: **{md(ui.title(flag))}** ({md(ui.term_help(flag))})")
+        st.error(f"Red flag: **{md(ui.onto().title(flag))}** ({md(ui.term_help(flag))})")
     for obligation in d.obligations:
-        st.info(f"Obligation: **{md(ui.title(obligation))}**: {md(ui.term_help(obligation))}")
+        st.info(f"Obligation: **{md(ui.onto().title(obligation))}**: {md(ui.term_help(obligation))}")
     st.subheader("Reasons")
     st.markdown(
         "\n".join(

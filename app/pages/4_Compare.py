@@ -29,9 +29,9 @@ def rows(d: Decision) -> dict[str, str]:
         "Authorized by": ", ".join(d.authorized_by) or "—",
         "Not available": ", ".join(d.not_available) or "—",
         "Unclear": ", ".join(sorted(d.uncertain)) or "—",
-        "Red flags": "; ".join(ui.title(f) for f in d.red_flags) or "—",
+        "Red flags": "; ".join(ui.onto().title(f) for f in d.red_flags) or "—",
         "Review policy": d.review_policy or "—",
-        "Obligations": "; ".join(ui.title(o) for o in d.obligations) or "—",
+        "Obligations": "; ".join(ui.onto().title(o) for o in d.obligations) or "—",
     }
 
 

@@ -221,7 +221,7 @@ def test_provisions_carry_the_rule_s_status_facets():
 
 
 def test_every_red_flag_is_a_term_titled_by_its_label():
-    """The summary and memo say a red flag through the terms (render._term): each needs its label as a title."""
+    """The summary and memo say a red flag through the terms (Ontology.titled): each needs its label as a title."""
     onto = ontology.load()
     assert onto.red_flags
     for flag, about in onto.red_flags.items():
