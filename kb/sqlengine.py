@@ -111,7 +111,7 @@ def _column(values: Sequence | Coded | pa.Array, where: str) -> tuple[pa.Array, 
         array, kind = _column([v for v, u in zip(values.values, used.tolist()) if u], where)
         return array.take(pa.array((np.cumsum(used) - 1)[values.codes])), kind
     if isinstance(values, pa.Array):
-        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        if _is_text(values.type) or (pa.types.is_dictionary(values.type) and _is_text(values.type.value_type)):
             return values, TEXT
         if pa.types.is_integer(values.type):
             return values, NUMBER
@@ -134,6 +134,10 @@ def _column(values: Sequence | Coded | pa.Array, where: str) -> tuple[pa.Array, 
     bad = next(v for v in values if not isinstance(v, (int, str)) or isinstance(v, bool))
     value_type(bad, where)  # raises with the reason (float, bool, ...)
     raise SqlTypeError(f"{where}: unsupported values of type {array.type}")
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
 CHUNK = 1_000_000  # facts turned into Arrow at a time: the tuples of one chunk are all that is kept in Python
@@ -735,23 +739,31 @@ class SqlEngine:
 
     def _encode_keys(self, tables: dict) -> tuple[dict, pa.Array | None]:
         """Inside the engine, cases are named by numbers (joins on numbers are faster than on text): the key
-        column of each keyed table becomes an index into the case names, decoded again in the answers."""
+        column of each keyed table becomes an index into the case names, decoded again in the answers. Keys given
+        already as indices into one dictionary (a portfolio's row numbers into its ids: queries/columns.py) are
+        taken as they are; the others are looked up in it, or all are encoded afresh."""
         part = self.partition
-        if part is None:
+        tables = {p: _decoded(t, keep=part.key.get(p) if part else None) for p, t in tables.items()}
+        keyed = sorted(p for p in tables if part is not None and p in part.key)
+        if part is None or not keyed:
             return tables, None
-        keyed = sorted(p for p in tables if p in part.key)
         columns = [tables[p][0].column(part.key[p]) for p in keyed]
-        if not keyed or len({c.type for c in columns}) != 1:
-            return tables, None
-        encoded = pa.chunked_array([chunk for c in columns for chunk in c.chunks], columns[0].type).dictionary_encode()
-        chunks = iter(encoded.chunks)
+        given = _given_codes(columns)
+        if given is not None:
+            codes, names = given
+        else:
+            plain = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in columns]
+            if len({c.type for c in plain}) != 1:
+                return {p: _decoded(t, None) for p, t in tables.items()}, None
+            encoded = pa.chunked_array([chunk for c in plain for chunk in c.chunks], plain[0].type).dictionary_encode()
+            chunks = iter(encoded.chunks)
+            codes = [pa.chunked_array([next(chunks).indices for _ in c.chunks], pa.int32()) for c in plain]
+            names = encoded.chunks[-1].dictionary if encoded.num_chunks else pa.array([], plain[0].type)
         out = dict(tables)
-        for p, column in zip(keyed, columns):
+        for p, key in zip(keyed, codes):
             table, kinds = tables[p]
             k = part.key[p]
-            codes = pa.chunked_array([next(chunks).indices for _ in column.chunks], pa.int32())
-            out[p] = (table.set_column(k, table.column_names[k], codes), kinds[:k] + (KEY,) + kinds[k + 1 :])
-        names = encoded.chunks[-1].dictionary if encoded.num_chunks else pa.array([], columns[0].type)
+            out[p] = (table.set_column(k, table.column_names[k], key), kinds[:k] + (KEY,) + kinds[k + 1 :])
         return out, names
 
     def compiler(self, program: Program, fact_types: dict) -> RuleCompiler:
@@ -777,6 +789,55 @@ class SqlEngine:
             while len(_compiled) > 32:
                 _compiled.popitem(last=False)
         return compiler
+
+
+def _decoded(fact: tuple[pa.Table, tuple[str, ...]], keep: int | None) -> tuple[pa.Table, tuple[str, ...]]:
+    """A table of facts with its dictionary-encoded columns (but column `keep`) as plain values: the engines
+    join text with text."""
+    table, kinds = fact
+    for k, name in enumerate(table.column_names):
+        t = table.schema.field(k).type
+        if k != keep and pa.types.is_dictionary(t):
+            table = table.set_column(k, name, table.column(k).cast(t.value_type))
+    return table, kinds
+
+
+def _given_codes(columns: list[pa.ChunkedArray]) -> tuple[list[pa.ChunkedArray], pa.Array] | None:
+    """The key columns as int32 indices into one dictionary of case names, where they come so (every chunk of a
+    column a dictionary array, all over the same dictionary, or text found in it); None otherwise."""
+    chunks = [chunk for c in columns for chunk in c.chunks]
+    encoded = [chunk for chunk in chunks if pa.types.is_dictionary(chunk.type)]
+    if not encoded or not pa.types.is_int32(encoded[0].type.index_type):
+        return None
+    names = encoded[0].dictionary
+    same = {_address(names)}
+    for chunk in encoded[1:]:
+        if _address(chunk.dictionary) not in same:
+            if not (pa.types.is_int32(chunk.type.index_type) and chunk.dictionary.equals(names)):
+                return None
+            same.add(_address(chunk.dictionary))
+    plain = [chunk for chunk in chunks if not pa.types.is_dictionary(chunk.type)]
+    if plain and any(chunk.type != names.type for chunk in plain):
+        return None
+    found = pc.index_in(pa.concat_arrays(plain), value_set=names) if plain else pa.array([], pa.int32())
+    if found.null_count:
+        return None  # a case that is not among the names (or a null key): encode afresh
+    out, at = [], 0
+    for c in columns:
+        parts = []
+        for chunk in c.chunks:
+            if pa.types.is_dictionary(chunk.type):
+                parts.append(chunk.indices)
+            else:
+                parts.append(found.slice(at, len(chunk)))
+                at += len(chunk)
+        out.append(pa.chunked_array(parts, pa.int32()))
+    return out, names
+
+
+def _address(array: pa.Array) -> tuple[int, ...]:
+    """Where an array's buffers are (arrays filtered from one dictionary array share its dictionary's)."""
+    return tuple(b.address if b is not None else 0 for b in array.buffers()) + (array.offset, len(array))
 
 
 @lru_cache(maxsize=1)

@@ -356,8 +356,8 @@ GIVEN = {  # predicate: column, for the facts stated only when the field is give
 
 
 def _scalar_columns(case: np.ndarray, at: dict[str, Coded], given: dict[str, np.ndarray]) -> dict[str, list[Any]]:
-    """The scalar facts column-wise: the case as one Arrow column (converted once, then filtered), the
-    arguments as codes into their distinct values."""
+    """The scalar facts column-wise: the case as one Arrow column of row numbers into the ids (filtered per
+    predicate), the arguments as codes into their distinct values."""
     tx = "transaction"
     always = {
         "as_of": "as_of",
@@ -376,7 +376,8 @@ def _scalar_columns(case: np.ndarray, at: dict[str, Coded], given: dict[str, np.
         "derived_from_published": f"{M}.derived_from_published_model",
         "g2g": f"{tx}.gov_to_gov_arrangement",
     }
-    ids = pa.array(case)
+    # The case as row numbers into the ids (unique among the accepted rows): the engine takes them as its keys
+    ids = pa.DictionaryArray.from_arrays(pa.array(np.arange(len(case), dtype=np.int32)), pa.array(case))
     out: dict[str, list[Any]] = {"case": [ids]}
     for pred, name in always.items():
         out[pred] = [ids, at[name]]
@@ -386,8 +387,9 @@ def _scalar_columns(case: np.ndarray, at: dict[str, Coded], given: dict[str, np.
     for pred, name in flags.items():
         out[pred] = [ids.filter(pa.array(at[name].truth()))]
     facts = at[f"{tx}.facts"]
-    listed = [(case[i], flag) for i in np.flatnonzero(facts.truth()).tolist() for flag in facts.value(i)]
-    out["flag"] = [np.array([c for c, _ in listed], object), np.array([f for _, f in listed], object)]
+    listed = [(i, flag) for i in np.flatnonzero(facts.truth()).tolist() for flag in facts.value(i)]
+    rows = pa.array(np.array([i for i, _ in listed], np.int32), pa.int32())
+    out["flag"] = [ids.take(rows), np.array([f for _, f in listed], object)]
     return out
 
 

@@ -503,8 +503,13 @@ def test_facts_given_as_codes_and_as_arrow_are_the_tables_their_tuples_give():
         column_tables({"quantity": [ids, Coded(distinct, np.array([1, 2]))]}, arity)
 
 
-def test_an_evaluation_over_facts_in_columns_and_tuples_answers_as_over_tuples():
-    """Facts given partly column-wise, partly as tuples (as screening gives them) give the same answers."""
+@pytest.mark.parametrize("keys", ["text", "row numbers", "row numbers, one case missing"])
+def test_an_evaluation_over_facts_in_columns_and_tuples_answers_as_over_tuples(keys):
+    """Facts given partly column-wise, partly as tuples (as screening gives them) give the same answers, whether
+    the case column is text or row numbers into the ids (a dictionary array, as queries/columns.py gives it);
+    a tuple's case that is not among those ids is still its own case."""
+    import pyarrow as pa
+
     from aidkb.queries.case import parse_case
     from bench.scale import case_dicts
 
@@ -513,8 +518,18 @@ def test_an_evaluation_over_facts_in_columns_and_tuples_answers_as_over_tuples()
     by_pred: dict[str, list[tuple]] = defaultdict(list)
     for f in facts:
         by_pred[f[0]].append(f[1:])
-    columns = {p: [list(c) for c in zip(*rows)] for p, rows in by_pred.items() if p in ("case", "quantity", "item")}
-    rest = [f for f in facts if f[0] not in columns]
+    columns: dict = {p: [list(c) for c in zip(*rows)] for p, rows in by_pred.items() if p in ("case", "quantity")}
+    if keys != "text":
+        ids = sorted(set(columns["case"][0]))[: -1 if keys.endswith("missing") else None]
+        row = {c: i for i, c in enumerate(ids)}
+        for p, (case, *rest_) in list(columns.items()):
+            kept = [i for i, c in enumerate(case) if c in row]
+            codes = pa.array([row[case[i]] for i in kept], pa.int32())
+            columns[p] = [pa.DictionaryArray.from_arrays(codes, pa.array(ids))] + [[r[i] for i in kept] for r in rest_]
+        given = {(p, c) for p, (case, *_) in columns.items() for c in case.dictionary.take(case.indices).tolist()}
+    else:
+        given = {(p, c) for p, (case, *_) in columns.items() for c in case}
+    rest = [f for f in facts if (f[0], f[1]) not in given]
     engine = SqlEngine(baseline_program(), onto.facts())
     expected, got = engine.evaluate(facts), engine.evaluate(rest, fact_columns=columns)
     assert len(expected.rows("license_required")) > 10 and expected.rows("authorized")
