@@ -340,17 +340,23 @@ class Explainer:
                     if deeper:
                         out += deeper
                         continue
-                if isinstance(lit, Positive) and not lit.unless:
-                    text = self.why_not(lit.atom.pred, sub).text
-                elif isinstance(lit, Negative) and not lit.unless and None not in sub:
-                    blockers = self.fired(lit.atom.pred, sub)
-                    text = blockers[0].sentence(self.onto) if blockers else self.condition_text(lit, b)
-                else:
-                    text = self.condition_text(lit, b)
-                out.append((rule.id, i, str(lit), text))
+                out.append((rule.id, i, str(lit), self.failing_reason(lit, b)))
         out = list(dict.fromkeys(out))
         memo[key] = out
         return out
+
+    def failing_reason(self, lit, b: dict) -> str:
+        """Why a failing condition fails, in the words a reader reads: its own failure text; for a fact the rules
+        derive, why that fact does not hold; for a negation, the sentence of the rule that concludes what it
+        denies; else the condition with its values."""
+        if not lit.unless and isinstance(lit, (Positive, Negative)):
+            args = self.args(lit.atom, b)
+            if isinstance(lit, Positive):
+                return self.why_not(lit.atom.pred, args).text
+            blockers = self.fired(lit.atom.pred, args) if None not in args else []
+            if blockers:
+                return blockers[0].sentence(self.onto)
+        return self.condition_text(lit, b)
 
     def condition_text(self, lit, b: dict) -> str:
         """A failing condition in words: its own failure text, else the condition with the values."""

@@ -159,7 +159,7 @@ class ProofBuilder:
                         "rule": r.id,
                         "failed_at": i,
                         "condition": str(r.body[i]),
-                        "reason": self.x.condition_text(r.body[i], b),
+                        "reason": self.x.failing_reason(r.body[i], b),
                     }
                     for r, i, b in f.alternatives
                 ],

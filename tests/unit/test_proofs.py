@@ -370,10 +370,11 @@ SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
 def _prose(node):
-    """Every sentence and why-not text of a proof document: the words a reader reads."""
+    """Every sentence, why-not text and refutation reason (its own, each rule tried's, each obstacle's) of a
+    proof document: the words a reader reads."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in ("sentence", "why_not") and isinstance(value, str):
+            if key in ("sentence", "why_not", "reason") and isinstance(value, str):
                 yield value
             else:
                 yield from _prose(value)
@@ -392,6 +393,24 @@ def test_no_snake_case_id_in_the_words_of_a_proof():
         for p in sorted(golden.glob("*.json"))
         for text in _prose(json.loads(p.read_text(encoding="utf-8")))
         for m in SNAKE_CASE.finditer(text)
+    ]
+    assert not found, found[:10]
+
+
+def test_no_reason_of_a_proof_is_a_raw_atom():
+    # A rule tried that fails on a fact the rules derive says why that fact fails ("3A090.a is not 4E091 model
+    # weights"), never "model_weights_item(c1) does not hold" (regression: every "tried" entry of stop 23's goldens).
+    golden = Path(__file__).resolve().parents[1] / "golden"
+    atom = re.compile(r"\w\([^()]*\) (?:does not hold|holds)\b")
+    found = [
+        (p.name, text[:120])
+        for p in sorted(golden.glob("*.json")) + sorted(golden.glob("*.txt"))
+        for text in (
+            _prose(json.loads(p.read_text(encoding="utf-8")))
+            if p.suffix == ".json"
+            else p.read_text(encoding="utf-8").splitlines()
+        )
+        if atom.search(text)
     ]
     assert not found, found[:10]
 
