@@ -45,6 +45,7 @@ class Limit:
     route: str  # the claimed route whose rows count
     column: str  # the case field (dotted path) it fills
     group: Callable[[Case, dt.date], tuple | None]  # None: the row is outside any group of this limit
+    counts: Callable[[Case], bool] = lambda case: True  # whether a row claiming the route adds its TPP
 
 
 def _year(case: Case, day: dt.date) -> tuple:
@@ -54,13 +55,17 @@ def _year(case: Case, day: dt.date) -> tuple:
 def _allocation_period(case: Case, day: dt.date) -> tuple | None:
     """The destination and allocation period a row counts in: only .a-level items count (742.6(b)(10)(iii)(B)(1):
     "the TPP of 3A090.a, 4A090.a, and corresponding .z items licensed to each destination")."""
-    if (ontology.load().items.get(case.item or "") or {}).get("level") != "a":
+    if not _a_level(case):
         return None
     on = ontology.date_number(day)
     for p in ontology.load().parameters:
         if p.name == ALLOCATION_PARAMETER and p.valid_from <= on < p.valid_to:
             return (case.destination, p.valid_from)
     return None
+
+
+def _a_level(case: Case) -> bool:
+    return (ontology.load().items.get(case.item or "") or {}).get("level") == "a"
 
 
 def _authorization(case: Case, day: dt.date) -> tuple | None:
@@ -70,7 +75,15 @@ def _authorization(case: Case, day: dt.date) -> tuple | None:
 LIMITS = (
     Limit("LPP annual limit per ultimate consignee", "LPP", "transaction.consignee_tpp_already_this_year", _year),
     Limit("Tier 2 country allocation", LICENCE, "transaction.country_tpp_already_allocated", _allocation_period),
-    Limit("NVEU cumulative ceiling", "NVEU", "transaction.end_user.nveu_authorization.cumulative_tpp", _authorization),
+    # 748.15(a)(2)(iii)(B): the allocation is "measured by the collective computing power of items subject to ECCNs
+    # 3A090.a, 4A090.a, or corresponding .z paragraphs": a .b row gets the running total but does not add to it
+    Limit(
+        "NVEU cumulative ceiling",
+        "NVEU",
+        "transaction.end_user.nveu_authorization.cumulative_tpp",
+        _authorization,
+        _a_level,
+    ),
 )
 
 
@@ -218,7 +231,7 @@ def apply_ledger(rows: list) -> Ledger | None:
             if flat.get(limit.column) is None and (limit.route != "NVEU" or case.nveu_authorization):
                 extra[limit.column] = used
                 ledger.totals.setdefault(n, {})[limit.name] = used
-            if ledger.claims.get(n) == limit.route and case.quantity and case.tpp_per_unit:
+            if ledger.claims.get(n) == limit.route and case.quantity and case.tpp_per_unit and limit.counts(case):
                 running[(limit.name, group)] = used + case.quantity * case.tpp_per_unit
         if extra:
             try:

@@ -103,14 +103,28 @@ def test_a_b_level_licence_does_not_count_against_the_allocation(tmp_path):
 def test_nveu_totals_per_authorization(tmp_path):
     rows = _rows(
         OWN_CASES / "nveu-within-quarterly-ceiling.yaml",
-        [("n1", "2025-06-01", 10000), ("n2", "2025-06-02", 10000), ("n3", "2025-06-03", 30000)],
+        [("n1", "2025-06-01", 10000), ("n2", "2025-06-02", 10000), ("n3", "2025-06-03", 40000)],
         claimed_route="NVEU",
     )
     result, _ = _screen(tmp_path, rows)
     assert [r["ledger.cumulative_tpp"] for r in result.rows] == [0, 158_320_000, 316_640_000]
     assert [r["claimed_route_ok"] for r in result.rows] == [True, True, False]
     (breach,) = result.ledger.breaches
-    assert breach.id == "n3" and "exceeds the NVEU ceiling" in breach.why
+    # 316,640,000 + 40,000 x 15,832 = 949,920,000 TPP, over 2025 Q2's 949,500,000 (748.15(a)(2)(iii)(B)); alone within it
+    assert breach.id == "n3" and "exceeds the quarter's NVEU allocation of 949,500,000 TPP" in breach.why
+
+
+def test_nveu_allocation_counts_only_a_level_rows(tmp_path):
+    # 748.15(a)(2)(iii)(B): the allocation is "measured by the collective computing power of items subject to ECCNs
+    # 3A090.a, 4A090.a, or corresponding .z paragraphs"; a .b row shipped under the NVEU adds nothing to it.
+    rows = _rows(
+        OWN_CASES / "nveu-within-quarterly-ceiling.yaml",
+        [("n1", "2025-06-01", 10000), ("n2", "2025-06-02", 10000), ("n3", "2025-06-03", 10000)],
+        claimed_route="NVEU",
+    )
+    rows[1]["transaction.item"] = "3A090.b"
+    result, _ = _screen(tmp_path, rows)
+    assert [r["ledger.cumulative_tpp"] for r in result.rows] == [0, 158_320_000, 158_320_000]
 
 
 def test_a_claimed_route_needs_a_date_and_a_known_route(tmp_path):
