@@ -505,8 +505,8 @@ class Answers:
                 known = pc.is_valid(code)
                 table = table.filter(known).set_column(0, table.column_names[0], code.filter(known))
                 tokens.append(_fact_codes(table, 0, n))
-        kinds = _combine(tokens, n) if tokens else np.zeros(n, np.int64)
-        return kinds, _firsts(kinds)
+        kinds = combine(tokens, n) if tokens else np.zeros(n, np.int64)
+        return kinds, firsts(kinds)
 
     def rows(self, pred: str) -> set[tuple]:
         if pred not in self._rows:
@@ -992,11 +992,11 @@ class _Run:
                 shared += 1
             del prefix[shared:]
             for p in inside[shared:]:
-                prefix.append((p, _combine([codes[p]], n_cases, prefix[-1][1] if prefix else none)))
+                prefix.append((p, combine([codes[p]], n_cases, prefix[-1][1] if prefix else none)))
             classes = prefix[-1][1] if inside else none
             if int(classes.max(initial=0)) + 1 > n_cases // CLASS_RATIO:
                 continue
-            first = _firsts(classes)
+            first = firsts(classes)
             n = len(self.classes)
             self.classes[j] = n
             columns[f"c{n + 1}"] = first[classes]
@@ -1119,7 +1119,7 @@ def _fact_codes(table: pa.Table, key: int, n_cases: int) -> np.ndarray:
     keys = table.column(key).to_numpy()
     others = [c for i, c in enumerate(table.column_names) if i != key]
     rows = (
-        _combine(
+        combine(
             [
                 pc.dictionary_encode(table.column(c), null_encoding="encode")
                 .combine_chunks()
@@ -1147,12 +1147,12 @@ def _fact_codes(table: pa.Table, key: int, n_cases: int) -> np.ndarray:
     code = np.zeros(len(owners), dtype=np.int64)
     for j in range(int(counts.max())):  # the j-th fact of every list that has one: work in total rows
         longer = counts > j
-        code[longer] = _combine([code[longer], rows[starts[longer] + j]], int(longer.sum()))
-    out[owners] = _combine([counts, code], len(owners)) + 1
+        code[longer] = combine([code[longer], rows[starts[longer] + j]], int(longer.sum()))
+    out[owners] = combine([counts, code], len(owners)) + 1
     return out
 
 
-def _combine(parts: list[np.ndarray], n: int, start: np.ndarray | None = None) -> np.ndarray:
+def combine(parts: list[np.ndarray], n: int, start: np.ndarray | None = None) -> np.ndarray:
     """Dense numbers 0.. for the distinct combinations of several parallel arrays of numbers (0 and up), after
     the dense numbers `start` (the combinations of the arrays before them) if given."""
     out = np.zeros(n, dtype=np.int64) if start is None else start
@@ -1169,14 +1169,14 @@ def _combine(parts: list[np.ndarray], n: int, start: np.ndarray | None = None) -
     return out
 
 
-def _firsts(classes: np.ndarray) -> np.ndarray:
+def firsts(classes: np.ndarray) -> np.ndarray:
     """For dense class numbers 0..k-1, the first position of each class."""
     first = np.full(int(classes.max(initial=-1)) + 1, len(classes), np.int64)
     np.minimum.at(first, classes, np.arange(len(classes), dtype=np.int64))
     return first
 
 
-DENSE_SPACE = 1 << 22  # combinations up to which _combine ranks through a table of them all (4 MB of flags)
+DENSE_SPACE = 1 << 22  # combinations up to which combine ranks through a table of them all (4 MB of flags)
 
 
 def _names(arity: dict[str, int]) -> dict[str, str]:

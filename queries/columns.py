@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aidkb import ontology
-from aidkb.kb.sqlengine import Coded
+from aidkb.kb.sqlengine import Coded, combine, firsts
 
 from . import case as C
 from .case import CaseError, InputError, Party
@@ -192,18 +192,6 @@ def arrow_column(array: pa.ChunkedArray | pa.Array, typed: Callable[[Any], Any])
     return Column(codes, [typed(v) for v in encoded.dictionary.to_pylist()])
 
 
-def _combine(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct combinations of several code columns: (combination per row, one row of each)."""
-    import pandas as pd
-
-    combined = np.zeros(len(codes[0]), np.int64)
-    for c in codes:  # exact: each step numbers the distinct (combination so far, next code) pairs
-        combined = pd.factorize(combined * (int(c.max(initial=0)) + 1) + c)[0].astype(np.int64)
-    first = np.full(int(combined.max(initial=-1)) + 1, len(combined), np.int64)
-    np.minimum.at(first, combined, np.arange(len(combined)))
-    return combined, first
-
-
 # ---- the fast path
 
 
@@ -274,7 +262,8 @@ def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Che
 
     def group(names: tuple[str, ...], test: Callable[..., Any]) -> np.ndarray:
         """Run `test` once per distinct combination of these columns' values; its result per row."""
-        combined, first = _combine(*(col[n].codes for n in names))
+        combined = combine([col[n].codes for n in names], rows)
+        first = firsts(combined)
         results = np.empty(len(first), object)
         for k, row in enumerate(first):
             args = [parsed[n][col[n].codes[row]] for n in names]
