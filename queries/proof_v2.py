@@ -30,7 +30,7 @@ from . import proof_model as model
 from .explain import BEGINNING, OPEN_END
 
 FORMAT = "proof.v2"
-WORDS = "words.4"  # the wording of sentences and why-nots; bumped whenever the renderer's words change
+WORDS = "words.5"  # the wording of sentences and why-nots; bumped whenever the renderer's words change
 SECTIONS = ("conclusions", "refutations")
 
 # The declared arguments' names (kb/rules/base.dl) that carry a type; other arguments are names and ids.

@@ -56,7 +56,7 @@ def test_obligations_are_shown_by_title_and_help(session):
     at.button(key=SUBMIT).click().run()  # LPP to Malaysia: the consignee's certification
     term = ontology.load().terms["lpp_consignee_certification"]
     assert f"Obligation: **{term.title}**: {term.help}" in texts(at.info)
-    assert ui.title("lpp_consignee_certification") == term.title
+    assert ui.onto().title("lpp_consignee_certification") == term.title
 
 
 def test_rule_text_errors_say_what_was_expected_in_words_with_the_line():

@@ -134,7 +134,9 @@ def test_provisions_carry_the_text_they_were_read_in():
     assert "26,900,000 cumulative total processing performance" in provisions["15 CFR 740.29"].text
     assert "eCFR of 2026-09-01" in provisions["15 CFR 740.27"].text_source
     assert "This license exception does not authorize transfers (in-country)." in provisions["15 CFR 740.29"].text
-    assert provisions["15 CFR 744.23(a)(3)"].text.startswith("This license requirement was first introduced")
+    hbm = provisions["15 CFR 744.23(a)(3)(i)(B)"]
+    assert hbm.text.startswith("(B) Any item subject to the EAR and specified in ECCN 3A090.c destined to any")
+    assert "MichalOpoka/ecfr" in hbm.text_source and hbm.grade == "R"
 
 
 def test_the_rule_card_shows_the_law_beside_the_rule():

@@ -112,7 +112,7 @@ def _raw(v):
 
 def test_proof_names_its_rule_set_and_words_versions(goldens):
     doc = goldens["lpp-under-annual-limit"]
-    assert doc["format"] == "proof.v2" and doc["ruleset_version"] and doc["words"] == "words.4"
+    assert doc["format"] == "proof.v2" and doc["ruleset_version"] and doc["words"] == "words.5"
 
 
 def test_old_words_are_named_in_the_verdict():
