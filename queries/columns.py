@@ -178,18 +178,25 @@ def python_column(values: list) -> Column:
 
 
 def arrow_column(array: pa.ChunkedArray | pa.Array, typed: Callable[[Any], Any]) -> Column:
-    """An Arrow column dictionary-encoded in C; only its distinct values reach Python (through `typed`)."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    """An Arrow column dictionary-encoded in C; only its distinct values reach Python (through `typed`). The
+    chunks of a column are encoded as they are (one memo of values across them: each chunk's dictionary extends
+    the one before, so the last chunk's is every chunk's), and the codes are the indices as Arrow gives them."""
+    if isinstance(array, pa.Array):
+        array = pa.chunked_array([array], array.type)
     if pa.types.is_dictionary(array.type):  # e.g. a categorical column written by pandas
-        array = array.dictionary_decode()
+        array = array.cast(array.type.value_type)
     if pa.types.is_null(array.type):
         return Column(np.zeros(len(array), np.int64), [typed(None)])
     if pa.types.is_nested(array.type):
         return python_column([typed(v) for v in array.to_pylist()])
     encoded = pc.dictionary_encode(array, null_encoding="encode")
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return Column(codes, [typed(v) for v in encoded.dictionary.to_pylist()])
+    if not encoded.num_chunks:
+        return Column(np.zeros(0, np.int32), [])
+    codes = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
+    return Column(
+        codes[0] if len(codes) == 1 else np.concatenate(codes),
+        [typed(v) for v in encoded.chunks[-1].dictionary.to_pylist()],
+    )
 
 
 # ---- the fast path

@@ -240,3 +240,17 @@ def test_an_unreadable_cell_stops_the_csv_at_its_row_and_an_earlier_bad_row_wins
         assert found[2:] == (f"{path}: row 1", "id", "must be a non-empty string, not 123")
     else:
         assert found[2:4] == (f"{path}: row 5: transaction.facts", "")
+
+
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_a_column_in_chunks_is_encoded_with_each_rows_own_value(dictionary):
+    # The CSV reader gives a column in chunks; values first met in a later chunk, nulls and empty chunks keep
+    # their rows' values (the codes index the last chunk's dictionary, which extends each earlier one).
+    from aidkb.queries.columns import arrow_column
+
+    chunks = [["a", "b"], [], ["c", None, "a"], ["d"]]
+    array = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], pa.string())
+    if dictionary:  # a categorical column, as pandas writes it to Parquet
+        array = pa.chunked_array([c.dictionary_encode() for c in array.chunks], pa.dictionary(pa.int32(), pa.string()))
+    column = arrow_column(array, lambda v: f"<{v}>")
+    assert [column.values[k] for k in column.codes.tolist()] == ["<a>", "<b>", "<c>", "<None>", "<a>", "<d>"]
