@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from aidkb.queries.reader import read_document
 from aidkb.queries.screen import case_for_row, screen
 from bench.scale import flatten
@@ -85,19 +87,29 @@ def test_allocation_counts_individual_licences_to_the_destination(tmp_path):
     assert breach.id == "x3" and breach.limit == "Tier 2 country allocation" and "presumption" in breach.why
 
 
-def test_a_b_level_licence_does_not_count_against_the_allocation(tmp_path):
-    # regression: every licensed row counted; 742.6(b)(10)(iii)(B)(1) counts "the TPP of 3A090.a, 4A090.a, and
-    # corresponding .z items licensed to each destination", so a 3A090.b row leaves the .a rows' total alone
+@pytest.mark.parametrize(
+    "template, route, column",
+    [
+        # regression: every licensed row counted; 742.6(b)(10)(iii)(B)(1) counts "the TPP of 3A090.a, 4A090.a, and
+        # corresponding .z items licensed to each destination"
+        (SHARED_CASES / "tier2-licence-within-allocation.yaml", "licence", "country_tpp_already_allocated"),
+        # regression: every NVEU row counted; 748.15(a)(2)(iii)(B): the allocation is "measured by the collective
+        # computing power of items subject to ECCNs 3A090.a, 4A090.a, or corresponding .z paragraphs"
+        (OWN_CASES / "nveu-within-quarterly-ceiling.yaml", "NVEU", "cumulative_tpp"),
+    ],
+)
+def test_a_b_level_row_adds_nothing_to_an_allocation(tmp_path, template, route, column):
     rows = _rows(
-        SHARED_CASES / "tier2-licence-within-allocation.yaml",
-        [("a1", "2025-06-01", 20000), ("b1", "2025-07-01", 20000), ("a2", "2025-08-01", 20000)],
-        claimed_route="licence",
+        template,
+        [("a1", "2025-06-01", 10000), ("b1", "2025-06-02", 10000), ("a2", "2025-06-03", 10000)],
+        claimed_route=route,
     )
     rows[1]["transaction.item"] = "3A090.b"
     result, _ = _screen(tmp_path, rows)
     by_id = {r["id"]: r for r in result.rows}
-    assert by_id["a2"]["ledger.country_tpp_already_allocated"] == 316_640_000
-    assert by_id["b1"]["ledger.country_tpp_already_allocated"] is None
+    assert by_id["a2"][f"ledger.{column}"] == 158_320_000
+    if route == "licence":  # a .b row is in no allocation period at all
+        assert by_id["b1"][f"ledger.{column}"] is None
 
 
 def test_nveu_totals_per_authorization(tmp_path):
@@ -112,19 +124,6 @@ def test_nveu_totals_per_authorization(tmp_path):
     (breach,) = result.ledger.breaches
     # 316,640,000 + 40,000 x 15,832 = 949,920,000 TPP, over 2025 Q2's 949,500,000 (748.15(a)(2)(iii)(B)); alone within it
     assert breach.id == "n3" and "exceeds the quarter's NVEU allocation of 949,500,000 TPP" in breach.why
-
-
-def test_nveu_allocation_counts_only_a_level_rows(tmp_path):
-    # 748.15(a)(2)(iii)(B): the allocation is "measured by the collective computing power of items subject to ECCNs
-    # 3A090.a, 4A090.a, or corresponding .z paragraphs"; a .b row shipped under the NVEU adds nothing to it.
-    rows = _rows(
-        OWN_CASES / "nveu-within-quarterly-ceiling.yaml",
-        [("n1", "2025-06-01", 10000), ("n2", "2025-06-02", 10000), ("n3", "2025-06-03", 10000)],
-        claimed_route="NVEU",
-    )
-    rows[1]["transaction.item"] = "3A090.b"
-    result, _ = _screen(tmp_path, rows)
-    assert [r["ledger.cumulative_tpp"] for r in result.rows] == [0, 158_320_000, 158_320_000]
 
 
 def test_a_claimed_route_needs_a_date_and_a_known_route(tmp_path):
