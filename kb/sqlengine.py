@@ -810,6 +810,8 @@ def _given_codes(columns: list[pa.ChunkedArray]) -> tuple[list[pa.ChunkedArray],
     if not encoded or not pa.types.is_int32(encoded[0].type.index_type):
         return None
     names = encoded[0].dictionary
+    if pc.count_distinct(names).as_py() != len(names):
+        return None  # a name twice (or a null one): only encoding afresh merges its facts into one case
     same = {_address(names)}
     for chunk in encoded[1:]:
         if _address(chunk.dictionary) not in same:

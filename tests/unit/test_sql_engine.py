@@ -503,11 +503,11 @@ def test_facts_given_as_codes_and_as_arrow_are_the_tables_their_tuples_give():
         column_tables({"quantity": [ids, Coded(distinct, np.array([1, 2]))]}, arity)
 
 
-@pytest.mark.parametrize("keys", ["text", "row numbers", "row numbers, one case missing"])
+@pytest.mark.parametrize("keys", ["text", "row numbers", "row numbers, one case missing", "row numbers, a name twice"])
 def test_an_evaluation_over_facts_in_columns_and_tuples_answers_as_over_tuples(keys):
     """Facts given partly column-wise, partly as tuples (as screening gives them) give the same answers, whether
     the case column is text or row numbers into the ids (a dictionary array, as queries/columns.py gives it);
-    a tuple's case that is not among those ids is still its own case."""
+    a tuple's case that is not among those ids is still its own case, and a name given twice is one case."""
     import pyarrow as pa
 
     from aidkb.queries.case import parse_case
@@ -522,10 +522,13 @@ def test_an_evaluation_over_facts_in_columns_and_tuples_answers_as_over_tuples(k
     if keys != "text":
         ids = sorted(set(columns["case"][0]))[: -1 if keys.endswith("missing") else None]
         row = {c: i for i, c in enumerate(ids)}
+        twice = keys.endswith("twice")  # every quantity under a second code of its case's name
+        names = pa.array(ids * (2 if twice else 1))
         for p, (case, *rest_) in list(columns.items()):
             kept = [i for i, c in enumerate(case) if c in row]
-            codes = pa.array([row[case[i]] for i in kept], pa.int32())
-            columns[p] = [pa.DictionaryArray.from_arrays(codes, pa.array(ids))] + [[r[i] for i in kept] for r in rest_]
+            shift = len(row) if twice and p == "quantity" else 0
+            codes = pa.array([row[case[i]] + shift for i in kept], pa.int32())
+            columns[p] = [pa.DictionaryArray.from_arrays(codes, names)] + [[r[i] for i in kept] for r in rest_]
         given = {(p, c) for p, (case, *_) in columns.items() for c in case.dictionary.take(case.indices).tolist()}
     else:
         given = {(p, c) for p, (case, *_) in columns.items() for c in case}
