@@ -78,7 +78,7 @@ LIMITS = (
     # 748.15(a)(2)(iii)(B): the allocation is "measured by the collective computing power of items subject to ECCNs
     # 3A090.a, 4A090.a, or corresponding .z paragraphs": a .b row gets the running total but does not add to it
     Limit(
-        "NVEU cumulative ceiling",
+        "NVEU allocation",
         "NVEU",
         "transaction.end_user.nveu_authorization.cumulative_tpp",
         _authorization,
