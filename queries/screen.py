@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aidkb import ontology
-from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, Coded, FactColumns, SqlEngine
+from aidkb.kb.sqlengine import ANSWER_PREDICATES, Answers, Coded, FactColumns, SqlEngine, firsts
 from aidkb.kb.syntax import Program
 
 from .case import Case, InputError, parse_case
@@ -368,8 +368,16 @@ class Portfolio:
         out = {n: c.value(i) for n, c in self.columns.items()}
         return {n: v for n, v in out.items() if v is not MISSING}
 
-    def good(self) -> list[int]:
-        return sorted(set(np.flatnonzero(self.accepted).tolist()) | set(self.cases))
+    def good(self) -> np.ndarray:
+        """The good rows' indices in order: those the fast path accepted and those the per-row validator did."""
+        mask = self.accepted.copy()
+        mask[list(self.cases)] = True
+        return np.flatnonzero(mask)
+
+    def case_ids(self, rows: np.ndarray) -> list:
+        """The case id of each of these rows (the validated case's where the per-row validator gave one)."""
+        ids, cases = self.ids, self.cases
+        return [cases[i].id if i in cases else ids[i] for i in rows.tolist()]
 
     def case(self, i: int, onto: ontology.Ontology | None = None) -> Case:
         """The case of good row i, from the per-row validator."""
@@ -423,16 +431,15 @@ def validate_columns(path: Path | str, strict: bool = False) -> Portfolio:
             portfolio.cases[i] = parse_case(unflatten(flat, i + 1), source, onto)
         except InputError as e:
             problems[i] = BadRow(i + 1, flat.get("id") if isinstance(flat.get("id"), str) else None, e.field, e.message)
-    first: dict[str, int] = {}
-    for i in portfolio.good():
-        case_id = portfolio.cases[i].id if i in portfolio.cases else ids[i]
-        assert isinstance(case_id, str)  # a good row's id passed the id check
-        if case_id in first:
-            problems[i] = BadRow(i + 1, case_id, "id", f"{case_id!r} is also the id of row {first[case_id] + 1}")
-            accepted[i] = False
-            portfolio.cases.pop(i, None)
-        else:
-            first[case_id] = i
+    good = portfolio.good()
+    good_ids = portfolio.case_ids(good)  # a good row's id passed the id check: text
+    codes = pc.dictionary_encode(pa.array(good_ids, pa.string())).indices.to_numpy(zero_copy_only=False)
+    first = good[firsts(codes)]  # per distinct id, the first good row that has it
+    for k in np.flatnonzero(first[codes] != good).tolist():  # a later good row with an id seen before
+        i, case_id = int(good[k]), good_ids[k]
+        problems[i] = BadRow(i + 1, case_id, "id", f"{case_id!r} is also the id of row {int(first[codes[k]]) + 1}")
+        accepted[i] = False
+        portfolio.cases.pop(i, None)
     portfolio.bad = [problems[i] for i in sorted(problems)]
     if strict and portfolio.bad:
         b = portfolio.bad[0]
@@ -459,12 +466,11 @@ def screen(
     if progress:
         progress("validated rows", portfolio.rows, portfolio.rows)
     bad = list(portfolio.bad)
-    good = portfolio.good()
     rows: list[tuple[int, dict, Case | None]] = []
     ledger = None
     if any(c in portfolio.columns for c in LEDGER_COLUMNS):
         onto = ontology.load()
-        ok = set(good)
+        ok = set(portfolio.good().tolist())
         rows = [(i + 1, portfolio.flat(i), portfolio.case(i, onto) if i in ok else None) for i in range(portfolio.rows)]
         ledger = apply_ledger(rows)
     for case_row, problem in ledger.bad_rows() if ledger else ():
@@ -481,7 +487,7 @@ def screen(
         by_row = {n: c for n, _, c in rows if c is not None}
         onto = ontology.load()
         cases = []
-        for i in good:
+        for i in portfolio.good().tolist():
             if i + 1 not in bad_numbers:
                 found = by_row.get(i + 1) or portfolio.case(i, onto)
                 cases.append(dataclasses.replace(found, what_if=found.what_if + extra.operations))
@@ -753,7 +759,7 @@ def case_for_row(portfolio_path: Path | str, row_id: str) -> Case:
     """The validated case of the row with this id (or this row number), with the running totals the ledger
     computes for it: the case `aidkb explain` proves through the proof engine."""
     portfolio = validate_columns(portfolio_path)
-    good = set(portfolio.good())
+    good = set(portfolio.good().tolist())
     onto = ontology.load()
     if any(c in portfolio.columns for c in LEDGER_COLUMNS):
         rows = [

@@ -156,7 +156,7 @@ def column_wise(path, strict: bool):
     facts: dict = {}
     for f in portfolio.facts():
         facts.setdefault(f[1], []).append(repr(f))
-    good = [portfolio.cases[i].id if i in portfolio.cases else portfolio.ids[i] for i in portfolio.good()]
+    good = portfolio.case_ids(portfolio.good())
     return [(case_id, sorted(facts[case_id])) for case_id in good], portfolio.bad
 
 
@@ -254,3 +254,20 @@ def test_a_column_in_chunks_is_encoded_with_each_rows_own_value(dictionary):
         array = pa.chunked_array([c.dictionary_encode() for c in array.chunks], pa.dictionary(pa.int32(), pa.string()))
     column = arrow_column(array, lambda v: f"<{v}>")
     assert [column.values[k] for k in column.codes.tolist()] == ["<a>", "<b>", "<c>", "<None>", "<a>", "<d>"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_repeated_id_is_a_bad_row_naming_the_first_row_with_it(tmp_path, suffix):
+    rows = [dict(r) for r in POOL[:6]]
+    rows[2]["id"] = rows[4]["id"] = rows[0]["id"]  # twice again, both against row 1
+    rows[5]["id"] = rows[3]["id"]
+    path = tmp_path / f"p{suffix}"
+    write(rows, path)
+    portfolio = validate_columns(path)
+    assert [(b.row, b.field, b.message) for b in portfolio.bad] == [
+        (3, "id", f"{rows[0]['id']!r} is also the id of row 1"),
+        (5, "id", f"{rows[0]['id']!r} is also the id of row 1"),
+        (6, "id", f"{rows[3]['id']!r} is also the id of row 4"),
+    ]
+    assert portfolio.good().tolist() == [0, 1, 3]
+    assert outcome(lambda: column_wise(path, False)) == outcome(lambda: per_row(path, False))
