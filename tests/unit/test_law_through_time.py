@@ -213,9 +213,13 @@ def test_an_answer_authorizing_nac_or_aca_says_the_end_use_controls_of_744_23_we
     assert not any("744.23(a) requires one" in c for c in lpp.caveats)
 
 
-def test_a_foreign_direct_product_hbm_says_whether_734_9_h_reaches_it_is_not_settled():
+def test_a_foreign_direct_product_of_hbm_is_within_the_734_9_h_product_scope():
+    # 734.9(h)(1)(i)(B)(1): "Specified in ECCN 3A090" (the whole entry, 3A090.c included); the answer was "not
+    # subject to the EAR", with a caveat that the product scope was not settled
     hbm = {"item": "3A090.c", "tpp_per_unit": None, "memory_bandwidth_gb_s": 3000}
     d = _decide("2025-06-01", dest="CN", facts=["foreign_produced_direct_product"], **hbm)
-    assert any(c.startswith("The item is a foreign-produced direct product of 3A090.c") for c in d.caveats)
-    plain = _decide("2025-06-01", dest="CN", **hbm)
-    assert not any("foreign-produced direct product" in c for c in plain.caveats)
+    assert d.license_required and "15 CFR 734.9(h)" in d.citations
+    assert not any("foreign-produced direct product" in c for c in d.caveats)
+    assert any(c.startswith("License Exception HBM (15 CFR 740.25) may authorize") for c in d.caveats)
+    plain = _decide("2025-06-01", dest="CN", facts=["foreign_produced"], **hbm)  # not a direct product
+    assert not plain.license_required and "15 CFR 734.9(h)" not in plain.citations
