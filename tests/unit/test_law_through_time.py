@@ -223,3 +223,13 @@ def test_a_foreign_direct_product_of_hbm_is_within_the_734_9_h_product_scope():
     assert any(c.startswith("License Exception HBM (15 CFR 740.25) may authorize") for c in d.caveats)
     plain = _decide("2025-06-01", dest="CN", facts=["foreign_produced"], **hbm)  # not a direct product
     assert not plain.license_required and "15 CFR 734.9(h)" not in plain.citations
+
+
+def test_an_obstacle_listed_after_the_first_does_not_say_that_the_conditions_before_it_are_met():
+    # every failing condition is listed (issue 14), so a why-not text may not presuppose the ones before it: LPP's
+    # destination condition said "LPP's own conditions are met, but ..." under an item LPP does not cover
+    d = _decide("2025-06-01", dest="CN", item="3A090.c", tpp_per_unit=None, memory_bandwidth_gb_s=3000)
+    lpp = d.obstacles["LPP"]
+    assert lpp[0] == "the item is not a 3A090, 4A090 or .z paragraph"
+    assert any(r.startswith("the destination is in Country Group D:1, D:4 or D:5 outside A:5/A:6") for r in lpp)
+    assert not any("conditions are met" in r for r in lpp)
