@@ -233,3 +233,19 @@ def test_an_obstacle_listed_after_the_first_does_not_say_that_the_conditions_bef
     assert lpp[0] == "the item is not a 3A090, 4A090 or .z paragraph"
     assert any(r.startswith("the destination is in Country Group D:1, D:4 or D:5 outside A:5/A:6") for r in lpp)
     assert not any("conditions are met" in r for r in lpp)
+
+
+def test_foreign_produced_weights_not_a_us_direct_product_say_that_734_9_l_asks_what_produced_them():
+    # 734.9(l)(1): weights "produced by a complete plant or 'major component' of a plant [...] subject to the EAR and
+    # specified in ECCN 3A001.z, 3A090, [...]": the case's flags do not say what produced the weights
+    weights = {"item": "4E091", "quantity": None, "tpp_per_unit": None, "end_user": {"end_use": "model_hosting"}}
+    weights["model"] = {"training_ops": 2 * 10**26, "weights_published": False}
+    abroad = _decide("2025-06-01", dest="IN", facts=["foreign_produced"], **weights)
+    assert not abroad.license_required
+    (caveat,) = [c for c in abroad.caveats if "734.9(l) makes foreign-produced 4E091 weights" in c]
+    assert "15 CFR 734.9(l)" in abroad.citations
+    fdp = _decide("2025-06-01", dest="IN", facts=["foreign_produced_direct_product"], **weights)
+    assert fdp.license_required and "15 CFR 734.9(l)" in fdp.citations
+    assert not any("734.9(l) makes" in c for c in fdp.caveats)
+    us = _decide("2025-06-01", dest="IN", **weights)
+    assert us.license_required and not any("734.9(l) makes" in c for c in us.caveats)
