@@ -204,20 +204,21 @@ def arrow_column(array: pa.ChunkedArray | pa.Array, typed: Callable[[Any], Any])
 
 @dataclass
 class Facts:
-    """The facts of accepted rows: the scalar ones column-wise (predicate -> one array per argument, what
-    SqlEngine.evaluate takes without a tuple per fact), the few structured ones (holdings, NVEU, chains) as
-    tuples."""
+    """The facts of accepted rows column-wise (predicate -> one array per argument, what SqlEngine.evaluate
+    takes without a tuple per fact); the case as row numbers into the accepted rows' ids."""
 
-    columns: dict[str, list[Any]] = field(default_factory=dict)  # Arrow, Coded or NumPy columns
-    structured: list[tuple] = field(default_factory=list)
+    columns: dict[str, list[Any]] = field(default_factory=dict)  # Arrow, Coded, NumPy or list columns
 
     def tuples(self) -> Iterator[tuple]:
         """Every fact as (pred, arg, ...), as Case.facts gives them."""
         for pred, values in self.columns.items():
             yield from zip(
-                itertools.repeat(pred), *(v.to_pylist() if isinstance(v, pa.Array) else v.tolist() for v in values)
+                itertools.repeat(pred), *(v.to_pylist() if isinstance(v, pa.Array) else _listed(v) for v in values)
             )
-        yield from self.structured
+
+
+def _listed(values: Any) -> list:
+    return values if isinstance(values, list) else values.tolist()
 
 
 @dataclass
@@ -302,10 +303,9 @@ def check(columns: dict[str, Column], rows: int, onto: ontology.Ontology) -> Che
         case = value("id")[keep]
         at = {name: Coded(parsed[name], col[name].codes[keep]) for name in parsed}
         given = {name: _given(parsed[name])[col[name].codes[keep]] for name in GIVEN.values()}
-        return Facts(
-            _scalar_columns(case, at, given),
-            list(_structured_facts(case, at, holdings[keep], nveu[keep], chains[keep])),
-        )
+        columns = _scalar_columns(case, at, given)
+        columns.update(_structured_columns(columns["case"][0], at, holdings[keep], nveu[keep], chains[keep]))
+        return Facts(columns)
 
     return Checked(rows, ok, facts)
 
@@ -389,18 +389,35 @@ def _scalar_columns(case: np.ndarray, at: dict[str, Coded], given: dict[str, np.
     return out
 
 
-def _structured_facts(
-    case: np.ndarray, at: dict[str, Coded], holdings: np.ndarray, nveu: np.ndarray, chains: np.ndarray
-) -> Iterator[tuple]:
-    for i in np.flatnonzero(np.array([h is not None for h in holdings], bool)):
-        yield ("uveu_holdings", case[i], *holdings[i])
-    for i in np.flatnonzero(np.array([a is not None for a in nveu], bool)):
-        yield ("nveu_authorization", case[i], *nveu[i])
+def _structured_columns(
+    ids: pa.DictionaryArray, at: dict[str, Coded], holdings: np.ndarray, nveu: np.ndarray, chains: np.ndarray
+) -> dict[str, list[Any]]:
+    """The holdings, NVEU and chain facts column-wise, keyed like the scalar ones (row numbers into the ids):
+    the engine takes those keys as they are, with no look-up of case names."""
+    out: dict[str, list[Any]] = {}
+
+    def put(pred: str, rows: list[int], args: list[tuple]) -> None:
+        if rows:
+            out[pred] = [ids.take(pa.array(rows, pa.int32())), *map(list, zip(*args))]
+
+    held = [i for i, h in enumerate(holdings.tolist()) if h is not None]
+    put("uveu_holdings", held, [holdings[i] for i in held])
+    authorized = [i for i, a in enumerate(nveu.tolist()) if a is not None]
+    put("nveu_authorization", authorized, [nveu[i] for i in authorized])
     names = at[f"{EU}.name"]
-    for i in np.flatnonzero(np.array([bool(c) for c in chains], bool)):
+    rows: list[int] = []
+    controls: list[tuple] = []
+    located: list[tuple] = []
+    for i, chain in enumerate(chains.tolist()):
+        if not chain:
+            continue
         child = names.value(i)
-        for party in chains[i]:
+        for party in chain:
             assert isinstance(party, Party)
-            yield ("controls", case[i], party.name, child)
-            yield ("entity_hq", case[i], party.name, party.hq_country)
+            rows.append(i)
+            controls.append((party.name, child))
+            located.append((party.name, party.hq_country))
             child = party.name
+    put("controls", rows, controls)
+    put("entity_hq", rows, located)
+    return out

@@ -500,7 +500,7 @@ def screen(
         ]
         ids = [portfolio.ids[i] for i in np.flatnonzero(portfolio.accepted).tolist()] + [c.id for c in plain]
         fast = portfolio.facts_of(portfolio.accepted)  # the facts of the rows the column-wise path accepted
-        facts = itertools.chain(fast.structured, (f for c in plain for f in c.facts()))
+        facts = (f for c in plain for f in c.facts())
         decided.update(_outcomes(facts, ids, Reform(extra.operations), engine, times, fast.columns))
         if progress:
             progress("screened rows", len(ids), len(ids))
