@@ -263,7 +263,7 @@ class DuckDBBackend:
 
     @staticmethod
     def sql_type(kind: str) -> exp.DataType:
-        return _type({NUMBER: "DECIMAL(38, 0)", KEY: "BIGINT"}.get(kind, "VARCHAR"), "duckdb")
+        return _type({NUMBER: "DECIMAL(38, 0)", KEY: "INTEGER"}.get(kind, "VARCHAR"), "duckdb")
 
     def load(self, name: str, table: pa.Table, kinds: tuple[str, ...]) -> None:
         self.con.register("_aidkb_in", table)
